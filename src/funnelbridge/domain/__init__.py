@@ -1,0 +1,1 @@
+"""Pure domain values: no I/O."""
