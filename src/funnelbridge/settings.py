@@ -37,14 +37,27 @@ def _s(name: str, typ: type, default: Any, help: str) -> Any:
 class Settings:
     """Resolved settings. Build with :func:`load_settings`, or directly in tests."""
 
-    database_url: str = _s("database_url", str, "sqlite:///funnelbridge.db",
-                           "SQLAlchemy URL of the store; a SQLite file in the working directory by default.")
-    playbook: str = _s("playbook", str, "playbook.yaml",
-                       "Path of the active playbook YAML (written by `funnelbridge init`).")
-    engine: str = _s("engine", str, "store",
-                     "Default analytics engine: store (the store's own database), duckdb, sqlite, postgres, spark.")
-    timezone: str = _s("timezone", str, "",
-                       "Override of the playbook's time zone (IANA name); empty means use the playbook's.")
+    database_url: str = _s(
+        "database_url",
+        str,
+        "sqlite:///funnelbridge.db",
+        "SQLAlchemy URL of the store; a SQLite file in the working directory by default.",
+    )
+    playbook: str = _s(
+        "playbook", str, "playbook.yaml", "Path of the active playbook YAML (written by `funnelbridge init`)."
+    )
+    engine: str = _s(
+        "engine",
+        str,
+        "store",
+        "Default analytics engine: store (the store's own database), duckdb, sqlite, postgres, spark.",
+    )
+    timezone: str = _s(
+        "timezone",
+        str,
+        "",
+        "Override of the playbook's time zone (IANA name); empty means use the playbook's.",
+    )
     smtp_host: str = _s("smtp_host", str, "127.0.0.1", "SMTP server for email notifications.")
     smtp_port: int = _s("smtp_port", int, 25, "SMTP port.")
     smtp_sender: str = _s("smtp_sender", str, "funnelbridge@localhost", "From address of notification emails.")
