@@ -99,7 +99,8 @@ def _kind(value: Any) -> str:
             if key in value:
                 return key
         return "field"
-    return {AllOf: "all", AnyOf: "any", NotOf: "not"}.get(type(value), "field")
+    kinds: dict[type, str] = {AllOf: "all", AnyOf: "any", NotOf: "not"}
+    return kinds.get(type(value), "field")
 
 
 Condition = Annotated[

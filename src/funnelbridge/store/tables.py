@@ -165,9 +165,7 @@ campaigns = Table(
     _id(),
     Column("key", String(200), nullable=False, unique=True, comment="utm_campaign value"),
     Column("name", String(300), nullable=False),
-    Column(
-        "channel", String(100), nullable=False, comment="paid_search, linkedin_ads, webinar, organic, ..."
-    ),
+    Column("channel", String(100), nullable=False, comment="paid_search, linkedin_ads, webinar, organic, ..."),
     Column("source", String(100)),
     Column("medium", String(100)),
     Column("started_on", Date),
@@ -191,9 +189,7 @@ events = Table(
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("contact_id", Id, ForeignKey("contacts.id")),
     Column("anonymous_id", String(200)),
-    Column(
-        "type", String(100), nullable=False, comment="page_view, form_submit, asset_download, email_open, ..."
-    ),
+    Column("type", String(100), nullable=False, comment="page_view, form_submit, asset_download, email_open, ..."),
     Column("occurred_at", TS, nullable=False),
     Column("received_at", TS, nullable=False),
     Column("path", String(1000)),
@@ -213,9 +209,7 @@ pipeline_states = Table(
     Column("pipeline", String(100), primary_key=True),
     Column("stage", String(100), nullable=False),
     Column("entered_at", TS, nullable=False),
-    Column(
-        "journey", Integer, nullable=False, default=1, comment="1 + number of recycles back into the funnel"
-    ),
+    Column("journey", Integer, nullable=False, default=1, comment="1 + number of recycles back into the funnel"),
     Column("owner_id", Id, ForeignKey("users.id")),
     Column("last_activity_at", TS),
     Column("version", Integer, nullable=False, default=1, comment="optimistic lock"),
@@ -275,9 +269,7 @@ deals = Table(
     Column("name", String(300), nullable=False),
     Column("amount", Money, nullable=False),
     Column("currency", String(3), nullable=False, default="USD"),
-    Column(
-        "stage", String(50), nullable=False, comment="prospecting ... negotiation, closed_won, closed_lost"
-    ),
+    Column("stage", String(50), nullable=False, comment="prospecting ... negotiation, closed_won, closed_lost"),
     Column("probability", Float, nullable=False),
     Column("expected_close", Date),
     Column("opened_at", TS, nullable=False),
@@ -338,9 +330,7 @@ timers = Table(
     metadata,
     _id(),
     Column("key", String(300), nullable=False, unique=True),
-    Column(
-        "kind", String(50), nullable=False, comment="sla_reminder | sla_breach | nurture_step | recycle ..."
-    ),
+    Column("kind", String(50), nullable=False, comment="sla_reminder | sla_breach | nurture_step | recycle ..."),
     Column("contact_id", Id, ForeignKey("contacts.id")),
     Column("deal_id", Id, ForeignKey("deals.id")),
     Column("due_at", TS, nullable=False),
