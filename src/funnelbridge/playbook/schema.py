@@ -251,7 +251,7 @@ class ScoreGroup(_Frozen):
 
 class Scoring(_Frozen):
     fit: tuple[FitRule, ...] = ()
-    grades: dict[str, float] = Field(default_factory=lambda: {"A": 40, "B": 25, "C": 10})
+    grades: dict[str, float] = Field(default_factory=lambda: {"A": 40.0, "B": 25.0, "C": 10.0})
     engagement: tuple[EngagementRule, ...] = ()
     negative: tuple[NegativeRule, ...] = ()
     temperature: Temperature = Temperature()
@@ -282,9 +282,7 @@ class Handoff(_Frozen):
     reject_reasons: tuple[str, ...] = ("not_a_fit", "no_budget", "bad_timing", "wrong_contact", "duplicate", "spam")
     loss_reasons: tuple[str, ...] = ("price", "competitor", "no_decision", "timing", "product_gap")
     disqualify_reasons: tuple[str, ...] = ("spam", "competitor", "student", "bad_data", "job_seeker")
-    recycle_after: dict[str, str] = Field(
-        default_factory=lambda: {"rejected": "0d", "lost": "90d", "stalled": "0d"}
-    )
+    recycle_after: dict[str, str] = Field(default_factory=lambda: {"rejected": "0d", "lost": "90d", "stalled": "0d"})
 
     @field_validator("recycle_after")
     @classmethod
