@@ -1,0 +1,1 @@
+"""Lead scoring: rule scoring (fit, engagement, negative) and the optional predictive scorer."""
