@@ -46,7 +46,10 @@ __all__ = [
 BLANK = "__blank__"
 OTHER = "__other__"
 _BOOL = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
-_DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T].*)?$")
+_DATE_LIKE = re.compile(
+    r"\d{1,4}[-/. ]([A-Za-z]{3,9}|\d{1,2})[-/. ,]+\d{2,4}"  # 2024-03-01, 01/03/2024, 01 Mar 2024
+    r"|[A-Za-z]{3,9}\.? \d{1,2},? \d{2,4}"  # Mar 1, 2024
+)
 
 
 class Kind(StrEnum):
@@ -152,7 +155,7 @@ def parse_times(series: pd.Series) -> pd.Series:
 
 def _looks_like_dates(values: np.ndarray, share: float) -> bool:
     sample = values[:1000]
-    if sum(bool(_DATE_LIKE.match(v)) for v in sample) < share * len(sample):
+    if sum(bool(_DATE_LIKE.search(v)) for v in sample) < share * len(sample):
         return False
     return bool(parse_times(pd.Series(sample)).notna().mean() >= share)
 

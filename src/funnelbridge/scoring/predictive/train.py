@@ -68,7 +68,7 @@ def predict_proba(trained: TrainedModel, frame: pd.DataFrame) -> np.ndarray:
 
 def _check_columns(frame: pd.DataFrame, config: TrainConfig) -> None:
     roles = {
-        "target": config.target,
+        "--target": config.target,
         "--time-column": config.time_column,
         "--id-column": config.id_column,
         "--rule-score-column": config.rule_score_column,
@@ -76,7 +76,7 @@ def _check_columns(frame: pd.DataFrame, config: TrainConfig) -> None:
     for role, name in roles.items():
         if name is not None and name not in frame.columns:
             shown = ", ".join(map(str, frame.columns[:20]))
-            raise InputError(f"{role} column {name!r} not found; columns are: {shown}")
+            raise InputError(f"{role} {name!r} is not a column of the table; columns are: {shown}")
 
 
 def _exclusions(config: TrainConfig) -> dict[str, str]:
