@@ -29,6 +29,7 @@ from sqlalchemy import (
 __all__ = [
     "accounts",
     "api_keys",
+    "assignments",
     "campaign_costs",
     "campaigns",
     "contacts",
@@ -351,6 +352,20 @@ tasks = Table(
     Column("done_at", TS),
     Column("created_at", TS, nullable=False),
     Column("idempotency_key", String(300), unique=True),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    _id(),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("team", String(100), nullable=False),
+    Column("method", String(30), nullable=False, comment="round_robin | least_loaded | account_owner | manual"),
+    Column("at", TS, nullable=False),
+    Column("playbook_version", String(16), nullable=False),
+    Index("ix_assignments_team_at", "team", "at"),
+    Index("ix_assignments_user_at", "user_id", "at"),
 )
 
 nurture_enrollments = Table(

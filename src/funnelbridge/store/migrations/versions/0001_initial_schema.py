@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 11:21:28.391446
+Create Date: 2026-11-25 11:27:28.317961
 """
 
 from __future__ import annotations
@@ -25,10 +25,7 @@ def upgrade() -> None:
         sa.Column("prefix", sa.String(length=16), nullable=False, comment="shown to identify the key"),
         sa.Column("key_hash", sa.String(length=128), nullable=False),
         sa.Column(
-            "role",
-            sa.String(length=20),
-            nullable=False,
-            comment="admin | marketing | sales | read_only | ingest",
+            "role", sa.String(length=20), nullable=False, comment="admin | marketing | sales | read_only | ingest"
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
@@ -41,10 +38,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=200), nullable=False, comment="utm_campaign value"),
         sa.Column("name", sa.String(length=300), nullable=False),
         sa.Column(
-            "channel",
-            sa.String(length=100),
-            nullable=False,
-            comment="paid_search, linkedin_ads, webinar, organic, ...",
+            "channel", sa.String(length=100), nullable=False, comment="paid_search, linkedin_ads, webinar, organic, ..."
         ),
         sa.Column("source", sa.String(length=100), nullable=True),
         sa.Column("medium", sa.String(length=100), nullable=True),
@@ -69,10 +63,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("idempotency_key", sa.String(length=300), nullable=False),
         sa.Column(
-            "kind",
-            sa.String(length=50),
-            nullable=False,
-            comment="email | webhook | task | enroll | move | timer",
+            "kind", sa.String(length=50), nullable=False, comment="email | webhook | task | enroll | move | timer"
         ),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False, comment="pending | done | dead"),
@@ -216,6 +207,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_contacts_owner_id"), ["owner_id"], unique=False)
 
     op.create_table(
+        "assignments",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("team", sa.String(length=100), nullable=False),
+        sa.Column(
+            "method",
+            sa.String(length=30),
+            nullable=False,
+            comment="round_robin | least_loaded | account_owner | manual",
+        ),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("playbook_version", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_assignments_contact_id_contacts")),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_assignments_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assignments")),
+    )
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_assignments_contact_id"), ["contact_id"], unique=False)
+        batch_op.create_index("ix_assignments_team_at", ["team", "at"], unique=False)
+        batch_op.create_index("ix_assignments_user_at", ["user_id", "at"], unique=False)
+
+    op.create_table(
         "deals",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=True),
@@ -318,10 +332,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nurture_enrollments")),
         sa.UniqueConstraint(
-            "contact_id",
-            "track",
-            "enrolled_at",
-            name=op.f("uq_nurture_enrollments_contact_id_track_enrolled_at"),
+            "contact_id", "track", "enrolled_at", name=op.f("uq_nurture_enrollments_contact_id_track_enrolled_at")
         ),
     )
     op.create_table(
@@ -354,10 +365,7 @@ def upgrade() -> None:
         sa.Column("quadrant", sa.String(length=40), nullable=False),
         sa.Column("mql_eligible", sa.Boolean(), nullable=False),
         sa.Column(
-            "probability",
-            sa.Float(),
-            nullable=True,
-            comment="predictive model probability, when a model is active",
+            "probability", sa.Float(), nullable=True, comment="predictive model probability, when a model is active"
         ),
         sa.Column("model_version", sa.String(length=40), nullable=True),
         sa.Column("explanation", sa.JSON(), nullable=False),
@@ -495,6 +503,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_deals_account_id"))
 
     op.drop_table("deals")
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_assignments_user_at")
+        batch_op.drop_index("ix_assignments_team_at")
+        batch_op.drop_index(batch_op.f("ix_assignments_contact_id"))
+
+    op.drop_table("assignments")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_owner_id"))
         batch_op.drop_index(batch_op.f("ix_contacts_account_id"))
