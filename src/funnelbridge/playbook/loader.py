@@ -74,6 +74,8 @@ class _Locator:
                     node, path = child, (*path, part)
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
                 node, path = node[part], (*path, part)
+            elif last and isinstance(node, dict) and isinstance(part, str):
+                path = (*path, part)  # a missing field: name it, at its parent's line
         return path, self.line(path)
 
     def line(self, path: _Path) -> int:
