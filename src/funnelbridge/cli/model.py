@@ -1,0 +1,174 @@
+"""CLI commands: model train, model explain (predictive lead scoring)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from funnelbridge.cli.app import console, err_console
+
+if TYPE_CHECKING:
+    from funnelbridge.scoring.predictive.explain import Explanation
+    from funnelbridge.scoring.predictive.report import TrainingReport, ValidationMetrics
+
+__all__ = ["register"]
+
+model_app = typer.Typer(help="Predictive lead scoring: train a model, explain its scores.", no_args_is_help=True)
+
+ModelsDir = Annotated[
+    Path,
+    typer.Option("--models-dir", envvar="FUNNELBRIDGE_MODELS_DIR", help="Directory of saved model versions."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+def _fmt(value: float | int | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _metrics_table(model: ValidationMetrics, rule: ValidationMetrics | None) -> Table:
+    table = Table(title="Validation")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    if rule is not None:
+        table.add_column("rule score", justify="right")
+    for key in ("roc_auc", "pr_auc", "log_loss", "n_train", "n_validation"):
+        cells = [_fmt(getattr(model, key))] + ([_fmt(getattr(rule, key))] if rule is not None else [])
+        table.add_row(key, *cells)
+    return table
+
+
+def _calibration_table(report: TrainingReport) -> Table:
+    ece = _fmt(report.expected_calibration_error)
+    table = Table(title=f"Calibration ({report.calibration_method}; expected calibration error {ece})")
+    for name in ("predicted", "n", "mean predicted", "observed"):
+        table.add_column(name, justify="right")
+    for row in report.calibration:
+        span = f"{row.lower:.1f}–{row.upper:.1f}"
+        table.add_row(span, str(row.n), _pct(row.mean_predicted), _pct(row.observed_rate))
+    return table
+
+
+def _lift_table(report: TrainingReport) -> Table:
+    table = Table(title="Lift and capture by decile (1 = top-scored 10 %)")
+    for name in ("decile", "n", "positives", "rate", "lift", "capture"):
+        table.add_column(name, justify="right")
+    rule = report.rule_lift_by_decile
+    if rule is not None:
+        table.add_column("rule lift", justify="right")
+    for i, row in enumerate(report.lift_by_decile):
+        cells = [str(row.decile), str(row.n), str(row.positives), _pct(row.rate), _fmt(row.lift, 2)]
+        cells.append(_pct(row.cumulative_capture))
+        if rule is not None:
+            cells.append(_fmt(rule[i].lift, 2))
+        table.add_row(*cells)
+    return table
+
+
+def _render_summary(report: TrainingReport, path: Path) -> None:
+    target, split = report.target, report.split
+    console.print(f"model [bold]{report.model_version}[/] ({report.backend}) saved to {path}")
+    negative = f", negative {target.negative!r}" if target.negative is not None else ""
+    console.print(f"target {target.column!r}: positive {target.positive!r} ({target.rule}){negative}")
+    aside = f"{target.n_blank} rows without an outcome set aside"
+    if split.n_unparseable_time:
+        aside += f", {split.n_unparseable_time} rows with an unreadable {split.time_column} set aside"
+    how = (
+        f"latest 25% by {split.time_column} (from {split.validation_from})"
+        if split.mode == "time"
+        else (f"stratified random 25% (seed {split.seed})")
+    )
+    console.print(f"validation: {how}; {aside}")
+    console.print(f"features: {', '.join(report.features)}")
+    for dropped in report.dropped_columns:
+        console.print(f"  not used: {dropped.name} — {dropped.reason}", highlight=False)
+
+
+def _render_report(report: TrainingReport, path: Path) -> None:
+    _render_summary(report, path)
+    console.print(_metrics_table(report.validation, report.rule_score))
+    console.print(_calibration_table(report))
+    console.print(_lift_table(report))
+
+
+def train(
+    from_csv: Annotated[Path | None, typer.Option("--from-csv", help="CSV of leads with an outcome column.")] = None,
+    target: Annotated[str, typer.Option(help="Outcome column (two values, e.g. won/lost or 1/0).")] = "customer",
+    time_column: Annotated[
+        str | None, typer.Option(help="Validate on the latest 25% by this time; else stratified random.")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="Column identifying each lead (never a feature).")] = None,
+    rule_score_column: Annotated[
+        str | None, typer.Option(help="Existing score to compare with the model on the same rows.")
+    ] = None,
+    positive_label: Annotated[
+        str | None, typer.Option(help="Which target value is the positive outcome (default: inferred).")
+    ] = None,
+    models_dir: ModelsDir = Path("models"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Train a calibrated gradient-boosting lead scorer, validate it and save a new model version."""
+    from funnelbridge.scoring.predictive import TrainConfig, report_to_json, train_leads
+
+    config = TrainConfig(target, time_column, id_column, rule_score_column, positive_label)
+    with err_console.status("training…") as status:
+        outcome = train_leads(from_csv, config, models_dir, lambda msg: status.update(f"{msg}…"))
+    if as_json:
+        typer.echo(json.dumps(report_to_json(outcome.report), indent=2, allow_nan=False))
+    else:
+        _render_report(outcome.report, outcome.saved.path)
+
+
+def _explanation_json(item: Explanation) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(item)
+
+
+def _render_explanation(item: Explanation) -> None:
+    who = item.row_id if item.row_id is not None else f"row {item.row}"
+    table = Table(title=f"{who}: probability {item.probability:.1%} ({item.method})")
+    for name, justify in (("feature", "left"), ("value", "left"), ("contribution (log-odds)", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for c in item.top:
+        table.add_row(c.feature, c.value, f"{c.contribution:+.3f}")
+    console.print(table)
+
+
+def explain(
+    from_csv: Annotated[Path, typer.Option("--from-csv", help="CSV with the columns the model was trained on.")],
+    model: Annotated[str, typer.Option("--model", help="Model version (or unique prefix), or 'latest'.")] = "latest",
+    row_id: Annotated[str | None, typer.Option("--id", help="Explain only the lead with this id.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to explain when no --id is given.")] = 10,
+    top: Annotated[int, typer.Option(help="Contributing features to show per lead.")] = 5,
+    models_dir: ModelsDir = Path("models"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Explain predicted probabilities: the features that pushed each lead's score up or down the most."""
+    from funnelbridge.scoring.predictive import explain_csv
+
+    outcome = explain_csv(from_csv, models_dir, model, row_id, limit, top)
+    if as_json:
+        data = {"model_version": outcome.version, "explanations": [_explanation_json(e) for e in outcome.explanations]}
+        typer.echo(json.dumps(data, indent=2, allow_nan=False))
+        return
+    console.print(f"model [bold]{outcome.version}[/]")
+    for item in outcome.explanations:
+        _render_explanation(item)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    model_app.command("train")(train)
+    model_app.command("explain")(explain)
+    app.add_typer(model_app, name="model")
