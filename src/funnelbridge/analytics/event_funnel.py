@@ -1,0 +1,146 @@
+"""Ordered event funnels over a raw event log, written once in Ibis (PostHog's funnel semantics).
+
+::
+
+    spec = FunnelSpec((Step("signup"), Step("pageview", (("path", "/pricing"),)), Step("purchase")),
+                      window=timedelta(days=7), order=Order.ORDERED)
+    exprs = funnel_expressions(events_table, spec)   # pure Ibis, any backend
+    result = run_funnel(events_table, spec)          # executes on the table's backend
+    result.to_json_dict()
+
+Semantics (details and the PostHog evidence in docs/event-funnels.md): every step-1 event of a person opens an
+attempt whose window runs from that event, inclusive at its end; a person counts once, at the furthest step
+their best attempt reaches, with times and breakdown value from that attempt; an exclusion event inside an
+attempt's excluded range disqualifies the attempt, and the person when no clean attempt reaches as far.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis.expr.types as ir
+import pandas as pd
+
+from funnelbridge.analytics.event_funnel_attempts import counted_attempts
+from funnelbridge.analytics.event_funnel_prepare import prepare_events
+from funnelbridge.analytics.event_funnel_spec import FunnelSpec
+from funnelbridge.analytics.event_funnel_stats import (
+    OVERALL,
+    FunnelExpressions,
+    median_table,
+    step_table,
+    with_durations,
+)
+
+__all__ = ["FunnelExpressions", "FunnelResult", "StepResult", "funnel_expressions", "run_funnel", "summarize"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step of a funnel result; times in seconds from the previous step (None for step 1 or no data)."""
+
+    name: str
+    count: int
+    conversion_from_previous: float
+    conversion_from_first: float
+    average_seconds_to_convert: float | None
+    median_seconds_to_convert: float | None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "count": self.count,
+            "conversion_from_previous": self.conversion_from_previous,
+            "conversion_from_first": self.conversion_from_first,
+            "average_seconds_to_convert": self.average_seconds_to_convert,
+            "median_seconds_to_convert": self.median_seconds_to_convert,
+        }
+
+
+@dataclass(frozen=True)
+class FunnelResult:
+    """Overall steps, and per breakdown value (only when the spec has a breakdown)."""
+
+    steps: tuple[StepResult, ...]
+    breakdown: Mapping[str, tuple[StepResult, ...]] | None = field(default=None)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"steps": [s.to_json_dict() for s in self.steps]}
+        if self.breakdown is not None:
+            out["breakdown"] = {v: {"steps": [s.to_json_dict() for s in st]} for v, st in self.breakdown.items()}
+        return out
+
+
+def funnel_expressions(events: ir.Table, spec: FunnelSpec, *, by_breakdown: bool = False) -> FunnelExpressions:
+    """The funnel as Ibis expressions over ``events`` (columns person_id, event, timestamp, properties)."""
+    n = len(spec.steps)
+    persons = with_durations(counted_attempts(prepare_events(events, spec), spec), n)
+    return FunnelExpressions(persons, step_table(persons, n, by_breakdown), median_table(persons, n, by_breakdown))
+
+
+def _ratio(num: int, den: int) -> float:
+    return num / den if den else 0.0
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else round(number, 6)
+
+
+def _steps(spec: FunnelSpec, row: Mapping[str, Any], medians: Mapping[int, float]) -> tuple[StepResult, ...]:
+    counts = [int(row.get(f"c{k}") or 0) for k in range(1, len(spec.steps) + 1)]
+    out = []
+    for k, step in enumerate(spec.steps, 1):
+        prev = counts[k - 2] if k > 1 else counts[0]
+        out.append(
+            StepResult(
+                name=step.name,
+                count=counts[k - 1],
+                conversion_from_previous=_ratio(counts[k - 1], prev),
+                conversion_from_first=_ratio(counts[k - 1], counts[0]),
+                average_seconds_to_convert=_seconds(row.get(f"a{k}")) if k > 1 else None,
+                median_seconds_to_convert=_seconds(medians.get(k)) if k > 1 else None,
+            )
+        )
+    return tuple(out)
+
+
+def summarize(
+    spec: FunnelSpec, step_rows: list[dict[str, Any]], median_rows: list[dict[str, Any]]
+) -> dict[str, tuple[StepResult, ...]]:
+    """Turn executed summary rows into steps per group value."""
+    medians: dict[str, dict[int, float]] = {}
+    for m in median_rows:
+        medians.setdefault(str(m["g"]), {})[int(m["k"])] = m["median"]
+    groups = {str(r["g"]): _steps(spec, r, medians.get(str(r["g"]), {})) for r in step_rows}
+    return dict(sorted(groups.items(), key=lambda kv: (-kv[1][0].count, kv[0])))
+
+
+def _records(table: ir.Table | None) -> list[dict[str, Any]]:
+    if table is None:
+        return []
+    frame = table.execute()
+    return [{k: (None if _is_missing(v) else v) for k, v in rec.items()} for rec in frame.to_dict("records")]
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _execute(events: ir.Table, spec: FunnelSpec, by_breakdown: bool) -> dict[str, tuple[StepResult, ...]]:
+    exprs = funnel_expressions(events, spec, by_breakdown=by_breakdown)
+    return summarize(spec, _records(exprs.steps), _records(exprs.medians))
+
+
+def run_funnel(events: ir.Table, spec: FunnelSpec) -> FunnelResult:
+    """Execute the funnel on the backend of ``events`` and return named results."""
+    overall = _execute(events, spec, by_breakdown=False).get(OVERALL)
+    steps = overall or _steps(spec, {}, {})
+    if spec.breakdown is None:
+        return FunnelResult(steps)
+    return FunnelResult(steps, _execute(events, spec, by_breakdown=True))

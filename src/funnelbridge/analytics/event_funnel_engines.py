@@ -1,0 +1,94 @@
+"""Analytics engines: connect to one by name, load a pandas frame into it, and what each cannot do.
+
+Every analytics expression is written once in Ibis and runs unchanged on these engines. What an engine cannot
+run is listed in :data:`UNSUPPORTED` with the fallback funnelbridge uses; asking for something without a
+fallback raises :class:`~funnelbridge.errors.EngineError` naming the engine and the reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from funnelbridge.errors import EngineError
+
+__all__ = ["ENGINES", "UNSUPPORTED", "connect", "load_frame", "spark_session"]
+
+ENGINES = ("duckdb", "sqlite", "postgres", "spark")
+
+#: engine -> {operation: fallback}. The event-funnel expressions avoid every listed operation.
+UNSUPPORTED: dict[str, dict[str, str]] = {
+    "duckdb": {},
+    "sqlite": {
+        "sub-second timestamps (microsecond())": "the loader stores ts_us (epoch microseconds) as an integer",
+        "median/quantile aggregates": "exact median via row_number() over a window (same code on every engine)",
+        "timezone-aware timestamps": "timestamps are normalised to UTC before loading; funnels use ts_us",
+    },
+    "postgres": {
+        "median without percentile_cont in Ibis windows": "exact median via row_number() over a window",
+    },
+    "spark": {
+        "exact median (only percentile_approx in older Spark)": "exact median via row_number() over a window",
+        "session time zone drift": "the session is created with spark.sql.session.timeZone=UTC; funnels use ts_us",
+        "persistent tables without a warehouse": "events are registered as a temporary view",
+    },
+}
+
+
+def spark_session(**conf: str) -> Any:
+    """A small local SparkSession (UTC, no UI, 2 shuffle partitions); raises EngineError without pyspark."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError("spark: pyspark is not installed (pip install 'funnelbridge[spark]')") from None
+    builder = SparkSession.builder.master("local[2]").appName("funnelbridge")
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.memory": "2g",
+        **conf,
+    }
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def connect(engine: str, url: str | None = None, *, session: Any = None) -> Any:
+    """An Ibis backend for ``engine``; ``url`` for postgres (``postgresql://user@host:port/db``)."""
+    if engine not in ENGINES:
+        raise EngineError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    try:
+        if engine == "duckdb":
+            return ibis.duckdb.connect()
+        if engine == "sqlite":
+            return ibis.sqlite.connect()
+        if engine == "postgres":
+            return ibis.connect(_postgres_url(url))
+        return ibis.pyspark.connect(session if session is not None else spark_session())
+    except EngineError:
+        raise
+    except Exception as exc:  # a driver error: say which engine and why, in one line
+        raise EngineError(f"{engine}: cannot connect ({type(exc).__name__}: {exc})") from None
+
+
+def _postgres_url(url: str | None) -> str:
+    if not url:
+        raise EngineError("postgres: give a database URL (--engine-url postgresql://user@host:port/db)")
+    return url.replace("postgresql+psycopg://", "postgres://").replace("postgresql://", "postgres://")
+
+
+def load_frame(con: Any, frame: pd.DataFrame, name: str | None = None) -> ir.Table:
+    """Load ``frame`` into the backend ``con`` as a temporary table (a temp view on Spark) and return it."""
+    name = name or f"fb_events_{uuid.uuid4().hex[:12]}"
+    if getattr(con, "name", "") == "pyspark":
+        con._session.createDataFrame(frame).createOrReplaceTempView(name)
+        return con.table(name)
+    try:
+        return con.create_table(name, frame, temp=True)
+    except Exception as exc:
+        raise EngineError(f"{getattr(con, 'name', 'engine')}: cannot load events ({exc})") from None
