@@ -87,6 +87,10 @@ def test_unreadable_csv_is_an_input_error(tmp_path: Path, capsys: pytest.Capture
     bad.write_text('a,b\n1,"unterminated\n', encoding="utf-8")
     code, _, err = _train(["--from-csv", str(bad), "--target", "a", "--models-dir", str(tmp_path)], capsys)
     assert code == 1 and "cannot read as CSV" in err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    code, _, err = _train(["--from-csv", str(empty), "--target", "a", "--models-dir", str(tmp_path)], capsys)
+    assert code == 1 and "empty.csv: cannot read as CSV" in err
 
 
 def test_explain_by_id(leads_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -110,3 +110,14 @@ def test_refuses_a_one_class_validation_slice(leads: pd.DataFrame) -> None:
 def test_bad_input_is_an_input_error(leads: pd.DataFrame, config: TrainConfig, message: str) -> None:
     with pytest.raises(InputError, match=message):
         train(leads, config)
+
+
+def test_falls_back_to_sklearn_without_lightgbm(monkeypatch: pytest.MonkeyPatch, leads: pd.DataFrame) -> None:
+    import importlib.util
+
+    from funnelbridge.scoring.predictive import model
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(model.importlib.util, "find_spec", lambda name: None if name == "lightgbm" else real(name))
+    assert model.available_backend() is Backend.SKLEARN
+    assert train(leads, TrainConfig("outcome")).report.backend == "sklearn"

@@ -132,7 +132,10 @@ def _resolve(directory: Path, version: str | None) -> str:
 
 def _load_estimator(path: Path) -> GradientModel:
     if (path / "model.txt").is_file():
-        import lightgbm as lgb
+        try:
+            import lightgbm as lgb
+        except ImportError:
+            raise ModelError(f"{path} is a LightGBM model; install lightgbm (the `ml` extra)") from None
 
         booster = lgb.Booster(model_str=(path / "model.txt").read_text(encoding="utf-8"))
         return GradientModel(Backend.LIGHTGBM, booster, pd.DataFrame())
