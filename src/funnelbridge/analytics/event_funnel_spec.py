@@ -20,6 +20,7 @@ __all__ = [
     "FunnelSpec",
     "Order",
     "Step",
+    "build_spec",
     "parse_exclusion",
     "parse_step",
     "parse_window",
@@ -137,3 +138,18 @@ def parse_window(text: str) -> timedelta:
         return parse_duration(text)
     except ValueError as exc:
         raise InputError(str(exc), field="--window") from None
+
+
+def build_spec(steps: list[str], *, window: str, order: str, exclude: list[str], breakdown: str | None) -> FunnelSpec:
+    """A :class:`FunnelSpec` from the command line's strings; :class:`InputError` on anything unreadable."""
+    try:
+        chosen = Order(order.strip().lower())
+    except ValueError:
+        raise InputError(f"expected ordered, strict or unordered, got {order!r}", field="--order") from None
+    return FunnelSpec(
+        steps=tuple(parse_step(s) for s in steps),
+        window=parse_window(window),
+        order=chosen,
+        exclusions=tuple(parse_exclusion(e) for e in exclude),
+        breakdown=breakdown or None,
+    )

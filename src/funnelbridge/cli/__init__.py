@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "setup",
     "playbook",
     "model",
+    "funnel",
 )
 
 for _name in _COMMAND_MODULES:
