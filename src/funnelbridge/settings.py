@@ -68,6 +68,14 @@ class Settings:
     secret_key: str = _s("secret_key", str, "", "Key that signs dashboard sessions; random per process if empty.")
     worker_batch: int = _s("worker_batch", int, 100, "Outbox rows a worker claims per batch.")
     max_attempts: int = _s("max_attempts", int, 8, "Delivery attempts before an outbox action is dead-lettered.")
+    max_body_bytes: int = _s("max_body_bytes", int, 1_048_576, "Largest request body the API accepts (bytes).")
+    max_batch_bytes: int = _s(
+        "max_batch_bytes", int, 16_777_216, "Largest body of a batch event-intake request (bytes)."
+    )
+    ingest_rate: float = _s(
+        "ingest_rate", float, 500.0, "Requests per second an ingest-only API key may make (token bucket)."
+    )
+    ingest_burst: int = _s("ingest_burst", int, 1000, "Burst size of the ingest rate limit (requests).")
 
 
 SETTINGS: tuple[Setting, ...] = tuple(f.metadata["setting"] for f in fields(Settings))

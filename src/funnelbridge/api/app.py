@@ -1,0 +1,63 @@
+"""The FastAPI application factory. Routes are thin: parse, call one service function, shape the response."""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+
+from fastapi import FastAPI
+
+from funnelbridge import __version__
+from funnelbridge.api.auth import RateLimiter
+from funnelbridge.api.limits import BodyLimit
+from funnelbridge.api.problems import install_problem_handlers
+from funnelbridge.runtime import Runtime
+from funnelbridge.settings import Settings
+
+__all__ = ["ROUTER_MODULES", "create_app"]
+
+# Each module exposes `router`; optional ones (web dashboard, routes needing other extras) are skipped if absent.
+ROUTER_MODULES = (
+    "funnelbridge.api.routes.admin",
+    "funnelbridge.api.routes.resources",
+)
+
+
+def create_app(rt: Runtime, settings: Settings | None = None) -> FastAPI:
+    """Build the API (and the dashboard, when installed) over a Runtime."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="funnelbridge",
+        version=__version__,
+        description="The revenue funnel as one pipeline: contacts, events, the sales queue, deals and analytics.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.rt = rt
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
+    install_problem_handlers(app)
+    for name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(name).router)
+    _install_web(app, settings)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, batch=settings.max_batch_bytes)
+    return app
+
+
+def _install_web(app: FastAPI, settings: Settings) -> None:
+    from starlette.middleware.sessions import SessionMiddleware
+
+    try:
+        web = importlib.import_module("funnelbridge.web")
+    except ModuleNotFoundError:
+        web = None
+    if web is not None:
+        web.install(app)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key or secrets.token_hex(32),
+        session_cookie="funnelbridge_session",
+        same_site="lax",
+        https_only=False,
+    )

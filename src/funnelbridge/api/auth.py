@@ -1,0 +1,114 @@
+"""Who is calling and what they may do: API keys (header) for programs, a signed session for the dashboard.
+
+Roles and permissions are data: :data:`ROLE_PERMISSIONS`. Each route declares the permission it needs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from threading import Lock
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from funnelbridge.apikeys import verify_api_key
+
+__all__ = ["ROLE_PERMISSIONS", "Permission", "Principal", "RateLimiter", "principal", "require"]
+
+
+class Permission(StrEnum):
+    READ = "read"  # read contacts, deals, reports, playbook
+    INGEST = "ingest"  # send events, track
+    MARKETING = "marketing"  # marketing commands (imports, nurture)
+    SALES = "sales"  # accept / reject / qualify / deals
+    ADMIN = "admin"  # playbook apply, API keys, users, outbox retry
+
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "admin": frozenset(Permission),
+    "marketing": frozenset({Permission.READ, Permission.INGEST, Permission.MARKETING}),
+    "sales": frozenset({Permission.READ, Permission.SALES}),
+    "read_only": frozenset({Permission.READ}),
+    "ingest": frozenset({Permission.INGEST}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+    key_id: int | None = None  # set for API keys
+    user_id: int | None = None  # set for dashboard sessions
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+
+@dataclass
+class RateLimiter:
+    """Token bucket per key: ``rate`` tokens a second, bursts up to ``burst``."""
+
+    rate: float
+    burst: int
+    _buckets: dict[int, tuple[float, float]] = field(default_factory=dict)
+    _lock: Lock = field(default_factory=Lock)
+
+    def allow(self, key: int, now: float | None = None) -> tuple[bool, float]:
+        """(allowed, seconds until the next token)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return True, 0.0
+            self._buckets[key] = (tokens, now)
+            return False, (1 - tokens) / self.rate
+
+
+def _token(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def principal(request: Request) -> Principal:
+    """The caller, from an API key or the dashboard session; 401 when neither is valid."""
+    token = _token(request)
+    if token:
+        with request.app.state.rt.db.read() as conn:
+            key = verify_api_key(conn, token)
+        if key is None:
+            raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+        return Principal(key.name, key.role, key_id=key.id)
+    session = request.scope.get("session") or {}
+    if session.get("user_id"):
+        return Principal(session["user_name"], session["role"], user_id=session["user_id"])
+    raise HTTPException(
+        401,
+        "authentication required: send an API key (Authorization: Bearer ...)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def require(permission: Permission) -> Callable[..., Principal]:
+    """A dependency that admits only callers whose role grants ``permission``."""
+
+    def check(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not who.can(permission):
+            raise HTTPException(
+                403, f"role {who.role!r} may not {permission.value} (needs the {permission} permission)"
+            )
+        if who.role == "ingest" and who.key_id is not None:
+            allowed, wait = request.app.state.rate_limiter.allow(who.key_id)
+            if not allowed:
+                raise HTTPException(
+                    429, "ingest rate limit exceeded", headers={"Retry-After": f"{max(1, round(wait))}"}
+                )
+        return who
+
+    return check
