@@ -208,8 +208,12 @@ class NegativeRule(_Frozen):
     event: str | None = None
     where: Condition | None = None
     points: float = Field(lt=0)
+    repeatable: bool = False
+    cap: Cap | None = None
     half_life: str | None = None
     expires_after: str | None = None
+
+    _check = field_validator("half_life", "expires_after")(lambda v: None if v is None else _duration(v))
 
     @model_validator(mode="after")
     def _exactly_one(self) -> NegativeRule:
@@ -249,6 +253,17 @@ class ScoreGroup(_Frozen):
     negative: tuple[NegativeRule, ...] = ()
 
 
+def _names_score_field(data: Any) -> bool:
+    if isinstance(data, dict):
+        field = data.get("field")
+        if isinstance(field, str) and field.startswith("score."):
+            return True
+        return any(_names_score_field(v) for v in data.values())
+    if isinstance(data, list | tuple):
+        return any(_names_score_field(v) for v in data)
+    return False
+
+
 class Scoring(_Frozen):
     fit: tuple[FitRule, ...] = ()
     grades: dict[str, float] = Field(default_factory=lambda: {"A": 40.0, "B": 25.0, "C": 10.0})
@@ -269,6 +284,10 @@ class Scoring(_Frozen):
             raise ValueError("grades needs minimum fit points for A, B and C (D is everything below C)")
         if not (a >= b >= c):  # type: ignore[operator]
             raise ValueError(f"grades must descend: A ({a}) ≥ B ({b}) ≥ C ({c})")
+        if "main" in self.groups:
+            raise ValueError("a score group may not be called 'main' (that is the main score)")
+        if _names_score_field(self.model_dump(mode="python", by_alias=True)):
+            raise ValueError("scoring rules may not use score.* fields (a score cannot depend on itself)")
         return self
 
     def grade(self, fit_points: float) -> str:
