@@ -113,3 +113,21 @@ def test_missing_column_in_new_rows_is_an_input_error(leads: pd.DataFrame) -> No
     plan = fit_plan(leads, {"outcome": "target"})
     with pytest.raises(InputError, match="missing: segment"):
         transform(plan, leads.drop(columns="segment"))
+
+
+def test_integer_ids_are_dropped_but_measurements_kept() -> None:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "record": np.arange(1000, 1100),
+            "record_text": [str(i) for i in range(100)],
+            "revenue": rng.lognormal(8, 1, 100),  # distinct, but not integers
+            "employees": rng.integers(1, 30, 100),  # integers, but repeated
+        }
+    )
+    plan = fit_plan(frame)
+    assert plan.feature_names == ("revenue", "employees")
+    assert {d.name: d.reason for d in plan.dropped} == {
+        "record": "ID-like: all 100 values are distinct integers",
+        "record_text": "ID-like: all 100 values are distinct integers",
+    }

@@ -9,7 +9,8 @@ Fitting looks at each column once and decides its kind:
 - other text: a pandas ``category`` whose levels are the values seen at least ``min_level_count`` times (at most
   ``max_levels``); rarer or unseen values fold into ``__other__``, blanks into ``__blank__``;
 - dropped, with the reason recorded: excluded columns (target, id, rule score), blank or constant columns, and
-  ID-like text (more than ``id_ratio`` of the non-blank values distinct, e.g. hashes or e-mail addresses).
+  ID-like text (more than ``id_ratio`` of the non-blank values distinct, e.g. hashes or e-mail addresses) and
+  ID-like numbers (50+ values, all distinct integers, e.g. row numbers or CRM record ids).
 
 The time column that orders the validation split contributes its hour and day of week only: its raw value and
 its month would tell the model *when* a lead arrived, which a later validation period cannot reuse.
@@ -184,6 +185,13 @@ def _categorical_plan(name: str, values: np.ndarray, options: PlanOptions) -> Co
     return ColumnPlan(name, Kind.CATEGORICAL, levels=tuple(kept))
 
 
+def _numeric_plan(name: str, numbers: pd.Series) -> ColumnPlan | DroppedColumn:
+    values = numbers.dropna().to_numpy(dtype=float)
+    if len(values) >= 50 and np.all(values == np.round(values)) and len(np.unique(values)) == len(values):
+        return DroppedColumn(name, f"ID-like: all {len(values)} values are distinct integers")
+    return ColumnPlan(name, Kind.NUMERIC)
+
+
 def _text_plan(name: str, series: pd.Series, options: PlanOptions, is_time_column: bool) -> ColumnPlan | DroppedColumn:
     values = _text(series)
     present = values[values != ""]
@@ -191,7 +199,7 @@ def _text_plan(name: str, series: pd.Series, options: PlanOptions, is_time_colum
         return ColumnPlan(name, Kind.BOOLEAN)
     numbers = pd.to_numeric(pd.Series(present), errors="coerce")
     if numbers.notna().mean() >= options.numeric_share:
-        return ColumnPlan(name, Kind.NUMERIC)
+        return _numeric_plan(name, numbers)
     if _looks_like_dates(present, options.date_share):
         return _datetime_plan(name, parse_times(pd.Series(present)), is_time_column)
     return _categorical_plan(name, values, options)
@@ -207,7 +215,7 @@ def _column_plan(
     if pd.api.types.is_bool_dtype(series.dtype):
         return ColumnPlan(name, Kind.BOOLEAN)
     if pd.api.types.is_numeric_dtype(series.dtype):
-        return ColumnPlan(name, Kind.NUMERIC)
+        return _numeric_plan(name, series)
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return _datetime_plan(name, parse_times(series), is_time_column)
     return _text_plan(name, series, options, is_time_column)
@@ -222,14 +230,14 @@ def fit_plan(
     """Decide, column by column, how ``frame`` becomes features. ``exclude`` maps column → reason."""
     exclude = exclude or {}
     options = options or PlanOptions()
-    columns: list[ColumnPlan] = []
     dropped = [DroppedColumn(str(name), reason) for name, reason in exclude.items() if name in frame.columns]
-    for name in frame.columns:
-        if name in exclude:
-            continue
-        planned = _column_plan(str(name), frame[name], options, name == time_column)
-        (columns if isinstance(planned, ColumnPlan) else dropped).append(planned)  # type: ignore[arg-type]
-    return FeaturePlan(tuple(columns), tuple(dropped))
+    planned = [
+        _column_plan(str(name), frame[name], options, name == time_column)
+        for name in frame.columns
+        if name not in exclude
+    ]
+    columns = tuple(p for p in planned if isinstance(p, ColumnPlan))
+    return FeaturePlan(columns, (*dropped, *(p for p in planned if isinstance(p, DroppedColumn))))
 
 
 def _column_features(col: ColumnPlan, series: pd.Series) -> list[pd.Series | pd.Categorical]:
