@@ -107,3 +107,13 @@ def test_explain_by_id(leads_csv: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert "no row with lead_id = 'nobody'" in capsys.readouterr().err
     assert main([*base, "--model", "m-nope"]) == 1
     assert "no model matching version 'm-nope'" in capsys.readouterr().err
+
+
+def test_explain_without_id_column(leads_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _train(["--from-csv", str(leads_csv), "--target", "outcome", "--models-dir", str(tmp_path), "--json"], capsys)
+    base = ["model", "explain", "--from-csv", str(leads_csv), "--models-dir", str(tmp_path)]
+    assert main([*base, "--limit", "3", "--top", "2", "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)["explanations"]
+    assert [(e["row"], e["row_id"], len(e["top"])) for e in items] == [(1, None, 2), (2, None, 2), (3, None, 2)]
+    assert main([*base, "--id", "L00001"]) == 1
+    assert "trained without --id-column" in capsys.readouterr().err
