@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from funnelbridge.cli.app import console, err_console
@@ -79,19 +80,19 @@ def _render_summary(report: TrainingReport, path: Path) -> None:
     target, split = report.target, report.split
     console.print(f"model [bold]{report.model_version}[/] ({report.backend}) saved to {path}")
     negative = f", negative {target.negative!r}" if target.negative is not None else ""
-    console.print(f"target {target.column!r}: positive {target.positive!r} ({target.rule}){negative}")
+    console.print(escape(f"target {target.column!r}: positive {target.positive!r} ({target.rule}){negative}"))
     aside = f"{target.n_blank} rows without an outcome set aside"
     if split.n_unparseable_time:
         aside += f", {split.n_unparseable_time} rows with an unreadable {split.time_column} set aside"
     how = (
         f"latest 25% by {split.time_column} (from {split.validation_from})"
         if split.mode == "time"
-        else (f"stratified random 25% (seed {split.seed})")
+        else f"stratified random 25% (seed {split.seed})"
     )
-    console.print(f"validation: {how}; {aside}")
-    console.print(f"features: {', '.join(report.features)}")
+    console.print(escape(f"validation: {how}; {aside}"))
+    console.print(escape(f"features: {', '.join(report.features)}"))
     for dropped in report.dropped_columns:
-        console.print(f"  not used: {dropped.name} — {dropped.reason}", highlight=False)
+        console.print(escape(f"  not used: {dropped.name} — {dropped.reason}"), highlight=False)
 
 
 def _render_report(report: TrainingReport, path: Path) -> None:
@@ -137,11 +138,11 @@ def _explanation_json(item: Explanation) -> dict[str, Any]:
 
 def _render_explanation(item: Explanation) -> None:
     who = item.row_id if item.row_id is not None else f"row {item.row}"
-    table = Table(title=f"{who}: probability {item.probability:.1%} ({item.method})")
+    table = Table(title=escape(f"{who}: probability {item.probability:.1%} ({item.method})"))
     for name, justify in (("feature", "left"), ("value", "left"), ("contribution (log-odds)", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for c in item.top:
-        table.add_row(c.feature, c.value, f"{c.contribution:+.3f}")
+        table.add_row(escape(c.feature), escape(c.value), f"{c.contribution:+.3f}")
     console.print(table)
 
 
