@@ -62,6 +62,9 @@ class Settings:
     smtp_port: int = _s("smtp_port", int, 25, "SMTP port.")
     smtp_sender: str = _s("smtp_sender", str, "funnelbridge@localhost", "From address of notification emails.")
     webhook_secret: str = _s("webhook_secret", str, "", "HMAC-SHA256 secret that signs outgoing webhooks.")
+    webhook_url: str = _s(
+        "webhook_url", str, "", "Default URL of webhook notifications whose playbook action names no `url`."
+    )
     base_url: str = _s("base_url", str, "http://127.0.0.1:8000", "Public URL of the dashboard, used in links.")
     host: str = _s("host", str, "127.0.0.1", "Address `funnelbridge serve` listens on.")
     port: int = _s("port", int, 8000, "Port `funnelbridge serve` listens on.")
