@@ -1,0 +1,89 @@
+"""Scoring use cases: score one lead after its events land (incremental), rescore every lead (batch), explain.
+
+``score_contact`` runs inside the caller's transaction (ingestion calls it per lead, then the lifecycle's
+``advance``); ``rescore_all`` owns its transaction. Both store one ``scores`` row per (contact, group) with the
+playbook version and publish ScoreCrossed / TemperatureChanged on ``rt.bus`` for stored scores that cross a
+threshold (see :mod:`funnelbridge.scoring.thresholds`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from funnelbridge.domain.clock import as_utc
+from funnelbridge.domain.events import DomainEvent
+from funnelbridge.rules.facts import load_lead_facts
+from funnelbridge.runtime import Runtime
+from funnelbridge.scoring.results import GroupScore
+from funnelbridge.scoring.rules_engine import score_facts
+from funnelbridge.scoring.thresholds import ScoreSnapshot, crossings
+from funnelbridge.store.scores import load_scores, score_row, upsert_scores
+
+__all__ = ["Progress", "ScoreResult", "explain_contact", "score_contact"]
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: called as a long operation advances."""
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """A lead's scores at ``as_of``: the main score, the named groups and the events published."""
+
+    contact_id: int
+    as_of: datetime
+    main: GroupScore
+    groups: Mapping[str, GroupScore] = field(default_factory=dict)
+    published: tuple[DomainEvent, ...] = ()
+
+    @property
+    def total(self) -> float:
+        return self.main.total
+
+    @property
+    def fit_grade(self) -> str:
+        return self.main.grade
+
+    @property
+    def temperature(self) -> str:
+        return self.main.temperature
+
+    @property
+    def mql_eligible(self) -> bool:
+        return self.main.mql_eligible
+
+
+def _compute(rt: Runtime, conn: Connection, contact_id: int, as_of: datetime | None) -> tuple[GroupScore, ...]:
+    at = as_utc(as_of) if as_of is not None else rt.clock.now()
+    facts = load_lead_facts(conn, contact_id, at)
+    return score_facts(rt.playbook, facts, contact_id=contact_id)
+
+
+def _snapshot(row: Mapping[str, object] | None) -> ScoreSnapshot | None:
+    if row is None:
+        return None
+    return ScoreSnapshot(float(row["engagement"]), float(row["total"]), str(row["temperature"]))  # type: ignore[arg-type]
+
+
+def score_contact(rt: Runtime, conn: Connection, contact_id: int, as_of: datetime | None = None) -> ScoreResult:
+    """Rescore one lead from its facts, store its score rows and publish threshold crossings (caller's transaction)."""
+    results = _compute(rt, conn, contact_id, as_of)
+    main = results[0]
+    old = load_scores(conn, contact_id).get("main")
+    now = rt.clock.now()
+    upsert_scores(conn, [score_row(r, now) for r in results])
+    new = ScoreSnapshot(main.engagement, main.total, main.temperature)
+    events = crossings(rt.playbook, contact_id, now, _snapshot(old), new)
+    for event in events:
+        rt.bus.publish(conn, event)
+    return ScoreResult(contact_id, main.as_of, main, {r.group: r for r in results[1:]}, tuple(events))
+
+
+def explain_contact(rt: Runtime, contact_id: int, as_of: datetime | None = None) -> ScoreResult:
+    """Score one lead without storing anything: its scores and their rule-by-rule explanation."""
+    with rt.db.read() as conn:
+        results = _compute(rt, conn, contact_id, as_of)
+    return ScoreResult(contact_id, results[0].as_of, results[0], {r.group: r for r in results[1:]})

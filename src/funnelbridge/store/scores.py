@@ -1,0 +1,97 @@
+"""Repository: stored scores, one row per (contact, score group). Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Text, bindparam, cast, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from funnelbridge.scoring.results import GroupScore
+from funnelbridge.store.tables import scores
+
+__all__ = [
+    "SCORE_COLUMNS",
+    "distribution",
+    "insert_rows_json_text",
+    "load_scores",
+    "main_scores",
+    "replace_group_scores",
+    "score_row",
+    "upsert_scores",
+]
+
+SCORE_COLUMNS = (
+    "contact_id", "score_group", "fit", "engagement", "negative", "total", "grade", "temperature", "quadrant",
+    "mql_eligible", "explanation", "as_of", "playbook_version", "updated_at",
+)  # fmt: skip
+
+
+def score_row(score: GroupScore, updated_at: datetime) -> dict[str, Any]:
+    """The ``scores`` row of a group score."""
+    return {
+        "contact_id": score.contact_id,
+        "score_group": score.group,
+        "fit": score.fit,
+        "engagement": score.engagement,
+        "negative": score.negative,
+        "total": score.total,
+        "grade": score.grade,
+        "temperature": score.temperature,
+        "quadrant": score.quadrant,
+        "mql_eligible": score.mql_eligible,
+        "explanation": score.explanation_json(),
+        "as_of": score.as_of,
+        "playbook_version": score.playbook_version,
+        "updated_at": updated_at,
+    }
+
+
+def upsert_scores(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or replace score rows (keyed by contact and group)."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(scores)
+    keep = {c: stmt.excluded[c] for c in SCORE_COLUMNS if c not in ("contact_id", "score_group")}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["contact_id", "score_group"], set_=keep), list(rows))
+
+
+def load_scores(conn: Connection, contact_id: int) -> dict[str, dict[str, Any]]:
+    """``{group: row}`` of one contact's stored scores."""
+    rows = conn.execute(select(scores).where(scores.c.contact_id == contact_id))
+    return {r.score_group: dict(r._mapping) for r in rows}
+
+
+def main_scores(conn: Connection, group: str = "main") -> dict[int, tuple[float, float, str]]:
+    """``{contact_id: (engagement, total, temperature)}`` of every stored score of ``group``."""
+    query = select(scores.c.contact_id, scores.c.engagement, scores.c.total, scores.c.temperature).where(
+        scores.c.score_group == group
+    )
+    return {r[0]: (r[1], r[2], r[3]) for r in conn.execute(query)}
+
+
+def replace_group_scores(conn: Connection, groups: Iterable[str]) -> None:
+    """Delete every stored score of ``groups`` (a batch rescore then inserts them afresh)."""
+    conn.execute(delete(scores).where(scores.c.score_group.in_(list(groups))))
+
+
+def insert_rows_json_text(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Bulk insert score rows whose ``explanation`` is already JSON text (the batch path encodes it once)."""
+    if not rows:
+        return
+    values: dict[str, Any] = {c: bindparam(c) for c in SCORE_COLUMNS}
+    values["explanation"] = cast(bindparam("explanation", type_=Text), JSON)
+    conn.execute(scores.insert().values(values), list(rows))
+
+
+def distribution(conn: Connection, group: str = "main") -> dict[tuple[str, str], int]:
+    """``{(grade, temperature): leads}`` of the stored scores of ``group``."""
+    query = (
+        select(scores.c.grade, scores.c.temperature, func.count())
+        .where(scores.c.score_group == group)
+        .group_by(scores.c.grade, scores.c.temperature)
+    )
+    return {(r[0], r[1]): int(r[2]) for r in conn.execute(query)}
