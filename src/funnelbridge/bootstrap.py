@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from funnelbridge.automation.install import install
 from funnelbridge.domain.clock import Clock, SystemClock
 from funnelbridge.playbook.examples import example_path
 from funnelbridge.playbook.loader import load_playbook
@@ -51,4 +52,6 @@ def open_runtime(settings: Settings, *, clock: Clock | None = None, migrate: boo
     clock = clock or SystemClock()
     with db.transaction() as conn:
         record_playbook(conn, pb, path.read_text(encoding="utf-8"), clock.now(), activate=True)
-    return Runtime(db=db, playbook=pb, clock=clock)
+    rt = Runtime(db=db, playbook=pb, clock=clock)
+    install(rt)  # automation reacts to domain events inside the transaction that published them
+    return rt

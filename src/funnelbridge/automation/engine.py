@@ -1,0 +1,103 @@
+"""The automation engine: for an occurrence, run the matching playbook rules' actions inside the caller's
+transaction. Internal actions (assign, task, enroll, unenroll) change the store directly; external ones (email,
+webhook) and stage moves go to the outbox for the worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from funnelbridge.automation import nurture
+from funnelbridge.automation.actions import Action, ActionKind, parse_action
+from funnelbridge.automation.conditions import ConditionChecker
+from funnelbridge.automation.notify import notification_payload
+from funnelbridge.automation.outbox import enqueue
+from funnelbridge.automation.routing import assign_lead
+from funnelbridge.automation.triggers import Occurrence, matching_rules
+from funnelbridge.playbook.schema import AutomationRule
+from funnelbridge.runtime import Runtime
+from funnelbridge.store.outbox import insert_ignore
+from funnelbridge.store.tables import contacts, tasks
+
+__all__ = ["Engine", "Outcome"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one action did: its idempotency key, kind and a short description."""
+
+    key: str
+    kind: str
+    detail: str
+
+
+@dataclass
+class Engine:
+    """Runs automation rules for one Runtime (holds the compiled-condition cache)."""
+
+    rt: Runtime
+    checker: ConditionChecker = field(default_factory=ConditionChecker)
+
+    def run(
+        self, conn: Connection, occ: Occurrence, rules: list[tuple[int, AutomationRule]] | None = None
+    ) -> list[Outcome]:
+        """Run every matching rule whose ``when`` holds; returns what was done."""
+        done: list[Outcome] = []
+        for index, rule in matching_rules(self.rt.playbook, occ) if rules is None else rules:
+            if not self.checker.holds(conn, rule.when, occ.contact_id, occ.at):
+                continue
+            for position, spec in enumerate(rule.do):
+                key = f"{occ.key}|r{index}.{position}"
+                done.extend(self._execute(conn, occ, parse_action(spec), key, rule.name))
+        return done
+
+    def _execute(self, conn: Connection, occ: Occurrence, action: Action, key: str, rule: str | None) -> list[Outcome]:
+        at = occ.at
+        if action.kind is ActionKind.ASSIGN:
+            got = assign_lead(conn, self.rt.playbook, occ.contact_id, at, self.checker)
+            return [Outcome(key, "assign", "no available rep" if got is None else f"{got.email} ({got.method})")]
+        if action.kind is ActionKind.NOTIFY:
+            payload = notification_payload(conn, occ, action, rule)
+            new = enqueue(conn, key=key, kind=action.via, payload=payload, at=self.rt.clock.now())
+            return [Outcome(key, action.via, "queued" if new else "already queued")]
+        if action.kind is ActionKind.TASK:
+            return [self._task(conn, occ, action, key)]
+        if action.kind is ActionKind.ENROLL:
+            got_id = nurture.enroll(conn, self.rt.playbook, occ.contact_id, str(action.target), at)
+            return [Outcome(key, "enroll", "already enrolled" if got_id is None else f"enrollment {got_id}")]
+        if action.kind is ActionKind.UNENROLL:
+            track = None if action.target in (None, "all") else action.target
+            n = nurture.remove(conn, occ.contact_id, track, at)
+            return [Outcome(key, "unenroll", f"{n} removed")]
+        return [self._move(conn, occ, action, key)]
+
+    def _move(self, conn: Connection, occ: Occurrence, action: Action, key: str) -> Outcome:
+        request: dict[str, Any] = {
+            "contact_id": occ.contact_id,
+            "to": action.target,
+            "reason": action.reason,
+            "pipeline": occ.pipeline,
+            "trigger": occ.trigger.value,
+        }
+        new = enqueue(conn, key=key, kind="move", payload=request, at=self.rt.clock.now())
+        return Outcome(key, "move", "queued" if new else "already queued")
+
+    def _task(self, conn: Connection, occ: Occurrence, action: Action, key: str) -> Outcome:
+        owner = conn.execute(select(contacts.c.owner_id).where(contacts.c.id == occ.contact_id)).scalar()
+        values = {
+            "contact_id": occ.contact_id,
+            "owner_id": owner,
+            "title": action.target or "Follow up",
+            "due_at": _due(occ.at, action),
+            "created_at": occ.at,
+            "idempotency_key": key,
+        }
+        new = insert_ignore(conn, tasks, [values], "idempotency_key")
+        return Outcome(key, "task", "created" if new else "exists")
+
+
+def _due(at: datetime, action: Action) -> datetime:
+    return at + action.due

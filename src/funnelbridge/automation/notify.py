@@ -1,0 +1,112 @@
+"""Notifications: resolve recipients and snapshot what the message needs into an outbox payload.
+
+The payload is a complete, self-contained description (recipients, lead, score and its explanation, trigger), so the
+worker renders the same message however often it retries; only presentation settings (sender, base URL, webhook
+secret) are applied at delivery.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from funnelbridge.automation.actions import Action
+from funnelbridge.automation.triggers import Occurrence
+from funnelbridge.store.tables import accounts, contacts, pipeline_states, scores
+from funnelbridge.store.users import UserRow, get_user, select_users
+
+__all__ = ["lead_snapshot", "notification_payload", "recipients"]
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def lead_snapshot(conn: Connection, contact_id: int) -> dict[str, Any]:
+    """Who the lead is, where they stand and why they scored as they did."""
+    c = contacts.c
+    query = (
+        select(c.id, c.email, c.first_name, c.last_name, c.title, c.owner_id, accounts.c.name.label("company"))
+        .select_from(contacts.outerjoin(accounts, accounts.c.id == c.account_id))
+        .where(c.id == contact_id)
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        return {"id": contact_id}
+    m = row._mapping
+    name = " ".join(p for p in (m["first_name"], m["last_name"]) if p) or m["email"] or f"contact {contact_id}"
+    stages = conn.execute(
+        select(pipeline_states.c.pipeline, pipeline_states.c.stage).where(pipeline_states.c.contact_id == contact_id)
+    )
+    lead: dict[str, Any] = {
+        "id": contact_id,
+        "name": name,
+        "email": m["email"],
+        "title": m["title"],
+        "company": m["company"],
+        "stages": {p: s for p, s in stages},
+    }
+    lead["score"] = _score(conn, contact_id)
+    return lead
+
+
+def _score(conn: Connection, contact_id: int) -> dict[str, Any] | None:
+    s = scores.c
+    query = select(s.fit, s.engagement, s.negative, s.total, s.grade, s.temperature, s.explanation).where(
+        s.contact_id == contact_id, s.score_group == "main"
+    )
+    row = conn.execute(query).first()
+    return None if row is None else {k: _iso(v) for k, v in row._mapping.items()}
+
+
+def _person(user: UserRow) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.name}
+
+
+def _owner(conn: Connection, contact_id: int) -> UserRow | None:
+    owner_id = conn.execute(select(contacts.c.owner_id).where(contacts.c.id == contact_id)).scalar()
+    return None if owner_id is None else get_user(conn, int(owner_id))
+
+
+def recipients(conn: Connection, contact_id: int, action: Action) -> tuple[list[dict[str, Any]], str | None]:
+    """The people ``action`` addresses, and why there are none (when there are none)."""
+    target = action.target or "owner"
+    if "@" in target:
+        return [{"email": target, "name": target}], None
+    if target == "lead":
+        lead = lead_snapshot(conn, contact_id)
+        return ([{"email": lead["email"], "name": lead.get("name")}], None) if lead.get("email") else ([], "no email")
+    owner = _owner(conn, contact_id)
+    if target == "owner":
+        return ([_person(owner)], None) if owner else ([], "the lead has no owner")
+    if target == "manager":
+        manager = None if owner is None or owner.manager_id is None else get_user(conn, owner.manager_id)
+        return ([_person(manager)], None) if manager else ([], "the lead's owner has no manager")
+    if target == "team":
+        team = action.team or (owner.team if owner else "default")
+        members = [_person(u) for u in select_users(conn, team=team, available_only=True)]
+        return members, None if members else f"team {team} has no available members"
+    return [], f"unknown recipient {target!r} (owner, manager, team, lead or an email address)"
+
+
+def notification_payload(conn: Connection, occ: Occurrence, action: Action, rule_name: str | None) -> dict[str, Any]:
+    """The outbox payload of a notify action."""
+    people, missing = recipients(conn, occ.contact_id, action)
+    return {
+        "to": people,
+        "missing": missing,
+        "template": action.template,
+        "subject": action.subject,
+        "url": action.url,
+        "format": action.format,
+        "trigger": occ.trigger.value,
+        "rule": rule_name,
+        "stage": occ.stage,
+        "pipeline": occ.pipeline,
+        "deal_id": occ.deal_id,
+        "data": {k: _iso(v) for k, v in occ.data.items()},
+        "at": occ.at.isoformat(),
+        "lead": lead_snapshot(conn, occ.contact_id),
+    }

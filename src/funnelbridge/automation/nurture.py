@@ -1,0 +1,94 @@
+"""Nurture tracks: enroll a lead in a sequence of timed emails, remove it, and send each step when its timer fires.
+
+A step's ``after`` counts from enrollment (``3d``, ``14d``, ``30d`` are days 3, 14 and 30). Each step is a durable
+timer; sending writes an email to the outbox in the same transaction. Unsubscribed or bounced leads leave the track
+instead of being mailed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from funnelbridge.automation.outbox import enqueue
+from funnelbridge.domain.clock import as_utc
+from funnelbridge.domain.durations import parse_duration
+from funnelbridge.errors import PlaybookError
+from funnelbridge.playbook.schema import Playbook
+from funnelbridge.store.tables import contacts, nurture_enrollments
+from funnelbridge.store.timers import TimerRow, cancel_by_prefix, insert_timer
+
+__all__ = ["enroll", "fire_step", "remove"]
+
+_E = nurture_enrollments.c
+
+
+def _active(conn: Connection, contact_id: int, track: str | None) -> list[int]:
+    query = select(_E.id).where(_E.contact_id == contact_id, _E.removed_at.is_(None), _E.completed_at.is_(None))
+    if track is not None:
+        query = query.where(_E.track == track)
+    return [int(i) for i in conn.execute(query).scalars()]
+
+
+def _schedule(conn: Connection, playbook: Playbook, enrollment: int, track: str, step: int, start: datetime) -> None:
+    due = start + parse_duration(playbook.nurture[track][step].after)
+    payload = {"enrollment_id": enrollment, "track": track, "step": step}
+    insert_timer(conn, key=f"nurture:{enrollment}:{step}", kind="nurture_step", due_at=due, payload=payload)
+    conn.execute(update(nurture_enrollments).where(_E.id == enrollment).values(step=step, next_step_at=due))
+
+
+def enroll(conn: Connection, playbook: Playbook, contact_id: int, track: str, at: datetime) -> int | None:
+    """Start ``track`` for the lead; None when it is on that track already."""
+    if track not in playbook.nurture:
+        known = ", ".join(playbook.nurture) or "none defined"
+        raise PlaybookError(f"automation: unknown nurture track {track!r} (tracks: {known})")
+    if _active(conn, contact_id, track):
+        return None
+    values = {"contact_id": contact_id, "track": track, "step": 0, "enrolled_at": at}
+    enrollment = int(conn.execute(insert(nurture_enrollments).values(**values).returning(_E.id)).scalar_one())
+    if playbook.nurture[track]:
+        _schedule(conn, playbook, enrollment, track, 0, at)
+    else:
+        conn.execute(update(nurture_enrollments).where(_E.id == enrollment).values(completed_at=at))
+    return enrollment
+
+
+def remove(conn: Connection, contact_id: int, track: str | None, at: datetime) -> int:
+    """Stop the lead's active enrollment in ``track`` (every track when None); returns how many stopped."""
+    ids = _active(conn, contact_id, track)
+    for enrollment in ids:
+        conn.execute(update(nurture_enrollments).where(_E.id == enrollment).values(removed_at=at, next_step_at=None))
+        cancel_by_prefix(conn, f"nurture:{enrollment}:", at)
+    return len(ids)
+
+
+def fire_step(conn: Connection, playbook: Playbook, timer: TimerRow, at: datetime) -> bool:
+    """Send one step (unless the enrollment ended or the lead cannot be mailed) and schedule the next."""
+    enrollment_id, step = int(timer.payload["enrollment_id"]), int(timer.payload["step"])
+    row = conn.execute(select(nurture_enrollments).where(_E.id == enrollment_id)).first()
+    if row is None or row.removed_at is not None or row.completed_at is not None:
+        return False
+    steps = playbook.nurture.get(row.track, ())
+    person = conn.execute(select(contacts).where(contacts.c.id == row.contact_id)).first()
+    if step >= len(steps) or person is None or not person.email or person.unsubscribed or person.bounced:
+        remove(conn, row.contact_id, row.track, at)
+        return False
+    spec = steps[step]
+    payload = {
+        "to": [{"email": person.email, "name": person.first_name or person.email}],
+        "template": spec.send,
+        "subject": spec.subject or spec.send.replace("_", " ").capitalize(),
+        "trigger": "nurture_step",
+        "track": row.track,
+        "step": step,
+        "lead": {"id": row.contact_id, "name": person.first_name, "email": person.email},
+        "at": at.isoformat(),
+    }
+    key = f"nurture:{enrollment_id}:{step}:email"
+    enqueue(conn, key=key, kind="email", payload=payload, at=at)
+    if step + 1 < len(steps):
+        _schedule(conn, playbook, enrollment_id, row.track, step + 1, as_utc(row.enrolled_at))
+    else:
+        conn.execute(update(nurture_enrollments).where(_E.id == enrollment_id).values(step=step + 1, completed_at=at))
+    return True

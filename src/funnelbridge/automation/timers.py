@@ -1,0 +1,214 @@
+"""SLA timers, firing due timers, and the inactivity scan.
+
+When a lead enters a stage with an ``sla``, a breach timer is scheduled at entry + ``decide_within`` (and/or
+``first_touch_within``), and a reminder ``remind_before`` earlier; with ``business_hours: true`` both are counted in
+the playbook's working hours and time zone. Leaving the stage cancels them; :func:`record_first_touch` cancels the
+first-touch ones. :func:`fire_due_timers` fires what is due (``sla_warning`` / ``sla_breached`` rules, nurture
+steps), each timer exactly once, in the same transaction as the actions it causes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, func, select
+
+from funnelbridge.automation import nurture
+from funnelbridge.automation.engine import Engine
+from funnelbridge.automation.triggers import Occurrence
+from funnelbridge.domain.business_hours import ALWAYS, BusinessCalendar
+from funnelbridge.domain.clock import as_utc
+from funnelbridge.domain.durations import parse_duration
+from funnelbridge.domain.events import StageEntered, StageLeft
+from funnelbridge.playbook.schema import Playbook, Sla, Trigger
+from funnelbridge.runtime import Runtime
+from funnelbridge.store.tables import pipeline_states
+from funnelbridge.store.timers import (
+    TimerRow,
+    cancel_by_prefix,
+    claim_due_timers,
+    insert_timer,
+    select_timers_with_prefix,
+)
+
+__all__ = [
+    "InactivityScan",
+    "cancel_sla",
+    "fire_due_timers",
+    "record_first_touch",
+    "scan_inactive",
+    "schedule_sla",
+    "sla_due",
+]
+
+
+def _calendar(playbook: Playbook, sla: Sla) -> BusinessCalendar:
+    return BusinessCalendar.from_hours(playbook.business_hours, playbook.timezone) if sla.business_hours else ALWAYS
+
+
+def sla_due(playbook: Playbook, sla: Sla, start: datetime, within: timedelta) -> datetime:
+    """When an SLA of ``within`` that started at ``start`` is breached (working time when ``business_hours``)."""
+    return _calendar(playbook, sla).add(start, within)
+
+
+def _prefix(pipeline: str, contact_id: int, stage: str) -> str:
+    return f"sla:{pipeline}:{contact_id}:{stage}:"
+
+
+def schedule_sla(conn: Connection, playbook: Playbook, event: StageEntered) -> int:
+    """Schedule the reminder and breach timers of the entered stage's SLA; returns how many were scheduled."""
+    pipeline = playbook.pipelines.get(event.pipeline)
+    if pipeline is None or event.stage not in pipeline.stage_ids:
+        return 0
+    sla = pipeline.stage(event.stage).sla
+    if sla is None:
+        return 0
+    made = 0
+    for which, raw in (("decide", sla.decide_within), ("first_touch", sla.first_touch_within)):
+        if raw is None:
+            continue
+        within = parse_duration(raw)
+        base = f"{_prefix(event.pipeline, event.contact_id, event.stage)}{event.journey}:{event.at.isoformat()}:{which}"
+        breach_at = sla_due(playbook, sla, event.at, within)
+        payload = {
+            "pipeline": event.pipeline,
+            "stage": event.stage,
+            "sla": which,
+            "journey": event.journey,
+            "entered_at": event.at.isoformat(),
+            "breach_at": breach_at.isoformat(),
+        }
+        made += insert_timer(
+            conn,
+            key=f"{base}:breach",
+            kind="sla_breach",
+            due_at=breach_at,
+            contact_id=event.contact_id,
+            payload=payload,
+        )
+        remind = parse_duration(sla.remind_before) if sla.remind_before else None
+        if remind is not None and remind < within:
+            made += insert_timer(
+                conn,
+                key=f"{base}:reminder",
+                kind="sla_reminder",
+                due_at=sla_due(playbook, sla, event.at, within - remind),
+                contact_id=event.contact_id,
+                payload=payload,
+            )
+    return made
+
+
+def cancel_sla(conn: Connection, event: StageLeft) -> int:
+    """Cancel the pending SLA timers of the stage the lead left."""
+    return cancel_by_prefix(conn, _prefix(event.pipeline, event.contact_id, event.stage), event.at)
+
+
+def record_first_touch(rt: Runtime, contact_id: int, at: datetime | None = None) -> int:
+    """A rep touched the lead (call, email, meeting): stop its first-touch SLA timers. Returns timers cancelled."""
+    at = at or rt.clock.now()
+    with rt.db.transaction() as conn:
+        query = select(pipeline_states.c.pipeline, pipeline_states.c.stage).where(
+            pipeline_states.c.contact_id == contact_id
+        )
+        cancelled = 0
+        for pipeline, stage in conn.execute(query).all():
+            prefix = _prefix(pipeline, contact_id, stage)
+            for row in select_timers_with_prefix(conn, prefix):
+                if row.payload.get("sla") == "first_touch":
+                    cancelled += cancel_by_prefix(conn, row.key, at)
+        return cancelled
+
+
+def _fire(engine: Engine, conn: Connection, timer: TimerRow, now: datetime) -> None:
+    if timer.kind == "nurture_step":
+        nurture.fire_step(conn, engine.rt.playbook, timer, now)
+        return
+    if timer.kind not in ("sla_reminder", "sla_breach") or timer.contact_id is None:
+        return
+    trigger = Trigger.SLA_WARNING if timer.kind == "sla_reminder" else Trigger.SLA_BREACHED
+    occ = Occurrence(
+        trigger,
+        int(timer.contact_id),
+        timer.due_at,
+        f"timer:{timer.key}",
+        pipeline=timer.payload.get("pipeline"),
+        stage=timer.payload.get("stage"),
+        data=dict(timer.payload),
+    )
+    engine.run(conn, occ)
+
+
+def fire_due_timers(rt: Runtime, *, limit: int = 200, engine: Engine | None = None) -> int:
+    """Fire every timer due by now (in batches of ``limit``, one transaction each); returns how many fired."""
+    engine = engine or Engine(rt)
+    fired = 0
+    while True:
+        with rt.db.transaction() as conn:
+            now = rt.clock.now()
+            due = claim_due_timers(conn, now, limit)
+            for timer in due:
+                _fire(engine, conn, timer, now)
+        fired += len(due)
+        if len(due) < limit:
+            return fired
+
+
+@dataclass(frozen=True)
+class InactivityScan:
+    leads: int
+    actions: int
+
+
+def scan_inactive(rt: Runtime, *, engine: Engine | None = None) -> InactivityScan:
+    """Run ``on: inactive`` rules for leads without activity for the rule's ``after`` (default: the stage's
+    ``stall_after``). Each quiet spell triggers once: a marker timer records it."""
+    engine = engine or Engine(rt)
+    leads = actions = 0
+    for index, rule in enumerate(rt.playbook.automation):
+        if rule.on is not Trigger.INACTIVE:
+            continue
+        with rt.db.transaction() as conn:
+            now = rt.clock.now()
+            for occ in _quiet_leads(conn, rt.playbook, index, rule.after, rule.stage, rule.pipeline, now):
+                if insert_timer(
+                    conn, key=occ.key, kind="inactive", due_at=now, contact_id=occ.contact_id, fired_at=now
+                ):
+                    leads += 1
+                    actions += len(engine.run(conn, occ, [(index, rule)]))
+    return InactivityScan(leads, actions)
+
+
+def _quiet_leads(
+    conn: Connection,
+    playbook: Playbook,
+    index: int,
+    after: str | None,
+    stage: str | None,
+    pipeline: str | None,
+    now: datetime,
+) -> list[Occurrence]:
+    ps = pipeline_states.c
+    last = func.coalesce(ps.last_activity_at, ps.entered_at)
+    query = select(ps.contact_id, ps.pipeline, ps.stage, ps.journey, last.label("last"))
+    if stage is not None:
+        query = query.where(ps.stage == stage)
+    if pipeline is not None:
+        query = query.where(ps.pipeline == pipeline)
+    found = []
+    for row in conn.execute(query.order_by(ps.contact_id)):
+        limit = _quiet_limit(playbook, row.pipeline, row.stage, after)
+        if limit is None or as_utc(row.last) > now - limit:
+            continue
+        quiet_since = as_utc(row.last).isoformat()
+        key = f"inactive:r{index}:{row.pipeline}:{row.contact_id}:{row.journey}:{row.stage}:{quiet_since}"
+        found.append(Occurrence(Trigger.INACTIVE, int(row.contact_id), now, key, row.pipeline, row.stage))
+    return found
+
+
+def _quiet_limit(playbook: Playbook, pipeline: str, stage: str, after: str | None) -> timedelta | None:
+    if after is not None:
+        return parse_duration(after)
+    spec = playbook.pipelines.get(pipeline)
+    return None if spec is None else spec.stall_limit(stage)

@@ -1,0 +1,167 @@
+"""The outbox worker: fire due timers, claim a batch of due actions, deliver them, record the outcome.
+
+Exactly-once to the receiver = at-least-once transport + an idempotent receiver: a row is marked done only after
+delivery, so a worker killed mid-batch leaves its leased rows to be delivered again after the lease; each delivery
+carries the row's idempotency key, which the receiver uses to drop the repeat. Failures are retried with
+exponential backoff and jitter; after ``max_attempts`` (or at once for a permanent error) the row is dead-lettered
+until ``funnelbridge outbox --retry ID``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from funnelbridge.automation.delivery import Deliverer
+from funnelbridge.automation.delivery.email import SmtpDeliverer
+from funnelbridge.automation.delivery.move import MoveDeliverer
+from funnelbridge.automation.delivery.webhook import WebhookDeliverer
+from funnelbridge.automation.engine import Engine
+from funnelbridge.automation.outbox import Backoff
+from funnelbridge.automation.timers import fire_due_timers, scan_inactive
+from funnelbridge.errors import ConfigError, InputError
+from funnelbridge.runtime import Runtime
+from funnelbridge.settings import Settings
+from funnelbridge.store.outbox import OutboxRow, claim_due, mark_dead, mark_done, mark_retry
+
+__all__ = ["BatchResult", "WorkerConfig", "WorkerSummary", "default_deliverers", "process_batch", "run_worker"]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How a worker runs. ``seed`` makes backoff jitter reproducible."""
+
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    batch: int = 100
+    max_attempts: int = 8
+    lease: timedelta = timedelta(seconds=60)
+    poll: float = 0.2
+    scan_every: float = 60.0
+    backoff: Backoff = field(default_factory=Backoff)
+    seed: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> WorkerConfig:
+        base = cls(batch=settings.worker_batch, max_attempts=settings.max_attempts)
+        return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    claimed: int
+    delivered: int
+    retried: int
+    dead: int
+
+
+@dataclass
+class WorkerSummary:
+    """Totals of a worker run."""
+
+    batches: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    timers_fired: int = 0
+    inactive_leads: int = 0
+
+    def add(self, result: BatchResult) -> None:
+        self.batches += 1
+        self.delivered += result.delivered
+        self.retried += result.retried
+        self.dead += result.dead
+
+
+def default_deliverers(rt: Runtime, settings: Settings) -> dict[str, Deliverer]:
+    """The real channels: SMTP email, signed webhooks, lifecycle moves."""
+    return {
+        "email": SmtpDeliverer(settings.smtp_host, settings.smtp_port, settings.smtp_sender, settings.base_url),
+        "webhook": WebhookDeliverer(settings.webhook_url, settings.webhook_secret, settings.base_url),
+        "move": MoveDeliverer(rt),
+    }
+
+
+def _outcome(row: OutboxRow, deliverers: Mapping[str, Deliverer]) -> tuple[bool, str | None, bool]:
+    """(delivered, error, permanent)."""
+    deliverer = deliverers.get(row.kind)
+    if deliverer is None:
+        return False, f"no deliverer for kind {row.kind!r}", True
+    try:
+        deliverer.deliver(row)
+    except (ConfigError, InputError) as exc:
+        return False, str(exc), True
+    except Exception as exc:  # transient by default: the worker must survive any one bad delivery
+        return False, f"{type(exc).__name__}: {exc}", False
+    return True, None, False
+
+
+def process_batch(
+    rt: Runtime, deliverers: Mapping[str, Deliverer], config: WorkerConfig, rng: random.Random
+) -> BatchResult:
+    """Claim one batch, deliver it, and record every outcome (one transaction to claim, one to record)."""
+    with rt.db.transaction() as conn:
+        rows = claim_due(conn, worker=config.worker_id, now=rt.clock.now(), lease=config.lease, limit=config.batch)
+    if not rows:
+        return BatchResult(0, 0, 0, 0)
+    done: list[int] = []
+    failed: list[tuple[OutboxRow, str, bool]] = []
+    for row in rows:
+        ok, error, permanent = _outcome(row, deliverers)
+        if ok:
+            done.append(row.id)
+        else:
+            failed.append((row, error or "failed", permanent or row.attempts >= config.max_attempts))
+    with rt.db.transaction() as conn:
+        now = rt.clock.now()
+        mark_done(conn, done, now)
+        for row, error, dead in failed:
+            if dead:
+                mark_dead(conn, row.id, error=f"attempt {row.attempts}: {error}")
+            else:
+                retry_at = now + config.backoff.delay(row.attempts, rng)
+                mark_retry(conn, row.id, available_at=retry_at, error=f"attempt {row.attempts}: {error}")
+    dead_count = sum(1 for _, _, d in failed if d)
+    return BatchResult(len(rows), len(done), len(failed) - dead_count, dead_count)
+
+
+def run_worker(
+    rt: Runtime,
+    settings: Settings | None = None,
+    *,
+    once: bool = False,
+    config: WorkerConfig | None = None,
+    deliverers: Mapping[str, Deliverer] | None = None,
+    stop: threading.Event | None = None,
+    progress: Callable[[WorkerSummary], None] | None = None,
+) -> WorkerSummary:
+    """Deliver the outbox until ``stop`` is set (or, with ``once``, until nothing is due)."""
+    settings = settings or Settings()
+    config = config or WorkerConfig.from_settings(settings)
+    channels = dict(deliverers) if deliverers is not None else default_deliverers(rt, settings)
+    rng = random.Random(config.seed)
+    engine, summary, next_scan = Engine(rt), WorkerSummary(), 0.0
+    stop = stop or threading.Event()
+    try:
+        while not stop.is_set():
+            if time.monotonic() >= next_scan:
+                summary.inactive_leads += scan_inactive(rt, engine=engine).leads
+                next_scan = time.monotonic() + config.scan_every
+            summary.timers_fired += fire_due_timers(rt, engine=engine)
+            result = process_batch(rt, channels, config, rng)
+            summary.add(result)
+            if progress is not None:
+                progress(summary)
+            if result.claimed == 0:
+                if once:
+                    break
+                stop.wait(config.poll)
+    finally:
+        for channel in channels.values():
+            channel.close()
+    return summary

@@ -1,0 +1,125 @@
+"""Repository of durable timers (SLA reminders and breaches, nurture steps). Functions never commit.
+
+A timer is a row with a unique ``key``; scheduling the same key twice is a no-op, so replays are harmless. Firing
+marks ``fired_at`` in the same transaction that writes the timer's actions, so a timer fires exactly once and
+survives restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from funnelbridge.domain.clock import as_utc
+from funnelbridge.store.outbox import insert_ignore
+from funnelbridge.store.tables import timers
+
+__all__ = [
+    "TimerRow",
+    "cancel_by_prefix",
+    "claim_due_timers",
+    "insert_timer",
+    "select_timers",
+    "select_timers_with_prefix",
+]
+
+
+@dataclass(frozen=True)
+class TimerRow:
+    id: int
+    key: str
+    kind: str
+    contact_id: int | None
+    deal_id: int | None
+    due_at: datetime
+    payload: Mapping[str, Any]
+    fired_at: datetime | None
+    cancelled_at: datetime | None
+
+
+def _row(row: Any) -> TimerRow:
+    m = row._mapping
+    return TimerRow(
+        id=int(m["id"]),
+        key=str(m["key"]),
+        kind=str(m["kind"]),
+        contact_id=m["contact_id"],
+        deal_id=m["deal_id"],
+        due_at=as_utc(m["due_at"]),
+        payload=dict(m["payload"] or {}),
+        fired_at=None if m["fired_at"] is None else as_utc(m["fired_at"]),
+        cancelled_at=None if m["cancelled_at"] is None else as_utc(m["cancelled_at"]),
+    )
+
+
+def insert_timer(
+    conn: Connection,
+    *,
+    key: str,
+    kind: str,
+    due_at: datetime,
+    contact_id: int | None = None,
+    deal_id: int | None = None,
+    payload: Mapping[str, Any] | None = None,
+    fired_at: datetime | None = None,
+) -> bool:
+    """Schedule a timer (or, with ``fired_at``, record a one-off marker); False when the key exists already."""
+    values = {
+        "key": key,
+        "kind": kind,
+        "due_at": due_at,
+        "contact_id": contact_id,
+        "deal_id": deal_id,
+        "payload": dict(payload or {}),
+        "fired_at": fired_at,
+    }
+    return insert_ignore(conn, timers, [values], "key") == 1
+
+
+def cancel_by_prefix(conn: Connection, prefix: str, now: datetime) -> int:
+    """Cancel every pending timer whose key starts with ``prefix``."""
+    stmt = (
+        update(timers)
+        .where(timers.c.key.startswith(prefix, autoescape=True))
+        .where(timers.c.fired_at.is_(None), timers.c.cancelled_at.is_(None))
+        .values(cancelled_at=now)
+    )
+    return int(conn.execute(stmt).rowcount)
+
+
+def claim_due_timers(conn: Connection, now: datetime, limit: int) -> list[TimerRow]:
+    """Mark up to ``limit`` due timers fired and return them (the caller writes their actions in this
+    transaction)."""
+    query = (
+        select(timers)
+        .where(timers.c.fired_at.is_(None), timers.c.cancelled_at.is_(None), timers.c.due_at <= now)
+        .order_by(timers.c.due_at, timers.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = [_row(r) for r in conn.execute(query)]
+    if rows:
+        conn.execute(update(timers).where(timers.c.id.in_([r.id for r in rows])).values(fired_at=now))
+    return rows
+
+
+def select_timers(conn: Connection, *, contact_id: int | None = None, pending_only: bool = False) -> list[TimerRow]:
+    query = select(timers).order_by(timers.c.due_at, timers.c.id)
+    if contact_id is not None:
+        query = query.where(timers.c.contact_id == contact_id)
+    if pending_only:
+        query = query.where(timers.c.fired_at.is_(None), timers.c.cancelled_at.is_(None))
+    return [_row(r) for r in conn.execute(query)]
+
+
+def select_timers_with_prefix(conn: Connection, prefix: str) -> list[TimerRow]:
+    """Pending timers whose key starts with ``prefix``."""
+    query = select(timers).where(
+        timers.c.key.startswith(prefix, autoescape=True), timers.c.fired_at.is_(None), timers.c.cancelled_at.is_(None)
+    )
+    return [_row(r) for r in conn.execute(query.order_by(timers.c.due_at))]
