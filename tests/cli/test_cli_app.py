@@ -14,7 +14,10 @@ from funnelbridge.playbook import example_path
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "import sys; from funnelbridge.cli import main; sys.exit(main())", *args],
-        cwd=str(cwd), capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "COLUMNS": "120"},
+        cwd=str(cwd),
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "120"},
     )
 
 

@@ -7,8 +7,8 @@ Regenerate with ``python -m funnelbridge.cli.reference``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import click
 import typer
 
 from funnelbridge.settings import SETTINGS
@@ -16,20 +16,21 @@ from funnelbridge.settings import SETTINGS
 __all__ = ["render_cli_reference", "render_settings_reference", "write_reference"]
 
 
-def _walk(cmd: click.Command, path: str) -> list[tuple[str, click.Command]]:
+def _walk(cmd: Any, path: str) -> list[tuple[str, Any]]:
     found = [(path, cmd)]
-    if isinstance(cmd, click.Group):
-        for name in sorted(cmd.commands):
-            found += _walk(cmd.commands[name], f"{path} {name}")
+    commands = getattr(cmd, "commands", None) or {}
+    for name in sorted(commands):
+        found += _walk(commands[name], f"{path} {name}")
     return found
 
 
-def _param_line(param: click.Parameter) -> str:
-    if isinstance(param, click.Option):
+def _param_line(param: Any) -> str:
+    if param.param_type_name == "option":
         flags = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
         help_text = param.help or ""
         return f"- {flags}: {help_text}".rstrip(": ")
-    return f"- `{(param.name or '').upper()}` (argument)"
+    help_text = getattr(param, "help", None) or ""
+    return f"- `{(param.name or '').upper()}` (argument): {help_text}".rstrip(": ")
 
 
 def render_cli_reference(app: typer.Typer) -> str:
@@ -45,13 +46,18 @@ def render_cli_reference(app: typer.Typer) -> str:
 
 def render_settings_reference() -> str:
     lines = [
-        "# Settings reference", "",
+        "# Settings reference",
+        "",
         "Each setting is read from `FUNNELBRIDGE_<NAME>` in the environment, else from `funnelbridge.toml` "
-        "(or the file named by `FUNNELBRIDGE_CONFIG`), else its default.", "",
-        "| name | environment variable | type | default | meaning |", "|---|---|---|---|---|",
+        "(or the file named by `FUNNELBRIDGE_CONFIG`), else its default.",
+        "",
+        "| name | environment variable | type | default | meaning |",
+        "|---|---|---|---|---|",
     ]
     for s in SETTINGS:
-        lines.append(f"| `{s.name}` | `FUNNELBRIDGE_{s.name.upper()}` | {s.type.__name__} | `{s.default!r}` | {s.help} |")
+        lines.append(
+            f"| `{s.name}` | `FUNNELBRIDGE_{s.name.upper()}` | {s.type.__name__} | `{s.default!r}` | {s.help} |"
+        )
     return "\n".join(lines) + "\n"
 
 
