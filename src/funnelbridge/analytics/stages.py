@@ -1,0 +1,196 @@
+"""The stage funnel: how many journeys reached each stage, stage-to-stage and cumulative conversion, by cohort
+and split by a dimension.
+
+Counting rules (DESIGN.md §2):
+
+* a journey that reached a stage passed every earlier one (skipped stages count as passed); ``Order.STRICT``
+  instead drops, from a stage on, the journeys that skipped it or any earlier stage;
+* a recycled lead that comes back is one lead with two journeys: each journey counts once;
+* ``Basis.COHORT`` (the default) selects the journeys that *entered* the funnel in the period and counts every stage
+  they reached up to ``as_of``, even after the period ended; ``Basis.PERIOD`` counts the journeys that reached each
+  stage inside the period (a flow view — its "conversion" mixes cohorts and is labelled so);
+* conversion A→B = reached B / reached A within the same group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from funnelbridge.analytics.periods import Grain, Period, buckets, epoch
+from funnelbridge.analytics.tables import (
+    Context,
+    Dimension,
+    dimension_column,
+    flag,
+    journeys,
+    reach,
+    skipped_flag,
+)
+
+__all__ = ["ALL", "Basis", "FunnelGroup", "Order", "StageCount", "StageFunnel", "StageFunnelSpec", "stage_funnel"]
+
+ALL = "all"
+_DAY = 86_400
+
+
+class Order(StrEnum):
+    ANY = "any"
+    STRICT = "strict"
+
+
+class Basis(StrEnum):
+    COHORT = "cohort"
+    PERIOD = "period"
+
+
+@dataclass(frozen=True)
+class StageFunnelSpec:
+    order: Order = Order.ANY
+    basis: Basis = Basis.COHORT
+    cohort: Grain | None = None
+    by: Dimension | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if v is None else str(v)) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class StageCount:
+    stage: str
+    reached: int
+    step_conversion: float | None
+    cumulative_conversion: float | None
+
+
+@dataclass(frozen=True)
+class FunnelGroup:
+    """One funnel: all journeys, one cohort, one dimension value, or one (cohort, value) pair."""
+
+    cohort: str
+    segment: str
+    journeys: int
+    maturity_days: float | None
+    counts: tuple[StageCount, ...]
+
+    def reached(self, stage: str) -> int:
+        return next(c.reached for c in self.counts if c.stage == stage)
+
+    def conversion(self, a: str, b: str) -> float | None:
+        base = self.reached(a)
+        return None if base == 0 else self.reached(b) / base
+
+
+@dataclass(frozen=True)
+class StageFunnel:
+    spec: StageFunnelSpec
+    period: Period
+    stages: tuple[str, ...]
+    total: FunnelGroup
+    groups: tuple[FunnelGroup, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.to_dict(),
+            "period": self.period.to_dict(),
+            "stages": list(self.stages),
+            "total": asdict(self.total),
+            "groups": [asdict(g) for g in self.groups],
+        }
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return None if den == 0 else num / den
+
+
+def _counts(stages: tuple[str, ...], reached: list[int]) -> tuple[StageCount, ...]:
+    first = reached[0] if reached else 0
+    return tuple(
+        StageCount(s, reached[i], None if i == 0 else _ratio(reached[i], reached[i - 1]), _ratio(reached[i], first))
+        for i, s in enumerate(stages)
+    )
+
+
+def _in(value: ir.IntegerValue, period: Period) -> ir.BooleanValue:
+    cond = value.notnull()
+    if period.start_s is not None:
+        cond = cond & (value >= period.start_s)
+    if period.end_s is not None:
+        cond = cond & (value < period.end_s)
+    return cond
+
+
+def _effective(jt: ir.Table, ctx: Context, spec: StageFunnelSpec) -> ir.Table:
+    """Replace r_i by the instant that counts for this spec (null when the journey does not count at stage i)."""
+    cols: dict[str, Any] = {}
+    clean: ir.BooleanValue = ibis.literal(True)
+    for i in range(len(ctx.stages)):
+        value = jt[reach(i)]
+        if spec.order is Order.STRICT:
+            clean = clean & (jt[skipped_flag(i)].fill_null(0) == 0)
+            value = ibis.cases((clean, value), else_=ibis.null("int64"))
+        cols[reach(i)] = value
+    return jt.mutate(**cols)
+
+
+def _cohort_labels(ctx: Context, jt: ir.Table, grain: Grain, period: Period) -> ir.StringValue:
+    span = jt.aggregate(lo=jt.entered.min(), hi=jt.entered.max()).execute()
+    lo, hi = span["lo"].iloc[0], span["hi"].iloc[0]
+    if lo is None or hi is None or lo != lo:
+        return ibis.literal(ALL)
+    from datetime import UTC, datetime
+
+    first = datetime.fromtimestamp(int(period.start_s if period.start_s is not None else lo), UTC)
+    last = datetime.fromtimestamp(int(hi), UTC)
+    cases = [(jt.entered < b.end_s, b.label) for b in buckets(grain, first, last, ctx.tz)]
+    return ibis.cases(*cases, else_=ALL) if cases else ibis.literal(ALL)
+
+
+def _prepared(ctx: Context, spec: StageFunnelSpec, period: Period) -> ir.Table:
+    jt = _effective(journeys(ctx), ctx, spec)
+    if spec.basis is Basis.COHORT:
+        jt = jt.filter(_in(jt.entered, period))
+        marks = {reach(i): flag(jt[reach(i)].notnull()) for i in range(len(ctx.stages))}
+    else:
+        marks = {reach(i): flag(_in(jt[reach(i)], period)) for i in range(len(ctx.stages))}
+    jt = jt.mutate(age=ibis.literal(epoch(ctx.as_of)) - jt.entered, **marks)
+    jt = jt.mutate(cohort=_cohort_labels(ctx, jt, spec.cohort, period) if spec.cohort else ibis.literal(ALL))
+    if spec.by is not None:
+        return dimension_column(ctx, jt, spec.by)
+    return jt.mutate(dim=ibis.literal(ALL))
+
+
+def _aggregate(jt: ir.Table, keys: list[str], n: int) -> Any:
+    aggs: dict[str, Any] = {reach(i): jt[reach(i)].sum() for i in range(n)}
+    aggs["journeys"] = jt.count()
+    aggs["age"] = jt.age.mean()
+    if keys:
+        return jt.group_by(keys).aggregate(**aggs).execute()
+    return jt.aggregate(**aggs).execute()
+
+
+def _group(row: Any, stages: tuple[str, ...], cohort: str, segment: str) -> FunnelGroup:
+    reached = [int(row[reach(i)] or 0) if row[reach(i)] == row[reach(i)] else 0 for i in range(len(stages))]
+    age = row["age"]
+    maturity = None if age is None or age != age else round(float(age) / _DAY, 1)
+    return FunnelGroup(cohort, segment, int(row["journeys"]), maturity, _counts(stages, reached))
+
+
+def stage_funnel(ctx: Context, period: Period, spec: StageFunnelSpec | None = None) -> StageFunnel:
+    """Run the stage funnel for ``period`` (see the module docstring for the counting rules)."""
+    spec = spec or StageFunnelSpec()
+    stages = ctx.stages
+    jt = _prepared(ctx, spec, period)
+    if spec.basis is Basis.PERIOD:
+        active = sum((jt[reach(i)] for i in range(1, len(stages))), jt[reach(0)])
+        jt = jt.filter(active > 0)
+    total = _group(_aggregate(jt, [], len(stages)).iloc[0], stages, ALL, ALL)
+    groups: list[FunnelGroup] = []
+    if spec.cohort is not None or spec.by is not None:
+        frame = _aggregate(jt, ["cohort", "dim"], len(stages)).sort_values(["cohort", "dim"])
+        groups = [_group(r, stages, str(r["cohort"]), str(r["dim"])) for _, r in frame.iterrows()]
+    return StageFunnel(spec, period, stages, total, tuple(groups))
