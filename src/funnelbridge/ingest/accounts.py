@@ -1,0 +1,90 @@
+"""Accounts from contacts: matching a person to their company by email domain (free-mail never creates one),
+or by an explicit company domain / external id, and applying company attributes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from funnelbridge.ingest.free_email import email_domain, is_free_email
+from funnelbridge.store import accounts as account_repo
+
+__all__ = ["ACCOUNT_ATTRIBUTES", "AccountCache", "account_changes", "clean_domain", "match_account"]
+
+ACCOUNT_ATTRIBUTES = ("name", "industry", "employees", "country", "technologies", "annual_revenue")
+_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
+
+
+def clean_domain(value: str | None) -> str | None:
+    """``https://www.Acme.com/about`` → ``acme.com``; None when it is not a domain."""
+    if not value:
+        return None
+    text = value.strip().lower()
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text).split("/", 1)[0].split(":", 1)[0].split("@")[-1]
+    text = text.removeprefix("www.").rstrip(".")
+    return text if len(text) <= 255 and _DOMAIN.match(text) else None
+
+
+@dataclass
+class AccountCache:
+    """Accounts already looked up in this batch."""
+
+    by_domain: dict[str, int] = field(default_factory=dict)
+    by_external: dict[str, int] = field(default_factory=dict)
+    created: int = 0
+
+
+def _find(conn: Connection, cache: AccountCache, domain: str | None, external: str | None) -> int | None:
+    if external:
+        if external not in cache.by_external:
+            cache.by_external.update(account_repo.ids_by_external_ids(conn, [external]))
+        if external in cache.by_external:
+            return cache.by_external[external]
+    if domain:
+        if domain not in cache.by_domain:
+            cache.by_domain.update(account_repo.ids_by_domains(conn, [domain]))
+        return cache.by_domain.get(domain)
+    return None
+
+
+def match_account(
+    conn: Connection,
+    cache: AccountCache,
+    *,
+    email: str | None,
+    domain: str | None = None,
+    external_id: str | None = None,
+    name: str | None = None,
+    at: datetime,
+) -> int | None:
+    """The account of a person: by external id, else by company domain, else by (non-free) email domain —
+    created when missing (a free-mail domain never creates or matches one)."""
+    dom = clean_domain(domain) or email_domain(email)
+    if dom is not None and is_free_email(dom):
+        dom = None
+    found = _find(conn, cache, dom, external_id)
+    if found is not None or (dom is None and external_id is None):
+        return found
+    values = {"domain": dom, "external_id": external_id, "name": name or dom, "created_at": at, "updated_at": at}
+    account_id = account_repo.insert_account(conn, values)
+    cache.created += 1
+    if dom:
+        cache.by_domain[dom] = account_id
+    if external_id:
+        cache.by_external[external_id] = account_id
+    return account_id
+
+
+def account_changes(row: Mapping[str, Any] | None, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes that differ from the stored account (empty values never blank a stored one)."""
+    out = {}
+    for name in ACCOUNT_ATTRIBUTES:
+        value = attrs.get(name)
+        if value is not None and (row is None or row.get(name) != value):
+            out[name] = value
+    return out

@@ -1,0 +1,208 @@
+"""Event payloads: the batch format of event intake, validated with precise errors.
+
+One payload (a JSON object; one per line in a ``.jsonl`` file)::
+
+    {"type": "track", "event": "asset_download", "anonymous_id": "a1b2", "email": "ada@acme.com",
+     "user_id": "crm-42", "timestamp": "2024-05-17T09:30:00+02:00",
+     "traits": {"first_name": "Ada", "company": "Acme", "employees": 120},
+     "properties": {"path": "/ebook", "utm_source": "linkedin", "utm_medium": "paid_social",
+                    "utm_campaign": "q2-ebook"},
+     "idempotency_key": "evt-000001"}
+
+``type`` is one of identify, track, page, form, email. ``event`` names the activity of track and email events
+(``asset_download``, ``email_open``). At least one of anonymous_id / email / user_id is required (identify needs
+email or user_id). ``timestamp`` is ISO 8601 *with* an offset. Without an ``idempotency_key`` one is derived from
+who, what, when and the properties, so re-delivered events are dropped.
+
+Stored event types: page → ``page_view``, form → ``form_submit``, identify → ``identify``, track → the event name,
+email → the event name with an ``email_`` prefix (``open`` → ``email_open``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from funnelbridge.errors import InputError
+from funnelbridge.ingest import coerce as c
+
+__all__ = ["EVENT_TYPES", "MAX_PAYLOAD_CHARS", "Activity", "derive_key", "parse_payload", "stored_type"]
+
+EVENT_TYPES = ("identify", "track", "page", "form", "email")
+MAX_PAYLOAD_CHARS = 64_000
+"""Largest JSON size of a payload's properties plus traits."""
+
+_KEYS = {"type", "event", "anonymous_id", "email", "user_id", "traits", "properties", "timestamp", "idempotency_key"}
+_NAME = re.compile(r"^[a-z][a-z0-9_.:-]{0,99}$")
+_id_text = c.to_text(200)
+_path_text = c.to_text(1000)
+_utm = {"source": c.to_text(100), "medium": c.to_text(100), "campaign": c.to_text(200)}
+_FUTURE = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """A validated event, ready to store."""
+
+    key: str
+    kind: str
+    type: str
+    occurred_at: datetime
+    anonymous_id: str | None
+    email: str | None
+    user_id: str | None
+    path: str | None = None
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    properties: dict[str, Any] | None = None
+    traits: dict[str, Any] | None = None
+
+    @property
+    def identifying(self) -> bool:
+        """True when the event says who the person is (email or external id)."""
+        return self.email is not None or self.user_id is not None
+
+
+def stored_type(kind: str, event: str | None) -> str:
+    """The ``events.type`` of a payload type plus event name."""
+    if kind == "page":
+        return "page_view"
+    if kind == "form":
+        return "form_submit"
+    if kind == "identify":
+        return "identify"
+    assert event is not None
+    if kind == "email" and not event.startswith("email_"):
+        return f"email_{event}"
+    return event
+
+
+def derive_key(
+    kind: str, anonymous_id: str | None, email: str | None, user_id: str | None, type_: str, at: datetime, props: Any
+) -> str:
+    """A deterministic idempotency key: same person, type, time and properties → same key."""
+    body = json.dumps([kind, anonymous_id, email, user_id, type_, at.isoformat(), props], sort_keys=True, default=str)
+    return "d:" + hashlib.sha1(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _fail(index: int | str, field: str, reason: str) -> InputError:
+    return InputError(reason, record=f"payload {index}" if isinstance(index, int) else index, field=field)
+
+
+def _text(payload: Mapping[str, Any], name: str, coercer: c.Coercer, index: int | str, label: str = "") -> Any:
+    raw = payload.get(name)
+    if raw is not None and not isinstance(raw, str | int):
+        raise _fail(index, label or name, f"expected text, got {type(raw).__name__}")
+    try:
+        return coercer(raw)
+    except c.CoerceError as exc:
+        raise _fail(index, label or name, str(exc)) from None
+
+
+def _timestamp(raw: Any, index: int | str, now: datetime) -> datetime:
+    if raw is None:
+        raise _fail(index, "timestamp", "missing (ISO 8601 with a time zone, e.g. 2024-05-17T09:30:00+02:00)")
+    if not isinstance(raw, str):
+        raise _fail(index, "timestamp", f"expected an ISO 8601 text, got {type(raw).__name__}")
+    text = raw.strip()
+    try:
+        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise _fail(index, "timestamp", f"expected ISO 8601 such as 2024-05-17T09:30:00+02:00, got {raw!r}") from None
+    if value.tzinfo is None:
+        raise _fail(index, "timestamp", f"needs a time zone offset (Z or +02:00), got {raw!r}")
+    value = c.to_timestamp(value.tzinfo)(value)
+    if value > now + _FUTURE:
+        raise _fail(index, "timestamp", f"{raw!r} is more than a day in the future")
+    return value  # type: ignore[no-any-return]
+
+
+def _object(payload: Mapping[str, Any], name: str, index: int | str) -> dict[str, Any] | None:
+    raw = payload.get(name)
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise _fail(index, name, f"expected an object, got {type(raw).__name__}")
+    if not all(isinstance(k, str) for k in raw):
+        raise _fail(index, name, "keys must be text")
+    return dict(raw)
+
+
+def _event_name(payload: Mapping[str, Any], kind: str, index: int | str) -> str | None:
+    raw = payload.get("event")
+    if kind not in ("track", "email"):
+        return None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise _fail(index, "event", f"a {kind} event needs an event name such as asset_download")
+    if not isinstance(raw, str):
+        raise _fail(index, "event", f"expected text, got {type(raw).__name__}")
+    name = re.sub(r"[\s-]+", "_", raw.strip().lower())
+    if not _NAME.match(name):
+        raise _fail(index, "event", f"expected a name of letters, digits and _ (at most 100), got {raw!r}")
+    return name
+
+
+def _size_check(props: dict[str, Any] | None, traits: dict[str, Any] | None, index: int | str) -> None:
+    if props is None and traits is None:
+        return
+    try:
+        size = len(json.dumps([props, traits], ensure_ascii=False))
+    except (TypeError, ValueError) as exc:
+        raise _fail(index, "properties", f"not JSON-serializable: {exc}") from None
+    if size > MAX_PAYLOAD_CHARS:
+        raise _fail(index, "properties", f"properties and traits are {size} characters, at most {MAX_PAYLOAD_CHARS}")
+
+
+def _attribution(props: dict[str, Any] | None, index: int | str) -> dict[str, Any]:
+    if not props:
+        return {"path": None, "source": None, "medium": None, "campaign": None}
+    out = {"path": _text(props, "path", _path_text, index, "properties.path")}
+    for name, coercer in _utm.items():
+        key = f"utm_{name}" if f"utm_{name}" in props else name
+        out[name] = _text(props, key, coercer, index, f"properties.{key}")
+    return out
+
+
+def parse_payload(payload: Any, *, index: int | str, now: datetime) -> Activity:
+    """Validate one payload; raises InputError naming the payload (``payload 3``) and the field."""
+    if not isinstance(payload, Mapping):
+        raise _fail(index, "payload", f"expected a JSON object, got {type(payload).__name__}")
+    unknown = sorted(str(k) for k in payload if k not in _KEYS)
+    if unknown:
+        raise _fail(index, unknown[0], f"unknown key (allowed: {', '.join(sorted(_KEYS))})")
+    kind = payload.get("type")
+    if kind not in EVENT_TYPES:
+        raise _fail(index, "type", f"expected one of {', '.join(EVENT_TYPES)}, got {kind!r}")
+    ids = {n: _text(payload, n, _id_text, index) for n in ("anonymous_id", "user_id", "idempotency_key")}
+    email = _text(payload, "email", c.to_email, index)
+    if email is None and ids["user_id"] is None and (kind == "identify" or ids["anonymous_id"] is None):
+        need = "email or user_id" if kind == "identify" else "anonymous_id, email or user_id"
+        raise _fail(index, "email", f"{kind} events need {need}")
+    at = _timestamp(payload.get("timestamp"), index, now)
+    props, traits = _object(payload, "properties", index), _object(payload, "traits", index)
+    _size_check(props, traits, index)
+    type_ = stored_type(kind, _event_name(payload, kind, index))
+    key = ids["idempotency_key"] or derive_key(kind, ids["anonymous_id"], email, ids["user_id"], type_, at, props)
+    traits = validate_traits(traits, index) if traits else None
+    return Activity(key, kind, type_, at, ids["anonymous_id"], email, ids["user_id"], **_attribution(props, index),
+                    properties=props, traits=traits)  # fmt: skip
+
+
+def validate_traits(traits: dict[str, Any], index: int | str) -> dict[str, Any]:
+    """Coerce the known traits (first_name, employees, country ...); unknown ones are kept as they are."""
+    from funnelbridge.ingest.traits import TRAIT_COERCERS
+
+    out: dict[str, Any] = {}
+    for name, raw in traits.items():
+        coercer = TRAIT_COERCERS.get(name)
+        try:
+            out[name] = coercer(raw) if coercer else raw
+        except c.CoerceError as exc:
+            raise _fail(index, f"traits.{name}", str(exc)) from None
+    return out

@@ -1,0 +1,214 @@
+"""Event intake: storing a batch of validated activities — identity, events, traits, attribution — and the
+library call :func:`ingest_events` over payloads.
+
+A batch is processed in occurrence order, duplicates (same idempotency key, in the batch or already stored) are
+dropped before anything else happens, contacts are resolved through a per-batch cache (three look-up queries,
+then only misses touch the database), events are inserted with one ``executemany``, and then traits and the
+first/last touch are applied per contact. Out-of-order delivery is harmless: attribution and ``created_at`` keep
+the earliest/latest by occurrence time, not by arrival.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from funnelbridge.errors import InputError
+from funnelbridge.ingest.accounts import AccountCache
+from funnelbridge.ingest.attribution import ContactActivity, Touch, apply_activity
+from funnelbridge.ingest.deadletter import Problem, Rejection
+from funnelbridge.ingest.events import Activity, parse_payload
+from funnelbridge.ingest.identity import IdentityCache, resolve_contact
+from funnelbridge.ingest.summary import IngestSummary, Progress
+from funnelbridge.ingest.traits import apply_traits
+from funnelbridge.runtime import Runtime
+from funnelbridge.store import contacts as contact_repo
+from funnelbridge.store.bulk import batched, lookup
+from funnelbridge.store.events import insert_events
+from funnelbridge.store.tables import events
+
+__all__ = ["DEFAULT_BATCH", "BatchResult", "ingest_events", "store_activities"]
+
+DEFAULT_BATCH = 5000
+_UNSUBSCRIBE = {"unsubscribe", "email_unsubscribe", "email_unsubscribed"}
+_BOUNCE = {"email_bounce", "email_bounced", "bounce"}
+
+
+@dataclass
+class BatchResult:
+    """What storing one batch did."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    created: int = 0
+    identified: int = 0
+    merged: int = 0
+    contact_ids: set[int] = field(default_factory=set)
+    moved: dict[int, int] = field(default_factory=dict)
+
+
+def _fresh(conn: Connection, activities: Sequence[Activity]) -> tuple[list[Activity], int]:
+    """Activities in occurrence order without repeated or already stored keys; and how many were dropped."""
+    unique: dict[str, Activity] = {}
+    for act in activities:
+        unique.setdefault(act.key, act)
+    stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, unique)
+    fresh = [a for k, a in unique.items() if k not in stored]
+    fresh.sort(key=lambda a: (a.occurred_at, a.key))
+    return fresh, len(activities) - len(fresh)
+
+
+def _contact_of(conn: Connection, cache: IdentityCache, act: Activity, now: datetime, result: BatchResult) -> int:
+    known = (cache.by_external.get(act.user_id) if act.user_id else None) or (
+        cache.by_email.get(act.email) if act.email else None
+    )
+    anon = cache.by_anon.get(act.anonymous_id) if act.anonymous_id else None
+    if known is not None and (act.anonymous_id is None or anon == known):
+        return known
+    if known is None and anon is not None and not act.identifying:
+        return anon
+    res = resolve_contact(
+        conn,
+        cache,
+        email=act.email,
+        external_id=act.user_id,
+        anonymous_id=act.anonymous_id,
+        at=act.occurred_at,
+        now=now,
+    )
+    result.created += res.created
+    result.identified += res.identified
+    if res.merged_id is not None:
+        result.merged += 1
+        result.moved[res.merged_id] = res.contact_id
+    return res.contact_id
+
+
+def _row(act: Activity, contact_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "idempotency_key": act.key,
+        "contact_id": contact_id,
+        "anonymous_id": act.anonymous_id,
+        "type": act.type,
+        "occurred_at": act.occurred_at,
+        "received_at": now,
+        "path": act.path,
+        "campaign": act.campaign,
+        "source": act.source,
+        "medium": act.medium,
+        "properties": act.properties,
+    }
+
+
+def store_activities(conn: Connection, activities: Sequence[Activity], now: datetime) -> BatchResult:
+    """Store one batch of validated activities in the caller's transaction."""
+    fresh, dropped = _fresh(conn, activities)
+    result = BatchResult(duplicates=dropped)
+    cache = IdentityCache()
+    cache.prefetch(conn, (a.email for a in fresh), (a.user_id for a in fresh), (a.anonymous_id for a in fresh))
+    rows: list[dict[str, Any]] = []
+    seen: dict[int, ContactActivity] = {}
+    traits: list[tuple[int, dict[str, Any]]] = []
+    for act in fresh:
+        contact_id = _contact_of(conn, cache, act, now, result)
+        rows.append(_row(act, contact_id, now))
+        touch = Touch.of(act.occurred_at, act.source, act.medium, act.campaign)
+        activity = seen.setdefault(contact_id, ContactActivity())
+        activity.see(act.occurred_at, touch, act.identifying)
+        if act.traits or act.type in _UNSUBSCRIBE or act.type in _BOUNCE:
+            traits.append((contact_id, _traits_of(act)))
+    seen = _remap(rows, seen, result.moved)
+    result.inserted = insert_events(conn, rows)
+    result.duplicates += len(rows) - result.inserted
+    _apply_traits(conn, traits, now)
+    apply_activity(conn, seen, now)
+    result.contact_ids = set(seen)
+    return result
+
+
+def _traits_of(act: Activity) -> dict[str, Any]:
+    traits = dict(act.traits or {})
+    if act.type in _UNSUBSCRIBE:
+        traits["unsubscribed"] = True
+    if act.type in _BOUNCE:
+        traits["bounced"] = True
+    return traits
+
+
+def _apply_traits(conn: Connection, traits: list[tuple[int, dict[str, Any]]], now: datetime) -> None:
+    accounts = AccountCache()
+    for contact_id, values in traits:
+        apply_traits(conn, accounts, contact_repo.resolve_merged(conn, contact_id), values, now)
+
+
+def _remap(
+    rows: list[dict[str, Any]], seen: dict[int, ContactActivity], moved: dict[int, int]
+) -> dict[int, ContactActivity]:
+    """Point this batch's rows and observations of contacts merged away during the batch at their survivors."""
+    if not moved:
+        return seen
+
+    def final(contact_id: int) -> int:
+        while contact_id in moved:
+            contact_id = moved[contact_id]
+        return contact_id
+
+    for row in rows:
+        row["contact_id"] = final(row["contact_id"])
+    out: dict[int, ContactActivity] = {}
+    for contact_id, act in seen.items():
+        out.setdefault(final(contact_id), ContactActivity()).absorb(act)
+    return out
+
+
+def _validate(chunk: Sequence[tuple[int, Any]], now: datetime, summary: IngestSummary) -> list[Activity]:
+    valid = []
+    for index, payload in chunk:
+        try:
+            valid.append(parse_payload(payload, index=index, now=now))
+        except InputError as exc:
+            summary.reject(Rejection(index, (Problem(exc.field or "payload", exc.reason),), (payload,)))
+    return valid
+
+
+def ingest_events(
+    rt: Runtime,
+    payloads: Iterable[Mapping[str, Any]],
+    progress: Progress | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    after: bool = True,
+) -> IngestSummary:
+    """Validate and store event payloads in batches (one transaction each); payloads are numbered from 1.
+
+    Bad payloads are rejected with their number, field and reason (see ``IngestSummary.rejections``) and the
+    rest stored. With ``after`` (the default) each batch's contacts are re-scored and advanced through the
+    lifecycle (:func:`funnelbridge.flow.after_activity`) in the same transaction."""
+    from funnelbridge.flow import after_activity
+
+    summary = IngestSummary()
+    for chunk in batched(enumerate(payloads, start=1), batch_size):
+        now = rt.clock.now()
+        summary.received += len(chunk)
+        valid = _validate(chunk, now, summary)
+        with rt.db.transaction() as conn:
+            result = store_activities(conn, valid, now)
+            if after and result.contact_ids:
+                after_activity(rt, conn, sorted(result.contact_ids))
+        _count(summary, result)
+        if progress:
+            progress(len(chunk))
+    return summary
+
+
+def _count(summary: IngestSummary, result: BatchResult) -> None:
+    summary.accepted += result.inserted
+    summary.duplicates += result.duplicates
+    summary.contacts_created += result.created
+    summary.identified += result.identified
+    summary.merged += result.merged
+    summary.contacts_touched += len(result.contact_ids)

@@ -1,0 +1,45 @@
+"""Repository: identities — which anonymous visitor id (cookie) belongs to which contact. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from funnelbridge.store.bulk import lookup
+from funnelbridge.store.tables import identities
+
+__all__ = ["anonymous_ids_of", "contacts_by_anonymous_ids", "link_identity", "mark_identified", "move_identities"]
+
+
+def contacts_by_anonymous_ids(conn: Connection, anonymous_ids: Iterable[str | None]) -> dict[str, int]:
+    """``{anonymous id: contact id}`` for the ids that are known."""
+    return lookup(conn, identities.c.anonymous_id, identities.c.contact_id, anonymous_ids)
+
+
+def link_identity(conn: Connection, anonymous_id: str, contact_id: int, first_seen_at: datetime) -> None:
+    """Record that ``anonymous_id`` is ``contact_id`` (a new, still anonymous identity)."""
+    conn.execute(
+        identities.insert().values(anonymous_id=anonymous_id, contact_id=contact_id, first_seen_at=first_seen_at)
+    )
+
+
+def mark_identified(conn: Connection, anonymous_id: str, at: datetime) -> None:
+    conn.execute(
+        update(identities)
+        .where(identities.c.anonymous_id == anonymous_id, identities.c.identified_at.is_(None))
+        .values(identified_at=at)
+    )
+
+
+def anonymous_ids_of(conn: Connection, contact_id: int) -> list[str]:
+    return list(conn.execute(select(identities.c.anonymous_id).where(identities.c.contact_id == contact_id)).scalars())
+
+
+def move_identities(conn: Connection, anonymous_ids: list[str], contact_id: int) -> None:
+    """Point the given anonymous ids at ``contact_id``."""
+    if anonymous_ids:
+        conn.execute(
+            update(identities).where(identities.c.anonymous_id.in_(anonymous_ids)).values(contact_id=contact_id)
+        )
