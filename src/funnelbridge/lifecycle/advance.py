@@ -1,0 +1,94 @@
+"""Automatic moves: enter a new contact, move it forward when a later stage's entry criteria hold (recording the
+stages it skips), and let a recycled lead re-enter on renewed engagement (a new journey)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, func, select
+
+from funnelbridge.domain.clock import as_utc
+from funnelbridge.domain.durations import parse_duration
+from funnelbridge.lifecycle.criteria import first_holding
+from funnelbridge.lifecycle.engine import MoveRequest, apply_move, pipeline_name, table_of
+from funnelbridge.lifecycle.model import SYSTEM, Transition
+from funnelbridge.lifecycle.table import Move, TransitionTable
+from funnelbridge.runtime import Runtime
+from funnelbridge.store.pipeline import PipelineState, get_state
+from funnelbridge.store.tables import events
+from funnelbridge.store.transitions import last_transition
+
+__all__ = ["advance"]
+
+
+def advance(rt: Runtime, conn: Connection, contact_id: int, pipeline: str | None = None) -> list[Transition]:
+    """Make the automatic moves the criteria allow now, in ``pipeline`` or in every pipeline of the playbook.
+
+    Runs on the caller's connection (the caller owns the transaction). Returns the transitions made.
+    """
+    names = [pipeline_name(rt, pipeline)] if pipeline else list(rt.playbook.pipelines)
+    made = []
+    for name in names:
+        moved = _advance_one(rt, conn, contact_id, name)
+        if moved is not None:
+            made.append(moved)
+    return made
+
+
+def _advance_one(rt: Runtime, conn: Connection, contact_id: int, name: str) -> Transition | None:
+    table = table_of(rt, name)
+    state = get_state(conn, contact_id, name)
+    now = rt.clock.now()
+    if state is not None and state.stage == table.roles.recycled:
+        return _reenter(rt, conn, table, state, now)
+    current = state.stage if state else None
+    auto = table.roles.auto
+    if current is not None and current not in auto:
+        return None
+    later = auto[auto.index(current) + 1 :] if current else auto[1:]
+    pipe = rt.playbook.pipelines[name]
+    gate = table.roles.gate
+    if gate in later and first_holding(conn, pipe, contact_id, [gate], now) is None:
+        later = later[: later.index(gate)]  # not identified yet: no skipping past identification
+    target = first_holding(conn, pipe, contact_id, list(reversed(later)), now)
+    if target is None:
+        if state is not None:
+            return None
+        target = auto[0]
+    rule = table.find(Move.ENTER if state is None else Move.ADVANCE, current, target)
+    return apply_move(rt, conn, state, rule, MoveRequest(SYSTEM, now), contact_id=contact_id, pipeline=name)
+
+
+def _reenter(
+    rt: Runtime, conn: Connection, table: TransitionTable, state: PipelineState, now: datetime
+) -> Transition | None:
+    """A recycled lead comes back when it shows activity after it was recycled, its hold is over and the
+    re-entry stage's criteria hold."""
+    target = table.roles.reentry
+    if target is None or now < state.entered_at + _hold(rt, conn, table, state):
+        return None
+    newest = conn.execute(select(func.max(events.c.occurred_at)).where(events.c.contact_id == state.contact_id))
+    latest = newest.scalar_one_or_none()
+    if latest is None or as_utc(latest) <= state.entered_at:
+        return None
+    pipe = rt.playbook.pipelines[state.pipeline]
+    if first_holding(conn, pipe, state.contact_id, [target], now) is None:
+        return None
+    rule = table.find(Move.REENTER, state.stage, target)
+    move = MoveRequest(SYSTEM, now, reason="renewed_engagement")
+    return apply_move(rt, conn, state, rule, move, contact_id=state.contact_id, pipeline=state.pipeline)
+
+
+def _hold(rt: Runtime, conn: Connection, table: TransitionTable, state: PipelineState) -> timedelta:
+    """How long a recycled lead sits out: ``handoff.recycle_after.rejected`` after a rejection,
+    ``.stalled`` after a stall (a loss already waited its cool-down before it was recycled)."""
+    last = last_transition(conn, state.contact_id, state.pipeline)
+    if last is None:
+        return timedelta(0)
+    if last.reason == "stalled":
+        kind = "stalled"
+    elif last.from_stage == table.roles.queue and last.reason in rt.playbook.handoff.reject_reasons:
+        kind = "rejected"
+    else:
+        return timedelta(0)
+    return parse_duration(rt.playbook.handoff.recycle_after.get(kind, "0d"))

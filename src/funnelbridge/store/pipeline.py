@@ -1,0 +1,136 @@
+"""Repository of ``pipeline_states``: the current stage of a contact in each pipeline (a projection of the
+transition trail), guarded by an optimistic ``version``. Functions take a Connection and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from funnelbridge.domain.clock import as_utc
+from funnelbridge.errors import ConflictError
+from funnelbridge.store.tables import events, pipeline_states
+
+__all__ = [
+    "PipelineState",
+    "StallCandidate",
+    "all_states",
+    "delete_state",
+    "get_state",
+    "insert_state",
+    "stall_candidates",
+    "states_in_stage",
+    "update_state",
+]
+
+
+@dataclass(frozen=True)
+class PipelineState:
+    contact_id: int
+    pipeline: str
+    stage: str
+    entered_at: datetime
+    journey: int
+    owner_id: int | None = None
+    last_activity_at: datetime | None = None
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class StallCandidate:
+    contact_id: int
+    stage: str
+    quiet_since: datetime
+
+
+def _state(row: object) -> PipelineState:
+    m = row._mapping  # type: ignore[attr-defined]
+    last = m["last_activity_at"]
+    return PipelineState(
+        contact_id=m["contact_id"],
+        pipeline=m["pipeline"],
+        stage=m["stage"],
+        entered_at=as_utc(m["entered_at"]),
+        journey=m["journey"],
+        owner_id=m["owner_id"],
+        last_activity_at=as_utc(last) if last is not None else None,
+        version=m["version"],
+    )
+
+
+def get_state(conn: Connection, contact_id: int, pipeline: str) -> PipelineState | None:
+    t = pipeline_states
+    row = conn.execute(select(t).where(t.c.contact_id == contact_id, t.c.pipeline == pipeline)).first()
+    return _state(row) if row is not None else None
+
+
+def all_states(conn: Connection, contact_id: int | None = None) -> list[PipelineState]:
+    t = pipeline_states
+    query = select(t).order_by(t.c.contact_id, t.c.pipeline)
+    if contact_id is not None:
+        query = query.where(t.c.contact_id == contact_id)
+    return [_state(r) for r in conn.execute(query)]
+
+
+def states_in_stage(conn: Connection, pipeline: str, stage: str) -> list[PipelineState]:
+    t = pipeline_states
+    query = select(t).where(t.c.pipeline == pipeline, t.c.stage == stage).order_by(t.c.entered_at, t.c.contact_id)
+    return [_state(r) for r in conn.execute(query)]
+
+
+def insert_state(conn: Connection, state: PipelineState) -> None:
+    """Create the state row; a concurrent creation of the same row raises :class:`ConflictError`."""
+    values = {k: getattr(state, k) for k in PipelineState.__dataclass_fields__}
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(pipeline_states).values(values))
+    except IntegrityError:
+        raise ConflictError(
+            f"contact {state.contact_id} entered pipeline {state.pipeline!r} concurrently; retry"
+        ) from None
+
+
+def update_state(conn: Connection, state: PipelineState, **values: object) -> PipelineState:
+    """Set ``values`` if the row still has ``state.version``; else raise :class:`ConflictError`."""
+    t = pipeline_states
+    where = and_(t.c.contact_id == state.contact_id, t.c.pipeline == state.pipeline, t.c.version == state.version)
+    result = conn.execute(update(t).where(where).values(version=state.version + 1, **values))
+    if result.rowcount != 1:
+        raise ConflictError(
+            f"contact {state.contact_id} in pipeline {state.pipeline!r} changed concurrently "
+            f"(expected version {state.version}); reload and retry"
+        )
+    fields = {**{k: getattr(state, k) for k in PipelineState.__dataclass_fields__}, **values}
+    fields["version"] = state.version + 1
+    return PipelineState(**fields)  # type: ignore[arg-type]
+
+
+def delete_state(conn: Connection, contact_id: int, pipeline: str) -> None:
+    t = pipeline_states
+    conn.execute(t.delete().where(t.c.contact_id == contact_id, t.c.pipeline == pipeline))
+
+
+def stall_candidates(conn: Connection, pipeline: str, stages: Sequence[str]) -> list[StallCandidate]:
+    """Contacts in ``stages`` with the time of their last sign of life: the latest of entering the stage,
+    the recorded last activity and their newest event."""
+    t, e = pipeline_states, events
+    newest = (
+        select(e.c.contact_id, func.max(e.c.occurred_at).label("newest"))
+        .where(e.c.contact_id.in_(select(t.c.contact_id).where(t.c.pipeline == pipeline, t.c.stage.in_(stages))))
+        .group_by(e.c.contact_id)
+        .subquery()
+    )
+    query = (
+        select(t.c.contact_id, t.c.stage, t.c.entered_at, t.c.last_activity_at, newest.c.newest)
+        .outerjoin(newest, newest.c.contact_id == t.c.contact_id)
+        .where(t.c.pipeline == pipeline, t.c.stage.in_(stages))
+        .order_by(t.c.contact_id)
+    )
+    out = []
+    for row in conn.execute(query):
+        times = [as_utc(v) for v in (row.entered_at, row.last_activity_at, row.newest) if v is not None]
+        out.append(StallCandidate(row.contact_id, row.stage, max(times)))
+    return out

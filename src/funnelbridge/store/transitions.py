@@ -1,0 +1,75 @@
+"""Repository of ``transitions``: the append-only trail of stage moves. Rows are inserted, never updated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from funnelbridge.domain.clock import as_utc
+from funnelbridge.errors import ConflictError
+from funnelbridge.lifecycle.model import Transition
+from funnelbridge.store.tables import transitions
+
+__all__ = ["by_key", "insert_transition", "last_transition", "trail"]
+
+_COLUMNS = (
+    "contact_id",
+    "pipeline",
+    "journey",
+    "from_stage",
+    "to_stage",
+    "at",
+    "actor",
+    "actor_role",
+    "reason",
+    "note",
+    "playbook_version",
+    "idempotency_key",
+)
+
+
+def _transition(row: object) -> Transition:
+    m = row._mapping  # type: ignore[attr-defined]
+    values = {k: m[k] for k in _COLUMNS}
+    values["at"] = as_utc(m["at"])
+    return Transition(**values, skipped=tuple(m["skipped"] or ()), id=m["id"])
+
+
+def insert_transition(conn: Connection, t: Transition) -> Transition:
+    """Append ``t``; a duplicate idempotency key (a concurrent replay) raises :class:`ConflictError`."""
+    values = {k: getattr(t, k) for k in _COLUMNS}
+    values["skipped"] = list(t.skipped)
+    try:
+        with conn.begin_nested():
+            result = conn.execute(insert(transitions).values(values))
+    except IntegrityError:
+        raise ConflictError(f"idempotency key {t.idempotency_key!r} was used concurrently; retry") from None
+    key = result.inserted_primary_key
+    return Transition(**{**values, "skipped": t.skipped}, id=key[0] if key else None)
+
+
+def by_key(conn: Connection, key: str) -> Transition | None:
+    row = conn.execute(select(transitions).where(transitions.c.idempotency_key == key)).first()
+    return _transition(row) if row is not None else None
+
+
+def trail(conn: Connection, contact_ids: Iterable[int] | None = None, pipeline: str | None = None) -> list[Transition]:
+    """Transitions in the order they happened (``at``, then insertion order)."""
+    t = transitions
+    query = select(t).order_by(t.c.contact_id, t.c.pipeline, t.c.at, t.c.id)
+    if contact_ids is not None:
+        query = query.where(t.c.contact_id.in_(list(contact_ids)))
+    if pipeline is not None:
+        query = query.where(t.c.pipeline == pipeline)
+    return [_transition(r) for r in conn.execute(query)]
+
+
+def last_transition(conn: Connection, contact_id: int, pipeline: str) -> Transition | None:
+    t = transitions
+    query = (
+        select(t).where(t.c.contact_id == contact_id, t.c.pipeline == pipeline).order_by(t.c.at.desc(), t.c.id.desc())
+    )
+    row = conn.execute(query.limit(1)).first()
+    return _transition(row) if row is not None else None
