@@ -29,6 +29,7 @@ __all__ = [
     "Context",
     "Dimension",
     "dimension_column",
+    "entry",
     "flag",
     "journeys",
     "reach",
@@ -100,6 +101,10 @@ def reach(i: int) -> str:
     return f"r{i}"
 
 
+def entry(i: int) -> str:
+    return f"e{i}"
+
+
 def skipped_flag(i: int) -> str:
     return f"k{i}"
 
@@ -109,7 +114,8 @@ def _stage_index(column: ir.StringValue, stages: tuple[str, ...]) -> ir.IntegerV
 
 
 def journeys(ctx: Context) -> ir.Table:
-    """One row per journey: contact_id, journey, entered (first stage reached), r0.., k0.. (see module doc)."""
+    """One row per journey: contact_id, journey, entered (first stage reached), r0.., e0.. (first
+    direct entry into stage i, null when skipped), k0.. (see module doc)."""
     tr = ctx.table("transitions")
     tr = tr.filter(tr.pipeline == ctx.pipeline_name)
     stages = ctx.stages
@@ -118,6 +124,7 @@ def journeys(ctx: Context) -> ir.Table:
     aggs: dict[str, Any] = {"entered": steps.ep.min()}
     for i, stage in enumerate(stages):
         aggs[reach(i)] = steps.ep.min(where=steps.idx >= i)
+        aggs[entry(i)] = steps.ep.min(where=steps.idx == i)
         hit = steps.sk.contains(f'"{stage}"').fill_null(False)
         aggs[skipped_flag(i)] = flag(hit).max()
     return steps.group_by(["contact_id", "journey"]).aggregate(**aggs)
