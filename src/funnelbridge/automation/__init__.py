@@ -3,11 +3,12 @@ inactivity, deals) by assigning owners, notifying people (email, webhook), creat
 and asking for stage moves — reliably, through a transactional outbox and a worker. See docs/automation.md."""
 
 from funnelbridge.automation.actions import Action, ActionKind, parse_action
+from funnelbridge.automation.conditions import ConditionChecker
 from funnelbridge.automation.delivery import Deliverer, RecordingDeliverer
 from funnelbridge.automation.engine import Engine, Outcome
 from funnelbridge.automation.install import AutomationHandler, install
 from funnelbridge.automation.outbox import Backoff, OutboxListing, enqueue, list_outbox, retry_outbox
-from funnelbridge.automation.routing import Assignment, assign_lead, choose_owner
+from funnelbridge.automation.routing import Assignment, assign_lead, choose_owner, week_start
 from funnelbridge.automation.timers import (
     InactivityScan,
     fire_due_timers,
@@ -25,6 +26,7 @@ __all__ = [
     "AutomationHandler",
     "Backoff",
     "BatchResult",
+    "ConditionChecker",
     "Deliverer",
     "Engine",
     "InactivityScan",
@@ -49,4 +51,5 @@ __all__ = [
     "run_worker",
     "scan_inactive",
     "sla_due",
+    "week_start",
 ]

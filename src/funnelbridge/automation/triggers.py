@@ -67,8 +67,17 @@ def occurrence_of(event: DomainEvent) -> Occurrence | None:
     if isinstance(event, DealStageChanged | DealWon | DealLost):
         return _deal_event(event)
     if isinstance(event, ScoreCrossed):
-        data = {"group": event.score_group, "measure": event.measure, "old": event.old, "new": event.new}
-        key = f"score_crossed:{event.contact_id}:{event.score_group}:{event.measure}:{event.at.isoformat()}"
+        data = {
+            "group": event.score_group,
+            "measure": event.measure,
+            "threshold": event.threshold,
+            "old": event.old,
+            "new": event.new,
+        }
+        key = (
+            f"score_crossed:{event.contact_id}:{event.score_group}:{event.measure}:{event.threshold:g}:"
+            f"{event.at.isoformat()}"
+        )
         return Occurrence(Trigger.SCORE_CROSSED, event.contact_id, event.at, key, data=data)
     if isinstance(event, TemperatureChanged):
         key = f"temperature_changed:{event.contact_id}:{event.new}:{event.at.isoformat()}"
@@ -78,11 +87,14 @@ def occurrence_of(event: DomainEvent) -> Occurrence | None:
 
 
 def _crossed(rule: AutomationRule, occ: Occurrence) -> bool:
-    """Score rules fire on upward crossings of the rule's threshold (any upward crossing without one)."""
+    """Score rules fire on upward crossings of the main score's total past the rule's ``threshold`` (without a
+    threshold: on any upward crossing the scorer reports)."""
     old, new = float(occ.data.get("old", 0.0)), float(occ.data.get("new", 0.0))
+    if occ.data.get("group", "main") != "main" or not new > old:
+        return False
     if rule.threshold is None:
-        return new > old
-    return old < rule.threshold <= new
+        return True
+    return occ.data.get("measure") == "total" and float(occ.data.get("threshold", -1.0)) == float(rule.threshold)
 
 
 def _matches(rule: AutomationRule, occ: Occurrence) -> bool:

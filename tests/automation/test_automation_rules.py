@@ -1,0 +1,108 @@
+"""Rules run inside the publishing transaction: stage entered → assign + notify; a rollback leaves nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import World, b2b
+from funnelbridge.automation import list_outbox
+from funnelbridge.domain.events import DealWon, ScoreCrossed, StageEntered, TemperatureChanged
+from funnelbridge.store.tables import nurture_enrollments, outbox, tasks
+
+
+def test_mql_entry_assigns_an_owner_and_queues_an_email_to_them(world: World) -> None:
+    world.user("rep@acme.test")
+    cid = world.contact("lead@corp.test", stage="mal")
+    world.enter(cid, "mql", from_stage="mal")
+    rows = list_outbox(world.rt.db).rows
+    assert [(r.kind, r.status) for r in rows] == [("email", "pending")]
+    payload = rows[0].payload
+    assert payload["to"] == [{"id": 1, "email": "rep@acme.test", "name": "Rep"}]
+    assert payload["trigger"] == "stage_entered" and payload["stage"] == "mql"
+    assert payload["lead"]["score"]["explanation"][0]["rule"] == "pricing page"
+
+
+def test_a_rolled_back_change_leaves_no_action(world: World) -> None:
+    world.user("rep@acme.test")
+    cid = world.contact("lead@corp.test")
+    with pytest.raises(RuntimeError), world.rt.db.transaction() as conn:
+        world.rt.bus.publish(conn, StageEntered(cid, world.clock.now(), "main", "mql", "mal", 1))
+        raise RuntimeError("the lifecycle change failed")
+    with world.rt.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 0
+
+
+def test_the_same_event_twice_queues_each_action_once(world: World) -> None:
+    world.user("rep@acme.test")
+    cid = world.contact("lead@corp.test")
+    event = StageEntered(cid, world.clock.now(), "main", "mql", "mal", 1)
+    for _ in range(2):
+        with world.rt.db.transaction() as conn:
+            world.rt.bus.publish(conn, event)
+    assert len(list_outbox(world.rt.db).rows) == 1
+
+
+def test_sql_entry_creates_a_follow_up_task_for_the_owner(world: World) -> None:
+    rep = world.user("rep@acme.test")
+    cid = world.contact("lead@corp.test", stage="sal", owner=rep)
+    world.enter(cid, "sql", from_stage="sal")
+    with world.rt.db.read() as conn:
+        task = conn.execute(select(tasks)).one()
+    assert task.owner_id == rep and task.title == "First call with the lead"
+
+
+def test_recycled_entry_enrolls_in_nurture(world: World) -> None:
+    cid = world.contact("lead@corp.test")
+    world.enter(cid, "recycled", from_stage="mql")
+    with world.rt.db.read() as conn:
+        enrollment = conn.execute(select(nurture_enrollments)).one()
+    assert enrollment.track == "nurture_long" and enrollment.step == 0
+
+
+def test_score_crossing_the_rule_threshold_posts_a_webhook(world: World) -> None:
+    rep = world.user("rep@acme.test")
+    cid = world.contact("lead@corp.test", owner=rep)
+    now = world.clock.now()
+    with world.rt.db.transaction() as conn:
+        world.rt.bus.publish(conn, ScoreCrossed(cid, now, "main", "engagement", 50.0, 40.0, 75.0))  # not this one
+        world.rt.bus.publish(conn, ScoreCrossed(cid, now, "main", "total", 70.0, 60.0, 75.0))
+        world.rt.bus.publish(conn, ScoreCrossed(cid, now, "main", "total", 70.0, 75.0, 65.0))  # downward
+        world.rt.bus.publish(conn, TemperatureChanged(cid, now, "warm", "hot"))
+    rows = list_outbox(world.rt.db).rows
+    assert [(r.kind, r.payload["trigger"]) for r in rows] == [("webhook", "score_crossed")]
+
+
+def test_deal_won_notifies_the_owners_team(world: World) -> None:
+    rep = world.user("rep@acme.test")
+    world.user("mate@acme.test")
+    world.user("other@acme.test", team="dach")
+    cid = world.contact("lead@corp.test", owner=rep)
+    with world.rt.db.transaction() as conn:
+        world.rt.bus.publish(conn, DealWon(cid, world.clock.now(), 7, 12000.0))
+    (row,) = list_outbox(world.rt.db).rows
+    assert [p["email"] for p in row.payload["to"]] == ["rep@acme.test", "mate@acme.test"]
+    assert row.payload["data"]["amount"] == 12000.0
+
+
+def test_a_when_condition_narrows_a_rule(world: World) -> None:
+    rules = [
+        {
+            "on": "stage_entered",
+            "stage": "mql",
+            "when": {"field": "account.country", "op": "eq", "value": "DE"},
+            "do": [{"notify": "ops@acme.test", "via": "email"}],
+        },
+    ]
+    world.rt.playbook = b2b(automation=rules)
+    world.enter(world.contact("us@corp.test", country="US"), "mql", from_stage="mal")
+    world.enter(world.contact("de@firma.test", country="DE"), "mql", from_stage="mal")
+    (row,) = list_outbox(world.rt.db).rows
+    assert row.payload["lead"]["email"] == "de@firma.test"
+
+
+def test_a_lead_without_owner_still_gets_a_visible_action(world: World) -> None:
+    world.rt.playbook = b2b(automation=[{"on": "stage_entered", "stage": "mql", "do": [{"notify": "owner"}]}])
+    world.enter(world.contact("x@corp.test"), "mql", from_stage="mal")
+    (row,) = list_outbox(world.rt.db).rows
+    assert row.payload["to"] == [] and row.payload["missing"] == "the lead has no owner"
