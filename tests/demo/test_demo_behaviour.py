@@ -25,7 +25,7 @@ def _run(world: World, days: int):  # type: ignore[no-untyped-def]
     for day in range(days):
         activity = simulate_day(world, crowd, day, START)
         for p in activity.payloads:
-            events[(p["type"], p.get("event"))] += 1
+            events[(p["type"], p.get("event") or p.get("properties", {}).get("form"))] += 1
         arrivals.update(activity.arrivals_by_campaign)
     return crowd, events, arrivals
 
@@ -68,6 +68,8 @@ def test_every_kind_of_event_and_every_campaign_occurs(simulated) -> None:  # ty
         ("form", "demo_request"),
         ("form", "webinar_registered"),
         ("form", "event_booth_scan"),
+        ("track", "asset_download"),
+        ("track", "demo_request"),
         ("track", "webinar_attended"),
         ("email", "email_open"),
         ("email", "email_click"),

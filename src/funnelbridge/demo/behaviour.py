@@ -89,13 +89,16 @@ class _Day:
         self.emit({"type": "page", "anonymous_id": anonymous_id(pid), "properties": props}, ts)
 
     def form(self, pid: int, ts: datetime, event: str, path: str, utm: cat.Campaign | None = None) -> None:
-        props: dict[str, Any] = {"path": path}
+        """A form fill (which identifies the visitor, with their traits) and the activity it stands for."""
+        props: dict[str, Any] = {"path": path, "form": event}
         if utm is not None:
             props.update(utm_source=utm.source, utm_medium=utm.medium, utm_campaign=utm.key)
-        payload: Payload = {"type": "form", "event": event, "anonymous_id": anonymous_id(pid), "properties": props}
-        payload["email"] = email_of(self.world, pid)
+        email = email_of(self.world, pid)
+        payload: Payload = {"type": "form", "anonymous_id": anonymous_id(pid), "email": email, "properties": props}
         payload["traits"] = traits_of(self.world, pid)
         self.emit(payload, ts)
+        activity = {"type": "track", "event": event, "anonymous_id": anonymous_id(pid), "email": email}
+        self.emit({**activity, "properties": {"path": path}}, ts + timedelta(seconds=1))
         self.crowd.identified[pid] = True
 
     def track(self, pid: int, ts: datetime, event: str, props: dict[str, Any]) -> None:

@@ -1,0 +1,204 @@
+"""The main job: simulate a company day by day through the real engine.
+
+Per simulated day, with a :class:`~funnelbridge.domain.clock.FrozenClock` set to the simulated time: the night's
+and morning's activity goes through ``ingest_events`` (which scores and advances every touched lead), the sales
+floor works its follow-ups and the queue (business days), the rest of the day's activity is ingested, then stalled
+and lost leads recycle, due timers fire and the campaigns' costs for the day are recorded. Nothing is written to
+the store except through those service functions; the hidden truth goes to a CSV file beside it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from funnelbridge.bootstrap import open_runtime
+from funnelbridge.demo.behaviour import Crowd, day_start, new_crowd, simulate_day
+from funnelbridge.demo.books import record_campaigns, record_costs
+from funnelbridge.demo.database import prepare_store, truth_path_for
+from funnelbridge.demo.floor import Rep, SalesFloor, work_day
+from funnelbridge.demo.marketing import campaign_rows, day_costs
+from funnelbridge.demo.sales import rep_names
+from funnelbridge.demo.truth import write_truth
+from funnelbridge.demo.world import World, WorldShape, build_world
+from funnelbridge.domain.clock import FrozenClock
+from funnelbridge.lifecycle.model import Actor
+from funnelbridge.playbook.examples import example_path
+from funnelbridge.runtime import Runtime
+from funnelbridge.settings import Settings
+
+__all__ = ["DEFAULT_START", "DemoResult", "Progress", "run_demo"]
+
+DEFAULT_START = date(2026, 1, 5)
+"""A Monday; the simulation never looks at the wall clock, so the same seed gives the same dates."""
+
+Progress = Callable[[int, int], None]
+"""Called after each simulated day with (days done, days in total)."""
+
+_SLOTS = (9, 24)  # UTC hours at which the day's activity so far is ingested; sales work after the first
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What a demo run did: where the data is, how big the market was, and what the engine and the reps did."""
+
+    database_url: str
+    truth_path: Path
+    playbook_version: str
+    people: int
+    days: int
+    seed: int
+    start: date
+    events: int
+    identified: int
+    reps: int
+    marketing_spend: float
+    actions: dict[str, int]
+    engine: dict[str, int]
+    seconds: float
+    report: Any = field(default=None, compare=False)
+
+
+def _settings(target: Settings | str, playbook: Path | None) -> Settings:
+    base = Settings(database_url=target) if isinstance(target, str) else target
+    path = playbook or example_path("b2b")
+    return Settings(**{**base.__dict__, "playbook": str(path)})
+
+
+def _staff(rt: Runtime, leads: int) -> tuple[list[Rep], Actor]:
+    from funnelbridge.users import add_user
+
+    managers: dict[str, str] = {}
+    for team in ("default", "dach", "enterprise"):
+        managers[team] = f"{team}-manager@funnelbridge-demo.example"
+        add_user(rt, managers[team], f"{team.title()} Sales Manager", "sales", team=team)
+    add_user(rt, "admin@funnelbridge-demo.example", "Demo Admin", "admin")
+    marketer = "marketing@funnelbridge-demo.example"
+    add_user(rt, marketer, "Demo Marketer", "marketing")
+    reps = []
+    for i, (email, name, team) in enumerate(rep_names(max(3, min(100, leads // 2000)))):
+        capacity = 15
+        uid = add_user(rt, email, name, "sales", team, managers[team], capacity)
+        reps.append(Rep(uid, email, team, capacity, diligence=0.55 + 0.1 * (i % 5)))
+    return reps, Actor(marketer, "marketing")
+
+
+def _campaigns(rt: Runtime, start: date, workdir: Path) -> None:
+    record_campaigns(rt, campaign_rows(start), workdir)
+
+
+@dataclass
+class _Run:
+    rt: Runtime
+    clock: FrozenClock
+    world: World
+    crowd: Crowd
+    floor: SalesFloor
+    start: date
+    workdir: Path
+    events: int = 0
+    spend: float = 0.0
+    engine: Counter[str] = field(default_factory=Counter)
+
+
+def _ingest(run: _Run, payloads: list[dict[str, Any]]) -> None:
+    from funnelbridge.ingest.intake import ingest_events
+
+    if payloads:
+        summary = ingest_events(run.rt, payloads)
+        run.events += summary.accepted
+        run.engine["events_rejected"] += summary.rejected
+
+
+def _costs(run: _Run, day: int, arrivals: dict[str, int]) -> None:
+    scale = run.world.n_people / (17.0 * run.world.shape.days)
+    rows = day_costs(arrivals, day, run.start, scale=max(0.2, scale), seed=run.world.shape.seed)
+    run.spend += sum(r.amount for r in rows)
+    record_costs(run.rt, rows, run.workdir)
+
+
+def _housekeeping(run: _Run) -> None:
+    from funnelbridge.automation.timers import fire_due_timers
+    from funnelbridge.lifecycle.deals import recycle_due
+    from funnelbridge.lifecycle.stalls import recycle_stalled
+
+    run.engine["recycled_stalled"] += recycle_stalled(run.rt)
+    run.engine["recycled_lost"] += recycle_due(run.rt)
+    run.engine["timers_fired"] += fire_due_timers(run.rt)
+
+
+def _simulate(run: _Run, day: int) -> None:
+    activity = simulate_day(run.world, run.crowd, day, run.start)
+    midnight = day_start(run.start, day)
+    pending, i = activity.payloads, 0
+    for hour in _SLOTS:
+        cut = (midnight + timedelta(hours=hour)).isoformat()
+        j = i
+        while j < len(pending) and pending[j]["timestamp"] < cut:
+            j += 1
+        run.clock.set(midnight + timedelta(hours=hour))
+        _ingest(run, pending[i:j])
+        i = j
+        if hour == _SLOTS[0]:
+            work_day(run.rt, run.floor, day)
+    _housekeeping(run)
+    _costs(run, day, activity.arrivals_by_campaign)
+
+
+def run_demo(
+    settings_or_url: Settings | str,
+    leads: int,
+    days: int,
+    seed: int,
+    progress: Progress | None = None,
+    *,
+    playbook: Path | None = None,
+    ground_truth: Path | None = None,
+    reset: bool = False,
+    start: date = DEFAULT_START,
+    report: Callable[[Runtime], Any] | None = None,
+) -> DemoResult:
+    """Simulate ``leads`` people over ``days`` days from ``seed`` into the store, write the ground truth and return
+    what happened (``report``, when given, is called on the finished runtime and its result kept)."""
+    began = time.perf_counter()
+    settings = _settings(settings_or_url, playbook)
+    prepare_store(settings.database_url, reset=reset)
+    world = build_world(WorldShape(people=leads, days=days, seed=seed))
+    truth = write_truth(world, ground_truth or truth_path_for(settings.database_url))
+    clock = FrozenClock(day_start(start, 0))
+    rt = open_runtime(settings, clock=clock, migrate=True)
+    try:
+        reps, marketer = _staff(rt, leads)
+        with tempfile.TemporaryDirectory(prefix="funnelbridge-demo-") as tmp:
+            _campaigns(rt, start, Path(tmp))
+            run = _Run(rt, clock, world, new_crowd(leads), SalesFloor(world, reps, marketer, start), start, Path(tmp))
+            for day in range(days):
+                _simulate(run, day)
+                if progress is not None:
+                    progress(day + 1, days)
+        kept = report(rt) if report is not None else None
+    finally:
+        rt.db.dispose()
+    return DemoResult(
+        database_url=settings.database_url,
+        truth_path=truth.path,
+        playbook_version=rt.playbook.version,
+        people=leads,
+        days=days,
+        seed=seed,
+        start=start,
+        events=run.events,
+        identified=int(run.crowd.identified.sum()),
+        reps=len(reps),
+        marketing_spend=round(run.spend, 2),
+        actions=dict(sorted(run.floor.counts.items())),
+        engine=dict(sorted(run.engine.items())),
+        seconds=round(time.perf_counter() - began, 2),
+        report=kept,
+    )
