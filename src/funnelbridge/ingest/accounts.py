@@ -4,17 +4,18 @@ or by an explicit company domain / external id, and applying company attributes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from funnelbridge.ingest.context import ImportContext, Item
 from funnelbridge.ingest.free_email import email_domain, is_free_email
 from funnelbridge.store import accounts as account_repo
 
-__all__ = ["ACCOUNT_ATTRIBUTES", "AccountCache", "account_changes", "clean_domain", "match_account"]
+__all__ = ["ACCOUNT_ATTRIBUTES", "AccountCache", "account_changes", "clean_domain", "match_account", "write_accounts"]
 
 ACCOUNT_ATTRIBUTES = ("name", "industry", "employees", "country", "technologies", "annual_revenue")
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
@@ -37,6 +38,13 @@ class AccountCache:
     by_domain: dict[str, int] = field(default_factory=dict)
     by_external: dict[str, int] = field(default_factory=dict)
     created: int = 0
+
+    def prefetch(self, conn: Connection, domains: Iterable[str | None], externals: Iterable[str | None]) -> None:
+        """Load the accounts behind these domains and external ids in two queries."""
+        self.by_domain.update(account_repo.ids_by_domains(conn, (d for d in domains if d and d not in self.by_domain)))
+        self.by_external.update(
+            account_repo.ids_by_external_ids(conn, (x for x in externals if x and x not in self.by_external))
+        )
 
 
 def _find(conn: Connection, cache: AccountCache, domain: str | None, external: str | None) -> int | None:
@@ -88,3 +96,44 @@ def account_changes(row: Mapping[str, Any] | None, attrs: Mapping[str, Any]) -> 
         if value is not None and (row is None or row.get(name) != value):
             out[name] = value
     return out
+
+
+def write_accounts(ctx: ImportContext, conn: Connection, items: list[Item]) -> set[int]:
+    """Upsert one chunk of account rows by external id, else domain (a row needs one of them)."""
+    cache = AccountCache()
+    for item in items:
+        item.record["domain"] = clean_domain(item.record.get("domain"))
+    cache.prefetch(conn, (i.record["domain"] for i in items), (i.record.get("external_id") for i in items))
+    for item in items:
+        rec = item.record
+        if rec["domain"] is None and rec.get("external_id") is None:
+            ctx.refuse(item, "domain", "an account needs a web domain or an external id")
+            continue
+        if rec["domain"] is not None and is_free_email(rec["domain"]):
+            ctx.refuse(item, "domain", f"{rec['domain']} is a free-mail domain, not a company's")
+            continue
+        _upsert_account(conn, ctx, cache, rec)
+    return set()
+
+
+def _upsert_account(conn: Connection, ctx: ImportContext, cache: AccountCache, rec: dict[str, Any]) -> None:
+    found = _find(conn, cache, rec["domain"], rec.get("external_id"))
+    if found is None:
+        values = {k: rec.get(k) for k in ("external_id", "domain", *ACCOUNT_ATTRIBUTES)}
+        values["name"] = values["name"] or rec["domain"] or rec.get("external_id")
+        at = rec.get("created_at") or ctx.now
+        new_id = account_repo.insert_account(conn, {**values, "created_at": at, "updated_at": ctx.now})
+        cache.by_domain.update({rec["domain"]: new_id} if rec["domain"] else {})
+        cache.by_external.update({rec["external_id"]: new_id} if rec.get("external_id") else {})
+        ctx.summary.inserted += 1
+        return
+    stored = account_repo.account_row(conn, found)
+    changes = account_changes(stored, rec)
+    for key in ("domain", "external_id"):
+        if rec.get(key) is not None and stored is not None and stored[key] != rec[key]:
+            changes[key] = rec[key]
+    account_repo.update_account(conn, found, changes, ctx.now)
+    if changes:
+        ctx.summary.updated += 1
+    else:
+        ctx.summary.unchanged += 1

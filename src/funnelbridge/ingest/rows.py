@@ -64,6 +64,8 @@ class RowConverter:
         self._extra_text = c.to_text(MAX_PROPERTY_CHARS)
 
     def convert(self, row: Sequence[Any]) -> Converted:
+        if len(row) == 1 and isinstance(row[0], Exception):
+            return Converted(None, (Problem("row", f"unreadable CSV: {row[0]}"),))
         if len(row) != self.width:
             return Converted(None, (Problem("row", f"expected {self.width} columns, got {len(row)}"),))
         record: dict[str, Any] = {}
@@ -81,10 +83,19 @@ class RowConverter:
         props = dict(record.get("properties") or {})
         for i, name in self.extras:
             try:
-                value = self._extra_text(row[i]) if isinstance(row[i], str) else row[i]
+                value = self._extra_text(row[i]) if isinstance(row[i], str) else _plain(row[i])
             except c.CoerceError as exc:
                 problems.append(Problem(name, str(exc)))
                 continue
             if value is not None and name not in props:
                 props[name] = value
         record["properties"] = props or None
+
+
+def _plain(value: Any) -> Any:
+    """Parquet values kept as properties must be JSON-able."""
+    if isinstance(value, float) and value != value:
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

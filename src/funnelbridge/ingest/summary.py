@@ -19,7 +19,8 @@ MAX_KEPT_REJECTIONS = 1000
 
 @dataclass
 class ImportSummary:
-    """What an import did. ``read`` = inserted + updated + unchanged + merged + duplicates + rejected."""
+    """What an import did. ``read`` = inserted + updated + unchanged + duplicates + rejected; ``merged`` counts
+    stored contacts merged into another along the way (their rows also count as updated or unchanged)."""
 
     kind: str
     path: Path

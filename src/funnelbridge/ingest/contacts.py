@@ -1,0 +1,159 @@
+"""Contact import: upsert by external id or normalized email, account matching by domain, attribution from the
+file's source columns, in-file duplicates folded, and a merge when a row's external id and email point at two
+different stored contacts (the email's contact is merged into the external id's; undo with ``unmerge``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from funnelbridge.ingest.accounts import AccountCache, account_changes, clean_domain, match_account
+from funnelbridge.ingest.attribution import ContactActivity, Touch, touch_changes
+from funnelbridge.ingest.context import ImportContext, Item
+from funnelbridge.ingest.free_email import email_domain
+from funnelbridge.ingest.identity import IdentityCache, merge_contacts
+from funnelbridge.store import accounts as account_repo
+from funnelbridge.store import contacts as contact_repo
+
+__all__ = ["write_contacts"]
+
+_PLAIN = ("external_id", "email", "first_name", "last_name", "title", "seniority", "phone", "country")
+_FLAGS = ("unsubscribed", "bounced")
+_COMPANY = {"company": "name", "industry": "industry", "employees": "employees"}
+_COMPANY |= {"annual_revenue": "annual_revenue", "technologies": "technologies"}
+
+
+def _fold(ctx: ImportContext, items: list[Item]) -> list[Item]:
+    """One item per person in the chunk: later rows fill and override earlier ones (non-empty values only)."""
+    groups: dict[str, Item] = {}
+    aliases: dict[str, str] = {}
+    for item in items:
+        email, ext = item.record.get("email"), item.record.get("external_id")
+        if not email and not ext:
+            ctx.refuse(item, "email", "a contact needs an email or an external id")
+            continue
+        key = aliases.get(f"x:{ext}") or aliases.get(f"e:{email}") or (f"e:{email}" if email else f"x:{ext}")
+        for alias in (f"e:{email}" if email else None, f"x:{ext}" if ext else None):
+            if alias:
+                aliases.setdefault(alias, key)
+        if key in groups:
+            ctx.summary.duplicates += 1
+            first = groups[key]
+            merged = {**first.record, **{k: v for k, v in item.record.items() if v is not None}}
+            if first.record.get("properties") and item.record.get("properties"):
+                merged["properties"] = {**first.record["properties"], **item.record["properties"]}
+            groups[key] = Item(first.row, merged, first.raw)
+        else:
+            groups[key] = item
+    return list(groups.values())
+
+
+def _activity(record: dict[str, Any], at: Any) -> ContactActivity:
+    seen = ContactActivity()
+    seen.see(at, Touch.of(at, record.get("source"), record.get("medium"), record.get("campaign")), True)
+    return seen
+
+
+def _new_row(ctx: ImportContext, record: dict[str, Any], account_id: int | None) -> dict[str, Any]:
+    at = record.get("created_at") or ctx.now
+    touch = Touch.of(at, record.get("source"), record.get("medium"), record.get("campaign"))
+    row = {name: record.get(name) for name in _PLAIN}
+    row.update({flag: bool(record.get(flag)) for flag in _FLAGS})
+    for end in ("first", "last"):
+        row[f"{end}_source"] = touch.source if touch else None
+        row[f"{end}_medium"] = touch.medium if touch else None
+        row[f"{end}_campaign"] = touch.campaign if touch else None
+        row[f"{end}_touch_at"] = touch.at if touch else None
+    row.update(account_id=account_id, properties=record.get("properties"), version=1)
+    row.update(created_at=at, identified_at=at, updated_at=ctx.now)
+    return row
+
+
+def _changes(row: dict[str, Any], record: dict[str, Any], account_id: int | None, ctx: ImportContext) -> dict[str, Any]:
+    out = {n: record[n] for n in (*_PLAIN, *_FLAGS) if record.get(n) is not None and record[n] != row[n]}
+    if account_id is not None and account_id != row["account_id"]:
+        out["account_id"] = account_id
+    if record.get("properties"):
+        props = {**(row["properties"] or {}), **record["properties"]}
+        if props != row["properties"]:
+            out["properties"] = props
+    at = record.get("created_at")
+    if at is not None or record.get("source") or record.get("medium") or record.get("campaign"):
+        out.update(touch_changes(row, _activity(record, at or ctx.now)))
+    return out
+
+
+def _account(conn: Connection, ctx: ImportContext, cache: AccountCache, record: dict[str, Any]) -> int | None:
+    return match_account(
+        conn,
+        cache,
+        email=record.get("email"),
+        domain=record.get("domain"),
+        external_id=record.get("account_external_id"),
+        name=record.get("company"),
+        at=ctx.now,
+    )
+
+
+def _update_accounts(conn: Connection, ctx: ImportContext, attrs: dict[int, dict[str, Any]]) -> None:
+    for account_id, values in attrs.items():
+        changes = account_changes(account_repo.account_row(conn, account_id), values)
+        account_repo.update_account(conn, account_id, changes, ctx.now)
+
+
+def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> set[int]:
+    """Upsert one chunk of contact rows; returns the ids of inserted or changed contacts (when re-scoring)."""
+    items = _fold(ctx, items)
+    people, accounts = IdentityCache(), AccountCache()
+    people.prefetch(conn, (i.record.get("email") for i in items), (i.record.get("external_id") for i in items), ())
+    domains = [clean_domain(i.record.get("domain")) or email_domain(i.record.get("email")) for i in items]
+    accounts.prefetch(conn, domains, (i.record.get("account_external_id") for i in items))
+    matched = {_match(conn, ctx, people, i.record) for i in items} - {None}
+    stored = contact_repo.contact_rows(conn, matched)  # type: ignore[arg-type]
+    inserts: list[dict[str, Any]] = []
+    touched: set[int] = set()
+    company: dict[int, dict[str, Any]] = {}
+    for item in items:
+        record = item.record
+        account_id = _account(conn, ctx, accounts, record)
+        if account_id is not None:
+            attrs = {col: record[key] for key, col in _COMPANY.items() if record.get(key) is not None}
+            company.setdefault(account_id, {}).update(attrs)
+        target = _target(people, record)
+        if target is None:
+            inserts.append(_new_row(ctx, record, account_id))
+            continue
+        changes = _changes(stored[target], record, account_id, ctx)
+        if changes:
+            contact_repo.update_contact(conn, target, changes, ctx.now)
+            touched.add(target)
+            ctx.summary.updated += 1
+        else:
+            ctx.summary.unchanged += 1
+    contact_repo.insert_contacts(conn, inserts)
+    ctx.summary.inserted += len(inserts)
+    ctx.summary.accounts_created += accounts.created
+    _update_accounts(conn, ctx, company)
+    if ctx.after and inserts:
+        fresh = contact_repo.ids_by_emails(conn, (r["email"] for r in inserts))
+        fresh |= contact_repo.ids_by_external_ids(conn, (r["external_id"] for r in inserts))
+        touched |= set(fresh.values())
+    return touched
+
+
+def _target(people: IdentityCache, record: dict[str, Any]) -> int | None:
+    ext, email = record.get("external_id"), record.get("email")
+    return (people.by_external.get(ext) if ext else None) or (people.by_email.get(email) if email else None)
+
+
+def _match(conn: Connection, ctx: ImportContext, people: IdentityCache, record: dict[str, Any]) -> int | None:
+    """The stored contact of a row, merging the email's contact into the external id's when they differ."""
+    ext, email = record.get("external_id"), record.get("email")
+    by_ext = people.by_external.get(ext) if ext else None
+    by_email = people.by_email.get(email) if email else None
+    if by_ext is not None and by_email is not None and by_ext != by_email:
+        merge_contacts(conn, by_ext, by_email, "import: external id and email of one person", ctx.now)
+        ctx.summary.merged += 1
+        people.by_email[email] = by_ext  # type: ignore[index]
+    return by_ext or by_email

@@ -1,0 +1,48 @@
+"""What an import's writers share: the runtime, the time of the run, the summary and the dead-letter file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import Connection
+
+from funnelbridge.ingest.deadletter import DeadLetterWriter, Problem, Rejection
+from funnelbridge.ingest.summary import ImportSummary
+from funnelbridge.runtime import Runtime
+
+__all__ = ["ImportContext", "Item", "Writer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One converted input row: its number, the typed record and the raw values (for the dead-letter file)."""
+
+    row: int
+    record: dict[str, Any]
+    raw: Sequence[Any]
+
+
+@dataclass
+class ImportContext:
+    rt: Runtime
+    now: datetime
+    zone: tzinfo
+    summary: ImportSummary
+    dead: DeadLetterWriter
+    after: bool = True  # writers report touched contacts only when they will be re-scored
+
+    def reject(self, row: int, raw: Sequence[Any], problems: Sequence[Problem]) -> None:
+        rejection = Rejection(row, tuple(problems), raw)
+        self.summary.reject(rejection)
+        self.dead.write(rejection)
+
+    def refuse(self, item: Item, field: str, reason: str) -> None:
+        """Reject a converted row for a reason found while writing it (a missing key, an unknown stage ...)."""
+        self.reject(item.row, item.raw, [Problem(field, reason)])
+
+
+Writer = Callable[[ImportContext, Connection, list[Item]], set[int]]
+"""Writes one chunk of rows in the caller's transaction; returns the ids of contacts whose activity changed."""

@@ -1,0 +1,143 @@
+"""CSV and Parquet import of accounts, contacts, events, deals, campaigns and campaign costs.
+
+:func:`import_file` detects the column mapping (HubSpot and Salesforce exports are recognized; a mapping file
+overrides), converts every row with per-field coercion, writes rows in chunks — one transaction per chunk — and
+sends every rejected row (row number, field, reason, original values) to a dead-letter CSV. Naive timestamps are
+read in the playbook's time zone and stored in UTC.
+
+Re-running is safe, and so is re-running after a crash: every kind is written by natural key (email or external
+id, domain, campaign key, campaign + day, deal external id, event idempotency key — derived from the row when the
+file has none), so rows already stored are found and left as they are; committed chunks are simply seen again as
+*unchanged* or *duplicate*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
+from funnelbridge.ingest.context import ImportContext, Item, Writer
+from funnelbridge.ingest.deadletter import DeadLetterWriter, default_rejects_path
+from funnelbridge.ingest.readers import Table, open_table
+from funnelbridge.ingest.rows import RowConverter
+from funnelbridge.ingest.summary import ImportSummary, Progress
+from funnelbridge.runtime import Runtime
+from funnelbridge.store.bulk import batched
+
+__all__ = ["DEFAULT_CHUNK", "import_file", "preview_mapping"]
+
+DEFAULT_CHUNK = 10_000
+
+
+def _writer(kind: Kind) -> Writer:
+    if kind is Kind.CONTACTS:
+        from funnelbridge.ingest.contacts import write_contacts
+
+        return write_contacts
+    if kind is Kind.EVENTS:
+        from funnelbridge.ingest.activities import write_events
+
+        return write_events
+    if kind is Kind.ACCOUNTS:
+        from funnelbridge.ingest.accounts import write_accounts
+
+        return write_accounts
+    if kind is Kind.DEALS:
+        from funnelbridge.ingest.deals import write_deals
+
+        return write_deals
+    from funnelbridge.ingest.campaigns import write_campaigns, write_costs
+
+    return write_campaigns if kind is Kind.CAMPAIGNS else write_costs
+
+
+def _mapping(kind: str, table: Table, mapping: str | Path | Mapping[str, str | None] | None) -> ColumnMapping:
+    override = load_mapping_file(mapping) if isinstance(mapping, str | Path) else mapping
+    return detect_mapping(kind, table.headers, override)
+
+
+def preview_mapping(
+    kind: str, path: str | Path, mapping: str | Path | Mapping[str, str | None] | None = None
+) -> ColumnMapping:
+    """The column mapping an import of ``path`` would use (nothing is written)."""
+    table = open_table(path)
+    try:
+        return _mapping(kind, table, mapping)
+    finally:
+        table.close()
+
+
+def _items(ctx: ImportContext, converter: RowConverter, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[Item]:
+    for number, raw in rows:
+        ctx.summary.read += 1
+        converted = converter.convert(raw)
+        if converted.record is None:
+            ctx.reject(number, raw, converted.problems)
+        else:
+            yield Item(number, converted.record, raw)
+
+
+def import_file(
+    rt: Runtime,
+    kind: str,
+    path: str | Path,
+    mapping: str | Path | Mapping[str, str | None] | None = None,
+    progress: Progress | None = None,
+    *,
+    rejects: str | Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    after: bool = True,
+    encoding: str = "utf-8",
+) -> ImportSummary:
+    """Import ``path`` (CSV, or Parquet by suffix) as ``kind``; see the module docstring.
+
+    ``mapping`` is a mapping file or a ``{header: field | None}`` dict; ``rejects`` the dead-letter path (default
+    ``<file>.rejected.csv``; written only when a row is rejected); ``progress`` is called with the number of rows
+    done after each chunk; ``after`` re-scores and advances the contacts whose activity changed (contacts and
+    events), in the chunk's transaction — turn it off for very large back-fills and run a batch re-score after.
+    """
+    path = Path(path)
+    table = open_table(path, encoding=encoding)
+    try:
+        column_mapping = _mapping(kind, table, mapping)
+        summary = ImportSummary(kind=column_mapping.kind.value, path=path, source_format=column_mapping.source_format)
+        summary.mapping = column_mapping.describe()
+        dead_path = Path(rejects) if rejects is not None else default_rejects_path(path)
+        with DeadLetterWriter(dead_path, table.headers) as dead:
+            _run(rt, column_mapping, table, summary, dead, progress, chunk_size, after)
+        summary.rejects_path = dead_path if dead.count else None
+        return summary
+    finally:
+        table.close()
+
+
+def _run(
+    rt: Runtime,
+    mapping: ColumnMapping,
+    table: Table,
+    summary: ImportSummary,
+    dead: DeadLetterWriter,
+    progress: Progress | None,
+    chunk_size: int,
+    after: bool,
+) -> None:
+    zone = ZoneInfo(rt.playbook.timezone)
+    ctx = ImportContext(rt, rt.clock.now(), zone, summary, dead, after)
+    writer = _writer(mapping.kind)
+    converter = RowConverter(mapping, table.headers, zone)
+    done = 0
+    for chunk in batched(_items(ctx, converter, table.rows), chunk_size):
+        with rt.db.transaction() as conn:
+            touched = writer(ctx, conn, chunk)
+            if after and touched:
+                from funnelbridge.flow import after_activity
+
+                after_activity(rt, conn, sorted(touched))
+        if progress:
+            progress(summary.read - done)
+        done = summary.read
+    if progress and summary.read > done:
+        progress(summary.read - done)

@@ -1,0 +1,121 @@
+"""Reading tabular input: CSV (any common delimiter, UTF-8 with or without BOM) and Parquet, as a header plus
+numbered rows of raw values, streamed (never the whole file in memory).
+
+Bytes that are not valid UTF-8 are kept (as surrogate escapes) so the row can be rejected with a reason instead
+of aborting the import; rows are numbered like a spreadsheet (header = row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from funnelbridge.errors import InputError
+
+__all__ = ["Table", "file_digest", "open_table"]
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+_DELIMITERS = ",;\t|"
+
+
+@dataclass
+class Table:
+    """A header and an iterator of ``(row number, values)``; close it when done."""
+
+    headers: list[str]
+    rows: Iterator[tuple[int, list[Any]]]
+    close: Any
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file (identifies an input across runs)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_headers(headers: list[str], path: Path) -> list[str]:
+    headers = [h.strip() for h in headers]
+    if not any(headers):
+        raise InputError("the first row holds no column names", record=str(path))
+    seen: set[str] = set()
+    for header in headers:
+        if header in seen:
+            raise InputError(f"column {header!r} appears twice in the header", record=str(path))
+        seen.add(header)
+    return headers
+
+
+def _delimiter(sample: str) -> str:
+    first = sample.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _open_csv(path: Path, encoding: str) -> Table:
+    handle = path.open("r", encoding=encoding, errors="surrogateescape", newline="")
+    sample = handle.read(65536)
+    handle.seek(0)
+    reader = csv.reader(handle, delimiter=_delimiter(sample))
+    try:
+        headers = next(reader)
+    except StopIteration:
+        handle.close()
+        raise InputError("the file is empty (no header row)", record=str(path)) from None
+    except csv.Error as exc:
+        handle.close()
+        raise InputError(f"cannot read the header: {exc}", record=str(path)) from None
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        number = 1
+        while True:
+            number += 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield number, [csv.Error(str(exc))]
+                continue
+            if row:
+                yield number, row
+
+    return Table(_check_headers(headers, path), rows(), handle.close)
+
+
+def _open_parquet(path: Path) -> Table:
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise InputError(f"not a readable Parquet file: {exc}", record=str(path)) from None
+    headers = list(source.schema_arrow.names)
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        number = 1
+        for batch in source.iter_batches(batch_size=10_000):
+            columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+            for values in zip(*columns, strict=True):
+                number += 1
+                yield number, list(values)
+
+    return Table(_check_headers(headers, path), rows(), source.close)
+
+
+def open_table(path: str | Path, *, encoding: str = "utf-8") -> Table:
+    """Open a CSV or Parquet file (by suffix: ``.parquet``/``.pq`` is Parquet, anything else CSV)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", record=str(path))
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return _open_parquet(path)
+    return _open_csv(path, "utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding)
