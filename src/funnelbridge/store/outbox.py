@@ -79,8 +79,9 @@ def insert_ignore(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]
     if not rows:
         return 0
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=[key])
-    return int(conn.execute(stmt, list(rows)).rowcount or 0)
+    # one multi-VALUES statement; RETURNING counts the rows really inserted (rowcount is -1 on psycopg here)
+    stmt = dialect_insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=[key])
+    return len(conn.execute(stmt.returning(table.c[key])).all())
 
 
 def _claimable(now: datetime) -> Any:
