@@ -21,12 +21,22 @@ from sqlalchemy import Connection, select, update
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.errors import DomainError, NotFoundError
+from funnelbridge.runtime import Runtime
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import events as event_repo
 from funnelbridge.store import identities as identity_repo
 from funnelbridge.store.tables import contacts, deals, merges
 
-__all__ = ["IdentityCache", "Resolution", "merge_contacts", "resolve_contact", "unmerge_contacts"]
+__all__ = [
+    "IdentityCache",
+    "MergeResult",
+    "Resolution",
+    "merge",
+    "merge_contacts",
+    "resolve_contact",
+    "unmerge",
+    "unmerge_contacts",
+]
 
 _FILL = (
     "first_name",
@@ -239,3 +249,26 @@ def unmerge_contacts(conn: Connection, merge_id: int, at: datetime) -> tuple[int
         conn.execute(update(deals).where(deals.c.id.in_(snap["deal_ids"])).values(contact_id=merged_id))
     conn.execute(update(merges).where(merges.c.id == merge_id).values(reverted_at=at))
     return survivor_id, merged_id
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """A merge (or its undo): the merges row and the two contacts."""
+
+    merge_id: int
+    survivor_id: int
+    merged_id: int
+
+
+def merge(rt: Runtime, survivor_id: int, merged_id: int, reason: str = "manual") -> MergeResult:
+    """Merge one contact into another (its own transaction); undo with :func:`unmerge`."""
+    with rt.db.transaction() as conn:
+        merge_id = merge_contacts(conn, survivor_id, merged_id, reason, rt.clock.now())
+    return MergeResult(merge_id, survivor_id, merged_id)
+
+
+def unmerge(rt: Runtime, merge_id: int) -> MergeResult:
+    """Undo a recorded merge (its own transaction)."""
+    with rt.db.transaction() as conn:
+        survivor_id, merged_id = unmerge_contacts(conn, merge_id, rt.clock.now())
+    return MergeResult(merge_id, survivor_id, merged_id)

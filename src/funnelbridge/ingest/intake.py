@@ -49,6 +49,7 @@ class BatchResult:
     merged: int = 0
     contact_ids: set[int] = field(default_factory=set)
     moved: dict[int, int] = field(default_factory=dict)
+    new_people: set[int] = field(default_factory=set)  # created or identified: match them to an account
 
 
 def _fresh(conn: Connection, activities: Sequence[Activity]) -> tuple[list[Activity], int]:
@@ -82,6 +83,8 @@ def _contact_of(conn: Connection, cache: IdentityCache, act: Activity, now: date
     )
     result.created += res.created
     result.identified += res.identified
+    if res.created or res.identified:
+        result.new_people.add(res.contact_id)
     if res.merged_id is not None:
         result.merged += 1
         result.moved[res.merged_id] = res.contact_id
@@ -121,6 +124,8 @@ def store_activities(conn: Connection, activities: Sequence[Activity], now: date
         activity.see(act.occurred_at, touch, act.identifying)
         if act.traits or act.type in _UNSUBSCRIBE or act.type in _BOUNCE:
             traits.append((contact_id, _traits_of(act)))
+    with_traits = {c for c, _ in traits}
+    traits.extend((c, {}) for c in sorted(result.new_people - with_traits))
     seen = _remap(rows, seen, result.moved)
     result.inserted = insert_events(conn, rows)
     result.duplicates += len(rows) - result.inserted

@@ -32,8 +32,10 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert events, skipping any whose idempotency key is already stored. Returns how many were inserted."""
     if not rows:
         return 0
-    result = conn.execute(insert_ignore(conn, events, ["idempotency_key"]), list(rows))
-    return int(result.rowcount)
+    stmt = insert_ignore(conn, events, ["idempotency_key"])
+    if conn.dialect.name == "sqlite":  # sqlite3's executemany reports the rows it changed
+        return int(conn.execute(stmt, list(rows)).rowcount)
+    return len(conn.execute(stmt.returning(events.c.id), list(rows)).all())  # psycopg's rowcount is -1 here
 
 
 def event_ids_of(conn: Connection, contact_id: int) -> list[int]:
