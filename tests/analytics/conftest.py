@@ -6,7 +6,7 @@ Times are UTC; the b2b playbook's zone is Europe/Berlin (UTC+1 in winter), so 20
 Journeys (stages: visitor lead mal mql sal sql opportunity customer evangelist):
   c1 google   visitor 01-05, lead 01-06, mal 01-06, mql 01-10, sal 01-11 (accepted 26h later), sql 01-15, opp 01-20,
               customer 02-20; deal 10 000 won
-  c2 linkedin j1: visitor 01-07, lead 01-08, mql 01-09 (skipped mal), sal 01-10, recycled 01-12 (not_a_fit)
+  c2 linkedin j1: visitor 01-07, lead 01-08, mql 01-09 (skipped mal), rejected 01-10 → recycled (not_a_fit)
               j2: mql 03-01 (from recycled), sal 03-02, sql 03-05; deal 5 000 open (proposal, 0.6)
   c3 google   lead 2026-01-31 23:30 UTC (skipped visitor; February in Berlin), mal 02-02
   c4 (none)   visitor 02-10 — no events at all
@@ -59,8 +59,7 @@ MOVES: dict[int, list[tuple[int, str | None, str, datetime, str, str | None, lis
         (1, None, "visitor", ts(1, 7), "system", None, None),
         (1, "visitor", "lead", ts(1, 8), "system", None, None),
         (1, "lead", "mql", ts(1, 9), "system", None, ["mal"]),
-        (1, "mql", "sal", ts(1, 10), "sales", None, None),
-        (1, "sal", "recycled", ts(1, 12), "sales", "not_a_fit", None),
+        (1, "mql", "recycled", ts(1, 10), "sales", "not_a_fit", None),
         (2, "recycled", "mql", ts(3, 1), "system", None, None),
         (2, "mql", "sal", ts(3, 2), "sales", None, None),
         (2, "sal", "sql", ts(3, 5), "sales", None, None),

@@ -84,6 +84,7 @@ class Engine:
     con: Any
     _loader: Any = None
     _tables: dict[str, ir.Table] = field(default_factory=dict)
+    _cache: dict[tuple[Any, ...], ir.Table] = field(default_factory=dict)
 
     def table(self, name: str) -> ir.Table:
         """The store table ``name`` as an Ibis table on this engine (copied in on first use for DuckDB)."""
@@ -91,11 +92,20 @@ class Engine:
             self._tables[name] = self._loader(name) if self._loader else self.con.table(name)
         return self._tables[name]
 
+    def cached(self, key: tuple[Any, ...], build: Any) -> ir.Table:
+        """``build()`` materialised once per engine and key (a temporary table; keeps queries shallow and fast)."""
+        if key not in self._cache:
+            self._cache[key] = build().cache()
+        return self._cache[key]
+
     @property
     def name(self) -> str:
         return self.kind.value
 
     def close(self) -> None:
+        for cached in self._cache.values():
+            cached.release()
+        self._cache.clear()
         disconnect = getattr(self.con, "disconnect", None)
         if disconnect is not None and self.kind is not EngineKind.SPARK:
             disconnect()

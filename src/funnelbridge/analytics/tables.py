@@ -32,6 +32,7 @@ __all__ = [
     "entry",
     "flag",
     "journeys",
+    "journeys_expr",
     "reach",
     "seconds",
     "skipped_flag",
@@ -114,6 +115,11 @@ def _stage_index(column: ir.StringValue, stages: tuple[str, ...]) -> ir.IntegerV
 
 
 def journeys(ctx: Context) -> ir.Table:
+    """The journeys table, materialised once per engine, pipeline and ``as_of`` (see :func:`journeys_expr`)."""
+    return ctx.engine.cached(("journeys", ctx.pipeline_name, ctx.stages, epoch(ctx.as_of)), lambda: journeys_expr(ctx))
+
+
+def journeys_expr(ctx: Context) -> ir.Table:
     """One row per journey: contact_id, journey, entered (first stage reached), r0.., e0.. (first
     direct entry into stage i, null when skipped), k0.. (see module doc)."""
     tr = ctx.table("transitions")
