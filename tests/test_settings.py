@@ -44,5 +44,5 @@ def test_bad_values_are_reported_with_their_origin(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown setting 'databse_url'"):
         load_settings(env={}, config_file=config)
     config.write_text("this is not toml")
-    with pytest.raises(ConfigError, match="bad.toml"):
+    with pytest.raises(ConfigError, match=r"bad\.toml"):
         load_settings(env={}, config_file=config)

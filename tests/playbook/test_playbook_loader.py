@@ -41,8 +41,10 @@ def test_six_stage_and_b2c_shapes() -> None:
 
 
 def test_wrong_type_names_file_line_field_and_reason() -> None:
-    text = B2B.replace("{name: 50+ employees, when: {field: account.employees, op: gte, value: 50}, points: 15}",
-                       "{name: 50+ employees, when: {field: account.employees, op: gte, value: 50}, points: ten}")
+    text = B2B.replace(
+        "{name: 50+ employees, when: {field: account.employees, op: gte, value: 50}, points: 15}",
+        "{name: 50+ employees, when: {field: account.employees, op: gte, value: 50}, points: ten}",
+    )
     line = next(i for i, row in enumerate(text.splitlines(), 1) if "points: ten" in row)
     assert _error(text) == f'pb.yaml:{line} scoring.fit[2].points: expected a number, got "ten"'
 
@@ -55,12 +57,14 @@ def test_unknown_field_in_a_condition_is_rejected_with_its_line() -> None:
 
 
 def test_operator_type_mismatch_is_rejected() -> None:
-    text = B2B.replace("{field: account.employees, op: gte, value: 50}", "{field: account.industry, op: gte, value: 50}")
+    employees = "{field: account.employees, op: gte, value: 50}"
+    text = B2B.replace(employees, "{field: account.industry, op: gte, value: 50}")
     assert "op gte needs a number or time field, account.industry is text" in _error(text)
 
 
 def test_numeric_op_with_text_value_is_rejected() -> None:
-    text = B2B.replace("{field: account.employees, op: gte, value: 50}", '{field: account.employees, op: gte, value: "x"}')
+    employees = "{field: account.employees, op: gte, value: 50}"
+    text = B2B.replace(employees, '{field: account.employees, op: gte, value: "x"}')
     assert "expected a number, got 'x'" in _error(text)
 
 
@@ -95,8 +99,10 @@ def test_grades_must_descend_and_stall_after_must_name_stages() -> None:
 
 
 def test_automation_must_name_real_stages_and_tracks() -> None:
-    assert "unknown stage 'mq'" in _error(B2B.replace("{on: stage_entered, stage: mql,", "{on: stage_entered, stage: mq,"))
-    assert "unknown nurture track 'nurture_lng'" in _error(B2B.replace("{enroll: nurture_long}", "{enroll: nurture_lng}"))
+    rule = "{on: stage_entered, stage: mql,"
+    assert "unknown stage 'mq'" in _error(B2B.replace(rule, rule.replace("mql", "mq")))
+    track = "{enroll: nurture_long}"
+    assert "unknown nurture track 'nurture_lng'" in _error(B2B.replace(track, track.replace("long", "lng")))
 
 
 def test_version_ignores_comments_and_changes_with_content() -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import csrf_of  # type: ignore[import-not-found]
 
 from funnelbridge.api import create_app
 from funnelbridge.domain.clock import FrozenClock
@@ -17,6 +17,19 @@ from funnelbridge.runtime import Runtime
 from funnelbridge.settings import Settings
 from funnelbridge.store import Database
 from funnelbridge.users import add_user
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def csrf() -> Callable[[str], str]:
+    """Extracts a page's CSRF token."""
+    return csrf_of
+
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi.testclient import TestClient
-from web_helpers import csrf_of  # type: ignore[import-not-found]
 
 
 def test_pages_redirect_to_login(web: TestClient) -> None:
@@ -9,8 +10,8 @@ def test_pages_redirect_to_login(web: TestClient) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/login?next=/playbook"
 
 
-def test_wrong_password_is_refused(web: TestClient) -> None:
-    token = csrf_of(web.get("/login").text)
+def test_wrong_password_is_refused(web: TestClient, csrf: Callable[[str], str]) -> None:
+    token = csrf(web.get("/login").text)
     response = web.post("/login", data={"email": "rita@example.com", "password": "wrong one", "csrf": token})
     assert response.status_code == 401 and "Wrong email or password" in response.text
 
@@ -21,8 +22,8 @@ def test_login_without_csrf_token_is_refused(web: TestClient) -> None:
     assert response.status_code == 403
 
 
-def test_open_redirect_is_not_followed(web: TestClient) -> None:
-    token = csrf_of(web.get("/login").text)
+def test_open_redirect_is_not_followed(web: TestClient, csrf: Callable[[str], str]) -> None:
+    token = csrf(web.get("/login").text)
     data = {"email": "rita@example.com", "password": "correct horse", "csrf": token, "next": "//evil.example"}
     assert web.post("/login", data=data, follow_redirects=False).headers["location"] == "/"
 
@@ -33,8 +34,8 @@ def test_playbook_page_renders_the_contract(logged_in: TestClient) -> None:
         assert text in html
 
 
-def test_logout_ends_the_session(logged_in: TestClient) -> None:
-    token = csrf_of(logged_in.get("/playbook").text)
+def test_logout_ends_the_session(logged_in: TestClient, csrf: Callable[[str], str]) -> None:
+    token = csrf(logged_in.get("/playbook").text)
     logged_in.post("/logout", data={"csrf": token})
     assert logged_in.get("/playbook", follow_redirects=False).status_code == 303
 
