@@ -253,11 +253,14 @@ class TransitionTable:
                 f"rule {rule.name!r} requires {', '.join(rule.requires)}; missing: {', '.join(missing)}"
             )
 
-    def permits(self, from_stage: str | None, to_stage: str, role: str, skipped: Collection[str]) -> Rule | None:
+    def permits(
+        self, from_stage: str | None, to_stage: str, role: str, skipped: Collection[str], reason: str | None = None
+    ) -> Rule | None:
         """The rule a stored move fits (used to audit a trail), or None when no rule allows it."""
         for rule in self.rules:
-            fits = rule.from_stage == from_stage and rule.to_stage == to_stage
-            if fits and (role == "admin" or role in rule.roles) and tuple(skipped) == rule.skipped:
+            fits = rule.from_stage == from_stage and rule.to_stage == to_stage and tuple(skipped) == rule.skipped
+            reason_ok = rule.reasons is None or reason in rule.reasons
+            if fits and reason_ok and (role == "admin" or role in rule.roles):
                 return rule
         return None
 
