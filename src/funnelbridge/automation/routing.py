@@ -57,7 +57,7 @@ def _weekly_load(conn: Connection, user_ids: Sequence[int], since: datetime) -> 
 def _candidates(conn: Connection, rule: RoutingRule, since: datetime) -> tuple[list[UserRow], dict[int, int]]:
     if conn.dialect.name == "postgresql":  # serialize concurrent routing within a team
         conn.execute(select(users.c.id).where(users.c.team == rule.team).with_for_update())
-    reps = list(select_users(conn, team=rule.team, available_only=True))
+    reps = list(select_users(conn, team=rule.team, role="sales", available_only=True))
     load = _weekly_load(conn, [r.id for r in reps], since)
     free = [r for r in reps if load[r.id] < (r.capacity_per_week or rule.capacity_per_week or 10**9)]
     return free, load
