@@ -1,8 +1,10 @@
-"""CLI commands: model train, model explain (predictive lead scoring)."""
+"""CLI commands: model train, model score, model explain (predictive lead scoring, from the store or a CSV)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -10,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from funnelbridge.cli.app import console, err_console
+from funnelbridge.cli.app import console, err_console, state
 
 if TYPE_CHECKING:
     from funnelbridge.scoring.predictive.explain import Explanation
@@ -102,25 +104,88 @@ def _render_report(report: TrainingReport, path: Path) -> None:
     console.print(_lift_table(report))
 
 
+Target = Annotated[
+    str,
+    typer.Option(help="Outcome: with --from-csv a column (two values); from the store a stage (customer, sql, ...)."),
+]
+
+
+def _parse_day(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO date or time: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _train_store(target: str, as_of: str | None, maturity_days: float, models_dir: Path, as_json: bool) -> None:
+    from funnelbridge.bootstrap import open_runtime
+    from funnelbridge.scoring.predictive.store_train import store_report_json, train_from_store
+
+    rt = open_runtime(state().settings)
+    with err_console.status("training from the store…") as status:
+        outcome = train_from_store(
+            rt, target, _parse_day(as_of), models_dir, maturity_days, lambda msg: status.update(f"{msg}…")
+        )
+    if as_json:
+        typer.echo(json.dumps(store_report_json(outcome.report, outcome.store), indent=2, allow_nan=False))
+        return
+    store = outcome.store
+    console.print(
+        escape(
+            f"store as of {store.as_of}: {store.n_leads} leads; {store.n_rows} decided at '{store.decision_stage}' "
+            f"entry (or identification) at least {store.maturity_days:g} days before; {store.n_immature} too young, "
+            f"{store.n_converted_before_decision} converted before deciding — left out; "
+            f"{store.n_changed_after_decision} leads' attributes changed after their decision time"
+        )
+    )
+    _render_report(outcome.report, outcome.saved.path)
+    _render_honesty(outcome.report)
+
+
+def _render_honesty(report: TrainingReport) -> None:
+    model, rule = report.validation.roc_auc, report.rule_score.roc_auc if report.rule_score else None
+    if model is None or rule is None:
+        return
+    verdict = "beats" if model > rule else "does NOT beat"
+    console.print(
+        escape(f"On the validation leads the model {verdict} the rule score (ROC AUC {model:.3f} vs {rule:.3f}).")
+    )
+    ece = report.expected_calibration_error
+    if ece is not None and ece > 0.05:
+        console.print(escape(f"Calibration error {ece:.3f} is large: read the probabilities as a ranking, not odds."))
+
+
 def train(
     from_csv: Annotated[Path | None, typer.Option("--from-csv", help="CSV of leads with an outcome column.")] = None,
-    target: Annotated[str, typer.Option(help="Outcome column (two values, e.g. won/lost or 1/0).")] = "customer",
-    time_column: Annotated[
-        str | None, typer.Option(help="Validate on the latest 25% by this time; else stratified random.")
+    target: Target = "customer",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Store: train on history known at this date (default now).")
     ] = None,
-    id_column: Annotated[str | None, typer.Option(help="Column identifying each lead (never a feature).")] = None,
+    maturity_days: Annotated[
+        float, typer.Option(help="Store: leave out leads decided fewer days than this before --as-of.")
+    ] = 30.0,
+    time_column: Annotated[
+        str | None, typer.Option(help="CSV: validate on the latest 25% by this time; else stratified random.")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="CSV: column identifying each lead (never a feature).")] = None,
     rule_score_column: Annotated[
-        str | None, typer.Option(help="Existing score to compare with the model on the same rows.")
+        str | None, typer.Option(help="CSV: existing score to compare with the model on the same rows.")
     ] = None,
     positive_label: Annotated[
-        str | None, typer.Option(help="Which target value is the positive outcome (default: inferred).")
+        str | None, typer.Option(help="CSV: which target value is the positive outcome (default: inferred).")
     ] = None,
     models_dir: ModelsDir = Path("models"),
     as_json: JsonFlag = False,
 ) -> None:
-    """Train a calibrated gradient-boosting lead scorer, validate it and save a new model version."""
+    """Train a calibrated gradient-boosting lead scorer (from the store, or a CSV), validate it, save a version."""
     from funnelbridge.scoring.predictive import TrainConfig, report_to_json, train_leads
 
+    if from_csv is None:
+        _train_store(target, as_of, maturity_days, models_dir, as_json)
+        return
     config = TrainConfig(target, time_column, id_column, rule_score_column, positive_label)
     with err_console.status("training…") as status:
         outcome = train_leads(from_csv, config, models_dir, lambda msg: status.update(f"{msg}…"))
@@ -128,6 +193,28 @@ def train(
         typer.echo(json.dumps(report_to_json(outcome.report), indent=2, allow_nan=False))
     else:
         _render_report(outcome.report, outcome.saved.path)
+
+
+def score(
+    model: Annotated[
+        str | None, typer.Option("--model", help="Recorded model version (default: the active one).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Score every lead with the active model; store the probability beside the rule score."""
+    from funnelbridge.bootstrap import open_runtime
+    from funnelbridge.scoring.predictive.store_scoring import score_all_with_model
+
+    rt = open_runtime(state().settings)
+    with err_console.status("scoring leads with the model…"):
+        summary = score_all_with_model(rt, model)
+    if as_json:
+        typer.echo(json.dumps(asdict(summary), indent=2, allow_nan=False))
+        return
+    mean = "—" if summary.mean_probability is None else f"{summary.mean_probability:.1%}"
+    console.print(f"model [bold]{summary.model_version}[/]: {summary.scored} leads scored, mean probability {mean}")
+    if summary.without_rule_score:
+        console.print(f"{summary.without_rule_score} leads have no rule score row yet and were not given one")
 
 
 def _explanation_json(item: Explanation) -> dict[str, Any]:
@@ -147,7 +234,10 @@ def _render_explanation(item: Explanation) -> None:
 
 
 def explain(
-    from_csv: Annotated[Path, typer.Option("--from-csv", help="CSV with the columns the model was trained on.")],
+    from_csv: Annotated[
+        Path | None, typer.Option("--from-csv", help="CSV with the columns the model was trained on.")
+    ] = None,
+    contact: Annotated[int | None, typer.Option("--contact", help="Explain this lead of the store.")] = None,
     model: Annotated[str, typer.Option("--model", help="Model version (or unique prefix), or 'latest'.")] = "latest",
     row_id: Annotated[str | None, typer.Option("--id", help="Explain only the lead with this id.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to explain when no --id is given.")] = 10,
@@ -156,9 +246,15 @@ def explain(
     as_json: JsonFlag = False,
 ) -> None:
     """Explain predicted probabilities: the features that pushed each lead's score up or down the most."""
-    from funnelbridge.scoring.predictive import explain_csv
+    from funnelbridge.scoring.predictive import ExplainOutcome, explain_csv
 
-    outcome = explain_csv(from_csv, models_dir, model, row_id, limit, top)
+    if from_csv is None and contact is None:
+        raise typer.BadParameter("give --contact ID (a lead of the store) or --from-csv FILE")
+    if from_csv is None:
+        outcome = _explain_store(contact, None if model == "latest" else model, top)  # type: ignore[arg-type]
+    else:
+        outcome = explain_csv(from_csv, models_dir, model, row_id, limit, top)
+    assert isinstance(outcome, ExplainOutcome)
     if as_json:
         data = {"model_version": outcome.version, "explanations": [_explanation_json(e) for e in outcome.explanations]}
         typer.echo(json.dumps(data, indent=2, allow_nan=False))
@@ -168,8 +264,21 @@ def explain(
         _render_explanation(item)
 
 
+def _explain_store(contact: int, version: str | None, top: int) -> Any:
+    from funnelbridge.bootstrap import open_runtime
+    from funnelbridge.scoring.predictive import ExplainOutcome
+    from funnelbridge.scoring.predictive.store_scoring import active_model, explain_lead
+
+    rt = open_runtime(state().settings)
+    item = explain_lead(rt, contact, version, top)
+    with rt.db.read() as conn:
+        chosen = active_model(conn, version)
+    return ExplainOutcome(chosen.version if chosen else "?", (item,))
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     model_app.command("train")(train)
+    model_app.command("score")(score)
     model_app.command("explain")(explain)
     app.add_typer(model_app, name="model")

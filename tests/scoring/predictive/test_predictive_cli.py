@@ -60,15 +60,21 @@ def test_train_human_report(leads_csv: Path, tmp_path: Path, capsys: pytest.Capt
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--target", "outcome"], "training from the store needs the store"),
+        (["--target", "outcome"], "run `funnelbridge db upgrade`"),
         (["--from-csv", "missing.csv", "--target", "outcome"], "missing.csv: file not found"),
         (["--from-csv", "{csv}"], "--target 'customer' is not a column"),
         (["--from-csv", "{csv}", "--target", "segment"], "5 distinct values"),
     ],
 )
 def test_train_errors_are_one_line(
-    args: list[str], message: str, leads_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str],
+    message: str,
+    leads_csv: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # without --from-csv the command opens the (empty) store of the current directory
     args = [a.replace("{csv}", str(leads_csv)) for a in args]
     code, out, err = _train([*args, "--models-dir", str(tmp_path)], capsys)
     assert code == 1 and out == ""
