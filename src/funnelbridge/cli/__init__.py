@@ -18,6 +18,8 @@ _COMMAND_MODULES = (
     "api",
     "model",
     "funnel",
+    "demo",
+    "ingest",
 )
 
 for _name in _COMMAND_MODULES:

@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,9 +66,9 @@ class DemoResult:
 
 
 def _settings(target: Settings | str, playbook: Path | None) -> Settings:
-    base = Settings(database_url=target) if isinstance(target, str) else target
-    path = playbook or example_path("b2b")
-    return Settings(**{**base.__dict__, "playbook": str(path)})
+    """Settings for the run: a bare URL gets the shipped b2b playbook; ``playbook`` overrides either."""
+    base = Settings(database_url=target, playbook=str(example_path("b2b"))) if isinstance(target, str) else target
+    return replace(base, playbook=str(playbook)) if playbook is not None else base
 
 
 def _staff(rt: Runtime, leads: int) -> tuple[list[Rep], Actor]:
@@ -108,7 +108,7 @@ class _Run:
 
 
 def _ingest(run: _Run, payloads: list[dict[str, Any]]) -> None:
-    from funnelbridge.ingest.intake import ingest_events
+    from funnelbridge.ingest import ingest_events
 
     if payloads:
         summary = ingest_events(run.rt, payloads)
