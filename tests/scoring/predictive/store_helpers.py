@@ -66,7 +66,8 @@ def _moves(lead: dict[str, Any], pb: Playbook, mql: bool) -> list[dict[str, Any]
         path.append(("mql", "lead", start + timedelta(days=5)))
         if lead["won"]:
             path += [("sal", "mql", start + timedelta(days=6)), ("sql", "sal", start + timedelta(days=10))]
-            path += [("opportunity", "sql", start + timedelta(days=12)), ("customer", "opportunity", start + timedelta(days=25))]  # fmt: skip
+            path.append(("opportunity", "sql", start + timedelta(days=12)))
+            path.append(("customer", "opportunity", start + timedelta(days=25)))
     elif lead["won"]:
         path.append(("customer", "lead", start + timedelta(days=20)))
     return [
@@ -84,11 +85,14 @@ def build_history(db: Database, n: int = 600, seed: int = 7) -> list[dict[str, A
     acc, con, ev, tr = [], [], [], []
     for lead in leads:
         i, at = lead["i"], lead["identified"]
-        acc.append({"id": i + 1, "domain": f"co{i}.example", "industry": lead["industry"], "employees": lead["employees"],
-                    "country": "DE", "technologies": lead["techs"], "created_at": at, "updated_at": at})  # fmt: skip
-        con.append({"id": i + 1, "email": f"p{i}@co{i}.example", "title": lead["title"], "account_id": i + 1,
-                    "created_at": at, "identified_at": at, "updated_at": at, "first_source": "google",
-                    "first_touch_at": at})  # fmt: skip
+        acc.append(
+            {"id": i + 1, "domain": f"co{i}.example", "industry": lead["industry"], "employees": lead["employees"],
+             "country": "DE", "technologies": lead["techs"], "created_at": at, "updated_at": at}
+        )  # fmt: skip
+        con.append(
+            {"id": i + 1, "email": f"p{i}@co{i}.example", "title": lead["title"], "account_id": i + 1,
+             "created_at": at, "identified_at": at, "updated_at": at, "first_source": "google", "first_touch_at": at}
+        )  # fmt: skip
         rows, _ = _rows(lead)
         ev += rows
         mql = lead["pricing"] + lead["webinars"] >= 2 or lead["title"].startswith("VP")
