@@ -20,6 +20,8 @@ _COMMAND_MODULES = (
     "funnel",
     "demo",
     "ingest",
+    "automation",
+    "users",
 )
 
 for _name in _COMMAND_MODULES:
