@@ -172,7 +172,8 @@ def _attribution(props: dict[str, Any] | None, index: int | str) -> dict[str, An
 def parse_payload(payload: Any, *, index: int | str, now: datetime) -> Activity:
     """Validate one payload; raises InputError naming the payload (``payload 3``) and the field."""
     if not isinstance(payload, Mapping):
-        raise _fail(index, "payload", f"expected a JSON object, got {type(payload).__name__}")
+        reason = getattr(payload, "reason", None) or f"expected a JSON object, got {type(payload).__name__}"
+        raise _fail(index, "payload", reason)
     unknown = sorted(str(k) for k in payload if k not in _KEYS)
     if unknown:
         raise _fail(index, unknown[0], f"unknown key (allowed: {', '.join(sorted(_KEYS))})")

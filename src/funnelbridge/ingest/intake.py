@@ -10,7 +10,7 @@ the earliest/latest by occurrence time, not by arrival.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ from funnelbridge.store.tables import events
 __all__ = ["DEFAULT_BATCH", "BatchResult", "ingest_events", "store_activities"]
 
 DEFAULT_BATCH = 5000
+RejectHook = Callable[[Rejection], None]
 _UNSUBSCRIBE = {"unsubscribe", "email_unsubscribe", "email_unsubscribed"}
 _BOUNCE = {"email_bounce", "email_bounced", "bounce"}
 
@@ -170,13 +171,18 @@ def _remap(
     return out
 
 
-def _validate(chunk: Sequence[tuple[int, Any]], now: datetime, summary: IngestSummary) -> list[Activity]:
+def _validate(
+    chunk: Sequence[tuple[int, Any]], now: datetime, summary: IngestSummary, on_reject: RejectHook | None
+) -> list[Activity]:
     valid = []
     for index, payload in chunk:
         try:
             valid.append(parse_payload(payload, index=index, now=now))
         except InputError as exc:
-            summary.reject(Rejection(index, (Problem(exc.field or "payload", exc.reason),), (payload,)))
+            rejection = Rejection(index, (Problem(exc.field or "payload", exc.reason),), (payload,))
+            summary.reject(rejection)
+            if on_reject:
+                on_reject(rejection)
     return valid
 
 
@@ -187,19 +193,21 @@ def ingest_events(
     *,
     batch_size: int = DEFAULT_BATCH,
     after: bool = True,
+    on_reject: RejectHook | None = None,
 ) -> IngestSummary:
     """Validate and store event payloads in batches (one transaction each); payloads are numbered from 1.
 
     Bad payloads are rejected with their number, field and reason (see ``IngestSummary.rejections``) and the
     rest stored. With ``after`` (the default) each batch's contacts are re-scored and advanced through the
-    lifecycle (:func:`funnelbridge.flow.after_activity`) in the same transaction."""
+    lifecycle (:func:`funnelbridge.flow.after_activity`) in the same transaction. ``on_reject`` sees every
+    rejection (the summary keeps only the first thousand)."""
     from funnelbridge.flow import after_activity
 
     summary = IngestSummary()
     for chunk in batched(enumerate(payloads, start=1), batch_size):
         now = rt.clock.now()
         summary.received += len(chunk)
-        valid = _validate(chunk, now, summary)
+        valid = _validate(chunk, now, summary, on_reject)
         with rt.db.transaction() as conn:
             result = store_activities(conn, valid, now)
             if after and result.contact_ids:

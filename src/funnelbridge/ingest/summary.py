@@ -56,6 +56,7 @@ class IngestSummary:
     identified: int = 0
     merged: int = 0
     contacts_touched: int = 0
+    rejects_path: Path | None = None
     rejections: list[Rejection] = field(default_factory=list)
 
     def reject(self, rejection: Rejection) -> None:
