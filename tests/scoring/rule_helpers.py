@@ -40,6 +40,8 @@ def add_events(conn: Connection, contact_id: int, rows: Sequence[dict[str, Any]]
     batch = []
     for r in rows:
         _SEQ[0] += 1
-        batch.append({"idempotency_key": f"k{_SEQ[0]}", "contact_id": contact_id, "received_at": r["occurred_at"]} | r)
+        base = {"idempotency_key": f"k{_SEQ[0]}", "contact_id": contact_id, "received_at": r["occurred_at"]}
+        blanks = dict.fromkeys(("path", "campaign", "source", "medium", "properties"))
+        batch.append(base | blanks | r)
     if batch:
         conn.execute(events.insert(), batch)

@@ -8,7 +8,7 @@ threshold (see :mod:`funnelbridge.scoring.thresholds`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,15 +18,13 @@ from funnelbridge.domain.clock import as_utc
 from funnelbridge.domain.events import DomainEvent
 from funnelbridge.rules.facts import load_lead_facts
 from funnelbridge.runtime import Runtime
+from funnelbridge.scoring.rescore import Progress, RescoreSummary, rescore_all
 from funnelbridge.scoring.results import GroupScore
 from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.scoring.thresholds import ScoreSnapshot, crossings
 from funnelbridge.store.scores import load_scores, score_row, upsert_scores
 
-__all__ = ["Progress", "ScoreResult", "explain_contact", "score_contact"]
-
-Progress = Callable[[int, int], None]
-"""``progress(done, total)``: called as a long operation advances."""
+__all__ = ["Progress", "RescoreSummary", "ScoreResult", "explain_contact", "rescore_all", "score_contact"]
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,9 @@ def insert_rows_json_text(conn: Connection, rows: Sequence[Mapping[str, Any]]) -
     if not rows:
         return
     values: dict[str, Any] = {c: bindparam(c) for c in SCORE_COLUMNS}
-    values["explanation"] = cast(bindparam("explanation", type_=Text), JSON)
+    text = bindparam("explanation", type_=Text)
+    # SQLite stores JSON as text already (and CAST(... AS JSON) there would mean numeric affinity).
+    values["explanation"] = text if conn.dialect.name == "sqlite" else cast(text, JSON)
     conn.execute(scores.insert().values(values), list(rows))
 
 

@@ -1,0 +1,92 @@
+"""rescore_all on the real store: same answers as score_contact, stored rows replaced, crossings published."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from rule_helpers import T0, add_account, add_contact, add_events, playbook
+from sqlalchemy import select
+
+from funnelbridge.domain.clock import FrozenClock
+from funnelbridge.domain.events import EventBus, ScoreCrossed
+from funnelbridge.playbook.examples import example_path
+from funnelbridge.playbook.loader import load_playbook
+from funnelbridge.runtime import Runtime
+from funnelbridge.scoring.service import explain_contact, rescore_all
+from funnelbridge.store import Database
+from funnelbridge.store.tables import scores
+
+NOW = T0 + timedelta(days=90)
+
+
+def _seed(db: Database) -> list[int]:
+    ids = []
+    with db.transaction() as conn:
+        acc = add_account(conn, domain="acme.com", employees=1200, industry="Software", country="DE",
+                          technologies=["Salesforce", "AWS"])  # fmt: skip
+        for i, (email, title) in enumerate(
+            [("vp@acme.com", "VP Marketing"), ("kid@gmail.com", "Student"), ("x@rivalcrm.com", None)]
+        ):
+            cid = add_contact(conn, email=email, title=title, account_id=acc if i != 1 else None)
+            evs = [
+                {"type": "page_view", "path": "/pricing", "occurred_at": NOW - timedelta(days=d, hours=i)}
+                for d in (0, 0, 0, 1, 20)
+            ]
+            evs += [{"type": "email_click", "occurred_at": NOW - timedelta(days=59 + i)}]
+            evs += [{"type": "demo_request", "occurred_at": NOW - timedelta(days=3)}] if i == 0 else []
+            evs += [{"type": "webinar_attended", "occurred_at": NOW + timedelta(days=1)}]  # future: ignored
+            add_events(conn, cid, evs)
+            ids.append(cid)
+    return ids
+
+
+@pytest.mark.parametrize("example", ["b2b", "b2c"])
+def test_batch_equals_incremental_on_the_store(db: Database, example: str) -> None:
+    rt = Runtime(db, load_playbook(example_path(example)), FrozenClock(NOW), EventBus(published=[]))
+    ids = _seed(db)
+    summary = rescore_all(rt)
+    assert summary.engine == "duckdb" and summary.leads == 3
+    with db.read() as conn:
+        stored = {r.contact_id: r for r in conn.execute(select(scores).where(scores.c.score_group == "main"))}
+    for cid in ids:
+        inc = explain_contact(rt, cid).main
+        row = stored[cid]
+        for key in ("fit", "engagement", "negative", "total"):
+            assert getattr(row, key) == pytest.approx(getattr(inc, key), abs=1e-6)
+        assert (row.grade, row.temperature, row.quadrant, row.mql_eligible) == (
+            inc.grade, inc.temperature, inc.quadrant, inc.mql_eligible,
+        )  # fmt: skip
+        assert [i["rule"] for i in row.explanation] == [i.rule for i in inc.explanation]
+        assert row.playbook_version == rt.playbook.version
+    assert sum(summary.grades.values()) == 3
+
+
+def test_rescore_replaces_rows_and_publishes_decay_crossings(db: Database) -> None:
+    pb = playbook({"engagement": [{"event": "webinar", "points": 80, "half_life": "7d"}], "mql": {"engagement": 50}})
+    rt = Runtime(db, pb, FrozenClock(NOW), EventBus(published=[]))
+    with db.transaction() as conn:
+        cid = add_contact(conn, email="a@b.co")
+        add_events(conn, cid, [{"type": "webinar", "occurred_at": NOW}])
+    rescore_all(rt)
+    assert rt.bus.published and all(e.contact_id == cid for e in rt.bus.published)
+    rt.bus.published.clear()
+    later = rescore_all(rt, as_of=NOW + timedelta(days=7))  # 80 → 40: falls below MQL (50) and hot (70)
+    crossed = {(e.threshold, e.upward) for e in rt.bus.published if isinstance(e, ScoreCrossed)}
+    assert crossed == {(50.0, False), (70.0, False)} and later.crossings == 3
+    with db.read() as conn:
+        rows = list(conn.execute(select(scores)))
+    assert len(rows) == 1 and rows[0].engagement == pytest.approx(40.0)
+
+
+def test_properties_fields_fall_back_to_the_python_path(db: Database) -> None:
+    cond = {"field": "properties.seconds", "op": "gte", "value": 30}
+    pb = playbook({"engagement": [{"event": "page_view", "where": cond, "points": 5}]})
+    rt = Runtime(db, pb, FrozenClock(NOW), EventBus())
+    with db.transaction() as conn:
+        cid = add_contact(conn, email="a@b.co")
+        add_events(conn, cid, [{"type": "page_view", "occurred_at": NOW, "properties": {"seconds": 45}}])
+    summary = rescore_all(rt)
+    assert summary.engine == "python" and summary.grades == {"D": 1}
+    with db.read() as conn:
+        assert conn.execute(select(scores.c.engagement)).scalar_one() == 5
