@@ -78,7 +78,8 @@ class Rule:
         return f"{self.move.value}: {self.from_stage or '(new)'} → {self.to_stage}"
 
     def who(self) -> str:
-        return ", ".join(sorted(self.roles | {"admin"}))
+        """Who may make the move: the rule's roles, plus admins for every move a person can make."""
+        return "system" if self.roles == {"system"} else ", ".join(sorted(self.roles | {"admin"}))
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def stage_roles(pipe: Pipeline) -> StageRoles:
     elif qualify:
         deal_from = (qualify,)
     else:
-        deal_from = tuple(i for i in ids[max(floor, 1) : c] if i != queue) or (ids[c - 1],)
+        deal_from = tuple(i for i in ids[max(floor, 1) : c] if i != queue) or tuple(ids[max(c - 1, 0) : c])
     with_criteria = [s for s in auto if pipe.stage(s).enter_when is not None]
     return StageRoles(
         stages=ids,
