@@ -20,6 +20,8 @@ __all__ = ["ROUTER_MODULES", "create_app"]
 ROUTER_MODULES = (
     "funnelbridge.api.routes.admin",
     "funnelbridge.api.routes.resources",
+    "funnelbridge.api.routes.commands",
+    "funnelbridge.api.routes.intake",
 )
 
 

@@ -16,7 +16,7 @@ __all__ = ["STATUS_BY_ERROR", "install_problem_handlers", "problem"]
 STATUS_BY_ERROR: tuple[tuple[type[errors.FunnelbridgeError], int], ...] = (
     (errors.NotFoundError, 404),
     (errors.ConflictError, 409),
-    (errors.IllegalTransitionError, 409),
+    (errors.IllegalTransitionError, 422),
     (errors.InputError, 422),
     (errors.PlaybookError, 422),
     (errors.ModelError, 422),
