@@ -4,7 +4,7 @@ Times are UTC; the b2b playbook's zone is Europe/Berlin (UTC+1 in winter), so 20
 1 February locally and 2026-02-28 23:00 UTC is exactly the end of February.
 
 Journeys (stages: visitor lead mal mql sal sql opportunity customer evangelist):
-  c1 google   visitor 01-05, lead 01-06, mal 01-06, mql 01-10, sal 01-11 (accepted 26h later), sql 01-15, opp 01-20,
+  c1 google   (last touch: LinkedIn) visitor 01-05, lead 01-06, mal 01-06, mql 01-10, sal 01-11 (accepted 26h later), sql 01-15, opp 01-20,
               customer 02-20; deal 10 000 won
   c2 linkedin j1: visitor 01-07, lead 01-08, mql 01-09 (skipped mal), rejected 01-10 → recycled (not_a_fit)
               j2: mql 03-01 (from recycled), sal 03-02, sql 03-05; deal 5 000 open (proposal, 0.6)
@@ -18,12 +18,15 @@ Journeys (stages: visitor lead mal mql sal sql opportunity customer evangelist):
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from funnelbridge.analytics.engines import Engine, open_engine
 from funnelbridge.analytics.export import export_parquet
@@ -32,7 +35,10 @@ from funnelbridge.playbook.examples import example_path
 from funnelbridge.playbook.loader import load_playbook
 from funnelbridge.playbook.schema import Playbook
 from funnelbridge.store import tables as t
-from funnelbridge.store.db import Database
+from funnelbridge.store.db import Database, connect
+from funnelbridge.store.migrate import upgrade
+
+PG_URL = os.environ.get("FUNNELBRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 AS_OF = datetime(2026, 4, 1, tzinfo=UTC)
 
@@ -107,7 +113,7 @@ def _contacts() -> list[dict[str, Any]]:
                 "owner_id": OWNER.get(cid),
                 "first_source": SOURCES[cid],
                 "first_campaign": CAMPAIGNS[cid],
-                "last_campaign": CAMPAIGNS[cid],
+                "last_campaign": "li_q1" if cid == 1 else CAMPAIGNS[cid],
                 "created_at": first,
                 "updated_at": first,
             }
@@ -347,17 +353,50 @@ ENGINES = [
 ]
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+@pytest.fixture(scope="session")
+def world_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """The world in a migrated SQLite store, built once per session (the analytics tests only read)."""
+    db = connect(f"sqlite:///{tmp_path_factory.mktemp('world')}/store.db")
+    upgrade(db)
+    populate(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def world_pg() -> Iterator[Database]:
+    """The world in its own PostgreSQL schema, built once per session."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = connect(PG_URL)
+    with admin.engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = connect(PG_URL, schema=schema)
+    upgrade(db)
+    populate(db)
+    yield db
+    db.dispose()
+    with admin.engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def world_parquet(world_sqlite: Database, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("parquet")
+    export_parquet(world_sqlite, directory)
+    return directory
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """The world, loaded, on one engine (spark reads a Parquet export of the SQLite store)."""
     kind = request.param
-    db: Database = request.getfixturevalue("pg_db" if kind == "postgres" else "sqlite_db")
-    populate(db)
     if kind == "spark":
-        export_parquet(db, tmp_path / "pq")
-        eng = open_engine(None, "spark", parquet_dir=tmp_path / "pq")
+        eng = open_engine(None, "spark", parquet_dir=request.getfixturevalue("world_parquet"))
+    elif kind == "postgres":
+        eng = open_engine(request.getfixturevalue("world_pg"))
     else:
-        eng = open_engine(db, "duckdb" if kind == "duckdb" else "store")
+        eng = open_engine(request.getfixturevalue("world_sqlite"), "duckdb" if kind == "duckdb" else "store")
     yield eng
     eng.close()
 
