@@ -4,8 +4,8 @@ Times are UTC; the b2b playbook's zone is Europe/Berlin (UTC+1 in winter), so 20
 1 February locally and 2026-02-28 23:00 UTC is exactly the end of February.
 
 Journeys (stages: visitor lead mal mql sal sql opportunity customer evangelist):
-  c1 google   (last touch: LinkedIn) visitor 01-05, lead 01-06, mal 01-06, mql 01-10, sal 01-11 (accepted 26h later), sql 01-15, opp 01-20,
-              customer 02-20; deal 10 000 won
+  c1 google   (last touch: LinkedIn) visitor 01-05, lead 01-06, mal 01-06, mql 01-10, sal 01-11 (accepted
+              26h later), sql 01-15, opp 01-20, customer 02-20; deal 10 000 won
   c2 linkedin j1: visitor 01-07, lead 01-08, mql 01-09 (skipped mal), rejected 01-10 → recycled (not_a_fit)
               j2: mql 03-01 (from recycled), sal 03-02, sql 03-05; deal 5 000 open (proposal, 0.6)
   c3 google   lead 2026-01-31 23:30 UTC (skipped visitor; February in Berlin), mal 02-02
