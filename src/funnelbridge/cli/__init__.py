@@ -22,6 +22,9 @@ _COMMAND_MODULES = (
     "ingest",
     "automation",
     "users",
+    "lead",
+    "deal",
+    "queue",
 )
 
 for _name in _COMMAND_MODULES:

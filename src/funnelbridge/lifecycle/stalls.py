@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from funnelbridge.errors import ConflictError
+from funnelbridge.lifecycle.deals import recycle_due
 from funnelbridge.lifecycle.engine import MoveRequest, apply_move, table_of
 from funnelbridge.lifecycle.model import SYSTEM
 from funnelbridge.lifecycle.table import Move
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.pipeline import get_state, stall_candidates
 
-__all__ = ["recycle_stalled"]
+__all__ = ["RecycleSummary", "recycle", "recycle_stalled"]
 
 
 def recycle_stalled(rt: Runtime) -> int:
@@ -41,3 +44,14 @@ def recycle_stalled(rt: Runtime) -> int:
                     continue
                 recycled += 1
     return recycled
+
+
+@dataclass(frozen=True)
+class RecycleSummary:
+    stalled: int
+    lost: int
+
+
+def recycle(rt: Runtime) -> RecycleSummary:
+    """The periodic lifecycle job: recycle stalled leads and fire due loss cool-downs."""
+    return RecycleSummary(stalled=recycle_stalled(rt), lost=recycle_due(rt))
