@@ -9,6 +9,7 @@ idempotency key get one derived from their content, so importing a file twice st
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from sqlalchemy import Connection
 
@@ -21,6 +22,7 @@ __all__ = ["activity_of", "write_events"]
 _NAME = re.compile(r"^[a-z][a-z0-9_.:-]{0,99}$")
 
 
+@lru_cache(maxsize=4096)
 def _name(text: str | None) -> str | None:
     if text is None:
         return None

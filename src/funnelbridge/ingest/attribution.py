@@ -112,14 +112,8 @@ def _touch_columns(end: str, touch: Touch) -> dict[str, Any]:
 
 def apply_activity(conn: Connection, seen: Mapping[int, ContactActivity], now: datetime) -> int:
     """Write what a batch saw to its contacts (only changed columns); returns how many contacts changed."""
-    rows = contact_repo.contact_rows(conn, seen)
-    changed = 0
-    for contact_id, activity in seen.items():
-        row = rows.get(contact_id)
-        if row is None:
-            continue
-        changes = touch_changes(row, activity)
-        if changes:
-            contact_repo.update_contact(conn, contact_id, changes, now)
-            changed += 1
-    return changed
+    rows = contact_repo.touch_rows(conn, seen)
+    changes = {cid: touch_changes(rows[cid], act) for cid, act in seen.items() if cid in rows}
+    changes = {cid: values for cid, values in changes.items() if values}
+    contact_repo.update_contacts(conn, changes, now)
+    return len(changes)

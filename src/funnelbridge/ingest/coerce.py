@@ -60,7 +60,7 @@ def _blank(raw: Any) -> bool:
 
 
 def _clean_text(raw: Any) -> str:
-    text = raw if isinstance(raw, str) else str(raw)
+    text = raw if type(raw) is str else str(raw)
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -75,9 +75,11 @@ def to_text(max_len: int) -> Coercer:
     """Trimmed text of at most ``max_len`` characters."""
 
     def coerce(raw: Any) -> str | None:
-        if _blank(raw):
+        if raw is None or raw == "" or (type(raw) is not str and _blank(raw)):
             return None
         text = _clean_text(raw)
+        if not text:
+            return None
         if len(text) > max_len:
             raise CoerceError(f"longer than {max_len} characters (got {len(text)})")
         return text
@@ -157,14 +159,17 @@ def to_timestamp(zone: tzinfo) -> Coercer:
     """A point in time, returned in UTC. Values without an offset are read in ``zone``."""
 
     def coerce(raw: Any) -> datetime | None:
-        if _blank(raw):
+        if raw is None or raw == "" or (type(raw) is not str and _blank(raw)):
             return None
         if isinstance(raw, datetime):
             value = raw
         elif isinstance(raw, date):
             value = datetime.combine(raw, time())
         else:
-            value = _parse_datetime(_clean_text(raw))
+            text = _clean_text(raw)
+            if not text:
+                return None
+            value = _parse_datetime(text)
         if value.tzinfo is None:
             value = value.replace(tzinfo=zone)
         try:
@@ -192,7 +197,7 @@ def to_date(raw: Any) -> date | None:
 
 def to_email(raw: Any) -> str | None:
     """A normalized (trimmed, lower-case) email address."""
-    if _blank(raw):
+    if raw is None or raw == "" or _blank(raw):
         return None
     text = normalize_email(_clean_text(raw))
     if text is None:

@@ -27,6 +27,7 @@ from funnelbridge.ingest.summary import IngestSummary, Progress
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.runtime import Runtime
 from funnelbridge.store import contacts as contact_repo
+from funnelbridge.store import identities as identity_repo
 from funnelbridge.store.bulk import batched, lookup
 from funnelbridge.store.events import insert_events
 from funnelbridge.store.tables import events
@@ -84,7 +85,7 @@ def _contact_of(conn: Connection, cache: IdentityCache, act: Activity, now: date
     )
     result.created += res.created
     result.identified += res.identified
-    if res.created or res.identified:
+    if (res.created and act.identifying) or res.identified:
         result.new_people.add(res.contact_id)
     if res.merged_id is not None:
         result.merged += 1
@@ -114,6 +115,7 @@ def store_activities(conn: Connection, activities: Sequence[Activity], now: date
     result = BatchResult(duplicates=dropped)
     cache = IdentityCache()
     cache.prefetch(conn, (a.email for a in fresh), (a.user_id for a in fresh), (a.anonymous_id for a in fresh))
+    _create_strangers(conn, cache, fresh, result)
     rows: list[dict[str, Any]] = []
     seen: dict[int, ContactActivity] = {}
     traits: list[tuple[int, dict[str, Any]]] = []
@@ -134,6 +136,54 @@ def store_activities(conn: Connection, activities: Sequence[Activity], now: date
     apply_activity(conn, seen, now)
     result.contact_ids = set(seen)
     return result
+
+
+def _stranger(cache: IdentityCache, act: Activity, claimed: set[str]) -> tuple[str, str] | None:
+    """``(kind, id)`` when ``act`` is the first sign of a person known by exactly one, unknown identifier."""
+    ids = [("anon", act.anonymous_id), ("email", act.email), ("external", act.user_id)]
+    present = [(kind, value) for kind, value in ids if value is not None]
+    keys = [f"{kind}:{value}" for kind, value in present]
+    fresh = not any(key in claimed for key in keys)
+    claimed.update(keys)
+    if not fresh or len(present) != 1:
+        return None
+    kind, value = present[0]
+    table = {"anon": cache.by_anon, "email": cache.by_email, "external": cache.by_external}[kind]
+    return None if value in table else (kind, value)
+
+
+def _create_strangers(conn: Connection, cache: IdentityCache, fresh: Sequence[Activity], result: BatchResult) -> None:
+    """Create, in bulk, the contacts of people first seen in this batch by one identifier (the common case);
+    anything subtler (an identify with a cookie, a known person) goes through :func:`resolve_contact`."""
+    claimed: set[str] = set()
+    new: list[tuple[str, str, datetime]] = []
+    for act in fresh:
+        found = _stranger(cache, act, claimed)
+        if found is not None:
+            new.append((*found, act.occurred_at))
+    if not new:
+        return
+    ids = contact_repo.insert_contacts_returning(conn, [_stranger_row(kind, value, at) for kind, value, at in new])
+    links = []
+    for (kind, value, at), contact_id in zip(new, ids, strict=True):
+        if kind == "anon":
+            cache.by_anon[value] = contact_id
+            links.append({"anonymous_id": value, "contact_id": contact_id, "first_seen_at": at})
+        else:
+            (cache.by_email if kind == "email" else cache.by_external)[value] = contact_id
+            result.new_people.add(contact_id)
+    identity_repo.link_identities(conn, links)
+    result.created += len(new)
+
+
+def _stranger_row(kind: str, value: str, at: datetime) -> dict[str, Any]:
+    return {
+        "email": value if kind == "email" else None,
+        "external_id": value if kind == "external" else None,
+        "created_at": at,
+        "identified_at": None if kind == "anon" else at,
+        "updated_at": at,
+    }
 
 
 def _traits_of(act: Activity) -> dict[str, Any]:

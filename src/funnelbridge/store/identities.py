@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from funnelbridge.store.bulk import lookup
 from funnelbridge.store.tables import identities
 
-__all__ = ["anonymous_ids_of", "contacts_by_anonymous_ids", "link_identity", "mark_identified", "move_identities"]
+__all__ = [
+    "anonymous_ids_of",
+    "contacts_by_anonymous_ids",
+    "link_identities",
+    "link_identity",
+    "mark_identified",
+    "move_identities",
+]
 
 
 def contacts_by_anonymous_ids(conn: Connection, anonymous_ids: Iterable[str | None]) -> dict[str, int]:
@@ -23,6 +31,12 @@ def link_identity(conn: Connection, anonymous_id: str, contact_id: int, first_se
     conn.execute(
         identities.insert().values(anonymous_id=anonymous_id, contact_id=contact_id, first_seen_at=first_seen_at)
     )
+
+
+def link_identities(conn: Connection, links: list[dict[str, Any]]) -> None:
+    """Insert many ``{anonymous_id, contact_id, first_seen_at}`` links (executemany)."""
+    if links:
+        conn.execute(identities.insert(), links)
 
 
 def mark_identified(conn: Connection, anonymous_id: str, at: datetime) -> None:
