@@ -26,7 +26,7 @@ from funnelbridge.demo.floor import Rep, SalesFloor, work_day
 from funnelbridge.demo.marketing import campaign_rows, day_costs
 from funnelbridge.demo.sales import rep_names
 from funnelbridge.demo.truth import write_truth
-from funnelbridge.demo.world import World, WorldShape, build_world
+from funnelbridge.demo.world import Market, World, WorldShape, build_world
 from funnelbridge.domain.clock import FrozenClock
 from funnelbridge.lifecycle.model import Actor
 from funnelbridge.playbook.examples import example_path
@@ -162,14 +162,16 @@ def run_demo(
     ground_truth: Path | None = None,
     reset: bool = False,
     start: date = DEFAULT_START,
+    market: Market | None = None,
     report: Callable[[Runtime], Any] | None = None,
 ) -> DemoResult:
     """Simulate ``leads`` people over ``days`` days from ``seed`` into the store, write the ground truth and return
-    what happened (``report``, when given, is called on the finished runtime and its result kept)."""
+    what happened. ``market`` tunes how many accounts are buying; ``report``, when given, is called on the finished
+    runtime and its result kept in :attr:`DemoResult.report`."""
     began = time.perf_counter()
     settings = _settings(settings_or_url, playbook)
     prepare_store(settings.database_url, reset=reset)
-    world = build_world(WorldShape(people=leads, days=days, seed=seed))
+    world = build_world(WorldShape(people=leads, days=days, seed=seed, market=market or Market()))
     truth = write_truth(world, ground_truth or truth_path_for(settings.database_url))
     clock = FrozenClock(day_start(start, 0))
     rt = open_runtime(settings, clock=clock, migrate=True)

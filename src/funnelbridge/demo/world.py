@@ -22,6 +22,7 @@ from funnelbridge.demo import catalog as cat
 
 __all__ = [
     "Kind",
+    "Market",
     "World",
     "WorldShape",
     "account_domain",
@@ -52,15 +53,23 @@ _KIND_SHARES = (0.74, 0.13, 0.06, 0.01, 0.06)
 
 
 @dataclass(frozen=True)
+class Market:
+    """Tunables of the market: people per account, and the chance an account is buying
+    (``in_market_base + in_market_fit · account_fit²``; a few percent overall by default)."""
+
+    people_per_account: float = 4.0
+    in_market_base: float = 0.012
+    in_market_fit: float = 0.08
+
+
+@dataclass(frozen=True)
 class WorldShape:
-    """What to build: how many people, over how many days, from which seed."""
+    """What to build: how many people, over how many days, from which seed, in which market."""
 
     people: int
     days: int
     seed: int
-    people_per_account: float = 4.0
-    in_market_base: float = 0.012
-    in_market_fit: float = 0.08
+    market: Market = Market()
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,7 @@ def _tech_fit(tech: NDArray[np.uint16]) -> F32:
 
 
 def _accounts(rng: np.random.Generator, shape: WorldShape) -> dict[str, Any]:
-    n = max(1, round(shape.people / shape.people_per_account))
+    n = max(1, round(shape.people / shape.market.people_per_account))
     industry = _pick(rng, tuple(i.share for i in cat.INDUSTRIES), n)
     country = _pick(rng, tuple(c.share for c in cat.COUNTRIES), n)
     employees = np.clip(rng.lognormal(np.log(60), 1.6, n), 1, 200_000).astype(np.int32)
@@ -131,7 +140,7 @@ def _accounts(rng: np.random.Generator, shape: WorldShape) -> dict[str, Any]:
     ind_fit = np.asarray([i.fit for i in cat.INDUSTRIES], dtype=np.float32)[industry]
     cty_fit = np.asarray([c.fit for c in cat.COUNTRIES], dtype=np.float32)[country]
     fit = 0.4 * ind_fit + 0.3 * _size_fit(employees) + 0.2 * cty_fit + 0.1 * _tech_fit(tech)
-    in_market = rng.random(n) < shape.in_market_base + shape.in_market_fit * fit**2
+    in_market = rng.random(n) < shape.market.in_market_base + shape.market.in_market_fit * fit**2
     return {
         "acc_industry": industry,
         "acc_employees": employees,
