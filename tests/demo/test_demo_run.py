@@ -4,6 +4,7 @@ gives the same database, table by table."""
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def test_conversion_falls_stage_by_stage(shaped) -> None:  # type: ignore[no-unt
     _, _, counts = shaped
     reached = dict(counts.stages)
     chain = ["visitor", "lead", "mal", "mql", "sal", "sql", "opportunity"]
-    assert all(reached[a] >= reached[b] for a, b in zip(chain, chain[1:], strict=False)), reached
+    assert all(reached[a] >= reached[b] for a, b in itertools.pairwise(chain)), reached
     assert reached["visitor"] > 2 * reached["lead"] > 0
     assert reached["mal"] > 2 * reached["mql"] > 0
     assert reached["opportunity"] > 0
