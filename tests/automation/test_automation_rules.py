@@ -8,7 +8,15 @@ from sqlalchemy import func, select
 from conftest import World, b2b
 from funnelbridge.automation import list_outbox
 from funnelbridge.domain.events import DealWon, ScoreCrossed, StageEntered, TemperatureChanged
+from funnelbridge.store import Database
 from funnelbridge.store.tables import nurture_enrollments, outbox, tasks
+
+
+@pytest.fixture
+def db(sqlite_db: Database) -> Database:
+    """Rule evaluation is store-agnostic; the PostgreSQL paths (insert-if-absent, locking) are covered by the
+    routing, timer and concurrent-worker tests."""
+    return sqlite_db
 
 
 def test_mql_entry_assigns_an_owner_and_queues_an_email_to_them(world: World) -> None:
