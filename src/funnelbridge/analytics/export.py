@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, Numeric, Table, select
+from sqlalchemy.types import TypeDecorator
 
 from funnelbridge.errors import NotFoundError
 from funnelbridge.store import tables as t
@@ -25,8 +26,14 @@ __all__ = ["ExportSummary", "arrow_schema", "export_parquet", "table_to_arrow"]
 _CHUNK = 100_000
 
 
-def _arrow_type(column: Any) -> pa.DataType:
+def _base(column: Any) -> Any:
+    """The column's SQL type, looking through TypeDecorators (e.g. the store's UTCDateTime)."""
     kind = column.type
+    return kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+
+
+def _arrow_type(column: Any) -> pa.DataType:
+    kind = _base(column)
     if isinstance(kind, DateTime):
         return pa.timestamp("us", tz="UTC")
     if isinstance(kind, Date):
@@ -46,9 +53,10 @@ def arrow_schema(table: Table) -> pa.Schema:
 
 
 def _converter(column: Any) -> Callable[[Any], Any] | None:
-    if isinstance(column.type, JSON):
+    kind = _base(column)
+    if isinstance(kind, JSON):
         return lambda v: None if v is None else json.dumps(v, sort_keys=True)
-    if isinstance(column.type, Numeric) and not isinstance(column.type, Integer | Float):
+    if isinstance(kind, Numeric) and not isinstance(kind, Integer | Float):
         return lambda v: None if v is None else float(v)
     return None
 
