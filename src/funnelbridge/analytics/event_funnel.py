@@ -24,7 +24,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-from funnelbridge.analytics.event_funnel_attempts import counted_attempts
+from funnelbridge.analytics.event_funnel_attempts import Keep, counted_attempts, identity
 from funnelbridge.analytics.event_funnel_prepare import prepare_events
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec
 from funnelbridge.analytics.event_funnel_stats import (
@@ -35,7 +35,15 @@ from funnelbridge.analytics.event_funnel_stats import (
     with_durations,
 )
 
-__all__ = ["FunnelExpressions", "FunnelResult", "StepResult", "funnel_expressions", "run_funnel", "summarize"]
+__all__ = [
+    "FunnelExpressions",
+    "FunnelResult",
+    "StepResult",
+    "funnel_expressions",
+    "person_table",
+    "run_funnel",
+    "summarize",
+]
 
 
 @dataclass(frozen=True)
@@ -74,10 +82,22 @@ class FunnelResult:
         return out
 
 
-def funnel_expressions(events: ir.Table, spec: FunnelSpec, *, by_breakdown: bool = False) -> FunnelExpressions:
-    """The funnel as Ibis expressions over ``events`` (columns person_id, event, timestamp, properties)."""
+def person_table(events: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> ir.Table:
+    """One row per counted person: ``pid, bk, reach, t1..tN, d2..dN`` (seconds from the previous step)."""
+    ev = keep(prepare_events(events, spec))
+    return keep(with_durations(counted_attempts(ev, spec, keep), len(spec.steps)))
+
+
+def funnel_expressions(
+    events: ir.Table, spec: FunnelSpec, *, by_breakdown: bool = False, keep: Keep = identity
+) -> FunnelExpressions:
+    """The funnel as Ibis expressions over ``events`` (columns person_id, event, timestamp, properties).
+
+    With the default ``keep`` the result is one pure expression per summary; :func:`run_funnel` passes a hook
+    that materialises each stage once on the engine.
+    """
     n = len(spec.steps)
-    persons = with_durations(counted_attempts(prepare_events(events, spec), spec), n)
+    persons = person_table(events, spec, keep)
     return FunnelExpressions(persons, step_table(persons, n, by_breakdown), median_table(persons, n, by_breakdown))
 
 
@@ -132,15 +152,36 @@ def _is_missing(value: Any) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
-def _execute(events: ir.Table, spec: FunnelSpec, by_breakdown: bool) -> dict[str, tuple[StepResult, ...]]:
-    exprs = funnel_expressions(events, spec, by_breakdown=by_breakdown)
-    return summarize(spec, _records(exprs.steps), _records(exprs.medians))
+def _summaries(persons: ir.Table, spec: FunnelSpec, by_breakdown: bool) -> dict[str, tuple[StepResult, ...]]:
+    n = len(spec.steps)
+    rows = _records(step_table(persons, n, by_breakdown))
+    return summarize(spec, rows, _records(median_table(persons, n, by_breakdown)))
+
+
+class _Stages:
+    """Materialises each stage once on the engine (``Table.cache``) and releases them all afterwards."""
+
+    def __init__(self) -> None:
+        self.cached: list[Any] = []
+
+    def __call__(self, table: ir.Table) -> ir.Table:
+        cached = table.cache()
+        self.cached.append(cached)
+        return cached
+
+    def release(self) -> None:
+        for cached in reversed(self.cached):
+            cached.release()
 
 
 def run_funnel(events: ir.Table, spec: FunnelSpec) -> FunnelResult:
     """Execute the funnel on the backend of ``events`` and return named results."""
-    overall = _execute(events, spec, by_breakdown=False).get(OVERALL)
-    steps = overall or _steps(spec, {}, {})
-    if spec.breakdown is None:
-        return FunnelResult(steps)
-    return FunnelResult(steps, _execute(events, spec, by_breakdown=True))
+    stages = _Stages()
+    try:
+        persons = person_table(events, spec, stages)
+        steps = _summaries(persons, spec, by_breakdown=False).get(OVERALL) or _steps(spec, {}, {})
+        if spec.breakdown is None:
+            return FunnelResult(steps)
+        return FunnelResult(steps, _summaries(persons, spec, by_breakdown=True))
+    finally:
+        stages.release()

@@ -9,13 +9,24 @@ and take, per step, the earliest events inside ``[s, s + window]``; their ``t1..
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import ibis.expr.types as ir
 
 from funnelbridge.analytics.event_funnel_prepare import excl_flag, step_flag, strict_bounds
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order
 
-__all__ = ["attempts", "counted_attempts"]
+__all__ = ["Keep", "attempts", "counted_attempts", "identity"]
+
+#: A materialisation hook: identity keeps one pure expression; ``run_funnel`` passes ``Table.cache`` so that each
+#: stage is computed once (and SQLite's parser never sees the whole nested query).
+Keep = Callable[[ir.Table], ir.Table]
+
+
+def identity(table: ir.Table) -> ir.Table:
+    return table
+
 
 _NO_TIME = 2**62  # "never": bigger than any epoch microsecond
 
@@ -57,11 +68,11 @@ def _ordered_step(att: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.T
     return merged.drop("f_pid", "f_aseq")
 
 
-def _ordered_attempts(ev: ir.Table, spec: FunnelSpec) -> ir.Table:
+def _ordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
     n = len(spec.steps)
     strict = spec.order is Order.STRICT
     if strict:
-        ev = strict_bounds(ev, n)
+        ev = keep(strict_bounds(ev, n))
     openers = ev.filter(ev[step_flag(1)])
     att = openers.select(
         pid=openers.pid,
@@ -72,9 +83,8 @@ def _ordered_attempts(ev: ir.Table, spec: FunnelSpec) -> ir.Table:
         **({"nb": openers.nb1} if strict else {}),
     )
     for k in range(2, n + 1):
-        att = _ordered_step(att, ev, spec, k)
-    keep = ["pid", "aseq", "s", "bk", *[_t(k) for k in range(1, n + 1)]]
-    return att.select(*keep)
+        att = keep(_ordered_step(att, ev, spec, k))
+    return att.select("pid", "aseq", "s", "bk", *[_t(k) for k in range(1, n + 1)])
 
 
 def _step_groups(spec: FunnelSpec) -> list[list[int]]:
@@ -85,7 +95,7 @@ def _step_groups(spec: FunnelSpec) -> list[list[int]]:
     return list(groups.values())
 
 
-def _unordered_attempts(ev: ir.Table, spec: FunnelSpec) -> ir.Table:
+def _unordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
     n = len(spec.steps)
     openers = ev.filter(ibis.or_(*[ev[step_flag(k)] for k in range(1, n + 1)]))
     att = openers.select(pid=openers.pid, aseq=openers.seq, s=openers.us, bk=openers.bk)
@@ -93,8 +103,10 @@ def _unordered_attempts(ev: ir.Table, spec: FunnelSpec) -> ir.Table:
     union = hits[0] if len(hits) == 1 else ibis.union(*hits)
     order = ibis.window(group_by=[union.h_pid, union.h_aseq], order_by=[union.h_us, union.h_seq])
     ranked = union.mutate(rank=ibis.row_number().over(order) + 1)
-    sorted_times = ranked.group_by([ranked.h_pid, ranked.h_aseq]).aggregate(
-        **{_t(k): ranked.h_us.max(where=ranked.rank == k) for k in range(1, n + 1)}
+    sorted_times = keep(
+        ranked.group_by([ranked.h_pid, ranked.h_aseq]).aggregate(
+            **{_t(k): ranked.h_us.max(where=ranked.rank == k) for k in range(1, n + 1)}
+        )
     )
     merged = att.join(sorted_times, [att.pid == sorted_times.h_pid, att.aseq == sorted_times.h_aseq])
     return merged.select("pid", "aseq", "s", "bk", *[_t(k) for k in range(1, n + 1)])
@@ -110,11 +122,11 @@ def _group_hits(att: ir.Table, ev: ir.Table, spec: FunnelSpec, group: list[int])
     return kept.select(h_pid=kept.pid, h_aseq=kept.aseq, h_us=kept.c_us, h_seq=kept.c_seq)
 
 
-def attempts(ev: ir.Table, spec: FunnelSpec) -> ir.Table:
+def attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> ir.Table:
     """Every attempt of every person with its step times (see the module docstring)."""
     if spec.order is Order.UNORDERED:
-        return _unordered_attempts(ev, spec)
-    return _ordered_attempts(ev, spec)
+        return _unordered_attempts(ev, spec, keep)
+    return _ordered_attempts(ev, spec, keep)
 
 
 def _reach(att: ir.Table, n: int) -> ir.IntegerValue:
@@ -140,8 +152,6 @@ def _taint_time(att: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
         preds = [left.pid == xs.x_pid, xs.x_us > left[_t(low)], xs.x_us < upper, xs.x_us - left.s <= spec.window_us]
         joined = left.join(xs, preds)
         taints.append(joined.group_by([joined.pid, joined.aseq]).aggregate(tau=joined.x_us.min()))
-    if not taints:
-        return att.mutate(tau=ibis.null().cast("int64"))
     union = taints[0] if len(taints) == 1 else ibis.union(*taints)
     first = union.group_by([union.pid, union.aseq]).aggregate(tau=union.tau.min())
     first = first.select(g_pid=first.pid, g_aseq=first.aseq, tau=first.tau)
@@ -163,7 +173,7 @@ def _last_time(att: ir.Table, n: int) -> ir.IntegerValue:
     return ibis.cases(*cases)
 
 
-def counted_attempts(ev: ir.Table, spec: FunnelSpec) -> ir.Table:
+def counted_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> ir.Table:
     """One row per counted person: ``pid, bk, reach, t1..tN`` of the attempt that counts.
 
     A person counts at R, the furthest (effective) reach over all attempts, if a clean attempt reaches R; if only
@@ -172,9 +182,11 @@ def counted_attempts(ev: ir.Table, spec: FunnelSpec) -> ir.Table:
     (unordered: PostHog reports the oldest events still in the window), then to the lowest stream position.
     """
     n = len(spec.steps)
-    att = attempts(ev, spec)
+    att = attempts(ev, spec, keep)
     att = att.mutate(reach=_reach(att, n))
-    att = _effective_reach(_taint_time(att, ev, spec), n)
+    if spec.exclusions:
+        att = keep(_taint_time(att, ev, spec))
+    att = _effective_reach(att if spec.exclusions else att.mutate(tau=ibis.null().cast("int64")), n)
     att = att.mutate(t_last=_last_time(att, n), clean=att.tau.isnull())
     person = ibis.window(group_by=att.pid)
     att = att.mutate(

@@ -44,7 +44,7 @@ def read_events(path: str | Path) -> pd.DataFrame:
 
 
 def _text(series: pd.Series) -> pd.Series:
-    return series.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
+    return series.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)).astype(str)
 
 
 def _utc(series: pd.Series) -> pd.Series:

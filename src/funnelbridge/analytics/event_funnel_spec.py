@@ -91,6 +91,8 @@ class FunnelSpec:
             raise InputError("exclusions need a funnel of at least two steps", field=where)
         if not 1 <= low < high <= n:
             raise InputError(f"range {low}-{high} must satisfy 1 <= FROM < TO <= {n}", field=where)
+        if exclusion.step in self.steps:
+            raise InputError("an exclusion cannot be one of the funnel's steps (as in PostHog)", field=where)
         if self.order is Order.UNORDERED and (low, high) != (1, n):
             raise InputError(f"unordered funnels only allow exclusions over the whole funnel (1-{n})", field=where)
 

@@ -1,0 +1,253 @@
+"""Hand-computed event funnels, each on every engine (DuckDB, SQLite, PostgreSQL; a few on Spark).
+
+Times in the fixtures are seconds after 2024-01-01T00:00:00Z unless a row spells out an ISO timestamp. Every case
+is also checked against the pure-Python reference (PostHog's algorithm restated), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from funnelbridge.analytics.event_funnel import run_funnel
+from funnelbridge.analytics.event_funnel_engines import connect, load_frame, spark_session
+from funnelbridge.analytics.event_funnel_load import normalize_events
+from funnelbridge.analytics.event_funnel_reference import RefEvent, reference_funnel
+from funnelbridge.analytics.event_funnel_spec import Exclusion, FunnelSpec, Order, Step
+
+PG_URL = os.environ.get("FUNNELBRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+BASE = pd.Timestamp("2024-01-01T00:00:00Z")
+A, B, C, X = Step("a"), Step("b"), Step("c"), Step("x")
+
+Row = tuple[str, str, Any] | tuple[str, str, Any, dict[str, str]]
+
+
+@pytest.fixture(
+    scope="module",
+    params=["duckdb", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
+    con = connect(request.param, PG_URL if request.param == "postgres" else None)
+    yield con
+    con.disconnect()
+
+
+@pytest.fixture(scope="session")
+def spark_backend() -> Any:
+    pytest.importorskip("pyspark")
+    return connect("spark", session=spark_session())
+
+
+def frame(rows: list[Row], props: tuple[str, ...] = ("src",)) -> pd.DataFrame:
+    records = []
+    for row in rows:
+        person, event, when = row[0], row[1], row[2]
+        extra = row[3] if len(row) > 3 else {}  # type: ignore[misc]
+        stamp = when if isinstance(when, str) else (BASE + pd.Timedelta(seconds=when)).isoformat()
+        records.append(
+            {"person_id": person, "event": event, "timestamp": stamp, **{p: extra.get(p, "") for p in props}}
+        )
+    return normalize_events(pd.DataFrame(records, columns=["person_id", "event", "timestamp", *props]))
+
+
+def reference(rows: list[Row], spec: FunnelSpec) -> dict[str, Any]:
+    df = frame(rows)
+    events = [
+        RefEvent(r.person_id, r.event, int(r.ts_us), {"src": r.src})  # type: ignore[arg-type]
+        for r in df.itertuples()
+    ]
+    return reference_funnel(spec, events).to_json_dict()
+
+
+def run(con: Any, rows: list[Row], spec: FunnelSpec) -> dict[str, Any]:
+    got = run_funnel(load_frame(con, frame(rows)), spec).to_json_dict()
+    assert got == reference(rows, spec)
+    return got
+
+
+def counts(result: dict[str, Any]) -> list[int]:
+    return [s["count"] for s in result["steps"]]
+
+
+def times(result: dict[str, Any], key: str = "average_seconds_to_convert") -> list[float | None]:
+    return [s[key] for s in result["steps"]]
+
+
+BASIC = [
+    ("p1", "a", 0), ("p1", "b", 10), ("p1", "c", 70),
+    ("p2", "a", 0), ("p2", "b", 30),
+    ("p3", "a", 0),
+    ("p4", "b", 0), ("p4", "c", 5),  # never did step 1: not in the funnel at all
+]  # fmt: skip
+
+
+def test_basic_counts_conversions_and_times(backend: Any) -> None:
+    got = run(backend, BASIC, FunnelSpec((A, B, C)))
+    assert counts(got) == [3, 2, 1]
+    assert [s["conversion_from_previous"] for s in got["steps"]] == [1.0, 2 / 3, 0.5]
+    assert [s["conversion_from_first"] for s in got["steps"]] == [1.0, 2 / 3, 1 / 3]
+    assert times(got) == [None, 20.0, 60.0]
+    assert times(got, "median_seconds_to_convert") == [None, 20.0, 60.0]
+    assert [s["name"] for s in got["steps"]] == ["a", "b", "c"]
+
+
+def test_median_of_even_count_is_mean_of_middle_two(backend: Any) -> None:
+    rows: list[Row] = [(f"p{i}", e, t) for i, d in enumerate([10, 20, 40, 100]) for e, t in (("a", 0), ("b", d))]
+    got = run(backend, rows, FunnelSpec((A, B)))
+    assert times(got) == [None, 42.5]
+    assert times(got, "median_seconds_to_convert") == [None, 30.0]
+
+
+def test_window_is_inclusive_at_its_end(backend: Any) -> None:
+    rows: list[Row] = [("in", "a", 0), ("in", "b", 60), ("out", "a", 0), ("out", "b", 61)]
+    got = run(backend, rows, FunnelSpec((A, B), window=timedelta(minutes=1)))
+    assert counts(got) == [2, 1]
+    assert times(got) == [None, 60.0]
+
+
+def test_window_runs_from_step_one_not_from_the_previous_step(backend: Any) -> None:
+    rows: list[Row] = [("p", "a", 0), ("p", "b", 50), ("p", "c", 70)]
+    assert counts(run(backend, rows, FunnelSpec((A, B, C), window=timedelta(seconds=60)))) == [1, 1, 0]
+
+
+def test_time_zones_are_normalised_to_utc_and_naive_means_utc(backend: Any) -> None:
+    rows: list[Row] = [
+        ("p", "a", "2024-01-01T02:00:00+02:00"),  # 00:00Z
+        ("p", "b", "2024-01-01T00:00:30Z"),
+        ("p", "c", "2024-01-01T00:01:00"),  # naive: UTC
+        ("q", "a", "2024-01-01T00:00:00-01:00"),  # 01:00Z: after q's b
+        ("q", "b", "2024-01-01T00:30:00Z"),
+    ]
+    got = run(backend, rows, FunnelSpec((A, B, C)))
+    assert counts(got) == [2, 1, 1]
+    assert times(got) == [None, 30.0, 30.0]
+
+
+def test_equal_timestamps_convert_in_zero_seconds_left_out_of_times(backend: Any) -> None:
+    rows: list[Row] = [("p", "b", 5), ("p", "a", 5), ("q", "a", 0), ("q", "b", 10)]
+    got = run(backend, rows, FunnelSpec((A, B)))
+    assert counts(got) == [2, 2]
+    assert times(got) == [None, 10.0]  # PostHog averages timings > 0 only
+
+
+def test_only_zero_second_conversions_give_null_times(backend: Any) -> None:
+    got = run(backend, [("p", "a", 5), ("p", "b", 5)], FunnelSpec((A, B)))
+    assert counts(got) == [1, 1]
+    assert times(got) == [None, None]
+
+
+def test_one_event_cannot_fill_two_steps(backend: Any) -> None:
+    rows: list[Row] = [
+        ("once", "a", 0),
+        ("twice", "a", 0), ("twice", "a", 5),
+        ("tied", "a", 9), ("tied", "a", 9),
+    ]  # fmt: skip
+    got = run(backend, rows, FunnelSpec((A, A)))
+    assert counts(got) == [3, 2]
+    assert times(got) == [None, 5.0]
+
+
+def test_duplicate_rows_count_once(backend: Any) -> None:
+    rows: list[Row] = [("p", "a", 0), ("p", "a", 0), ("p", "b", 5), ("p", "b", 5)]
+    for order in Order:
+        got = run(backend, rows, FunnelSpec((A, B), order=order))
+        assert counts(got) == [1, 1]
+        assert times(got) == [None, 5.0]
+
+
+def test_strict_forbids_other_events_between_steps(backend: Any) -> None:
+    rows: list[Row] = [
+        ("p", "a", 0), ("p", "other", 1), ("p", "b", 2),
+        ("q", "a", 0), ("q", "b", 1),
+        ("r", "a", 0), ("r", "b", 1), ("r", "b", 2), ("r", "c", 3),  # a repeated step does not clear (PostHog)
+    ]  # fmt: skip
+    assert counts(run(backend, rows, FunnelSpec((A, B, C), order=Order.STRICT))) == [3, 2, 1]
+    assert counts(run(backend, rows, FunnelSpec((A, B, C), order=Order.ORDERED))) == [3, 3, 1]
+
+
+def test_strict_ignores_an_other_event_at_the_same_instant(backend: Any) -> None:
+    rows: list[Row] = [("p", "a", 0), ("p", "other", 1), ("p", "b", 1)]
+    assert counts(run(backend, rows, FunnelSpec((A, B), order=Order.STRICT))) == [1, 1]
+
+
+def test_unordered_takes_steps_in_any_order(backend: Any) -> None:
+    rows: list[Row] = [
+        ("p", "c", 0), ("p", "b", 5), ("p", "a", 9),
+        ("q", "b", 0), ("q", "a", 100),  # outside the window
+    ]  # fmt: skip
+    got = run(backend, rows, FunnelSpec((A, B, C), order=Order.UNORDERED, window=timedelta(seconds=60)))
+    assert counts(got) == [2, 1, 1]
+    assert times(got) == [None, 5.0, 4.0]
+
+
+def test_furthest_attempt_counts_and_first_to_get_there_gives_times(backend: Any) -> None:
+    rows: list[Row] = [
+        ("p", "a", 0), ("p", "a", 90), ("p", "b", 100),  # only the second attempt is in time
+        ("q", "a", 0), ("q", "b", 10), ("q", "a", 20), ("q", "b", 25),  # first to reach b: the 10 s one
+    ]  # fmt: skip
+    got = run(backend, rows, FunnelSpec((A, B), window=timedelta(seconds=60)))
+    assert counts(got) == [2, 2]
+    assert times(got, "median_seconds_to_convert") == [None, 10.0]
+
+
+def test_exclusion_inside_the_range_drops_the_person(backend: Any) -> None:
+    rows: list[Row] = [
+        ("dropped", "a", 0), ("dropped", "x", 1), ("dropped", "b", 2), ("dropped", "c", 3),
+        ("after", "a", 0), ("after", "b", 1), ("after", "x", 2), ("after", "c", 3),  # x after step 2: fine
+        ("retry", "a", 0), ("retry", "x", 1), ("retry", "a", 2), ("retry", "b", 3),  # a clean later attempt
+        ("tied", "a", 0), ("tied", "x", 1), ("tied", "b", 1),  # same instant as a step: ignored (PostHog)
+    ]  # fmt: skip
+    spec = FunnelSpec((A, B, C), exclusions=(Exclusion(X, 1, 2),))
+    got = run(backend, rows, spec)
+    assert counts(got) == [3, 3, 1]
+    assert times(got) == [None, 1.0, 2.0]
+
+
+def test_exclusion_without_reaching_the_end_of_its_range_still_drops(backend: Any) -> None:
+    rows: list[Row] = [("p", "a", 0), ("p", "b", 1), ("p", "x", 2), ("q", "a", 0), ("q", "b", 1), ("q", "x", 99)]
+    spec = FunnelSpec((A, B, C), window=timedelta(seconds=60), exclusions=(Exclusion(X),))
+    assert counts(run(backend, rows, spec)) == [1, 1, 0]  # p dropped; q's x is outside its window
+
+
+def test_breakdown_from_the_counted_attempt_and_blank_values(backend: Any) -> None:
+    rows: list[Row] = [
+        ("p", "a", 0, {"src": "ads"}), ("p", "a", 10, {"src": "seo"}), ("p", "b", 20),  # latest attempt: seo
+        ("q", "a", 0, {"src": "ads"}), ("q", "b", 5),
+        ("r", "a", 0),  # blank → ""
+    ]  # fmt: skip
+    got = run(backend, rows, FunnelSpec((A, B), breakdown="src"))
+    assert counts(got) == [3, 2]
+    split = {value: counts(part) for value, part in got["breakdown"].items()}
+    assert split == {"ads": [1, 1], "seo": [1, 1], "": [1, 0]}
+    assert times(got["breakdown"]["seo"]) == [None, 10.0]
+
+
+def test_no_people_gives_zero_conversions_not_nan(backend: Any) -> None:
+    got = run(backend, [("p", "b", 0)], FunnelSpec((A, B), breakdown="src"))
+    assert got["steps"] == [
+        {"name": n, "count": 0, "conversion_from_previous": 0.0, "conversion_from_first": 0.0,
+         "average_seconds_to_convert": None, "median_seconds_to_convert": None}
+        for n in ("a", "b")
+    ]  # fmt: skip
+    assert got["breakdown"] == {}
+
+
+def test_step_filters_on_properties(backend: Any) -> None:
+    rows: list[Row] = [("p", "a", 0), ("p", "b", 5, {"src": "ads"}), ("q", "a", 0), ("q", "b", 5, {"src": "seo"})]
+    got = run(backend, rows, FunnelSpec((A, Step("b", (("src", "ads"),)))))
+    assert counts(got) == [2, 1]
+    assert got["steps"][1]["name"] == "b:src=ads"
+
+
+@pytest.mark.spark
+def test_spark_runs_the_same_expressions(spark_backend: Any) -> None:
+    assert counts(run(spark_backend, BASIC, FunnelSpec((A, B, C)))) == [3, 2, 1]
+    rows: list[Row] = [("p", "a", 0), ("p", "other", 1), ("p", "b", 2), ("q", "a", 0), ("q", "b", 0)]
+    assert counts(run(spark_backend, rows, FunnelSpec((A, B), order=Order.STRICT))) == [2, 1]
+    got = run(spark_backend, BASIC, FunnelSpec((A, B, C), order=Order.UNORDERED, breakdown="src"))
+    assert counts(got) == [4, 3, 1]
