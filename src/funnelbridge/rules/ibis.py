@@ -250,18 +250,19 @@ def _aggregate_key(leaf: FieldCondition) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def _aggregate(events: ir.Table, leaf: FieldCondition, as_of: ir.TimestampScalar, name: str) -> ir.Table:
-    keep = events.occurred_at <= as_of
+def _aggregate(events: ir.Table, leaf: FieldCondition, as_of: datetime, name: str) -> ir.Table:
+    keep = events.occurred_at <= ibis.timestamp(as_of)
     if leaf.event is not None:
         keep &= events.type == leaf.event
     if leaf.where is not None:
         keep &= compile_event_condition(events, leaf.where)
     if leaf.within is not None:
-        keep &= events.occurred_at >= as_of - parse_duration(leaf.within)
-    grouped = events.filter(keep).group_by("contact_id")
+        keep &= events.occurred_at >= ibis.timestamp(as_of - parse_duration(leaf.within))
+    kept = events.filter(keep)
+    grouped = kept.group_by("contact_id")
     if leaf.field == "events.count":
-        return grouped.aggregate(**{name: events.count()})
-    return grouped.aggregate(**{name: events.occurred_at.max()})
+        return grouped.aggregate(**{name: kept.count()})
+    return grouped.aggregate(**{name: kept.occurred_at.max()})
 
 
 @dataclass
@@ -297,7 +298,6 @@ class LeadFrame:
 def lead_frame(leads: ir.Table, events: ir.Table, conditions: Sequence[Node | None], as_of: datetime) -> LeadFrame:
     """Join ``leads`` with one grouped event table per distinct ``events.*`` leaf of ``conditions``."""
     as_of = as_utc(as_of)
-    when = ibis.timestamp(as_of)
     frame = LeadFrame(leads, as_of)
     table = leads
     for cond in conditions:
@@ -307,7 +307,7 @@ def lead_frame(leads: ir.Table, events: ir.Table, conditions: Sequence[Node | No
                 continue
             name = f"agg_{len(frame.aggregates)}"
             frame.aggregates[key] = (name, leaf.field)
-            agg = _aggregate(events, leaf, when, name).rename(contact_id_agg="contact_id")
+            agg = _aggregate(events, leaf, as_of, name).rename(contact_id_agg="contact_id")
             table = table.left_join(agg, table.contact_id == agg.contact_id_agg).drop("contact_id_agg")
     frame.table = table
     return frame
