@@ -84,7 +84,7 @@ lead_leaves = st.one_of(
         st.sampled_from([None, "7d", "36h"]),
         st.sampled_from(["gte", "eq", "lt"]),
         st.integers(0, 3),
-    ),  # fmt: skip
+    ),
     st.builds(
         lambda ev, op, v: _leaf("events.days_since_last", op, v, event=ev),
         st.sampled_from(EVENT_TYPES),

@@ -16,7 +16,7 @@ from funnelbridge.store.tables import contacts, scores
 
 __all__ = ["AccountScore", "account_scores"]
 
-_ROLLUPS = {"max": func.max, "sum": func.sum, "avg": func.avg}
+_ROLLUPS: dict[str, Any] = {"max": func.max, "sum": func.sum, "avg": func.avg}
 
 
 @dataclass(frozen=True)
