@@ -1,0 +1,94 @@
+"""Killing an import halfway (a real subprocess, SIGKILL) and re-running it ends with the same database as one
+clean run."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from funnelbridge.store import connect
+from funnelbridge.store.migrate import upgrade
+from funnelbridge.store.tables import metadata
+
+SCRIPT = """
+import sys
+from datetime import UTC, datetime
+from funnelbridge.domain.clock import FrozenClock
+from funnelbridge.ingest import import_file
+from funnelbridge.playbook import load_example
+from funnelbridge.runtime import Runtime
+from funnelbridge.store import connect
+
+db = connect(sys.argv[1])
+rt = Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(datetime(2026, 3, 1, tzinfo=UTC)))
+import_file(rt, "contacts", sys.argv[2], chunk_size=200, after=False)
+import_file(rt, "events", sys.argv[3], chunk_size=200, after=False)
+"""
+TABLES = ("accounts", "contacts", "identities", "events", "merges")
+
+
+def _files(tmp: Path) -> tuple[Path, Path]:
+    people, evts = tmp / "people.csv", tmp / "events.csv"
+    with people.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["Email", "First Name", "Company Name", "Create Date"])
+        for i in range(1500):
+            out.writerow([f"p{i}@c{i % 300}.example", f"N{i}", f"C{i % 300}", "2026-01-01 09:00"])
+    with evts.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["type", "email", "anonymous_id", "timestamp", "path", "utm_source"])
+        for i in range(6000):
+            email = "" if i % 7 == 0 else f"p{i % 1800}@c{i % 300}.example"
+            anon = f"v{i % 900}" if i % 7 == 0 or i % 11 == 0 else ""
+            out.writerow(["page_view", email, anon, f"2026-02-01T{i % 24:02d}:{i % 60:02d}:00Z", "/p", "g" * (i % 3)])
+    return people, evts
+
+
+def _run(url: str, people: Path, evts: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, url, str(people), str(evts)])
+
+
+def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    db = connect(f"sqlite:///{path}")
+    try:
+        with db.read() as conn:
+            return {t: sorted((tuple(r) for r in conn.execute(select(metadata.tables[t]))), key=repr) for t in TABLES}
+    finally:
+        db.dispose()
+
+
+def _count_events(path: Path) -> int:
+    try:
+        with sqlite3.connect(path, timeout=30) as conn:
+            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])  # a constant query
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_killed_import_rerun_equals_clean_run(tmp_path: Path) -> None:
+    people, evts = _files(tmp_path)
+    dbs = {name: tmp_path / f"{name}.db" for name in ("clean", "killed")}
+    for path in dbs.values():
+        db = connect(f"sqlite:///{path}")
+        upgrade(db)
+        db.dispose()
+    assert _run(f"sqlite:///{dbs['clean']}", people, evts).wait(timeout=240) == 0
+    victim = _run(f"sqlite:///{dbs['killed']}", people, evts)
+    deadline = time.monotonic() + 240
+    while _count_events(dbs["killed"]) < 1000 and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert victim.poll() is None, "the import finished before it could be killed"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    halfway = _count_events(dbs["killed"])
+    assert 0 < halfway < _count_events(dbs["clean"])
+    assert _run(f"sqlite:///{dbs['killed']}", people, evts).wait(timeout=240) == 0
+    assert _dump(dbs["killed"]) == _dump(dbs["clean"])
