@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.domain.events import DomainEvent
+from funnelbridge.errors import NotFoundError
 from funnelbridge.rules.facts import load_lead_facts
 from funnelbridge.runtime import Runtime
 from funnelbridge.scoring.rescore import Progress, RescoreSummary, rescore_all
@@ -80,8 +81,20 @@ def score_contact(rt: Runtime, conn: Connection, contact_id: int, as_of: datetim
     return ScoreResult(contact_id, main.as_of, main, {r.group: r for r in results[1:]}, tuple(events))
 
 
-def explain_contact(rt: Runtime, contact_id: int, as_of: datetime | None = None) -> ScoreResult:
-    """Score one lead without storing anything: its scores and their rule-by-rule explanation."""
+def _resolve(conn: Connection, contact: int | str) -> int:
+    if isinstance(contact, int) or contact.isdigit():
+        return int(contact)
+    from funnelbridge.store.contacts import ids_by_emails
+
+    found = ids_by_emails(conn, [contact.strip().lower()])
+    if not found:
+        raise NotFoundError(f"no contact with e-mail {contact!r}")
+    return next(iter(found.values()))
+
+
+def explain_contact(rt: Runtime, contact: int | str, as_of: datetime | None = None) -> ScoreResult:
+    """Score one lead (by id or e-mail) without storing anything: its scores and their rule-by-rule explanation."""
     with rt.db.read() as conn:
+        contact_id = _resolve(conn, contact)
         results = _compute(rt, conn, contact_id, as_of)
     return ScoreResult(contact_id, results[0].as_of, results[0], {r.group: r for r in results[1:]})
