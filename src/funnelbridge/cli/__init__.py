@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "lead",
     "deal",
     "queue",
+    "score",
 )
 
 for _name in _COMMAND_MODULES:
