@@ -57,7 +57,7 @@ _ACCOUNT = (
 
 _CONTACT = (
     _f("external_id", "text:200", "record_id", "contact_id", "lead_id", "id", "contactid", "leadid"),
-    _f("email", "email", "email_address", "e_mail"),
+    _f("email", "email", "email_address", "e_mail", "e_mail_address", "work_email", "business_email"),
     _f("first_name", "text:100", "firstname", "given_name"),
     _f("last_name", "text:100", "lastname", "surname", "family_name"),
     _f("title", "text:200", "job_title", "jobtitle", "position"),
