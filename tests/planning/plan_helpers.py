@@ -93,3 +93,30 @@ def insert(db: Database, chosen: list[Lead]) -> None:
 
 def end_of(chosen: list[Lead]) -> datetime:
     return max(lead.downloaded_at for lead in chosen) + timedelta(days=10)
+
+
+def insert_outcomes(db: Database, n: int = 320) -> None:
+    """``n`` leads, one a day from T0 - 400 days, for ``suggest``: CRM users buy (three in four), the others
+    (one in ten buys) read the blog before they are identified; the current playbook gives those blog reads up to
+    10 points and a CRM only 5, so it ranks the wrong leads first."""
+    version, start = playbook().version, T0 - timedelta(days=400)
+    acc, con, ev, tr = [], [], [], []
+    for i in range(n):
+        cid, seen = i + 1, start + timedelta(days=i)
+        crm = i % 2 == 0
+        buys = (crm and i % 4 != 0) or i % 10 == 5
+        acc.append({"id": cid, "domain": f"o{cid}.example", "industry": "software", "employees": 300, "country": "DE",
+                    "technologies": ["salesforce"] if crm else [], "created_at": seen, "updated_at": seen})  # fmt: skip
+        con.append({"id": cid, "email": f"m{cid}@o{cid}.example", "title": "Marketing Manager", "account_id": cid,
+                    "created_at": seen, "identified_at": seen, "updated_at": seen})  # fmt: skip
+        days = 0 if crm else 1 + i % 4  # blog reads before identification: 3 a day on 1-4 days
+        ev += [{"idempotency_key": f"b-{cid}-{d}-{j}", "contact_id": cid, "type": "page_view", "path": f"/blog/{j}",
+                "occurred_at": seen - timedelta(days=d, hours=j), "received_at": seen, "properties": {}}
+               for d in range(1, days + 1) for j in range(3)]  # fmt: skip
+        moves = [("lead", None, seen)] + ([("customer", "lead", seen + timedelta(days=20))] if buys else [])
+        tr += [{"contact_id": cid, "pipeline": "main", "journey": 1, "from_stage": f, "to_stage": t, "at": at,
+                "actor": "system", "actor_role": "system", "playbook_version": version, "skipped": []}
+               for t, f, at in moves]  # fmt: skip
+    with db.transaction() as conn:
+        for table, rows in ((accounts, acc), (contacts, con), (events, ev), (transitions, tr)):
+            conn.execute(table.insert(), rows)

@@ -36,10 +36,12 @@ __all__ = [
     "BASE_EVENT_TYPES",
     "WINDOWS",
     "FeatureSpec",
+    "Labelled",
     "TrainingTable",
     "decision_stage",
     "decision_time",
     "feature_spec",
+    "labelled_leads",
     "lead_features",
     "training_table",
 ]
@@ -204,6 +206,37 @@ def _check_target(pipe: Pipeline, stage: str, target: str) -> None:
         raise InputError(f"target {target!r} must come after the decision stage {stage!r}", field="target")
 
 
+@dataclass(frozen=True)
+class Labelled:
+    """Mature leads with their decision time and outcome, and what was left out."""
+
+    leads: tuple[tuple[LeadHistory, datetime, bool], ...]
+    decision_stage: str
+    n_immature: int
+    n_converted_before_decision: int
+
+
+def labelled_leads(
+    history: History, playbook: Playbook, target: str, maturity_days: float, leads: Iterable[LeadHistory] | None = None
+) -> Labelled:
+    """Each mature lead's decision time and whether it reached ``target`` at or after it."""
+    pipe = playbook.pipelines[history.pipeline]
+    stage = decision_stage(pipe)
+    _check_target(pipe, stage, target)
+    cutoff = history.as_of - timedelta(days=maturity_days)
+    out: list[tuple[LeadHistory, datetime, bool]] = []
+    immature = early = 0
+    for lead in leads if leads is not None else history.leads:
+        at, reached = decision_time(lead, stage), lead.entries.get(target)
+        if reached is not None and reached < at:
+            early += 1
+        elif at > cutoff:
+            immature += 1
+        else:
+            out.append((lead, at, reached is not None))
+    return Labelled(tuple(out), stage, immature, early)
+
+
 RuleScorer = Callable[[LeadHistory, datetime], float]
 
 
@@ -216,24 +249,16 @@ def training_table(
     leads: Iterable[LeadHistory] | None = None,
 ) -> TrainingTable:
     """One row per mature lead of ``history``: features at its decision time, outcome, and the rule score then."""
-    pipe = playbook.pipelines[history.pipeline]
-    stage = decision_stage(pipe)
-    _check_target(pipe, stage, target)
+    labelled = labelled_leads(history, playbook, target, maturity_days, leads)
     spec = feature_spec(history, playbook)
-    cutoff = history.as_of - timedelta(days=maturity_days)
+    stage = labelled.decision_stage
     rows: list[dict[str, Any]] = []
-    immature = early = changed = 0
-    for lead in leads if leads is not None else history.leads:
-        at = decision_time(lead, stage)
-        reached = lead.entries.get(target)
-        if reached is not None and reached < at:
-            early += 1
-            continue
-        if at > cutoff:
-            immature += 1
-            continue
+    changed = 0
+    for lead, at, positive in labelled.leads:
         changed += int(lead.updated_at is not None and lead.updated_at > at)
-        head = {ID: str(lead.contact_id), TIME: at, TARGET: "1" if reached is not None else "0"}
+        head = {ID: str(lead.contact_id), TIME: at, TARGET: "1" if positive else "0"}
         rows.append({**head, RULE: rule_score(lead, at), **lead_features(lead, at, spec, stage)})
-    frame = pd.DataFrame(rows)
-    return TrainingTable(frame, spec, stage, target, len(history.leads), immature, early, changed)
+    return TrainingTable(
+        pd.DataFrame(rows), spec, stage, target, len(history.leads), labelled.n_immature,
+        labelled.n_converted_before_decision, changed,
+    )  # fmt: skip
