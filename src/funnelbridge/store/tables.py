@@ -1,6 +1,7 @@
 """The store's tables (SQLAlchemy Core). The schema is owned by Alembic migrations generated from this file.
 
-Conventions: every timestamp is a timezone-aware UTC ``DateTime(timezone=True)``; JSON columns hold plain dicts and
+Conventions: every timestamp is a ``UTCDateTime`` (timezone-aware UTC in Python on every database); JSON columns
+hold plain dicts and
 lists; facts (events, transitions, deal changes, merges) are append-only; current state (pipeline stage, scores,
 owner) is a projection that can be rebuilt from the facts.
 """
@@ -13,7 +14,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -25,6 +25,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+
+from funnelbridge.store.types import UTCDateTime
 
 __all__ = [
     "accounts",
@@ -63,7 +65,7 @@ metadata = MetaData(
 
 # Integer primary keys that autoincrement on SQLite (INTEGER) and PostgreSQL (BIGINT identity).
 Id = BigInteger().with_variant(Integer(), "sqlite")
-TS = DateTime(timezone=True)
+TS = UTCDateTime()
 Money = Numeric(18, 2)
 
 
