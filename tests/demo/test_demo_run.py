@@ -99,7 +99,7 @@ def test_costs_and_channels_are_all_present(shaped) -> None:  # type: ignore[no-
     assert costed == len(cat.CAMPAIGNS)
     assert float(spend) == pytest.approx(result.marketing_spend, rel=1e-6)
     assert {c.key for c in cat.CAMPAIGNS} <= touched
-    assert teams == {"default", "dach", "enterprise"}
+    assert teams == {"default", "dach", "enterprise", "management"}
 
 
 def test_reps_reject_with_reasons_and_lost_deals_recycle(shaped) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -53,13 +52,13 @@ def _stage_table(counts: StageCounts) -> Table:
 
 
 def _render_report(report: Any) -> None:
-    from funnelbridge.demo.report import StageCounts
+    from funnelbridge.demo.report import StageCounts, analytics_render_function
 
     if isinstance(report, StageCounts):
         console.print(_stage_table(report))
         console.print("[dim](basic stage counts: the analytics funnel report is not installed)[/]")
         return
-    importlib.import_module("funnelbridge.analytics").render_report(console, report)
+    analytics_render_function()(console, report)
 
 
 def _serve(settings: Any) -> None:

@@ -14,7 +14,13 @@ from sqlalchemy import select
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.tables import transitions
 
-__all__ = ["StageCounts", "build_report", "stage_counts"]
+__all__ = [
+    "StageCounts",
+    "analytics_render_function",
+    "analytics_report_function",
+    "build_report",
+    "stage_counts",
+]
 
 
 @dataclass(frozen=True)
@@ -46,10 +52,30 @@ def stage_counts(rt: Runtime) -> StageCounts:
     return StageCounts(pipe_name, stages, detours)
 
 
+def _find(names: tuple[str, ...], attr: str) -> Any:
+    for name in names:
+        try:
+            found = getattr(importlib.import_module(name), attr, None)
+        except ModuleNotFoundError:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def analytics_report_function() -> Any:
+    """``funnel_report`` of the analytics package, or None when it is not installed."""
+    return _find(("funnelbridge.analytics", "funnelbridge.analytics.report"), "funnel_report")
+
+
+def analytics_render_function() -> Any:
+    """``render_report`` of the analytics package, or None when it is not installed."""
+    return _find(("funnelbridge.analytics", "funnelbridge.analytics.render"), "render_report")
+
+
 def build_report(rt: Runtime) -> Any:
-    """The analytics ``funnel_report`` of the whole run when available, else :func:`stage_counts`."""
-    analytics = importlib.import_module("funnelbridge.analytics")
-    funnel_report = getattr(analytics, "funnel_report", None)
-    if funnel_report is None:
+    """The analytics ``funnel_report`` of the whole run as of the simulated now, else :func:`stage_counts`."""
+    funnel_report = analytics_report_function()
+    if funnel_report is None or analytics_render_function() is None:
         return stage_counts(rt)
-    return funnel_report(rt, rt.playbook)
+    return funnel_report(rt, rt.playbook, as_of=rt.clock.now())

@@ -75,9 +75,9 @@ def _staff(rt: Runtime, leads: int) -> tuple[list[Rep], Actor]:
     from funnelbridge.users import add_user
 
     managers: dict[str, str] = {}
-    for team in ("default", "dach", "enterprise"):
+    for team in ("default", "dach", "enterprise"):  # managers sit outside the routed teams: leads go to reps
         managers[team] = f"{team}-manager@funnelbridge-demo.example"
-        add_user(rt, managers[team], f"{team.title()} Sales Manager", "sales", team=team)
+        add_user(rt, managers[team], f"{team.title()} Sales Manager", "sales", team="management")
     add_user(rt, "admin@funnelbridge-demo.example", "Demo Admin", "admin")
     marketer = "marketing@funnelbridge-demo.example"
     add_user(rt, marketer, "Demo Marketer", "marketing")
