@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from funnelbridge.playbook.schema import Playbook, Scoring
@@ -20,7 +21,7 @@ from funnelbridge.scoring.decay import SECONDS_PER_DAY, capped_total, day_earned
 from funnelbridge.scoring.results import GroupScore, RulePoints, classify
 from funnelbridge.scoring.ruleset import AttributeRule, EventRule, RuleSet, rule_sets
 
-__all__ = ["CompiledRuleSet", "compile_scoring", "score_event_rule", "score_facts", "score_group"]
+__all__ = ["CompiledRuleSet", "compile_scoring", "events_by_type", "score_event_rule", "score_facts", "score_group"]
 
 
 @dataclass(frozen=True)
@@ -59,20 +60,23 @@ def _age_days(as_of: datetime, at: datetime) -> float:
 def score_event_rule(
     rule: EventRule, where: EventPredicate | None, events: Sequence[EventFact], as_of: datetime, tz: ZoneInfo
 ) -> RulePoints | None:
-    """The points one event rule gives a lead at ``as_of``; None when no unexpired event matches."""
+    """The points one event rule gives a lead at ``as_of``; None when no unexpired event matches.
+
+    ``events`` may be all the lead's events or only those of the rule's type, oldest first."""
     matched = [e for e in events if e.type == rule.event and e.occurred_at <= as_of and (where is None or where(e))]
     if not matched:
         return None
-    matched.sort(key=lambda e: e.occurred_at)
     if not rule.repeatable:
-        matched = matched[:1]
+        matched = [min(matched, key=lambda e: e.occurred_at)]
     per_day: dict[object, int] = {}
     value = raw = 0.0
     counted, next_expiry = 0, None
     for e in matched:
-        day = e.occurred_at.astimezone(tz).date()
-        earned = day_earned(rule.points, per_day.get(day, 0), rule.per_day)
-        per_day[day] = per_day.get(day, 0) + 1
+        earned = rule.points
+        if rule.per_day is not None:
+            day = e.occurred_at.astimezone(tz).date()
+            earned = day_earned(rule.points, per_day.get(day, 0), rule.per_day)
+            per_day[day] = per_day.get(day, 0) + 1
         age = _age_days(as_of, e.occurred_at)
         if is_expired(age, rule.expires_days):
             continue
@@ -107,17 +111,33 @@ def _attribute_points(rule: AttributeRule, predicate: Predicate, facts: LeadFact
     return RulePoints(rule.name, rule.kind, rule.points) if predicate(facts) else None
 
 
+def events_by_type(facts: LeadFacts) -> dict[str, list[EventFact]]:
+    """The lead's events grouped by type, oldest first (so each event rule reads only its own type)."""
+    grouped: dict[str, list[EventFact]] = {}
+    for e in sorted(facts.events, key=lambda e: e.occurred_at):
+        grouped.setdefault(e.type, []).append(e)
+    return grouped
+
+
 def score_group(
-    compiled: CompiledRuleSet, scoring: Scoring, facts: LeadFacts, tz: ZoneInfo, *, contact_id: int, version: str
+    compiled: CompiledRuleSet,
+    scoring: Scoring,
+    facts: LeadFacts,
+    tz: ZoneInfo,
+    *,
+    contact_id: int,
+    version: str,
+    by_type: dict[str, list[EventFact]] | None = None,
 ) -> GroupScore:
     """Score one group of one lead."""
+    by_type = by_type if by_type is not None else events_by_type(facts)
     items: list[RulePoints] = []
     for rule, pred in zip(compiled.rules.attribute_rules, compiled.attribute_predicates, strict=True):
         item = _attribute_points(rule, pred, facts)
         if item is not None:
             items.append(item)
     for erule, where in zip(compiled.rules.event_rules, compiled.event_predicates, strict=True):
-        eitem = score_event_rule(erule, where, facts.events, facts.as_of, tz)
+        eitem = score_event_rule(erule, where, by_type.get(erule.event, ()), facts.as_of, tz)
         if eitem is not None:
             items.append(eitem)
     sums = {"fit": 0.0, "engagement": 0.0, "negative": 0.0}
@@ -132,8 +152,13 @@ def score_group(
 
 def score_facts(playbook: Playbook, facts: LeadFacts, *, contact_id: int = 0) -> tuple[GroupScore, ...]:
     """Score a lead in every group of the playbook (main first)."""
-    tz = ZoneInfo(playbook.timezone)
+    tz, by_type = _zone(playbook.timezone), events_by_type(facts)
     return tuple(
-        score_group(c, playbook.scoring, facts, tz, contact_id=contact_id, version=playbook.version)
+        score_group(c, playbook.scoring, facts, tz, contact_id=contact_id, version=playbook.version, by_type=by_type)
         for c in compile_scoring(playbook.scoring)
     )
+
+
+@lru_cache(maxsize=16)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
