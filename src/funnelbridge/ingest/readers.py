@@ -19,7 +19,7 @@ from funnelbridge.errors import InputError
 
 __all__ = ["Table", "file_digest", "open_table"]
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # huge cells are read whole and rejected by the field's own limit
 _DELIMITERS = ",;\t|"
 
 
@@ -61,6 +61,8 @@ def _delimiter(sample: str) -> str:
 
 
 def _open_csv(path: Path, encoding: str) -> Table:
+    if csv.field_size_limit() < _FIELD_LIMIT:
+        csv.field_size_limit(_FIELD_LIMIT)
     handle = path.open("r", encoding=encoding, errors="surrogateescape", newline="")
     sample = handle.read(65536)
     handle.seek(0)
