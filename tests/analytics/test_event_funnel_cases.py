@@ -249,5 +249,3 @@ def test_spark_runs_the_same_expressions(spark_backend: Any) -> None:
     assert counts(run(spark_backend, BASIC, FunnelSpec((A, B, C)))) == [3, 2, 1]
     rows: list[Row] = [("p", "a", 0), ("p", "other", 1), ("p", "b", 2), ("q", "a", 0), ("q", "b", 0)]
     assert counts(run(spark_backend, rows, FunnelSpec((A, B), order=Order.STRICT))) == [2, 1]
-    got = run(spark_backend, BASIC, FunnelSpec((A, B, C), order=Order.UNORDERED, breakdown="src"))
-    assert counts(got) == [4, 3, 1]

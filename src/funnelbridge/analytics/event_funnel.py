@@ -17,6 +17,7 @@ attempt's excluded range disqualifies the attempt, and the person when no clean 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,7 +145,9 @@ def summarize(
 def _records(table: ir.Table | None) -> list[dict[str, Any]]:
     if table is None:
         return []
-    frame = table.execute()
+    with warnings.catch_warnings():  # PySpark 4 warns on every toPandas() under pandas 3; results are plain
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        frame = table.execute()
     return [{k: (None if _is_missing(v) else v) for k, v in rec.items()} for rec in frame.to_dict("records")]
 
 

@@ -7,7 +7,12 @@ fallback raises :class:`~funnelbridge.errors.EngineError` naming the engine and 
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 import uuid
+import warnings
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -34,7 +39,8 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     "spark": {
         "exact median (only percentile_approx in older Spark)": "exact median via row_number() over a window",
         "session time zone drift": "the session is created with spark.sql.session.timeZone=UTC; funnels use ts_us",
-        "persistent tables without a warehouse": "events are registered as a temporary view",
+        "persistent tables without a warehouse": "events go through a temporary Parquet file into a temp view",
+        "pandas >= 3 conversions (PySpark warns)": "frames are never converted by PySpark; Parquet is the bridge",
     },
 }
 
@@ -69,7 +75,11 @@ def connect(engine: str, url: str | None = None, *, session: Any = None) -> Any:
             return ibis.sqlite.connect()
         if engine == "postgres":
             return ibis.connect(_postgres_url(url))
-        return ibis.pyspark.connect(session if session is not None else spark_session())
+        with warnings.catch_warnings():  # PySpark 4 warns about pandas 3; funnels never hand it a pandas frame
+            warnings.filterwarnings(
+                "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+            )
+            return ibis.pyspark.connect(session if session is not None else spark_session())
     except EngineError:
         raise
     except Exception as exc:  # a driver error: say which engine and why, in one line
@@ -86,9 +96,18 @@ def load_frame(con: Any, frame: pd.DataFrame, name: str | None = None) -> ir.Tab
     """Load ``frame`` into the backend ``con`` as a temporary table (a temp view on Spark) and return it."""
     name = name or f"fb_events_{uuid.uuid4().hex[:12]}"
     if getattr(con, "name", "") == "pyspark":
-        con._session.createDataFrame(frame).createOrReplaceTempView(name)
-        return con.table(name)
+        return _spark_view(con, frame, name)
     try:
         return con.create_table(name, frame, temp=True)
     except Exception as exc:
         raise EngineError(f"{getattr(con, 'name', 'engine')}: cannot load events ({exc})") from None
+
+
+def _spark_view(con: Any, frame: pd.DataFrame, name: str) -> ir.Table:
+    """Spark reads the frame from a temporary Parquet file (exact types, no pandas-3 conversion path)."""
+    folder = Path(tempfile.mkdtemp(prefix="funnelbridge-spark-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / f"{name}.parquet"
+    frame.to_parquet(path, index=False)
+    con._session.read.parquet(str(path)).createOrReplaceTempView(name)
+    return con.table(name)
