@@ -15,6 +15,7 @@ __all__ = ["app", "main"]
 _COMMAND_MODULES = (
     "setup",
     "playbook",
+    "planning",
     "api",
     "model",
     "funnel",
