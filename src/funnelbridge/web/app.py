@@ -12,12 +12,18 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-__all__ = ["PAGE_MODULES", "LoginRequired", "csrf_ok", "install", "render", "templates"]
+__all__ = ["PAGE_MODULES", "LoginRequired", "csrf_ok", "flash", "install", "render", "templates"]
 
 _HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 
-PAGE_MODULES = ("funnelbridge.web.pages.session", "funnelbridge.web.pages.playbook")
+PAGE_MODULES = (
+    "funnelbridge.web.pages.session",
+    "funnelbridge.web.pages.playbook",
+    "funnelbridge.web.pages.queue",
+    "funnelbridge.web.pages.leads",
+    "funnelbridge.web.pages.pipeline",
+)
 
 NAV = (
     ("/", "Funnel"),
@@ -46,8 +52,14 @@ def csrf_ok(request: Request, token: str | None) -> None:
         raise HTTPException(403, "the form expired or did not come from this site; reload the page")
 
 
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """A one-time message shown on the next page."""
+    request.session["flash"] = {"message": message, "kind": kind}
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     context.setdefault("nav", NAV)
+    context["flash"] = request.session.pop("flash", None)
     context["user"] = request.session.get("user_name")
     context["role"] = request.session.get("role")
     context["csrf"] = _csrf_token(request)

@@ -1,11 +1,12 @@
-"""Page dependencies: the logged-in dashboard user."""
+"""Page dependencies: the logged-in dashboard user, and the Actor their commands are made as."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
+from funnelbridge.lifecycle import Actor
 from funnelbridge.web.app import LoginRequired
 
 __all__ = ["WebUser", "web_user"]
@@ -21,6 +22,14 @@ class WebUser:
     @property
     def is_sales(self) -> bool:
         return self.role in ("sales", "admin")
+
+    def actor(self) -> Actor:
+        role = self.role if self.role in ("admin", "marketing", "sales") else "system"
+        return Actor(self.email, role)  # type: ignore[arg-type]
+
+    def require_sales(self) -> None:
+        if not self.is_sales:
+            raise HTTPException(403, f"role {self.role!r} may not work the sales queue or deals")
 
 
 def web_user(request: Request) -> WebUser:
