@@ -26,6 +26,7 @@ from funnelbridge.runtime import Runtime
 from funnelbridge.store.tables import pipeline_states
 from funnelbridge.store.timers import (
     TimerRow,
+    any_due,
     cancel_by_prefix,
     claim_due_timers,
     insert_timer,
@@ -144,6 +145,9 @@ def fire_due_timers(rt: Runtime, *, limit: int = 200, engine: Engine | None = No
     """Fire every timer due by now (in batches of ``limit``, one transaction each); returns how many fired."""
     engine = engine or Engine(rt)
     fired = 0
+    with rt.db.read() as conn:
+        if not any_due(conn, rt.clock.now()):
+            return 0
     while True:
         with rt.db.transaction() as conn:
             now = rt.clock.now()

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -43,6 +44,8 @@ class WorkerConfig:
     lease: timedelta = timedelta(seconds=60)
     poll: float = 0.2
     scan_every: float = 60.0
+    timers_every: float = 1.0
+    concurrency: int = 8
     backoff: Backoff = field(default_factory=Backoff)
     seed: int | None = None
 
@@ -102,17 +105,25 @@ def _outcome(row: OutboxRow, deliverers: Mapping[str, Deliverer]) -> tuple[bool,
 
 
 def process_batch(
-    rt: Runtime, deliverers: Mapping[str, Deliverer], config: WorkerConfig, rng: random.Random
+    rt: Runtime,
+    deliverers: Mapping[str, Deliverer],
+    config: WorkerConfig,
+    rng: random.Random,
+    pool: ThreadPoolExecutor | None = None,
 ) -> BatchResult:
-    """Claim one batch, deliver it, and record every outcome (one transaction to claim, one to record)."""
+    """Claim one batch, deliver it (concurrently on ``pool``), and record every outcome (one transaction to claim,
+    one to record)."""
     with rt.db.transaction() as conn:
         rows = claim_due(conn, worker=config.worker_id, now=rt.clock.now(), lease=config.lease, limit=config.batch)
     if not rows:
         return BatchResult(0, 0, 0, 0)
     done: list[int] = []
     failed: list[tuple[OutboxRow, str, bool]] = []
-    for row in rows:
-        ok, error, permanent = _outcome(row, deliverers)
+    if pool is not None and len(rows) > 1:
+        outcomes = list(pool.map(lambda r: _outcome(r, deliverers), rows))
+    else:
+        outcomes = [_outcome(r, deliverers) for r in rows]
+    for row, (ok, error, permanent) in zip(rows, outcomes, strict=True):
         if ok:
             done.append(row.id)
         else:
@@ -145,15 +156,18 @@ def run_worker(
     config = config or WorkerConfig.from_settings(settings)
     channels = dict(deliverers) if deliverers is not None else default_deliverers(rt, settings)
     rng = random.Random(config.seed)
-    engine, summary, next_scan = Engine(rt), WorkerSummary(), 0.0
+    engine, summary, next_scan, next_timers = Engine(rt), WorkerSummary(), 0.0, 0.0
     stop = stop or threading.Event()
+    pool = ThreadPoolExecutor(config.concurrency, "outbox") if config.concurrency > 1 else None
     try:
         while not stop.is_set():
             if time.monotonic() >= next_scan:
                 summary.inactive_leads += scan_inactive(rt, engine=engine).leads
                 next_scan = time.monotonic() + config.scan_every
-            summary.timers_fired += fire_due_timers(rt, engine=engine)
-            result = process_batch(rt, channels, config, rng)
+            if time.monotonic() >= next_timers or once:
+                summary.timers_fired += fire_due_timers(rt, engine=engine)
+                next_timers = time.monotonic() + config.timers_every
+            result = process_batch(rt, channels, config, rng, pool)
             summary.add(result)
             if progress is not None:
                 progress(summary)
@@ -162,6 +176,8 @@ def run_worker(
                     break
                 stop.wait(config.poll)
     finally:
+        if pool is not None:
+            pool.shutdown()
         for channel in channels.values():
             channel.close()
     return summary

@@ -20,6 +20,7 @@ from funnelbridge.store.tables import timers
 
 __all__ = [
     "TimerRow",
+    "any_due",
     "cancel_by_prefix",
     "claim_due_timers",
     "insert_timer",
@@ -89,6 +90,12 @@ def cancel_by_prefix(conn: Connection, prefix: str, now: datetime) -> int:
         .values(cancelled_at=now)
     )
     return int(conn.execute(stmt).rowcount)
+
+
+def any_due(conn: Connection, now: datetime) -> bool:
+    """Whether some timer is due (a cheap read, so idle workers do not take the write lock)."""
+    query = select(timers.c.id).where(timers.c.fired_at.is_(None), timers.c.cancelled_at.is_(None))
+    return conn.execute(query.where(timers.c.due_at <= now).limit(1)).first() is not None
 
 
 def claim_due_timers(conn: Connection, now: datetime, limit: int) -> list[TimerRow]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
@@ -54,12 +55,16 @@ class SmtpDeliverer:
     sender: str
     base_url: str
     timeout: float = 10.0
-    _smtp: smtplib.SMTP | None = field(default=None, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _all: list[smtplib.SMTP] = field(default_factory=list, repr=False)
 
     def _connection(self) -> smtplib.SMTP:
-        if self._smtp is None:
-            self._smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        return self._smtp
+        """This thread's SMTP session (the worker delivers from several threads)."""
+        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+        if smtp is None:
+            smtp = self._local.smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            self._all.append(smtp)
+        return smtp
 
     def deliver(self, row: OutboxRow) -> None:
         messages = build_messages(row, self.sender, self.base_url)
@@ -69,13 +74,20 @@ class SmtpDeliverer:
         except smtplib.SMTPRecipientsRefused as exc:
             raise ConfigError(f"SMTP refused the recipients: {exc.recipients}") from None
         except (smtplib.SMTPException, OSError) as exc:
-            self.close()
+            self._drop()
             raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from exc
 
+    def _drop(self) -> None:
+        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+        if smtp is not None:
+            self._local.smtp = None
+            smtp.close()
+
     def close(self) -> None:
-        if self._smtp is not None:
+        for smtp in self._all:
             try:
-                self._smtp.quit()
+                smtp.quit()
             except (smtplib.SMTPException, OSError):
-                self._smtp.close()
-            self._smtp = None
+                smtp.close()
+        self._all.clear()
+        self._local = threading.local()

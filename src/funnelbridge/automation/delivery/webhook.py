@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +65,16 @@ class WebhookDeliverer:
     secret: str
     base_url: str
     timeout: float = 10.0
-    _pool: dict[tuple[str, str, int], http.client.HTTPConnection] = field(default_factory=dict, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _all: list[http.client.HTTPConnection] = field(default_factory=list, repr=False)
+
+    @property
+    def _pool(self) -> dict[tuple[str, str, int], http.client.HTTPConnection]:
+        """This thread's keep-alive connections (the worker delivers from several threads)."""
+        pool: dict[tuple[str, str, int], http.client.HTTPConnection] | None = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = {}
+        return pool
 
     def _connection(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
         key = (scheme, host, port)
@@ -72,6 +82,7 @@ class WebhookDeliverer:
         if conn is None:
             cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
             conn = self._pool[key] = cls(host, port, timeout=self.timeout)
+            self._all.append(conn)
         return conn
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -122,6 +133,7 @@ class WebhookDeliverer:
         raise ConfigError(f"webhook {url} refused the action with {status}: {detail}")
 
     def close(self) -> None:
-        for conn in self._pool.values():
+        for conn in self._all:
             conn.close()
-        self._pool.clear()
+        self._all.clear()
+        self._local = threading.local()
