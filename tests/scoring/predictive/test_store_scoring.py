@@ -123,3 +123,20 @@ def _run(args: list[str]) -> str:
         code = main(args)
     assert code == 0, buffer.getvalue()
     return buffer.getvalue()
+
+
+def test_playbook_criteria_can_read_the_probability(trained: Runtime) -> None:
+    from funnelbridge.rules.ast import parse_condition
+    from funnelbridge.rules.facts import load_lead_facts
+    from funnelbridge.rules.python import compile_predicate
+
+    score_all_with_model(trained)
+    stored = _stored(trained.db)
+    cutoff = sorted(p for p, _, _ in stored.values() if p is not None)[len(stored) // 2]
+    criteria = compile_predicate(parse_condition({"all": [
+        {"field": "score.fit_grade", "op": "in", "value": ["A", "B", "C", "D"]},
+        {"field": "score.probability", "op": "gte", "value": cutoff},
+    ]}))  # fmt: skip
+    with trained.db.read() as conn:
+        held = {cid for cid in stored if criteria(load_lead_facts(conn, cid, trained.clock.now()))}
+    assert held == {cid for cid, (p, _, _) in stored.items() if p is not None and p >= cutoff}
