@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from funnelbridge.analytics.periods import Grain, parse_period
+from funnelbridge.analytics.periods import parse_period
+from funnelbridge.analytics.report import FunnelReport
 from funnelbridge.analytics.stages import Basis, Order, StageFunnelSpec, stage_funnel
 from funnelbridge.analytics.tables import Context, Dimension
 
@@ -35,8 +36,8 @@ def test_strict_order_drops_skippers_from_the_skipped_stage_on(ctx: Context) -> 
     assert counts(funnel.total) == [4, 4, 3, 3, 3, 2, 2, 1, 0]
 
 
-def test_all_time_counts_a_recycled_lead_once_per_journey(ctx: Context) -> None:
-    funnel = stage_funnel(ctx, parse_period(None, BERLIN, NOW))
+def test_all_time_counts_a_recycled_lead_once_per_journey(report: FunnelReport) -> None:
+    funnel = report.funnel
     assert funnel.total.journeys == 8
     assert counts(funnel.total) == [8, 7, 6, 5, 4, 3, 2, 1, 0]
 
@@ -49,16 +50,18 @@ def test_period_basis_uses_local_month_and_half_open_end(ctx: Context) -> None:
     assert funnel.total.journeys == 3
 
 
-def test_monthly_cohorts_in_the_playbook_zone(ctx: Context) -> None:
-    funnel = stage_funnel(ctx, parse_period(None, BERLIN, NOW), StageFunnelSpec(cohort=Grain.MONTH))
+def test_monthly_cohorts_in_the_playbook_zone(report: FunnelReport) -> None:
+    funnel = report.cohorts
+    assert funnel is not None
     sizes = {g.cohort: g.journeys for g in funnel.groups}
     assert sizes == {"2026-01": 4, "2026-02": 2, "2026-03": 2}
     january = next(g for g in funnel.groups if g.cohort == "2026-01")
     assert january.maturity_days is not None and january.maturity_days > 60
 
 
-def test_split_by_source(ctx: Context) -> None:
-    funnel = stage_funnel(ctx, parse_period(None, BERLIN, NOW), StageFunnelSpec(by=Dimension.SOURCE))
+def test_split_by_source(report: FunnelReport) -> None:
+    funnel = report.split
+    assert funnel is not None
     by = {g.segment: counts(g) for g in funnel.groups}
     assert by["google"] == [3, 3, 2, 1, 1, 1, 1, 1, 0]
     assert by["linkedin"] == [3, 3, 3, 3, 2, 1, 0, 0, 0]
@@ -66,18 +69,16 @@ def test_split_by_source(ctx: Context) -> None:
     assert by["(none)"] == [1, 0, 0, 0, 0, 0, 0, 0, 0]
 
 
-@pytest.mark.parametrize(
-    ("dim", "expected"),
-    [
-        (Dimension.SEGMENT, {"enterprise (1000+)": 4, "smb (<50)": 2, "(none)": 2}),
-        (Dimension.INDUSTRY, {"software": 4, "retail": 2, "(none)": 2}),
-        (Dimension.COUNTRY, {"DE": 4, "FR": 2, "(none)": 2}),
-        (Dimension.OWNER, {"Ann": 2, "Bob": 3, "(none)": 3}),
-        (Dimension.GRADE, {"A": 3, "B": 3, "C": 1, "(none)": 1}),
-    ],
-)
-def test_other_dimensions(ctx: Context, dim: Dimension, expected: dict[str, int]) -> None:
-    if ctx.engine.name == "spark" and dim is not Dimension.OWNER:
-        pytest.skip("one dimension is enough on Spark (slow)")
-    funnel = stage_funnel(ctx, parse_period(None, BERLIN, NOW), StageFunnelSpec(by=dim))
-    assert {g.segment: g.journeys for g in funnel.groups} == expected
+DIMENSIONS = {
+    Dimension.SEGMENT: {"enterprise (1000+)": 4, "smb (<50)": 2, "(none)": 2},
+    Dimension.INDUSTRY: {"software": 4, "retail": 2, "(none)": 2},
+    Dimension.COUNTRY: {"DE": 4, "FR": 2, "(none)": 2},
+    Dimension.OWNER: {"Ann": 2, "Bob": 3, "(none)": 3},
+    Dimension.GRADE: {"A": 3, "B": 3, "C": 1, "(none)": 1},
+}
+
+
+def test_other_dimensions(ctx: Context) -> None:
+    for dim, expected in DIMENSIONS.items():
+        funnel = stage_funnel(ctx, parse_period(None, BERLIN, NOW), StageFunnelSpec(by=dim))
+        assert {g.segment: g.journeys for g in funnel.groups} == expected, dim

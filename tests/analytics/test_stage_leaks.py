@@ -11,17 +11,18 @@ from hypothesis import strategies as st
 
 from funnelbridge.analytics.leaks import _compare, _odds, leaks, step_drivers
 from funnelbridge.analytics.periods import Period, parse_period
+from funnelbridge.analytics.report import FunnelReport
 from funnelbridge.analytics.tables import Context
 
 
-def test_losses_and_reasons_per_step(ctx: Context) -> None:
-    report = leaks(ctx, Period("all time"), min_count=1)
-    mql = report.step("mql", "sal")
+def test_losses_and_reasons_per_step(report: FunnelReport) -> None:
+    leak = report.leaks
+    mql = leak.step("mql", "sal")
     assert (mql.reached_from, mql.reached_to, mql.lost) == (5, 4, 1)
     assert [(r.reason, r.count) for r in mql.reasons] == [("not_a_fit", 1)]
-    won = report.step("opportunity", "customer")
+    won = leak.step("opportunity", "customer")
     assert [(r.reason, r.count) for r in won.reasons] == [("price", 1)]
-    assert report.flagged == ()  # small numbers never cry wolf
+    assert leak.flagged == ()  # small numbers never cry wolf
     assert all(c.direction == "too few" for c in mql.segments)
 
 

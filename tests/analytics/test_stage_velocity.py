@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from funnelbridge.analytics.periods import Period
-from funnelbridge.analytics.tables import Context
-from funnelbridge.analytics.velocity import velocity
+from funnelbridge.analytics.report import FunnelReport
 
 DAY = 86_400.0
 
 
-def test_time_between_stages(ctx: Context) -> None:
-    v = velocity(ctx, Period("all time"))
+def test_time_between_stages(report: FunnelReport) -> None:
+    v = report.velocity
     accept = v.gap("mql", "sal").days
     assert accept.n == 4
     assert accept.median == pytest.approx(1.0)
@@ -25,8 +23,8 @@ def test_time_between_stages(ctx: Context) -> None:
     assert v.gap("mal", "mql").days.n == 3
 
 
-def test_time_in_current_stage_and_stalled(ctx: Context) -> None:
-    v = velocity(ctx, Period("all time"))
+def test_time_in_current_stage_and_stalled(report: FunnelReport) -> None:
+    v = report.velocity
     dwell = {d.stage: d for d in v.dwell}
     assert dwell["sal"].current == 1 and dwell["sal"].stalled == 1 and dwell["sal"].stall_limit_days == 21
     assert dwell["sql"].current == 1 and dwell["sql"].stalled == 0
@@ -35,7 +33,7 @@ def test_time_in_current_stage_and_stalled(ctx: Context) -> None:
     assert v.stalled_total == 1
 
 
-def test_sales_cycle(ctx: Context) -> None:
-    v = velocity(ctx, Period("all time"))
+def test_sales_cycle(report: FunnelReport) -> None:
+    v = report.velocity
     assert v.deal_cycle_days.n == 1 and v.deal_cycle_days.median == pytest.approx(31.0)
     assert v.lead_to_customer_days.median == pytest.approx(46.0)

@@ -181,23 +181,34 @@ def _campaign_channels(ctx: Context) -> dict[str, str]:
     return {str(r.key): str(r.channel) for r in campaigns.itertuples()}
 
 
-def _table(ctx: Context, period: Period, stages: dict[str, str | None], by_channel: bool) -> tuple[SpendRow, ...]:
+def _campaign_rows(ctx: Context, period: Period, stages: dict[str, str | None]) -> tuple[SpendRow, ...]:
     channels = _campaign_channels(ctx)
     costs = _costs(ctx, period)
-    if by_channel:
-        rolled: dict[str, float] = {}
-        for key, value in costs.items():
-            rolled[channels.get(key, NONE_LABEL)] = rolled.get(channels.get(key, NONE_LABEL), 0.0) + value
-        costs = rolled
-    first_key, last_key = ("first_channel", "last_channel") if by_channel else ("first", "last")
-    volumes = _volumes(ctx, period, stages, first_key)
-    rev_first, rev_last = _revenue(ctx, period, first_key), _revenue(ctx, period, last_key)
+    volumes = _volumes(ctx, period, stages, "first")
+    rev_first, rev_last = _revenue(ctx, period, "first"), _revenue(ctx, period, "last")
     keys = sorted(set(costs) | set(volumes) | set(rev_first) | set(rev_last))
     return tuple(
-        _row(k, k if by_channel else channels.get(k, NONE_LABEL), costs.get(k, 0.0), volumes.get(k, {}),
-             rev_first.get(k, 0.0), rev_last.get(k, 0.0))
+        _row(k, channels.get(k, NONE_LABEL), costs.get(k, 0.0), volumes.get(k, {}), rev_first.get(k, 0.0),
+             rev_last.get(k, 0.0))
         for k in keys
     )  # fmt: skip
+
+
+def _channel_rows(rows: tuple[SpendRow, ...]) -> tuple[SpendRow, ...]:
+    """Roll campaigns up to channels: volumes, cost and first-touch revenue by the campaign's channel; last-touch
+    revenue by the channel of the last-touch campaign (the same campaign table)."""
+    out = []
+    for channel in sorted({r.channel for r in rows}):
+        mine = [r for r in rows if r.channel == channel]
+        vol = {
+            "lead": sum(r.leads for r in mine),
+            "mql": sum(r.mqls for r in mine),
+            "sql": sum(r.sqls for r in mine),
+            "customer": sum(r.customers for r in mine),
+        }
+        first, last = sum(r.revenue_first_touch for r in mine), sum(r.revenue_last_touch for r in mine)
+        out.append(_row(channel, channel, sum(r.cost for r in mine), vol, first, last))
+    return tuple(out)
 
 
 def _total(rows: tuple[SpendRow, ...]) -> SpendRow:
@@ -265,8 +276,8 @@ def _pipeline(ctx: Context) -> tuple[float, float, int, Forecast]:
 def economics(ctx: Context, period: Period) -> Economics:
     """Economics for ``period`` (see the module docstring for every definition)."""
     stages = milestones(ctx)
-    campaigns = _table(ctx, period, stages, by_channel=False)
-    channels = _table(ctx, period, stages, by_channel=True)
+    campaigns = _campaign_rows(ctx, period, stages)
+    channels = _channel_rows(campaigns)
     total = _total(campaigns)
     clv, customers = _clv(ctx)
     value, weighted, n, forecast = _pipeline(ctx)

@@ -32,7 +32,7 @@ from scipy.stats import false_discovery_control, fisher_exact
 from funnelbridge.analytics.economics import milestones
 from funnelbridge.analytics.handoff import ReasonCount
 from funnelbridge.analytics.periods import Period, epoch
-from funnelbridge.analytics.tables import Context, Dimension, dimension_column, journeys, reach, seconds
+from funnelbridge.analytics.tables import Context, Dimension, dimension_column, journeys, people, reach, seconds
 
 __all__ = ["METHOD", "Comparison", "Driver", "LeakReport", "StepLoss", "leaks", "step_drivers"]
 
@@ -257,11 +257,13 @@ def step_drivers(
     conv = int(sizes.loc[sizes.conv == 1, "n"].sum())
     drop = int(sizes.loc[sizes.conv == 0, "n"].sum())
     keys = ["contact_id", "journey", "conv"]
-    parts = []
-    for dim in DRIVER_DIMENSIONS:
-        split = dimension_column(ctx, jt, dim)
-        name = (f"{dim.value}=" + split.dim).cast("string")
-        parts.append(split.select(*keys, name=name, kind=ibis.literal("attribute")))
+    who = people(ctx)
+    with_attrs = jt.inner_join(who, jt.contact_id == who.cid)
+    parts = [
+        with_attrs.select(*keys, name=(f"{dim.value}=" + with_attrs[dim.value]).cast("string"),
+                          kind=ibis.literal("attribute"))
+        for dim in DRIVER_DIMENSIONS
+    ]  # fmt: skip
     ev = ctx.table("events")
     ev = ev.filter(ev.contact_id.notnull()).select(ec=ev.contact_id, etype=ev.type, eep=seconds(ev.occurred_at))
     did = jt.inner_join(ev, (jt.contact_id == ev.ec) & (ev.eep >= jt.entered) & (ev.eep <= jt.until))

@@ -33,6 +33,7 @@ __all__ = [
     "flag",
     "journeys",
     "journeys_expr",
+    "people",
     "reach",
     "seconds",
     "skipped_flag",
@@ -150,30 +151,43 @@ def _clean(value: ir.Value) -> ir.StringValue:
     return ibis.cases((text.isnull() | (text == ""), NONE_LABEL), else_=text)
 
 
+def people_expr(ctx: Context) -> ir.Table:
+    """One row per contact with every dimension as a string column ('(none)' when unknown)."""
+    contacts, accounts = ctx.table("contacts"), ctx.table("accounts")
+    users, scores = ctx.table("users"), ctx.table("scores")
+    scores = scores.filter(scores.score_group == "main").select(sc=scores.contact_id, grade=scores.grade)
+    acc = accounts.select(aid=accounts.id, employees=accounts.employees, industry=accounts.industry,
+                          acountry=accounts.country)  # fmt: skip
+    own = users.select(uid=users.id, owner=users.name, team=users.team)
+    base = contacts.select(
+        cid=contacts.id, account_id=contacts.account_id, owner_id=contacts.owner_id, ccountry=contacts.country,
+        source=contacts.first_source, medium=contacts.first_medium, campaign=contacts.first_campaign,
+    )  # fmt: skip
+    joined = base.left_join(acc, base.account_id == acc.aid)
+    joined = joined.left_join(own, joined.owner_id == own.uid)
+    joined = joined.left_join(scores, joined.cid == scores.sc)
+    return joined.select(
+        "cid",
+        source=_clean(joined.source),
+        medium=_clean(joined.medium),
+        campaign=_clean(joined.campaign),
+        segment=_segment(joined.employees),
+        industry=_clean(joined.industry),
+        country=_clean(ibis.coalesce(joined.acountry, joined.ccountry)),
+        owner=_clean(joined.owner),
+        team=_clean(joined.team),
+        grade=_clean(joined.grade),
+    )
+
+
+def people(ctx: Context) -> ir.Table:
+    """:func:`people_expr`, materialised once per engine."""
+    return ctx.engine.cached(("people",), lambda: people_expr(ctx))
+
+
 def dimension_column(ctx: Context, frame: ir.Table, dim: Dimension, key: str = "contact_id") -> ir.Table:
     """``frame`` with a ``dim`` string column (the contact's attribute; '(none)' when unknown)."""
-    contacts = ctx.table("contacts")
-    if dim in (Dimension.SOURCE, Dimension.MEDIUM, Dimension.CAMPAIGN):
-        column = {"source": "first_source", "medium": "first_medium", "campaign": "first_campaign"}[dim.value]
-        lookup = contacts.select(_cid=contacts.id, _v=_clean(contacts[column]))
-    elif dim in (Dimension.SEGMENT, Dimension.INDUSTRY, Dimension.COUNTRY):
-        accounts = ctx.table("accounts")
-        people = contacts.left_join(accounts, contacts.account_id == accounts.id)
-        if dim is Dimension.SEGMENT:
-            value = _segment(people.employees)
-        elif dim is Dimension.INDUSTRY:
-            value = _clean(people.industry)
-        else:
-            value = _clean(ibis.coalesce(people.country_right, people.country))
-        lookup = people.select(_cid=people.id, _v=value)
-    elif dim in (Dimension.OWNER, Dimension.TEAM):
-        users = ctx.table("users")
-        people = contacts.left_join(users, contacts.owner_id == users.id)
-        column = people.name if dim is Dimension.OWNER else people.team
-        lookup = people.select(_cid=people.id, _v=_clean(column))
-    else:
-        scores = ctx.table("scores")
-        scores = scores.filter(scores.score_group == "main")
-        lookup = scores.select(_cid=scores.contact_id, _v=_clean(scores.grade))
+    who = people(ctx)
+    lookup = who.select(_cid=who.cid, _v=who[dim.value])
     joined = frame.left_join(lookup, frame[key] == lookup._cid)
     return joined.mutate(dim=ibis.coalesce(joined._v, NONE_LABEL)).drop("_cid", "_v")

@@ -102,18 +102,22 @@ def current_stages(ctx: Context) -> ir.Table:
 
 def _dwell(ctx: Context) -> tuple[StageDwell, ...]:
     cur = current_stages(ctx)
-    now = epoch(ctx.as_of)
-    cur = cur.mutate(age=ibis.literal(now) - cur.since)
+    cur = cur.mutate(age=ibis.literal(epoch(ctx.as_of)) - cur.since)
     found = summarize(ctx, cur, "age", ["stage"])
+    limits = {s: ctx.pipeline.stall_limit(s) for s in ctx.stages}
+    seconds_limit = {s: int(v.total_seconds()) for s, v in limits.items() if v is not None}
+    stalled: dict[str, int] = {}
+    if seconds_limit:
+        over = ibis.cases(*((cur.stage == s, lim) for s, lim in seconds_limit.items()), else_=ibis.null("int64"))
+        hit = ibis.cases((over.notnull() & (cur.age > over), 1), else_=0)
+        frame = cur.group_by("stage").aggregate(stalled=hit.sum()).execute()
+        stalled = {str(r.stage): int(r.stalled) for r in frame.itertuples()}
     out = []
     for stage in (*ctx.stages, *ctx.pipeline.detours):
-        limit = ctx.pipeline.stall_limit(stage) if stage in ctx.stages else None
         summary = found.get((stage,), Summary.empty())
-        stalled = 0
-        if limit is not None and summary.n:
-            stalled = int(cur.filter((cur.stage == stage) & (cur.age > limit.total_seconds())).count().execute())
-        limit_days = None if limit is None else limit.total_seconds() / _DAY
-        out.append(StageDwell(stage, summary.n, summary.scaled(1 / _DAY), limit_days, stalled))
+        limit = seconds_limit.get(stage)
+        limit_days = None if limit is None else limit / _DAY
+        out.append(StageDwell(stage, summary.n, summary.scaled(1 / _DAY), limit_days, stalled.get(stage, 0)))
     return tuple(out)
 
 
