@@ -1,0 +1,96 @@
+"""Hypothesis: the Ibis funnel on DuckDB equals the pure-Python PostHog reference on random small event logs.
+
+Logs are tiny and dense on purpose (few people, a dozen distinct seconds, three step events, one exclusion event)
+so that ties, repeated events, expired windows, exclusions and blank breakdown values come up constantly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from funnelbridge.analytics.event_funnel import run_funnel
+from funnelbridge.analytics.event_funnel_engines import connect, load_frame
+from funnelbridge.analytics.event_funnel_load import normalize_events
+from funnelbridge.analytics.event_funnel_reference import RefEvent, reference_funnel
+from funnelbridge.analytics.event_funnel_spec import Exclusion, FunnelSpec, Order, Step
+
+BASE_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
+
+
+@pytest.fixture(scope="module")
+def duck() -> Iterator[Any]:
+    con = connect("duckdb")
+    yield con
+    con.disconnect()
+
+
+events_st = st.lists(
+    st.builds(
+        RefEvent,
+        person=st.sampled_from(["p1", "p2", "p3"]),
+        event=st.sampled_from(["a", "b", "c", "x", "y"]),
+        us=st.integers(0, 11).map(lambda s: BASE_US + s * 1_000_000),
+        props=st.fixed_dictionaries({"k": st.sampled_from(["", "u", "v"])}),
+    ),
+    max_size=14,
+)
+
+step_st = st.builds(
+    Step,
+    event=st.sampled_from(["a", "b", "c"]),
+    filters=st.sampled_from([(), (), (), (("k", "u"),)]),
+)
+
+
+@st.composite
+def specs(draw: st.DrawFn) -> FunnelSpec:
+    steps = tuple(draw(st.lists(step_st, min_size=1, max_size=3)))
+    order = draw(st.sampled_from(list(Order)))
+    exclusions: tuple[Exclusion, ...] = ()
+    n = len(steps)
+    if n >= 2 and draw(st.booleans()):
+        low = 1 if order is Order.UNORDERED else draw(st.integers(1, n - 1))
+        high = n if order is Order.UNORDERED else draw(st.integers(low + 1, n))
+        exclusions = (Exclusion(Step("x"), low, high),)
+    return FunnelSpec(
+        steps,
+        window=timedelta(seconds=draw(st.integers(1, 8))),
+        order=order,
+        exclusions=exclusions,
+        breakdown=draw(st.sampled_from([None, "k"])),
+    )
+
+
+def _table(con: Any, events: list[RefEvent]) -> Any:
+    records = [
+        {"person_id": e.person, "event": e.event, "timestamp": pd.Timestamp(e.us, unit="us", tz="UTC"), **e.props}
+        for e in events
+    ]
+    frame = pd.DataFrame(records, columns=["person_id", "event", "timestamp", "k"])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return load_frame(con, normalize_events(frame))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=events_st, spec=specs())
+def test_ibis_funnel_equals_reference(duck: Any, events: list[RefEvent], spec: FunnelSpec) -> None:
+    got = run_funnel(_table(duck, events), spec).to_json_dict()
+    assert got == reference_funnel(spec, events).to_json_dict()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=events_st, spec=specs())
+def test_breakdown_parts_add_up_to_the_whole(duck: Any, events: list[RefEvent], spec: FunnelSpec) -> None:
+    spec = FunnelSpec(spec.steps, spec.window, spec.order, spec.exclusions, breakdown="k")
+    got = run_funnel(_table(duck, events), spec)
+    assert got.breakdown is not None
+    for k, step in enumerate(got.steps):
+        assert step.count == sum(part[k].count for part in got.breakdown.values())
+        assert 0.0 <= step.conversion_from_first <= 1.0
