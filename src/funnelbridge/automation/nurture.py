@@ -31,10 +31,12 @@ def _active(conn: Connection, contact_id: int, track: str | None) -> list[int]:
     return [int(i) for i in conn.execute(query).scalars()]
 
 
-def _schedule(conn: Connection, playbook: Playbook, enrollment: int, track: str, step: int, start: datetime) -> None:
-    due = start + parse_duration(playbook.nurture[track][step].after)
-    payload = {"enrollment_id": enrollment, "track": track, "step": step}
-    insert_timer(conn, key=f"nurture:{enrollment}:{step}", kind="nurture_step", due_at=due, payload=payload)
+def _schedule(conn: Connection, playbook: Playbook, enrollment: int, step: int) -> None:
+    row = conn.execute(select(_E.contact_id, _E.track, _E.enrolled_at).where(_E.id == enrollment)).one()
+    due = as_utc(row.enrolled_at) + parse_duration(playbook.nurture[row.track][step].after)
+    payload = {"enrollment_id": enrollment, "track": row.track, "step": step}
+    key = f"nurture:{enrollment}:{step}"
+    insert_timer(conn, key=key, kind="nurture_step", due_at=due, contact_id=row.contact_id, payload=payload)
     conn.execute(update(nurture_enrollments).where(_E.id == enrollment).values(step=step, next_step_at=due))
 
 
@@ -48,7 +50,7 @@ def enroll(conn: Connection, playbook: Playbook, contact_id: int, track: str, at
     values = {"contact_id": contact_id, "track": track, "step": 0, "enrolled_at": at}
     enrollment = int(conn.execute(insert(nurture_enrollments).values(**values).returning(_E.id)).scalar_one())
     if playbook.nurture[track]:
-        _schedule(conn, playbook, enrollment, track, 0, at)
+        _schedule(conn, playbook, enrollment, 0)
     else:
         conn.execute(update(nurture_enrollments).where(_E.id == enrollment).values(completed_at=at))
     return enrollment
@@ -88,7 +90,7 @@ def fire_step(conn: Connection, playbook: Playbook, timer: TimerRow, at: datetim
     key = f"nurture:{enrollment_id}:{step}:email"
     enqueue(conn, key=key, kind="email", payload=payload, at=at)
     if step + 1 < len(steps):
-        _schedule(conn, playbook, enrollment_id, row.track, step + 1, as_utc(row.enrolled_at))
+        _schedule(conn, playbook, enrollment_id, step + 1)
     else:
         conn.execute(update(nurture_enrollments).where(_E.id == enrollment_id).values(step=step + 1, completed_at=at))
     return True
