@@ -82,7 +82,7 @@ def _staff(rt: Runtime, leads: int) -> tuple[list[Rep], Actor]:
     marketer = "marketing@funnelbridge-demo.example"
     add_user(rt, marketer, "Demo Marketer", "marketing")
     reps = []
-    for i, (email, name, team) in enumerate(rep_names(max(3, min(100, leads // 2000)))):
+    for i, (email, name, team) in enumerate(rep_names(max(4, min(100, leads // 2000)))):
         capacity = 15
         uid = add_user(rt, email, name, "sales", team, managers[team], capacity)
         reps.append(Rep(uid, email, team, capacity, diligence=0.55 + 0.1 * (i % 5)))

@@ -153,10 +153,11 @@ def advocacy(world: World, pid: int, r: random.Random) -> Advocacy:
 
 
 def rep_names(n: int) -> list[tuple[str, str, str]]:
-    """``n`` reps as (email, name, team): teams default, dach and enterprise, in fixed proportions."""
+    """``n`` reps as (email, name, team): teams default, dach and enterprise (3:1:1; the first three reps cover
+    all three teams)."""
     reps = []
     for i in range(n):
-        team = "default" if i % 5 in (0, 1, 4) else ("dach" if i % 5 == 2 else "enterprise")
+        team = ("default", "dach", "enterprise", "default", "default")[i % 5]
         first, last = cat.FIRST_NAMES[(i * 7) % len(cat.FIRST_NAMES)], cat.LAST_NAMES[(i * 11) % len(cat.LAST_NAMES)]
         reps.append((f"rep{i + 1}@funnelbridge-demo.example", f"{first} {last}", team))
     return reps
