@@ -133,10 +133,16 @@ def process_batch(
         mark_done(conn, done, now)
         for row, error, dead in failed:
             if dead:
-                mark_dead(conn, row.id, error=f"attempt {row.attempts}: {error}")
+                mark_dead(conn, row.id, worker=config.worker_id, error=f"attempt {row.attempts}: {error}")
             else:
                 retry_at = now + config.backoff.delay(row.attempts, rng)
-                mark_retry(conn, row.id, available_at=retry_at, error=f"attempt {row.attempts}: {error}")
+                mark_retry(
+                    conn,
+                    row.id,
+                    worker=config.worker_id,
+                    available_at=retry_at,
+                    error=f"attempt {row.attempts}: {error}",
+                )
     dead_count = sum(1 for _, _, d in failed if d)
     return BatchResult(len(rows), len(done), len(failed) - dead_count, dead_count)
 

@@ -110,6 +110,7 @@ def claim_due(conn: Connection, *, worker: str, now: datetime, lease: timedelta,
 
 
 def mark_done(conn: Connection, ids: Iterable[int], now: datetime) -> int:
+    """Record delivery (whoever holds the lease now: the action did reach the receiver)."""
     ids = list(ids)
     if not ids:
         return 0
@@ -121,19 +122,22 @@ def mark_done(conn: Connection, ids: Iterable[int], now: datetime) -> int:
     return int(conn.execute(stmt).rowcount)
 
 
-def mark_retry(conn: Connection, row_id: int, *, available_at: datetime, error: str) -> None:
+def mark_retry(conn: Connection, row_id: int, *, worker: str, available_at: datetime, error: str) -> None:
+    """Schedule the next attempt — only while ``worker`` still holds the lease (a worker whose lease ran out must
+    not clobber the row another worker has claimed since)."""
     stmt = (
         update(outbox)
-        .where(outbox.c.id == row_id, outbox.c.status == "pending")
+        .where(outbox.c.id == row_id, outbox.c.status == "pending", outbox.c.locked_by == worker)
         .values(available_at=available_at, locked_by=None, locked_until=None, last_error=error[:2000])
     )
     conn.execute(stmt)
 
 
-def mark_dead(conn: Connection, row_id: int, *, error: str) -> None:
+def mark_dead(conn: Connection, row_id: int, *, worker: str, error: str) -> None:
+    """Dead-letter the row — only while ``worker`` still holds the lease."""
     stmt = (
         update(outbox)
-        .where(outbox.c.id == row_id, outbox.c.status == "pending")
+        .where(outbox.c.id == row_id, outbox.c.status == "pending", outbox.c.locked_by == worker)
         .values(status="dead", locked_by=None, locked_until=None, last_error=error[:2000])
     )
     conn.execute(stmt)
