@@ -3,7 +3,7 @@ people, with wall time and peak memory (RSS) per size. Writes ``bench/results/de
 
     python bench/demo.py                    # 10,000 and 100,000 people, 30 simulated days each
     python bench/demo.py --full             # also 1,000,000 people
-    python bench/demo.py --sizes 2000,5000 --days 60 --workdir DIR
+    python bench/demo.py --sizes 2000,5000 --days 60 --workdir DIR --out FILE
 
 Each size runs in a fresh process (so its peak RSS is its own). The baseline, measured in the same run and at the
 same size in its own process, is the simulator without the engine: the same seeded world and the same payloads,
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results file (runs of other sizes are kept)")
     parser.add_argument("--child", choices=("engine", "baseline"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.full else [])
@@ -109,14 +110,24 @@ def main(argv: list[str] | None = None) -> int:
         run = run_engine if args.child == "engine" else run_baseline
         print(json.dumps(run(sizes[0], args.days, args.seed, workdir)))
         return 0
-    runs = []
     for people in sizes:
-        runs.append(measure(people, args.days, args.seed, workdir))
-        print(json.dumps(runs[-1]), flush=True)
-    result = {"benchmark": "demo", "seed": args.seed, "runs": runs}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        run = measure(people, args.days, args.seed, workdir)
+        print(json.dumps(run), flush=True)
+        _record(args.out, args.seed, run)
     return 0
+
+
+def _record(path: Path, seed: int, run: dict[str, Any]) -> None:
+    """Add ``run`` to the results file (after every size, so a long run keeps what it measured), replacing an
+    earlier run of the same size, days and seed."""
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    runs = [
+        r for r in old.get("runs", []) if (r["people"], r["days"], r.get("seed")) != (run["people"], run["days"], seed)
+    ]
+    runs.append({**run, "seed": seed})
+    runs.sort(key=lambda r: (r["days"], r["people"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"benchmark": "demo", "runs": runs}, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
