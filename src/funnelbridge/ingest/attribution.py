@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, func, tuple_, update
 
 from funnelbridge.domain.clock import as_utc
-from funnelbridge.store import contacts as contact_repo
+from funnelbridge.store.bulk import execute_many
+from funnelbridge.store.tables import contacts
 
 __all__ = ["ContactActivity", "Touch", "apply_activity", "touch_changes"]
 
@@ -110,10 +111,62 @@ def _touch_columns(end: str, touch: Touch) -> dict[str, Any]:
     }
 
 
-def apply_activity(conn: Connection, seen: Mapping[int, ContactActivity], now: datetime) -> int:
-    """Write what a batch saw to its contacts (only changed columns); returns how many contacts changed."""
-    rows = contact_repo.touch_rows(conn, seen)
-    changes = {cid: touch_changes(rows[cid], act) for cid, act in seen.items() if cid in rows}
-    changes = {cid: values for cid, values in changes.items() if values}
-    contact_repo.update_contacts(conn, changes, now)
-    return len(changes)
+def _key(touch: Touch) -> dict[str, Any]:
+    return {
+        "t_at": touch.at,
+        "t_source": touch.source or "",
+        "t_medium": touch.medium or "",
+        "t_campaign": touch.campaign or "",
+    }
+
+
+def _touch_update(end: str, newer: bool, now: datetime) -> Any:
+    c = contacts.c
+    stored = tuple_(
+        c[f"{end}_touch_at"],
+        func.coalesce(c[f"{end}_source"], ""),
+        func.coalesce(c[f"{end}_medium"], ""),
+        func.coalesce(c[f"{end}_campaign"], ""),
+    )
+    given = tuple_(bindparam("t_at"), bindparam("t_source"), bindparam("t_medium"), bindparam("t_campaign"))
+    better = stored < given if newer else stored > given
+    values: dict[str, Any] = {f"{end}_{part}": bindparam(f"v_{part}") for part in ("source", "medium", "campaign")}
+    return (
+        update(contacts)
+        .where(c.id == bindparam("k_id"), c[f"{end}_touch_at"].is_(None) | better)
+        .values({**values, f"{end}_touch_at": bindparam("t_at"), "updated_at": now, "version": c.version + 1})
+    )
+
+
+def _time_update(column: str, now: datetime, *, known_only: bool = False) -> Any:
+    c = contacts.c
+    cond = c[column].is_(None) | (c[column] > bindparam("t_at"))
+    if known_only:
+        cond = cond & (c.email.is_not(None) | c.external_id.is_not(None))
+    return (
+        update(contacts)
+        .where(c.id == bindparam("k_id"), cond)
+        .values({column: bindparam("t_at"), "updated_at": now, "version": c.version + 1})
+    )
+
+
+def apply_activity(conn: Connection, seen: Mapping[int, ContactActivity], now: datetime) -> None:
+    """Write what a batch saw to its contacts, in SQL: each column changes only where the stored value is later
+    (created_at, identified_at, first touch) or earlier (last touch) than what was seen — no read-back needed."""
+    acts = sorted(seen.items())
+    created = [{"k_id": cid, "t_at": a.earliest} for cid, a in acts if a.earliest is not None]
+    identified = [{"k_id": cid, "t_at": a.identified} for cid, a in acts if a.identified is not None]
+    execute_many(conn, _time_update("created_at", now), created)
+    execute_many(conn, _time_update("identified_at", now, known_only=True), identified)
+    for end, newer in (("first", False), ("last", True)):
+        rows = []
+        for cid, act in acts:
+            touch = act.first if end == "first" else act.last
+            if touch is not None:
+                values: dict[str, Any] = {
+                    "v_source": touch.source,
+                    "v_medium": touch.medium,
+                    "v_campaign": touch.campaign,
+                }
+                rows.append({"k_id": cid, **_key(touch), **values})
+        execute_many(conn, _touch_update(end, newer, now), rows)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from funnelbridge.store.bulk import batched, insert_ignore
+from funnelbridge.store.bulk import batched, insert_ignore, sqlite_time
 from funnelbridge.store.tables import events
 
 __all__ = ["EVENT_COLUMNS", "event_ids_of", "insert_events", "move_event_ids"]
@@ -39,11 +39,7 @@ _SQLITE_SQL: dict[str, str] = {}
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return None if value is None else sqlite_time(value)
 
 
 def _sqlite_insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
