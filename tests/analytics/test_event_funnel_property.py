@@ -78,14 +78,14 @@ def _table(con: Any, events: list[RefEvent]) -> Any:
     return load_frame(con, normalize_events(frame))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=events_st, spec=specs())
 def test_ibis_funnel_equals_reference(duck: Any, events: list[RefEvent], spec: FunnelSpec) -> None:
     got = run_funnel(_table(duck, events), spec).to_json_dict()
     assert got == reference_funnel(spec, events).to_json_dict()
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=events_st, spec=specs())
 def test_breakdown_parts_add_up_to_the_whole(duck: Any, events: list[RefEvent], spec: FunnelSpec) -> None:
     spec = FunnelSpec(spec.steps, spec.window, spec.order, spec.exclusions, breakdown="k")
