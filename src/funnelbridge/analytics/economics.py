@@ -27,7 +27,7 @@ import ibis
 import ibis.expr.types as ir
 
 from funnelbridge.analytics.periods import Grain, Period, bucket_label, epoch, floor_day, next_day
-from funnelbridge.analytics.tables import NONE_LABEL, Context, journeys, reach, seconds
+from funnelbridge.analytics.tables import NONE_LABEL, Context, as_int, journeys, reach, seconds
 
 __all__ = ["Economics", "Forecast", "SpendRow", "economics"]
 
@@ -134,7 +134,7 @@ def _volumes(ctx: Context, period: Period, stages: dict[str, str | None], key: s
     joined = joined.mutate(k=ibis.coalesce(joined[key], NONE_LABEL))
     aggs = {m: ibis.cases((_in(joined[m], period), 1), else_=0).sum() for m in firsts}
     frame = joined.group_by("k").aggregate(**aggs).execute()
-    return {str(r["k"]): {m: int(r[m] or 0) for m in firsts} for _, r in frame.iterrows()}
+    return {str(r["k"]): {m: as_int(r[m]) for m in firsts} for _, r in frame.iterrows()}
 
 
 def _local_days(ctx: Context, period: Period) -> tuple[date | None, date | None]:
@@ -231,7 +231,7 @@ def _clv(ctx: Context) -> tuple[float | None, int]:
     won = won.mutate(customer=ibis.coalesce(won.account_id.cast("string"), "c" + won.contact_id.cast("string")))
     per = won.group_by("customer").aggregate(value=won.amount.cast("float64").sum())
     out = per.aggregate(n=per.count(), mean=per.value.mean()).execute().iloc[0]
-    n = int(out["n"] or 0)
+    n = as_int(out["n"])
     return (None if n == 0 else float(out["mean"])), n
 
 

@@ -25,7 +25,17 @@ import ibis.expr.types as ir
 
 from funnelbridge.analytics.periods import Grain, Period, buckets, epoch
 from funnelbridge.analytics.quantiles import Summary, summarize
-from funnelbridge.analytics.tables import Context, Dimension, dimension_column, entry, flag, journeys, reach, seconds
+from funnelbridge.analytics.tables import (
+    Context,
+    Dimension,
+    as_int,
+    dimension_column,
+    entry,
+    flag,
+    journeys,
+    reach,
+    seconds,
+)
 
 __all__ = ["SALES_TOUCH_EVENTS", "HandoffScorecard", "ReasonCount", "RepScore", "WeekBreaches", "handoff_scorecard"]
 
@@ -206,7 +216,7 @@ def handoff_scorecard(ctx: Context, period: Period) -> HandoffScorecard:
     key = ("handoff", ctx.pipeline_name, epoch(ctx.as_of), period.start_s, period.end_s)
     jt = ctx.engine.cached(key, lambda: _cohort(ctx, period, queue, handoff, touch))
     totals = jt.aggregate(n=jt.count(), acc=jt.acc.sum(), rej=jt.rej.sum()).execute().iloc[0]
-    n, acc, rej = (int(totals[k] or 0) if totals[k] == totals[k] else 0 for k in ("n", "acc", "rej"))
+    n, acc, rej = (as_int(totals[k]) for k in ("n", "acc", "rej"))
     breaches = _breaches(ctx, period)
     return HandoffScorecard(
         period, queue, handoff, touch, n, acc, rej, n - acc - rej, _rate(acc, acc + rej),

@@ -32,7 +32,16 @@ from scipy.stats import false_discovery_control, fisher_exact
 from funnelbridge.analytics.economics import milestones
 from funnelbridge.analytics.handoff import ReasonCount
 from funnelbridge.analytics.periods import Period, epoch
-from funnelbridge.analytics.tables import Context, Dimension, dimension_column, journeys, people, reach, seconds
+from funnelbridge.analytics.tables import (
+    Context,
+    Dimension,
+    as_int,
+    dimension_column,
+    journeys,
+    people,
+    reach,
+    seconds,
+)
 
 __all__ = ["METHOD", "Comparison", "Driver", "LeakReport", "StepLoss", "leaks", "step_drivers"]
 
@@ -136,7 +145,7 @@ def _reached(jt: ir.Table, n: int, horizon: int | None = None) -> list[int]:
         return cond if horizon is None else cond & (jt[reach(i)] - jt.entered <= horizon)
 
     row = jt.aggregate(**{reach(i): ibis.cases((hit(i), 1), else_=0).sum() for i in range(n)}).execute().iloc[0]
-    return [int(row[reach(i)]) if row[reach(i)] == row[reach(i)] else 0 for i in range(n)]
+    return [as_int(row[reach(i)]) for i in range(n)]
 
 
 def _fisher(conv: int, n: int, ref_conv: int, ref_n: int) -> float:

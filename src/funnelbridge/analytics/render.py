@@ -71,7 +71,7 @@ def _funnel_table(title: str, funnel: StageFunnel, report: FunnelReport) -> Tabl
     table.add_column("step conv.", justify="right")
     table.add_column("cumulative", justify="right")
     for count in funnel.total.counts:
-        owner = "sales" if count.stage in report.sales_stages else "marketing"
+        owner = report.stage_owners.get(count.stage, "")
         table.add_row(
             report.stage_titles.get(count.stage, count.stage), owner, f"{count.reached:,}",
             _pct(count.step_conversion), _pct(count.cumulative_conversion),

@@ -76,6 +76,7 @@ class FunnelReport:
     marketing_stages: tuple[str, ...]
     sales_stages: tuple[str, ...]
     stage_titles: dict[str, str]
+    stage_owners: dict[str, str]
     funnel: StageFunnel
     cohorts: StageFunnel | None
     split: StageFunnel | None
@@ -96,6 +97,7 @@ class FunnelReport:
             "marketing_stages": list(self.marketing_stages),
             "sales_stages": list(self.sales_stages),
             "stage_titles": dict(self.stage_titles),
+            "stage_owners": dict(self.stage_owners),
             "funnel": self.funnel.to_dict(),
             "cohorts": None if self.cohorts is None else self.cohorts.to_dict(),
             "split": None if self.split is None else self.split.to_dict(),
@@ -218,9 +220,10 @@ def build_report(ctx: Context, options: ReportOptions, progress: Callable[[str],
     card = handoff_scorecard(ctx, period)
     handoff, marketing, sales = _split_stages(ctx.playbook, ctx.pipeline_name)
     titles = {s.id: s.title for s in ctx.pipeline.stages}
+    owners = {s.id: s.owner.value for s in ctx.pipeline.stages}
     return FunnelReport(
         ctx.playbook.name, ctx.pipeline_name, ctx.engine.name, ctx.as_of, ctx.playbook.timezone, period,
-        handoff, marketing, sales, titles, funnel, cohorts, split, speed, leak, money, card,
+        handoff, marketing, sales, titles, owners, funnel, cohorts, split, speed, leak, money, card,
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from funnelbridge.analytics.periods import Grain, Period, buckets, epoch
 from funnelbridge.analytics.tables import (
     Context,
     Dimension,
+    as_int,
     dimension_column,
     flag,
     journeys,
@@ -174,10 +175,10 @@ def _aggregate(jt: ir.Table, keys: list[str], n: int) -> Any:
 
 
 def _group(row: Any, stages: tuple[str, ...], cohort: str, segment: str) -> FunnelGroup:
-    reached = [int(row[reach(i)] or 0) if row[reach(i)] == row[reach(i)] else 0 for i in range(len(stages))]
+    reached = [as_int(row[reach(i)]) for i in range(len(stages))]
     age = row["age"]
     maturity = None if age is None or age != age else round(float(age) / _DAY, 1)
-    return FunnelGroup(cohort, segment, int(row["journeys"]), maturity, _counts(stages, reached))
+    return FunnelGroup(cohort, segment, as_int(row["journeys"]), maturity, _counts(stages, reached))
 
 
 def stage_funnel(ctx: Context, period: Period, spec: StageFunnelSpec | None = None) -> StageFunnel:

@@ -28,6 +28,7 @@ __all__ = [
     "NONE_LABEL",
     "Context",
     "Dimension",
+    "as_int",
     "dimension_column",
     "entry",
     "flag",
@@ -92,6 +93,11 @@ class Context:
 def seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
     """UTC epoch seconds, floored, as int64 — the same number on every engine."""
     return ts.epoch_seconds().cast("float64").floor().cast("int64")
+
+
+def as_int(value: Any) -> int:
+    """A count from a result frame: None/NaN (an empty SUM) is 0."""
+    return 0 if value is None or value != value else int(value)
 
 
 def flag(cond: ir.BooleanValue) -> ir.IntegerValue:
