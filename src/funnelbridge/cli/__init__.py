@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "deal",
     "queue",
     "score",
+    "report",
 )
 
 for _name in _COMMAND_MODULES:
