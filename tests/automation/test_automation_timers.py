@@ -116,3 +116,23 @@ def test_inactive_rule_fires_once_per_quiet_spell(world: World, clock: FrozenClo
     clock.advance(timedelta(days=8))
     assert scan_inactive(world.rt).leads == 1
     assert len(list_outbox(world.rt.db).rows) == 2
+
+
+def test_a_touch_event_silences_the_first_touch_sla(world: World, clock: FrozenClock) -> None:
+    from sqlalchemy import insert
+
+    from funnelbridge.store.tables import events
+
+    rep = world.user("rep@acme.test")
+    world.rt.playbook = b2b(automation=[{"on": "sla_breached", "stage": "sql", "do": [{"notify": "owner"}]}])
+    touched, ignored = world.contact("a@corp.test", owner=rep), world.contact("b@corp.test", owner=rep)
+    for cid in (touched, ignored):
+        world.enter(cid, "sql", from_stage="sal")
+    clock.advance(timedelta(hours=2))
+    with world.rt.db.transaction() as conn:
+        conn.execute(insert(events).values(idempotency_key="call-1", contact_id=touched, type="call",
+                                           occurred_at=clock.now(), received_at=clock.now()))  # fmt: skip
+    clock.advance(timedelta(days=10))  # 48 business hours are six working days
+    assert fire_due_timers(world.rt) == 2
+    (row,) = list_outbox(world.rt.db).rows
+    assert row.payload["lead"]["id"] == ignored

@@ -3,14 +3,18 @@
 When a lead enters a stage with an ``sla``, a breach timer is scheduled at entry + ``decide_within`` (and/or
 ``first_touch_within``), and a reminder ``remind_before`` earlier; with ``business_hours: true`` both are counted in
 the playbook's working hours and time zone. Leaving the stage cancels them; :func:`record_first_touch` cancels the
-first-touch ones. :func:`fire_due_timers` fires what is due (``sla_warning`` / ``sla_breached`` rules, nurture
-steps), each timer exactly once, in the same transaction as the actions it causes.
+first-touch ones, and a first-touch timer that comes due after a touch (an event in :data:`TOUCH_EVENTS` or a task
+marked done since the stage was entered) stays silent. :func:`fire_due_timers` fires what is due
+(``sla_warning`` / ``sla_breached`` rules, nurture steps), each timer exactly once, in the same transaction as the
+actions it causes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -23,7 +27,7 @@ from funnelbridge.domain.durations import parse_duration
 from funnelbridge.domain.events import StageEntered, StageLeft
 from funnelbridge.playbook.schema import Playbook, Sla, Trigger
 from funnelbridge.runtime import Runtime
-from funnelbridge.store.tables import pipeline_states
+from funnelbridge.store.tables import events, pipeline_states, tasks
 from funnelbridge.store.timers import (
     TimerRow,
     any_due,
@@ -34,6 +38,7 @@ from funnelbridge.store.timers import (
 )
 
 __all__ = [
+    "TOUCH_EVENTS",
     "InactivityScan",
     "cancel_sla",
     "fire_due_timers",
@@ -122,11 +127,27 @@ def record_first_touch(rt: Runtime, contact_id: int, at: datetime | None = None)
         return cancelled
 
 
+TOUCH_EVENTS = ("call", "meeting", "sales_email", "email_sent", "email_reply", "first_touch")
+"""Event types that count as a rep's touch for a first-touch SLA (besides a completed task)."""
+
+
+def _touched(conn: Connection, contact_id: int, payload: Mapping[str, Any]) -> bool:
+    """Whether the lead was touched since it entered the stage: a touch event or a task marked done."""
+    since = datetime.fromisoformat(str(payload["entered_at"]))
+    event = select(events.c.id).where(
+        events.c.contact_id == contact_id, events.c.type.in_(TOUCH_EVENTS), events.c.occurred_at >= since
+    )
+    task = select(tasks.c.id).where(tasks.c.contact_id == contact_id, tasks.c.done_at >= since)
+    return any(conn.execute(q.limit(1)).first() is not None for q in (event, task))
+
+
 def _fire(engine: Engine, conn: Connection, timer: TimerRow, now: datetime) -> None:
     if timer.kind == "nurture_step":
         nurture.fire_step(conn, engine.rt.playbook, timer, now)
         return
     if timer.kind not in ("sla_reminder", "sla_breach") or timer.contact_id is None:
+        return
+    if timer.payload.get("sla") == "first_touch" and _touched(conn, int(timer.contact_id), timer.payload):
         return
     trigger = Trigger.SLA_WARNING if timer.kind == "sla_reminder" else Trigger.SLA_BREACHED
     occ = Occurrence(
