@@ -15,7 +15,16 @@ from funnelbridge.ingest.context import ImportContext, Item
 from funnelbridge.ingest.free_email import email_domain, is_free_email
 from funnelbridge.store import accounts as account_repo
 
-__all__ = ["ACCOUNT_ATTRIBUTES", "AccountCache", "account_changes", "clean_domain", "match_account", "write_accounts"]
+__all__ = [
+    "ACCOUNT_ATTRIBUTES",
+    "AccountCache",
+    "account_changes",
+    "account_domain",
+    "clean_domain",
+    "create_accounts",
+    "match_account",
+    "write_accounts",
+]
 
 ACCOUNT_ATTRIBUTES = ("name", "industry", "employees", "country", "technologies", "annual_revenue")
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
@@ -38,26 +47,53 @@ class AccountCache:
     by_domain: dict[str, int] = field(default_factory=dict)
     by_external: dict[str, int] = field(default_factory=dict)
     created: int = 0
+    checked: set[str] = field(default_factory=set)  # "d:<domain>" / "x:<external id>" already looked up
+    fresh: set[int] = field(default_factory=set)  # accounts created in this batch
 
     def prefetch(self, conn: Connection, domains: Iterable[str | None], externals: Iterable[str | None]) -> None:
         """Load the accounts behind these domains and external ids in two queries."""
-        self.by_domain.update(account_repo.ids_by_domains(conn, (d for d in domains if d and d not in self.by_domain)))
-        self.by_external.update(
-            account_repo.ids_by_external_ids(conn, (x for x in externals if x and x not in self.by_external))
-        )
+        doms = {d for d in domains if d and f"d:{d}" not in self.checked}
+        exts = {x for x in externals if x and f"x:{x}" not in self.checked}
+        if doms:
+            self.by_domain.update(account_repo.ids_by_domains(conn, doms))
+        if exts:
+            self.by_external.update(account_repo.ids_by_external_ids(conn, exts))
+        self.checked.update({f"d:{d}" for d in doms} | {f"x:{x}" for x in exts})
 
 
 def _find(conn: Connection, cache: AccountCache, domain: str | None, external: str | None) -> int | None:
-    if external:
-        if external not in cache.by_external:
-            cache.by_external.update(account_repo.ids_by_external_ids(conn, [external]))
-        if external in cache.by_external:
-            return cache.by_external[external]
-    if domain:
-        if domain not in cache.by_domain:
-            cache.by_domain.update(account_repo.ids_by_domains(conn, [domain]))
-        return cache.by_domain.get(domain)
-    return None
+    if (domain and f"d:{domain}" not in cache.checked) or (external and f"x:{external}" not in cache.checked):
+        cache.prefetch(conn, [domain], [external])
+    return (cache.by_external.get(external) if external else None) or (cache.by_domain.get(domain) if domain else None)
+
+
+def account_domain(email: str | None, domain: str | None) -> str | None:
+    """The company domain of a person: the explicit one, else their email's — never a free-mail domain."""
+    dom = clean_domain(domain) or email_domain(email)
+    return None if dom is None or is_free_email(dom) else dom
+
+
+def create_accounts(
+    conn: Connection, cache: AccountCache, wanted: Iterable[tuple[str | None, str | None, dict[str, Any]]], at: datetime
+) -> None:
+    """Create, in one multi-row insert, the accounts among ``(domain, external id, attributes)`` that do not
+    exist yet (attributes of repeated keys are merged, later ones winning)."""
+    missing: dict[str, dict[str, Any]] = {}
+    for dom, ext, attrs in wanted:
+        if _find(conn, cache, dom, ext) is not None or (dom is None and ext is None):
+            continue
+        key = f"x:{ext}" if ext else f"d:{dom}"
+        row = missing.setdefault(key, {"domain": dom, "external_id": ext, **dict.fromkeys(ACCOUNT_ATTRIBUTES)})
+        row.update({k: v for k, v in attrs.items() if v is not None and k in ACCOUNT_ATTRIBUTES})
+    rows = [{**r, "name": r["name"] or r["domain"] or r["external_id"], "created_at": at, "updated_at": at}
+            for r in missing.values()]  # fmt: skip
+    for row, account_id in zip(rows, account_repo.insert_accounts_returning(conn, rows), strict=True):
+        if row["domain"]:
+            cache.by_domain[row["domain"]] = account_id
+        if row["external_id"]:
+            cache.by_external[row["external_id"]] = account_id
+        cache.fresh.add(account_id)
+    cache.created += len(rows)
 
 
 def match_account(
@@ -72,15 +108,14 @@ def match_account(
 ) -> int | None:
     """The account of a person: by external id, else by company domain, else by (non-free) email domain —
     created when missing (a free-mail domain never creates or matches one)."""
-    dom = clean_domain(domain) or email_domain(email)
-    if dom is not None and is_free_email(dom):
-        dom = None
+    dom = account_domain(email, domain)
     found = _find(conn, cache, dom, external_id)
     if found is not None or (dom is None and external_id is None):
         return found
     values = {"domain": dom, "external_id": external_id, "name": name or dom, "created_at": at, "updated_at": at}
     account_id = account_repo.insert_account(conn, values)
     cache.created += 1
+    cache.fresh.add(account_id)
     if dom:
         cache.by_domain[dom] = account_id
     if external_id:

@@ -8,10 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from funnelbridge.ingest.accounts import AccountCache, account_changes, clean_domain, match_account
+from funnelbridge.ingest.accounts import AccountCache, account_changes, account_domain, create_accounts, match_account
 from funnelbridge.ingest.attribution import ContactActivity, Touch, touch_changes
 from funnelbridge.ingest.context import ImportContext, Item
-from funnelbridge.ingest.free_email import email_domain
 from funnelbridge.ingest.identity import IdentityCache, merge_contacts
 from funnelbridge.store import accounts as account_repo
 from funnelbridge.store import contacts as contact_repo
@@ -96,10 +95,14 @@ def _account(conn: Connection, ctx: ImportContext, cache: AccountCache, record: 
     )
 
 
-def _update_accounts(conn: Connection, ctx: ImportContext, attrs: dict[int, dict[str, Any]]) -> None:
-    for account_id, values in attrs.items():
-        changes = account_changes(account_repo.account_row(conn, account_id), values)
-        account_repo.update_account(conn, account_id, changes, ctx.now)
+def _company(record: dict[str, Any]) -> dict[str, Any]:
+    return {col: record[key] for key, col in _COMPANY.items() if record.get(key) is not None}
+
+
+def _update_accounts(conn: Connection, ctx: ImportContext, attrs: dict[int, dict[str, Any]], fresh: set[int]) -> None:
+    stored = account_repo.account_rows(conn, set(attrs) - fresh)
+    for account_id, row in stored.items():
+        account_repo.update_account(conn, account_id, account_changes(row, attrs[account_id]), ctx.now)
 
 
 def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> set[int]:
@@ -107,8 +110,10 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
     items = _fold(ctx, items)
     people, accounts = IdentityCache(), AccountCache()
     people.prefetch(conn, (i.record.get("email") for i in items), (i.record.get("external_id") for i in items), ())
-    domains = [clean_domain(i.record.get("domain")) or email_domain(i.record.get("email")) for i in items]
-    accounts.prefetch(conn, domains, (i.record.get("account_external_id") for i in items))
+    wanted = [(account_domain(i.record.get("email"), i.record.get("domain")), i.record.get("account_external_id"),
+               _company(i.record)) for i in items]  # fmt: skip
+    accounts.prefetch(conn, (w[0] for w in wanted), (w[1] for w in wanted))
+    create_accounts(conn, accounts, wanted, ctx.now)
     matched = {_match(conn, ctx, people, i.record) for i in items} - {None}
     stored = contact_repo.contact_rows(conn, matched)  # type: ignore[arg-type]
     inserts: list[dict[str, Any]] = []
@@ -118,8 +123,7 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
         record = item.record
         account_id = _account(conn, ctx, accounts, record)
         if account_id is not None:
-            attrs = {col: record[key] for key, col in _COMPANY.items() if record.get(key) is not None}
-            company.setdefault(account_id, {}).update(attrs)
+            company.setdefault(account_id, {}).update(_company(record))
         target = _target(people, record)
         if target is None:
             inserts.append(_new_row(ctx, record, account_id))
@@ -134,7 +138,7 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
     contact_repo.insert_contacts(conn, inserts)
     ctx.summary.inserted += len(inserts)
     ctx.summary.accounts_created += accounts.created
-    _update_accounts(conn, ctx, company)
+    _update_accounts(conn, ctx, company, accounts.fresh)
     if ctx.after and inserts:
         fresh = contact_repo.ids_by_emails(conn, (r["email"] for r in inserts))
         fresh |= contact_repo.ids_by_external_ids(conn, (r["external_id"] for r in inserts))

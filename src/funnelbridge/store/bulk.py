@@ -75,7 +75,7 @@ def execute_many(conn: Connection, stmt: UpdateBase, rows: Sequence[Mapping[str,
     if conn.dialect.name != "sqlite":
         conn.execute(stmt, list(rows))
         return
-    compiled = stmt.compile(dialect=conn.dialect)
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
     names = list(compiled.positiontup or ())
     defaults = compiled.params
     seen: dict[datetime, str] = {}

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from funnelbridge.errors import NotFoundError
-from funnelbridge.store.bulk import batched, lookup
+from funnelbridge.store.bulk import batched, execute_many, lookup
 from funnelbridge.store.tables import contacts
 
 __all__ = [
@@ -65,9 +65,9 @@ def insert_contact(conn: Connection, values: Mapping[str, Any]) -> int:
 
 
 def insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert many contacts (executemany); every row must have the same keys."""
-    if rows:
-        conn.execute(contacts.insert(), rows)
+    """Insert many contacts (executemany); every row must have the same keys, including ``version``,
+    ``unsubscribed`` and ``bounced`` (column defaults are not applied on the fast path)."""
+    execute_many(conn, contacts.insert(), rows)
 
 
 def insert_contacts_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
