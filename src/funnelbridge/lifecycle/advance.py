@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, select
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.domain.durations import parse_duration
-from funnelbridge.lifecycle.criteria import first_holding
+from funnelbridge.lifecycle.criteria import LeadCriteria
 from funnelbridge.lifecycle.engine import MoveRequest, apply_move, pipeline_name, table_of
 from funnelbridge.lifecycle.model import SYSTEM, Transition
 from funnelbridge.lifecycle.table import Move, TransitionTable
@@ -46,11 +46,11 @@ def _advance_one(rt: Runtime, conn: Connection, contact_id: int, name: str) -> T
     if current is not None and current not in auto:
         return None
     later = auto[auto.index(current) + 1 :] if current else auto[1:]
-    pipe = rt.playbook.pipelines[name]
+    criteria = LeadCriteria(conn, rt.playbook.pipelines[name], contact_id, now)
     gate = table.roles.gate
-    if gate in later and first_holding(conn, pipe, contact_id, [gate], now) is None:
+    if gate in later and not criteria.holds(gate):
         later = later[: later.index(gate)]  # not identified yet: no skipping past identification
-    target = first_holding(conn, pipe, contact_id, list(reversed(later)), now)
+    target = criteria.first(list(reversed(later)))
     if target is None:
         if state is not None:
             return None
@@ -71,8 +71,7 @@ def _reenter(
     latest = newest.scalar_one_or_none()
     if latest is None or as_utc(latest) <= state.entered_at:
         return None
-    pipe = rt.playbook.pipelines[state.pipeline]
-    if first_holding(conn, pipe, state.contact_id, [target], now) is None:
+    if not LeadCriteria(conn, rt.playbook.pipelines[state.pipeline], state.contact_id, now).holds(target):
         return None
     rule = table.find(Move.REENTER, state.stage, target)
     move = MoveRequest(SYSTEM, now, reason="renewed_engagement")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from funnelbridge.playbook.schema import Pipeline
-from funnelbridge.rules.facts import load_lead_facts
+from funnelbridge.rules.facts import LeadFacts, load_lead_facts
 from funnelbridge.rules.python import compile_predicate
 
-__all__ = ["first_holding"]
+__all__ = ["LeadCriteria"]
 
 _COMPILED: dict[int, tuple[object, Callable[[Any], bool]]] = {}
 
@@ -26,16 +27,25 @@ def _predicate(condition: object) -> Callable[[Any], bool]:
     return hit[1]
 
 
-def first_holding(
-    conn: Connection, pipe: Pipeline, contact_id: int, candidates: Sequence[str], as_of: datetime
-) -> str | None:
-    """The first of ``candidates`` (ordered by preference) whose entry criteria hold for the lead now.
-    Stages without criteria never hold. Facts are loaded once, and only when some candidate has criteria."""
-    conditions = [(s, pipe.stage(s).enter_when) for s in candidates]
-    if not any(c is not None for _, c in conditions):
-        return None
-    facts = load_lead_facts(conn, contact_id, as_of)
-    for stage, condition in conditions:
-        if condition is not None and _predicate(condition)(facts):
-            return stage
-    return None
+@dataclass
+class LeadCriteria:
+    """One lead's stage criteria at ``as_of``; its facts are loaded once, on the first question that needs them."""
+
+    conn: Connection
+    pipe: Pipeline
+    contact_id: int
+    as_of: datetime
+    _facts: LeadFacts | None = field(default=None, repr=False)
+
+    def holds(self, stage: str) -> bool:
+        """True when ``stage`` has entry criteria and they hold (a stage without criteria never holds)."""
+        condition = self.pipe.stage(stage).enter_when
+        if condition is None:
+            return False
+        if self._facts is None:
+            self._facts = load_lead_facts(self.conn, self.contact_id, self.as_of)
+        return _predicate(condition)(self._facts)
+
+    def first(self, candidates: Sequence[str]) -> str | None:
+        """The first of ``candidates`` (in order of preference) whose criteria hold."""
+        return next((stage for stage in candidates if self.holds(stage)), None)

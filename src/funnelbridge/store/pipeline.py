@@ -82,11 +82,11 @@ def states_in_stage(conn: Connection, pipeline: str, stage: str) -> list[Pipelin
 
 
 def insert_state(conn: Connection, state: PipelineState) -> None:
-    """Create the state row; a concurrent creation of the same row raises :class:`ConflictError`."""
+    """Create the state row; a concurrent creation of the same row raises :class:`ConflictError` (on PostgreSQL
+    the transaction is then unusable: wrap the call in ``conn.begin_nested()`` to carry on after it)."""
     values = {k: getattr(state, k) for k in PipelineState.__dataclass_fields__}
     try:
-        with conn.begin_nested():
-            conn.execute(insert(pipeline_states).values(values))
+        conn.execute(insert(pipeline_states).values(values))
     except IntegrityError:
         raise ConflictError(
             f"contact {state.contact_id} entered pipeline {state.pipeline!r} concurrently; retry"

@@ -38,12 +38,12 @@ def _transition(row: object) -> Transition:
 
 
 def insert_transition(conn: Connection, t: Transition) -> Transition:
-    """Append ``t``; a duplicate idempotency key (a concurrent replay) raises :class:`ConflictError`."""
+    """Append ``t``; a duplicate idempotency key (a concurrent replay) raises :class:`ConflictError` (on
+    PostgreSQL the transaction is then unusable: wrap the call in ``conn.begin_nested()`` to carry on)."""
     values = {k: getattr(t, k) for k in _COLUMNS}
     values["skipped"] = list(t.skipped)
     try:
-        with conn.begin_nested():
-            result = conn.execute(insert(transitions).values(values))
+        result = conn.execute(insert(transitions).values(values))
     except IntegrityError:
         raise ConflictError(f"idempotency key {t.idempotency_key!r} was used concurrently; retry") from None
     key = result.inserted_primary_key
