@@ -99,3 +99,33 @@ def test_disqualify_without_a_pipeline_disqualifies_everywhere(rt2: Runtime) -> 
     assert {t.pipeline for t in made} == {"crm", "analytics"}
     assert set(stages(rt2, cid).values()) == {"disqualified"}
     assert [t.id for t in disqualify(rt2, cid, REP, "spam", idempotency_key="dq")] == [made[0].id]
+
+
+ADVOCACY = """
+name: Referral-driven advocacy
+pipelines:
+  main:
+    stages:
+      - {id: lead, enter_when: {field: contact.email, op: exists}}
+      - id: mql
+        enter_when: {field: events.count, event: demo_request, op: gte, value: 1}
+      - {id: sal, owner: sales, by: sales}
+      - {id: customer, owner: sales, by: system}
+      - id: evangelist
+        by: marketing
+        enter_when: {field: events.count, event: referral, op: gte, value: 1}
+"""
+
+
+def test_a_customer_becomes_an_evangelist_when_the_stage_criteria_hold(db: Database) -> None:
+    rt = make_runtime(db, parse_playbook(ADVOCACY, "advocacy.yaml"))
+    cid = add_contact(rt)
+    add_event(rt, cid, "demo_request")
+    run_advance(rt, cid)
+    accept(rt, cid, REP)
+    deal = open_deal(rt, cid, REP, amount=100)
+    win_deal(rt, deal.deal_id, REP)
+    assert run_advance(rt, cid) == []
+    add_event(rt, cid, "referral")
+    [t] = run_advance(rt, cid)
+    assert (t.from_stage, t.to_stage, t.actor_role, t.reason) == ("customer", "evangelist", "system", "advocacy")

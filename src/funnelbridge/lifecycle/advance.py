@@ -1,5 +1,6 @@
 """Automatic moves: enter a new contact, move it forward when a later stage's entry criteria hold (recording the
-stages it skips), and let a recycled lead re-enter on renewed engagement (a new journey)."""
+stages it skips), let a recycled lead re-enter on renewed engagement (a new journey), and move a customer to the
+advocacy stage when that stage has criteria and they hold."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def _advance_one(rt: Runtime, conn: Connection, contact_id: int, name: str) -> T
         return _reenter(rt, conn, table, state, now)
     current = state.stage if state else None
     auto = table.roles.auto
+    if state is not None and current == table.roles.customer and current not in auto:
+        return _advocacy(rt, conn, table, state, now)
     if current is not None and current not in auto:
         return None
     later = auto[auto.index(current) + 1 :] if current else auto[1:]
@@ -57,6 +60,20 @@ def _advance_one(rt: Runtime, conn: Connection, contact_id: int, name: str) -> T
         target = auto[0]
     rule = table.find(Move.ENTER if state is None else Move.ADVANCE, current, target)
     return apply_move(rt, conn, state, rule, MoveRequest(SYSTEM, now), contact_id=contact_id, pipeline=name)
+
+
+def _advocacy(
+    rt: Runtime, conn: Connection, table: TransitionTable, state: PipelineState, now: datetime
+) -> Transition | None:
+    """A customer becomes an evangelist on its own when the advocacy stage has criteria and they hold (e.g. a
+    referral or review event); otherwise only the ``advocate`` command moves it."""
+    target = table.roles.advocacy
+    pipe = rt.playbook.pipelines[state.pipeline]
+    if target is None or not LeadCriteria(conn, pipe, state.contact_id, now).holds(target):
+        return None
+    rule = table.find(Move.ADVOCATE, state.stage, target)
+    move = MoveRequest(SYSTEM, now, reason="advocacy")
+    return apply_move(rt, conn, state, rule, move, contact_id=state.contact_id, pipeline=state.pipeline)
 
 
 def _reenter(

@@ -19,12 +19,18 @@ from funnelbridge.store.tables import accounts, contacts, pipeline_states, score
 __all__ = ["sales_queue", "sla_clock"]
 
 
-def sla_clock(rt: Runtime, sla: Sla | None, since: datetime, now: datetime) -> tuple[datetime | None, timedelta | None]:
+def _calendar(rt: Runtime, sla: Sla) -> BusinessCalendar:
+    pb = rt.playbook
+    return BusinessCalendar.from_hours(pb.business_hours, pb.timezone) if sla.business_hours else ALWAYS
+
+
+def sla_clock(
+    rt: Runtime, sla: Sla | None, since: datetime, now: datetime, calendar: BusinessCalendar | None = None
+) -> tuple[datetime | None, timedelta | None]:
     """When the decision SLA falls due, and how much (working) time is left — negative once breached."""
     if sla is None or sla.decide_within is None:
         return None, None
-    pb = rt.playbook
-    calendar = BusinessCalendar.from_hours(pb.business_hours, pb.timezone) if sla.business_hours else ALWAYS
+    calendar = calendar or _calendar(rt, sla)
     due = calendar.add(since, parse_duration(sla.decide_within))
     left = calendar.elapsed(now, due) if due > now else -calendar.elapsed(due, now)
     return due, left
@@ -64,15 +70,24 @@ def sales_queue(rt: Runtime, pipeline: str | None = None, *, now: datetime | Non
             if roles.queue is None or roles.handoff is None:
                 continue
             sla = rt.playbook.pipelines[name].stage(roles.handoff).sla
+            calendar = _calendar(rt, sla) if sla else None
             for row in _rows(conn, name, roles.queue):
-                items.append(_item(rt, row, name, roles.queue, sla, when))
+                items.append(_item(rt, row, name, roles.queue, sla, when, calendar))
     return sorted(items, key=lambda i: (i.entered_at, i.contact_id, i.pipeline))
 
 
-def _item(rt: Runtime, row: object, pipeline: str, stage: str, sla: Sla | None, now: datetime) -> QueueItem:
+def _item(
+    rt: Runtime,
+    row: object,
+    pipeline: str,
+    stage: str,
+    sla: Sla | None,
+    now: datetime,
+    calendar: BusinessCalendar | None,
+) -> QueueItem:
     m = row._mapping  # type: ignore[attr-defined]
     entered = as_utc(m["entered_at"])
-    due, left = sla_clock(rt, sla, entered, now)
+    due, left = sla_clock(rt, sla, entered, now, calendar)
     name = " ".join(p for p in (m["first_name"], m["last_name"]) if p) or (m["email"] or f"contact {m['contact_id']}")
     return QueueItem(
         contact_id=m["contact_id"],
