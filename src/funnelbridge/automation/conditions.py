@@ -39,10 +39,12 @@ class ConditionChecker:
 
         facts = self._facts.get((contact_id, at))
         if facts is None:
-            if len(self._facts) > 1000:
-                self._facts.clear()
             facts = self._facts[(contact_id, at)] = load_lead_facts(conn, contact_id, at)
         return bool(self._predicate(condition)(facts))
+
+    def forget_all(self) -> None:
+        """Drop every cached fact (facts are only reused within one occurrence's rules)."""
+        self._facts.clear()
 
     def forget(self, contact_id: int) -> None:
         """Drop cached facts of a lead (after an action changed it, e.g. its owner)."""

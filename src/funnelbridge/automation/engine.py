@@ -45,6 +45,7 @@ class Engine:
         self, conn: Connection, occ: Occurrence, rules: list[tuple[int, AutomationRule]] | None = None
     ) -> list[Outcome]:
         """Run every matching rule whose ``when`` holds; returns what was done."""
+        self.checker.forget_all()  # facts may have changed since the last occurrence, even at the same time
         done: list[Outcome] = []
         for index, rule in matching_rules(self.rt.playbook, occ) if rules is None else rules:
             if not self.checker.holds(conn, rule.when, occ.contact_id, occ.at):
