@@ -30,8 +30,17 @@ from typing import Any
 
 from funnelbridge.errors import InputError
 from funnelbridge.ingest import coerce as c
+from funnelbridge.ingest.traits import TRAIT_COERCERS
 
-__all__ = ["EVENT_TYPES", "MAX_PAYLOAD_CHARS", "Activity", "derive_key", "parse_payload", "stored_type"]
+__all__ = [
+    "EVENT_TYPES",
+    "MAX_PAYLOAD_CHARS",
+    "Activity",
+    "derive_key",
+    "parse_payload",
+    "stored_type",
+    "validate_traits",
+]
 
 EVENT_TYPES = ("identify", "track", "page", "form", "email")
 MAX_PAYLOAD_CHARS = 64_000
@@ -197,8 +206,6 @@ def parse_payload(payload: Any, *, index: int | str, now: datetime) -> Activity:
 
 def validate_traits(traits: dict[str, Any], index: int | str) -> dict[str, Any]:
     """Coerce the known traits (first_name, employees, country ...); unknown ones are kept as they are."""
-    from funnelbridge.ingest.traits import TRAIT_COERCERS
-
     out: dict[str, Any] = {}
     for name, raw in traits.items():
         coercer = TRAIT_COERCERS.get(name)
