@@ -22,6 +22,8 @@ ROUTER_MODULES = (
     "funnelbridge.api.routes.resources",
     "funnelbridge.api.routes.commands",
     "funnelbridge.api.routes.intake",
+    "funnelbridge.api.routes.leads",
+    "funnelbridge.api.routes.reports",
 )
 
 

@@ -23,6 +23,7 @@ PAGE_MODULES = (
     "funnelbridge.web.pages.queue",
     "funnelbridge.web.pages.leads",
     "funnelbridge.web.pages.pipeline",
+    "funnelbridge.web.pages.reports",
 )
 
 NAV = (
@@ -64,6 +65,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     context["role"] = request.session.get("role")
     context["csrf"] = _csrf_token(request)
     context["path"] = request.url.path
+    context["now_iso"] = request.app.state.rt.clock.now().isoformat()
     context["playbook"] = request.app.state.rt.playbook
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 

@@ -1,15 +1,17 @@
 // funnelbridge dashboard: small progressive enhancements (the pages work without JavaScript).
 (function () {
   "use strict";
-  // Live SLA countdowns: <span data-deadline="ISO">.
+  // Live SLA countdowns: <span data-deadline="ISO">, counted on the server's clock (<body data-now="ISO">).
+  var skew = 0;
   function tick() {
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
-      var left = (Date.parse(el.dataset.deadline) - Date.now()) / 1000;
-      var sign = left < 0 ? "-" : "";
+      var left = (Date.parse(el.dataset.deadline) - (Date.now() + skew)) / 1000;
+      var late = left < 0;
       left = Math.abs(left);
-      var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60);
-      el.textContent = sign + h + "h " + String(m).padStart(2, "0") + "m" + (sign ? " overdue" : " left");
-      el.classList.toggle("late", sign === "-");
+      var d = Math.floor(left / 86400), h = Math.floor((left % 86400) / 3600), m = Math.floor((left % 3600) / 60);
+      var text = (d ? d + "d " : "") + h + "h " + String(m).padStart(2, "0") + "m";
+      el.textContent = late ? text + " overdue" : text + " left";
+      el.classList.toggle("late", late);
     });
   }
   // Pipeline board: drag a deal onto a column to submit its move form.
@@ -31,5 +33,9 @@
       });
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 30000); board(); });
+  document.addEventListener("DOMContentLoaded", function () {
+    var now = document.body.dataset.now;
+    if (now) skew = Date.parse(now) - Date.now();
+    tick(); setInterval(tick, 30000); board();
+  });
 })();
