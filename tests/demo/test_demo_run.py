@@ -142,17 +142,24 @@ def test_same_seed_gives_identical_databases(tmp_path: Path) -> None:
     assert truths[0] == truths[1]
 
 
+def _url(db: Database) -> str:
+    """The fixture's store as a URL (on PostgreSQL, with the test's schema as search path)."""
+    if db.is_sqlite:
+        return db.url
+    with db.read() as conn:
+        schema = conn.exec_driver_sql("select current_schema()").scalar_one()
+    return f"{db.url}?options=-csearch_path%3D{schema}"
+
+
 def test_runs_on_every_store(db: Database, tmp_path: Path) -> None:
-    url = db.url
-    if not db.is_sqlite:
-        schema = db.engine.dialect.default_schema_name
-        with db.read() as conn:
-            schema = conn.exec_driver_sql("select current_schema()").scalar_one()
-        url = f"{url}?options=-csearch_path%3D{schema}"
-    result = run_demo(url, 120, 10, 2, market=HOT, ground_truth=tmp_path / "truth.csv")
+    result = run_demo(_url(db), 120, 10, 2, market=HOT, ground_truth=tmp_path / "truth.csv")
     assert result.events > 0 and result.truth_path == tmp_path / "truth.csv"
     assert _scalar(db, select(func.count()).select_from(events)) == result.events
     assert _scalar(db, select(func.count()).select_from(contacts)) > 0
+    again = run_demo(_url(db), 40, 2, 9, reset=True, ground_truth=tmp_path / "again.csv")
+    fresh = connect(_url(db))  # on SQLite --reset replaced the file under the fixture's open connection
+    assert _scalar(fresh, select(func.count()).select_from(events)) == again.events < result.events
+    fresh.dispose()
 
 
 def test_refuses_a_store_with_data_unless_reset(tmp_path: Path) -> None:
