@@ -16,6 +16,8 @@ Same rules and arithmetic as :mod:`funnelbridge.scoring.rules_engine` (the incre
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,9 +32,23 @@ from funnelbridge.rules.ibis import LeadFrame, compile_event_condition, lead_fra
 from funnelbridge.scoring.results import HIGH_FIT_GRADES, QUADRANTS
 from funnelbridge.scoring.ruleset import EventRule, RuleSet, rule_sets
 
-__all__ = ["BatchExpressions", "batch_conditions", "score_expressions", "score_tables"]
+__all__ = [
+    "BatchExpressions",
+    "batch_conditions",
+    "duckdb_connection",
+    "score_batches",
+    "score_expressions",
+    "score_tables",
+]
 
 _US_PER_DAY = 86_400_000_000.0
+OUTPUT_SCHEMA = pa.schema(
+    [("contact_id", pa.int64()), ("score_group", pa.string())]
+    + [(n, pa.float64()) for n in ("fit", "engagement", "negative")]
+    + [("explanation", pa.string()), ("total", pa.float64())]
+    + [(n, pa.string()) for n in ("grade", "temperature", "quadrant")]
+    + [("mql_eligible", pa.bool_())]
+)
 
 
 @ibis.udf.scalar.builtin  # type: ignore[untyped-decorator,misc]
@@ -42,10 +58,9 @@ def timezone(tz: str, ts: datetime) -> datetime:  # type: ignore[empty-body]
 
 @dataclass(frozen=True)
 class BatchExpressions:
-    """The two result tables: ``scores`` (one row per contact and group) and ``items`` (explanation lines)."""
+    """The result table: one row per contact and group, with the explanation as JSON text."""
 
     scores: ir.Table
-    items: ir.Table | None
 
 
 def batch_conditions(scoring: Scoring) -> list[Any]:
@@ -61,57 +76,52 @@ def _num(value: ir.NumericValue) -> ir.StringValue:
     return value.cast("string")  # DuckDB prints the shortest round-trip form (10.0, 0.5, 1e-05)
 
 
-def _attribute_items(frame: LeadFrame, sets: tuple[RuleSet, ...]) -> ir.Table | None:
-    parts = []
-    order = 0
-    for rs in sets:
-        for rule in rs.attribute_rules:
-            hit = frame.table.filter(frame.predicate(rule.when))
-            text = ibis.literal(f'{_head(rule.name, rule.kind)}, "points": {json.dumps(rule.points)}}}')
-            parts.append(
-                hit.select(
-                    "contact_id",
-                    score_group=ibis.literal(rs.group),
-                    kind=ibis.literal(rule.kind),
-                    rule_order=ibis.literal(order, "int64"),
-                    points=ibis.literal(rule.points, type="float64"),
-                    item=text,
-                )
-            )
-            order += 1
-    return ibis.union(*parts) if parts else None
+def _attribute_points(frame: LeadFrame, rs: RuleSet) -> ir.Table:
+    """One pass over the leads: a group's fit and negative attribute points and their explanation text."""
+    fit, neg, text = ibis.literal(0.0), ibis.literal(0.0), ibis.literal("")
+    for rule in rs.attribute_rules:
+        hit = frame.predicate(rule.when)
+        item = f'{_head(rule.name, rule.kind)}, "points": {json.dumps(rule.points)}}}, '
+        points = ibis.ifelse(hit, rule.points, 0.0)
+        if rule.kind == "fit":
+            fit = fit + points
+        else:
+            neg = neg + points
+        text = text + ibis.ifelse(hit, item, "")
+    return frame.table.select("contact_id", fit=fit, neg_attr=neg, attr_text=text)
 
 
-def _rule_params(sets: tuple[RuleSet, ...], as_of: datetime, offset: int) -> tuple[list[EventRule], pa.Table]:
-    rules: list[EventRule] = []
+def _rule_params(sets: tuple[RuleSet, ...], as_of: datetime) -> tuple[list[tuple[int, EventRule]], pa.Table]:
+    rules: list[tuple[int, EventRule]] = []
     rows: list[dict[str, Any]] = []
     for rs in sets:
         for rule in rs.event_rules:
+            idx = len(rules)
             halves = (as_of + timedelta(days=rule.half_life_days)).isoformat() if rule.half_life_days else None
             tail = f', "half_life_days": {json.dumps(rule.half_life_days)}, "halves_at": "{halves}"' if halves else ""
             rows.append(
                 {
-                    "rule_idx": len(rules), "score_group": rs.group, "kind": rule.kind,
-                    "rule_order": offset + len(rules), "pts": rule.points, "abs_pts": abs(rule.points),
-                    "sign": -1.0 if rule.points < 0 else 1.0, "repeatable": rule.repeatable,
-                    "per_day": rule.per_day, "cap_total": rule.total, "half_life": rule.half_life_days,
-                    "expires": rule.expires_days, "item_head": _head(rule.name, rule.kind), "item_tail": tail,
+                    "rule_idx": idx, "score_group": rs.group, "kind": rule.kind, "pts": rule.points,
+                    "abs_pts": abs(rule.points), "sign": -1.0 if rule.points < 0 else 1.0, "per_day": rule.per_day,
+                    "cap_total": rule.total, "half_life": rule.half_life_days, "expires": rule.expires_days,
+                    "item_head": _head(rule.name, rule.kind), "item_tail": tail,
                 }
             )  # fmt: skip
-            rules.append(rule)
+            rules.append((idx, rule))
     schema = pa.schema(
-        [("rule_idx", pa.int64()), ("score_group", pa.string()), ("kind", pa.string()), ("rule_order", pa.int64())]
-        + [(n, pa.float64()) for n in ("pts", "abs_pts", "sign")]
-        + [("repeatable", pa.bool_())]
-        + [(n, pa.float64()) for n in ("per_day", "cap_total", "half_life", "expires")]
+        [("rule_idx", pa.int64()), ("score_group", pa.string()), ("kind", pa.string())]
+        + [(n, pa.float64()) for n in ("pts", "abs_pts", "sign", "per_day", "cap_total", "half_life", "expires")]
         + [("item_head", pa.string()), ("item_tail", pa.string())]
     )
     return rules, pa.Table.from_pylist(rows, schema=schema)
 
 
-def _matched(events: ir.Table, rules: list[EventRule], when: ir.TimestampScalar) -> ir.Table:
+_NUMERIC = ["rule_idx", "pts", "abs_pts", "sign", "per_day", "cap_total", "half_life", "expires"]
+
+
+def _matched(events: ir.Table, rules: list[tuple[int, EventRule]], when: ir.TimestampScalar) -> ir.Table:
     parts = []
-    for idx, rule in enumerate(rules):
+    for idx, rule in rules:
         keep = (events.type == rule.event) & (events.occurred_at <= when)
         if rule.where is not None:
             keep &= compile_event_condition(events, rule.where)
@@ -119,48 +129,66 @@ def _matched(events: ir.Table, rules: list[EventRule], when: ir.TimestampScalar)
     return ibis.union(*parts)
 
 
-def _earned(t: ir.Table, tz: str) -> ir.Table:
-    """Keep the earliest event of non-repeatable rules, number each local day's events, compute earned points."""
-    first = ibis.row_number().over(group_by=[t.contact_id, t.rule_idx], order_by=t.occurred_at)
-    once = t.filter(~t.repeatable).mutate(_rn=first).filter(lambda x: x._rn == 0).drop("_rn")
-    kept = ibis.union(t.filter(t.repeatable), once)
-    day = timezone(tz, kept.occurred_at).date()
-    nth = ibis.row_number().over(group_by=[kept.contact_id, kept.rule_idx, day], order_by=kept.occurred_at)
-    capped = kept.filter(kept.per_day.notnull()).mutate(k=nth.cast("float64"))
-    free = kept.filter(kept.per_day.isnull()).mutate(k=ibis.literal(0.0))
-    both = ibis.union(capped, free)
-    room = ibis.greatest(ibis.literal(0.0), both.per_day - both.k * both.abs_pts)
-    earned = ibis.cases((both.per_day.isnull(), both.pts), else_=both.sign * ibis.least(both.abs_pts, room))
-    return both.mutate(earned=earned)
+def _earned_rows(
+    events: ir.Table, rules: list[tuple[int, EventRule]], params: ir.Table, when: ir.TimestampScalar, tz: str
+) -> ir.Table:
+    """(contact, rule, time, earned) rows. Rules are split by kind of work so no subquery is read twice: plain
+    repeatable rules, repeatable rules with a per-day cap (a window numbers each local day's events) and
+    non-repeatable rules (only the earliest event: a group-by)."""
+    plain = [(i, r) for i, r in rules if r.repeatable and r.per_day is None]
+    daily = [(i, r) for i, r in rules if r.repeatable and r.per_day is not None]
+    once = [(i, r) for i, r in rules if not r.repeatable]
+    parts = []
+    if plain:
+        t = _matched(events, plain, when).inner_join(params, "rule_idx")
+        parts.append(t.select("contact_id", "occurred_at", "rule_idx", earned=t.pts))
+    if daily:
+        t = _matched(events, daily, when).inner_join(params, "rule_idx")
+        day = timezone(tz, t.occurred_at).date()
+        nth = ibis.row_number().over(group_by=[t.contact_id, t.rule_idx, day], order_by=t.occurred_at)
+        room = ibis.greatest(ibis.literal(0.0), t.per_day - nth.cast("float64") * t.abs_pts)
+        parts.append(t.select("contact_id", "occurred_at", "rule_idx", earned=t.sign * ibis.least(t.abs_pts, room)))
+    if once:
+        m = _matched(events, once, when)
+        t = (
+            m.group_by("contact_id", "rule_idx")
+            .aggregate(occurred_at=m.occurred_at.min())
+            .inner_join(params, "rule_idx")
+        )
+        earned = ibis.cases((t.per_day.isnull(), t.pts), else_=t.sign * ibis.least(t.abs_pts, t.per_day))
+        parts.append(t.select("contact_id", "occurred_at", "rule_idx", earned=earned))
+    return ibis.union(*parts)
 
 
-def _event_items(events: ir.Table, sets: tuple[RuleSet, ...], as_of: datetime, tz: str, offset: int) -> ir.Table:
-    rules, params = _rule_params(sets, as_of, offset)
+def _event_points(events: ir.Table, sets: tuple[RuleSet, ...], as_of: datetime, tz: str) -> ir.Table:
+    """Per (contact, group): engagement and negative event points and the explanation text, in rule order."""
+    rules, table = _rule_params(sets, as_of)
     when = ibis.timestamp(as_of)
-    p = ibis.memtable(params)
-    t = _earned(_matched(events, rules, when).inner_join(p, "rule_idx"), tz)
+    params = ibis.memtable(table.select(_NUMERIC))
+    t = _earned_rows(events, rules, params, when, tz).inner_join(params, "rule_idx")
     age = (-t.occurred_at.delta(when, unit="microsecond")).cast("float64") / _US_PER_DAY
     t = t.mutate(age=age).filter(lambda x: x.expires.isnull() | (x.age <= x.expires))
     factor = ibis.cases((t.half_life.isnull(), ibis.literal(1.0)), else_=ibis.literal(0.5).pow(t.age / t.half_life))
     t = t.mutate(value=t.earned * factor)
     g = t.group_by("contact_id", "rule_idx").aggregate(
-        value=t.value.sum(),
-        raw=t.earned.sum(),
-        n=t.count(),
-        first_earning=t.occurred_at.min(where=t.earned != 0),
+        value=t.value.sum(), raw=t.earned.sum(), n=t.count(), first_earning=t.occurred_at.min(where=t.earned != 0)
     )
-    g = g.inner_join(p, "rule_idx")
+    g = g.inner_join(ibis.memtable(table), "rule_idx")
     limited = ibis.cases((g.cap_total.isnull() | (g.value.abs() <= g.cap_total), g.value), else_=g.sign * g.cap_total)
-    expiry_us = (g.expires * _US_PER_DAY).round().cast("int64").as_interval("us")
-    expires_at = g.first_earning + expiry_us
+    expires_at = g.first_earning + (g.expires * _US_PER_DAY).round().cast("int64").as_interval("us")
     iso = expires_at.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").re_replace(r"\.000000\+", "+")
     expiry_text = ibis.cases((expires_at.isnull(), ibis.literal("")), else_=', "expires_at": "' + iso + '"')
     g = g.mutate(points=limited)
     item = (
         g.item_head + ', "points": ' + _num(g.points) + ', "raw_points": ' + _num(g.raw)
-        + ', "events": ' + g.n.cast("string") + g.item_tail + expiry_text + "}"
+        + ', "events": ' + g.n.cast("string") + g.item_tail + expiry_text + "}, "
     )  # fmt: skip
-    return g.select("contact_id", "score_group", "kind", "rule_order", "points", item=item)
+    g = g.mutate(item=item)
+    return g.group_by("contact_id", "score_group").aggregate(
+        engagement=g.points.sum(where=g.kind == "engagement"),
+        neg_events=g.points.sum(where=g.kind == "negative"),
+        event_text=g.item.group_concat("", order_by=g.rule_idx),
+    )
 
 
 def _classify(t: ir.Table, scoring: Scoring) -> ir.Table:
@@ -179,48 +207,75 @@ def _classify(t: ir.Table, scoring: Scoring) -> ir.Table:
     return t.mutate(temperature=band, quadrant=quadrant, mql_eligible=mql)
 
 
-def _totals(leads: ir.Table, items: ir.Table | None, sets: tuple[RuleSet, ...], scoring: Scoring) -> ir.Table:
-    ids = leads.select("contact_id")
-    frames = [ids.mutate(score_group=ibis.literal(rs.group)) for rs in sets]
-    base = ibis.union(*frames)
-    if items is None:
-        t = base.mutate(fit=ibis.literal(0.0), engagement=ibis.literal(0.0), negative=ibis.literal(0.0))
-        return _classify(t.mutate(explanation=ibis.literal("[]")), scoring)
-    sums = items.group_by("contact_id", "score_group").aggregate(
-        **{k: items.points.sum(where=items.kind == k) for k in ("fit", "engagement", "negative")},
-        explanation="[" + items.item.group_concat(", ", order_by=items.rule_order) + "]",
-    )
-    t = base.left_join(sums, ["contact_id", "score_group"])
-    t = t.select(
+def _group_scores(attr: ir.Table, ev: ir.Table | None, group: str) -> ir.Table:
+    if ev is None:
+        t = attr.mutate(engagement=ibis.literal(0.0), neg_events=ibis.literal(0.0), event_text=ibis.literal(""))
+    else:
+        mine = ev.filter(ev.score_group == group).drop("score_group")
+        t = attr.left_join(mine, attr.contact_id == mine.contact_id).drop("contact_id_right")
+    text = (t.attr_text + t.event_text.fill_null("")).re_replace(r", $", "")
+    return t.select(
         "contact_id",
-        "score_group",
-        *[t[k].fill_null(0.0).name(k) for k in ("fit", "engagement", "negative")],
-        explanation=t.explanation.fill_null("[]"),
+        score_group=ibis.literal(group),
+        fit=t.fit,
+        engagement=t.engagement.fill_null(0.0),
+        negative=t.neg_attr + t.neg_events.fill_null(0.0),
+        explanation="[" + text + "]",
     )
-    return _classify(t, scoring)
 
 
 def score_expressions(playbook: Playbook, leads: ir.Table, events: ir.Table, as_of: datetime) -> BatchExpressions:
-    """The Ibis expressions scoring every lead of ``leads`` from ``events`` at ``as_of``, every group."""
+    """The Ibis expression scoring every lead of ``leads`` from ``events`` at ``as_of``, every group."""
     as_of = as_utc(as_of)
     sets = rule_sets(playbook.scoring)
     frame = lead_frame(leads, events, batch_conditions(playbook.scoring), as_of)
-    attr = _attribute_items(frame, sets)
-    n_attr = sum(len(rs.attribute_rules) for rs in sets)
     has_events = any(rs.event_rules for rs in sets)
-    ev = _event_items(events, sets, as_of, playbook.timezone, n_attr) if has_events else None
-    parts = [p for p in (attr, ev) if p is not None]
-    items = ibis.union(*parts) if parts else None
-    return BatchExpressions(_totals(leads, items, sets, playbook.scoring), items)
+    ev = _event_points(events, sets, as_of, playbook.timezone) if has_events else None
+    groups = [_group_scores(_attribute_points(frame, rs), ev, rs.group) for rs in sets]
+    return BatchExpressions(_classify(ibis.union(*groups), playbook.scoring))
+
+
+def duckdb_connection(memory_limit: str = "1GB") -> Any:
+    """A DuckDB connection for batch scoring: UTC session, bounded memory (spills to a temp directory)."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
+        raise ValueError(f"memory_limit must read like 1GB or 512MiB, got {memory_limit!r}")
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET TimeZone = 'UTC'")
+    con.raw_sql("SET preserve_insertion_order = false")
+    con.raw_sql(f"SET memory_limit = '{memory_limit}'")  # a validated size, not data
+    return con
+
+
+def score_batches(
+    playbook: Playbook,
+    leads: pa.Table,
+    events: pa.Table,
+    as_of: datetime,
+    con: Any | None = None,
+    chunk_size: int = 50_000,
+) -> Iterator[pa.RecordBatch]:
+    """Score Arrow lead/event tables on DuckDB, streaming the result (one row per contact and group, in no
+    particular order) in record batches, so the explanations never sit in memory all at once."""
+    con = con if con is not None else duckdb_connection()
+    # registered Arrow tables are scanned in place by DuckDB (no copy of the event table)
+    con.con.register("fb_leads", leads)
+    con.con.register("fb_events", events)
+    try:
+        expr = score_expressions(playbook, con.table("fb_leads"), con.table("fb_events"), as_of).scores
+        con._run_pre_execute_hooks(expr)  # registers the small rule-parameter memtables
+        reader = con.con.sql(str(con.compile(expr))).to_arrow_reader(chunk_size)
+        for batch in reader:  # DuckDB types float literals as DECIMAL: cast to the declared schema
+            yield batch.cast(OUTPUT_SCHEMA)
+    finally:
+        con.con.unregister("fb_leads")
+        con.con.unregister("fb_events")
 
 
 def score_tables(
     playbook: Playbook, leads: pa.Table, events: pa.Table, as_of: datetime, con: Any | None = None
 ) -> pa.Table:
-    """Score Arrow lead/event tables on DuckDB; one row per (contact, group) with the explanation as JSON text."""
-    if con is None:
-        con = ibis.duckdb.connect()
-        con.raw_sql("SET TimeZone = 'UTC'")
-    lt, et = con.create_table("fb_leads", leads, overwrite=True), con.create_table("fb_events", events, overwrite=True)
-    expr = score_expressions(playbook, lt, et, as_of).scores
-    return con.to_pyarrow(expr.order_by(["contact_id", "score_group"]))
+    """Score Arrow lead/event tables on DuckDB into one table ordered by contact and group."""
+    batches = list(score_batches(playbook, leads, events, as_of, con))
+    if not batches:
+        return pa.table({})
+    return pa.Table.from_batches(batches).sort_by([("contact_id", "ascending"), ("score_group", "ascending")])

@@ -62,6 +62,8 @@ def _lead_value(value: Any, ftype: FieldType) -> Any:
     if ftype == FieldType.LIST:
         items = json.loads(value) if isinstance(value, str) else value
         return LIST_SEPARATOR.join(str(x) for x in items) if isinstance(items, list | tuple) else None
+    if ftype == FieldType.BOOL:
+        return bool(value)
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, datetime):

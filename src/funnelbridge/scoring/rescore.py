@@ -9,7 +9,7 @@ compiler does not handle) are rescored lead by lead with the incremental scorer 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from funnelbridge.playbook.schema import Playbook
 from funnelbridge.rules.facts import load_lead_facts
 from funnelbridge.rules.ibis import lead_fields, leaves, unsupported
 from funnelbridge.runtime import Runtime
-from funnelbridge.scoring.batch import batch_conditions, score_tables
+from funnelbridge.scoring.batch import batch_conditions, score_batches
 from funnelbridge.scoring.batch_load import load_events, load_leads
 from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.scoring.ruleset import rule_sets
@@ -36,6 +36,7 @@ __all__ = ["Progress", "RescoreSummary", "batch_event_types", "rescore_all"]
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called as a long operation advances."""
 WRITE_CHUNK = 20_000
+MAIN_COLUMNS = ("contact_id", "engagement", "total", "temperature", "grade")
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,6 @@ def _python_rows(rt: Runtime, conn: Connection, as_of: datetime, progress: Progr
         if progress and i % 1000 == 0:
             progress(i, len(ids))
     return rows
-
-
-def _chunks(table: pa.Table, extra: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-    for batch in table.to_batches(WRITE_CHUNK):
-        yield [row | extra for row in batch.to_pylist()]
 
 
 def _publish(rt: Runtime, conn: Connection, old: dict[int, tuple[float, float, str]], main: pa.Table) -> int:
@@ -142,19 +138,25 @@ def rescore_all(rt: Runtime, as_of: datetime | None = None, progress: Progress |
         leads = load_leads(conn, lead_fields(batch_conditions(pb.scoring)))
         events = load_events(conn, as_of, batch_event_types(pb))
     seconds = {"load": lap()}
-    scored = score_tables(pb, leads, events, as_of)
-    seconds["score"] = lap()
     extra = {"as_of": as_of, "playbook_version": pb.version, "updated_at": rt.clock.now()}
-    main = scored.filter(pc.equal(scored.column("score_group"), "main"))
+    main_parts: list[pa.Table] = []
+    rows = 0
     with rt.db.transaction() as conn:
         old = main_scores(conn)
         replace_group_scores(conn, [rs.group for rs in rule_sets(pb.scoring)])
-        done = 0
-        for chunk in _chunks(scored, extra):
-            insert_rows_json_text(conn, chunk)
-            done += len(chunk)
+        total = leads.num_rows * len(rule_sets(pb.scoring))
+        for batch in score_batches(pb, leads, events, as_of, chunk_size=WRITE_CHUNK):
+            table = pa.Table.from_batches([batch])
+            insert_rows_json_text(conn, [row | extra for row in table.to_pylist()])
+            is_main = pc.equal(table.column("score_group"), "main")
+            main_parts.append(
+                table.filter(is_main).select(["contact_id", "engagement", "total", "temperature", "grade"])
+            )
+            rows += table.num_rows
             if progress:
-                progress(done, scored.num_rows)
-        published = _publish(rt, conn, old, main)
-    seconds["write"] = lap()
-    return _with_seconds(_summary(rt, as_of, main, scored.num_rows, "duckdb", published), seconds)
+                progress(rows, total)
+        main = pa.concat_tables(main_parts) if main_parts else pa.table({"contact_id": pa.array([], pa.int64())})
+        seconds["score_and_write"] = lap()
+        published = _publish(rt, conn, old, main) if main.num_rows else 0
+    seconds["crossings"] = lap()
+    return _with_seconds(_summary(rt, as_of, main, rows, "duckdb", published), seconds)
