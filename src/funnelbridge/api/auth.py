@@ -111,4 +111,5 @@ def require(permission: Permission) -> Callable[..., Principal]:
                 )
         return who
 
+    check.permissions = frozenset({permission})  # type: ignore[attr-defined]  # read by the role-matrix test
     return check

@@ -34,6 +34,7 @@ def _either_team(who: Annotated[Principal, Depends(principal)]) -> Principal:
     return who
 
 
+_either_team.permissions = frozenset({Permission.SALES, Permission.MARKETING})  # type: ignore[attr-defined]
 EitherTeam = Annotated[Principal, Depends(_either_team)]
 
 
