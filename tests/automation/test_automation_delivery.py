@@ -69,7 +69,7 @@ def test_mql_email_reaches_the_owner_with_explanation_and_link(world: World, smt
 
 def test_webhook_is_signed_and_carries_the_idempotency_key(world: World, webhook_receiver: WebhookReceiver) -> None:
     cid = _lead_with_owner(world)
-    world.enter(cid, "sal", from_stage="mql")
+    world.enter(cid, "mql", from_stage="mal")  # SAL's decision clock starts in the queue
     world.clock.advance(timedelta(days=7))
     run_worker(world.rt, _settings(hook=webhook_receiver), once=True, deliverers=None)
     breach = [r for r in webhook_receiver.requests if r["json"]["type"] == "sla_breached"]

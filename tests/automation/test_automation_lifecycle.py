@@ -11,7 +11,7 @@ from sqlalchemy import select
 from conftest import World, b2b
 from funnelbridge.automation import RecordingDeliverer, list_outbox, run_worker, scan_inactive
 from funnelbridge.automation.delivery.move import MoveDeliverer
-from funnelbridge.lifecycle import Actor, accept, advance, disqualify
+from funnelbridge.lifecycle import Actor, accept, advance, disqualify, reject
 from funnelbridge.store import Database
 from funnelbridge.store.tables import contacts, pipeline_states, transitions
 from funnelbridge.store.timers import select_timers
@@ -36,12 +36,22 @@ def test_the_handoff_end_to_end(world: World) -> None:
     with world.rt.db.read() as conn:
         assert conn.execute(select(contacts.c.owner_id).where(contacts.c.id == cid)).scalar() == rep
     assert [r.payload["trigger"] for r in list_outbox(world.rt.db).rows] == ["stage_entered"]
+    assert _pending(world, cid) == {"sla_reminder", "sla_breach"}  # the handoff (SAL) decision clock
     world.clock.advance(timedelta(hours=1))
     accept(world.rt, cid, Actor("rep@acme.test", "sales"))
-    assert _pending(world, cid) == {"sla_reminder", "sla_breach"}
+    assert _pending(world, cid) == set()  # decided in time
     world.clock.advance(timedelta(hours=1))
     disqualify(world.rt, cid, Actor("rep@acme.test", "sales"), "spam")
-    assert _pending(world, cid) == set()
+
+
+def test_a_rejection_stops_the_clock_and_starts_nurture(world: World) -> None:
+    world.user("rep@acme.test")
+    cid = world.contact("lead@corp.test", stage=None)
+    with world.rt.db.transaction() as conn:
+        advance(world.rt, conn, cid)
+    world.clock.advance(timedelta(hours=1))
+    reject(world.rt, cid, Actor("rep@acme.test", "sales"), "bad_timing")
+    assert _pending(world, cid) == {"nurture_step"}
 
 
 def test_a_move_action_goes_through_the_lifecycle(world: World) -> None:

@@ -18,11 +18,11 @@ def _pending(world: World, cid: int) -> dict[str, datetime]:
         return {t.kind: t.due_at for t in select_timers(conn, contact_id=cid, pending_only=True)}
 
 
-def test_sal_entry_schedules_reminder_and_breach_in_business_hours(world: World, clock: FrozenClock) -> None:
+def test_mql_entry_starts_the_sal_decision_clock_in_business_hours(world: World, clock: FrozenClock) -> None:
     # Friday 27 Nov 2026, 15:00 Berlin (14:00 UTC): 2h of the 24 working hours are left that day.
     clock.set(datetime(2026, 11, 27, 14, 0, tzinfo=UTC))
-    cid = world.contact("lead@corp.test")
-    world.enter(cid, "sal", from_stage="mql")
+    cid = world.contact("lead@corp.test", stage="mal")
+    world.enter(cid, "mql", from_stage="mal")
     timers = _pending(world, cid)
     # 2h Fri + 8h Mon + 8h Tue + 6h Wed → Wednesday 15:00 Berlin; the reminder 4 working hours earlier, 11:00.
     assert timers["sla_breach"] == datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
@@ -30,10 +30,13 @@ def test_sal_entry_schedules_reminder_and_breach_in_business_hours(world: World,
 
 
 def test_leaving_the_stage_cancels_its_timers(world: World) -> None:
-    cid = world.contact("lead@corp.test")
-    world.enter(cid, "sal", from_stage="mql")
+    cid = world.contact("lead@corp.test", stage="mal")
+    world.enter(cid, "mql", from_stage="mal")
+    assert set(_pending(world, cid)) == {"sla_reminder", "sla_breach"}  # SAL's decide_within runs in the queue
+    world.enter(cid, "sal", from_stage="mql")  # accepted: decided in time
+    assert _pending(world, cid) == {}
     world.enter(cid, "sql", from_stage="sal")
-    assert set(_pending(world, cid)) == {"sla_breach"}  # only the SQL first-touch SLA is left
+    assert set(_pending(world, cid)) == {"sla_breach"}  # the SQL first-touch SLA
     assert record_first_touch(world.rt, cid) == 1
     assert _pending(world, cid) == {}
 
@@ -41,8 +44,8 @@ def test_leaving_the_stage_cancels_its_timers(world: World) -> None:
 def test_reminder_goes_to_the_owner_and_breach_escalates_to_the_manager(world: World, clock: FrozenClock) -> None:
     boss = world.user("boss@acme.test")
     rep = world.user("rep@acme.test", manager=boss)
-    cid = world.contact("lead@corp.test", owner=rep)
-    world.enter(cid, "sal", from_stage="mql")
+    cid = world.contact("lead@corp.test", stage="mal", owner=rep)
+    world.enter(cid, "mql", from_stage="mal")
     assert fire_due_timers(world.rt) == 0
     # From Wed 10:00 Berlin, 24 working hours end Mon 10:00 Berlin; the reminder 4 working hours earlier, Fri 14:00.
     clock.set(datetime(2026, 11, 27, 12, 59, tzinfo=UTC))
@@ -52,7 +55,7 @@ def test_reminder_goes_to_the_owner_and_breach_escalates_to_the_manager(world: W
     clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
     assert fire_due_timers(world.rt) == 1
     assert fire_due_timers(world.rt) == 0  # each timer fires once
-    rows = sorted(list_outbox(world.rt.db).rows, key=lambda r: r.id)
+    rows = sorted(list_outbox(world.rt.db).rows, key=lambda r: r.id)[1:]  # after the MQL notification
     assert [(r.kind, r.payload["trigger"], r.payload["to"][0]["email"]) for r in rows] == [
         ("email", "sla_warning", "rep@acme.test"),
         ("webhook", "sla_breached", "boss@acme.test"),
@@ -97,7 +100,8 @@ def test_removing_from_a_track_stops_it(world: World, clock: FrozenClock) -> Non
     world.enter(cid, "recycled", from_stage="mql")
     world.enter(cid, "mql", from_stage="recycled")
     clock.advance(timedelta(days=40))
-    assert fire_due_timers(world.rt) == 0
+    fire_due_timers(world.rt)  # only the SAL decision clock (no rule for it here): no nurture mail
+    assert list_outbox(world.rt.db).rows == []
 
 
 def test_inactive_rule_fires_once_per_quiet_spell(world: World, clock: FrozenClock) -> None:

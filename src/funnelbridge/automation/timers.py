@@ -1,12 +1,13 @@
 """SLA timers, firing due timers, and the inactivity scan.
 
-When a lead enters a stage with an ``sla``, a breach timer is scheduled at entry + ``decide_within`` (and/or
-``first_touch_within``), and a reminder ``remind_before`` earlier; with ``business_hours: true`` both are counted in
-the playbook's working hours and time zone. Leaving the stage cancels them; :func:`record_first_touch` cancels the
-first-touch ones, and a first-touch timer that comes due after a touch (an event in :data:`TOUCH_EVENTS` or a task
-marked done since the stage was entered) stays silent. :func:`fire_due_timers` fires what is due
-(``sla_warning`` / ``sla_breached`` rules, nurture steps), each timer exactly once, in the same transaction as the
-actions it causes.
+A stage's ``sla`` starts clocks: ``decide_within`` when a lead enters the stage *before* it (the sales queue: the
+decision to take the lead into the stage is due within the limit), ``first_touch_within`` when a lead enters the
+stage itself. Each clock schedules a breach timer at start + limit and a reminder ``remind_before`` earlier; with
+``business_hours: true`` both are counted in the playbook's working hours and time zone. Leaving the stage the
+clock runs in cancels it; :func:`record_first_touch` cancels the first-touch ones, and a first-touch timer that
+comes due after a touch (an event in :data:`TOUCH_EVENTS` or a task marked done since the stage was entered) stays
+silent. :func:`fire_due_timers` fires what is due (``sla_warning`` / ``sla_breached`` rules, nurture steps), each
+timer exactly once, in the same transaction as the actions it causes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from funnelbridge.domain.business_hours import ALWAYS, BusinessCalendar
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.domain.durations import parse_duration
 from funnelbridge.domain.events import StageEntered, StageLeft
-from funnelbridge.playbook.schema import Playbook, Sla, Trigger
+from funnelbridge.playbook.schema import Pipeline, Playbook, Sla, Trigger
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.tables import events, pipeline_states, tasks
 from funnelbridge.store.timers import (
@@ -40,11 +41,13 @@ from funnelbridge.store.timers import (
 __all__ = [
     "TOUCH_EVENTS",
     "InactivityScan",
+    "SlaClock",
     "cancel_sla",
     "fire_due_timers",
     "record_first_touch",
     "scan_inactive",
     "schedule_sla",
+    "sla_clocks",
     "sla_due",
 ]
 
@@ -62,47 +65,71 @@ def _prefix(pipeline: str, contact_id: int, stage: str) -> str:
     return f"sla:{pipeline}:{contact_id}:{stage}:"
 
 
+@dataclass(frozen=True)
+class SlaClock:
+    """One SLA clock that starts when a lead enters ``runs_in``: ``which`` SLA of stage ``stage``."""
+
+    stage: str
+    runs_in: str
+    which: str  # "decide" | "first_touch"
+    within: timedelta
+    sla: Sla
+
+
+def sla_clocks(pipeline: Pipeline, entered: str) -> list[SlaClock]:
+    """The SLA clocks that start when a lead enters ``entered``.
+
+    ``decide_within`` of a stage is the time sales has to take a lead into it (accept or reject), so its clock runs
+    while the lead waits in the stage *before* it (the sales queue: SAL's SLA runs in MQL, as the sales queue
+    shows it); ``first_touch_within`` runs in the stage itself, from entry to the first touch."""
+    ids = pipeline.stage_ids
+    if entered not in ids:
+        return []
+    clocks = []
+    here = pipeline.stage(entered).sla
+    if here is not None and here.first_touch_within:
+        clocks.append(SlaClock(entered, entered, "first_touch", parse_duration(here.first_touch_within), here))
+    position = ids.index(entered)
+    owner = pipeline.stages[position + 1] if position + 1 < len(ids) else None
+    if owner is not None and owner.sla is not None and owner.sla.decide_within:
+        clocks.append(SlaClock(owner.id, entered, "decide", parse_duration(owner.sla.decide_within), owner.sla))
+    if position == 0 and here is not None and here.decide_within:  # no stage before it: the clock runs in it
+        clocks.append(SlaClock(entered, entered, "decide", parse_duration(here.decide_within), here))
+    return clocks
+
+
 def schedule_sla(conn: Connection, playbook: Playbook, event: StageEntered) -> int:
-    """Schedule the reminder and breach timers of the entered stage's SLA; returns how many were scheduled."""
+    """Schedule the reminder and breach timers of every SLA clock the entered stage starts; returns how many."""
     pipeline = playbook.pipelines.get(event.pipeline)
-    if pipeline is None or event.stage not in pipeline.stage_ids:
+    if pipeline is None:
         return 0
-    sla = pipeline.stage(event.stage).sla
-    if sla is None:
-        return 0
+    return sum(_schedule_clock(conn, playbook, event, clock) for clock in sla_clocks(pipeline, event.stage))
+
+
+def _schedule_clock(conn: Connection, playbook: Playbook, event: StageEntered, clock: SlaClock) -> int:
+    prefix = _prefix(event.pipeline, event.contact_id, clock.runs_in)
+    base = f"{prefix}{event.journey}:{event.at.isoformat()}:{clock.stage}:{clock.which}"
+    breach_at = sla_due(playbook, clock.sla, event.at, clock.within)
+    payload = {
+        "pipeline": event.pipeline,
+        "stage": clock.stage,
+        "waiting_in": clock.runs_in,
+        "sla": clock.which,
+        "journey": event.journey,
+        "entered_at": event.at.isoformat(),
+        "breach_at": breach_at.isoformat(),
+    }
     made = 0
-    for which, raw in (("decide", sla.decide_within), ("first_touch", sla.first_touch_within)):
-        if raw is None:
-            continue
-        within = parse_duration(raw)
-        base = f"{_prefix(event.pipeline, event.contact_id, event.stage)}{event.journey}:{event.at.isoformat()}:{which}"
-        breach_at = sla_due(playbook, sla, event.at, within)
-        payload = {
-            "pipeline": event.pipeline,
-            "stage": event.stage,
-            "sla": which,
-            "journey": event.journey,
-            "entered_at": event.at.isoformat(),
-            "breach_at": breach_at.isoformat(),
-        }
+    made += insert_timer(
+        conn, key=f"{base}:breach", kind="sla_breach", due_at=breach_at, contact_id=event.contact_id, payload=payload
+    )
+    remind = parse_duration(clock.sla.remind_before) if clock.sla.remind_before else None
+    if remind is not None and remind < clock.within:
+        due = sla_due(playbook, clock.sla, event.at, clock.within - remind)
+        key = f"{base}:reminder"
         made += insert_timer(
-            conn,
-            key=f"{base}:breach",
-            kind="sla_breach",
-            due_at=breach_at,
-            contact_id=event.contact_id,
-            payload=payload,
+            conn, key=key, kind="sla_reminder", due_at=due, contact_id=event.contact_id, payload=payload
         )
-        remind = parse_duration(sla.remind_before) if sla.remind_before else None
-        if remind is not None and remind < within:
-            made += insert_timer(
-                conn,
-                key=f"{base}:reminder",
-                kind="sla_reminder",
-                due_at=sla_due(playbook, sla, event.at, within - remind),
-                contact_id=event.contact_id,
-                payload=payload,
-            )
     return made
 
 
