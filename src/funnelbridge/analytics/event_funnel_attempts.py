@@ -45,46 +45,55 @@ def _first_per_attempt(joined: ir.Table, time: str, seq: str) -> ir.Table:
     return ranked.filter(ranked._rn == 0).drop("_rn")
 
 
-def _ordered_step(att: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
+def _shared_event(spec: FunnelSpec, j: int, k: int) -> bool:
+    """Can one event match both step j and step k? (Only then must step k avoid step j's event.)"""
+    return spec.steps[j - 1].event == spec.steps[k - 1].event
+
+
+def _carried_ids(spec: FunnelSpec, k: int) -> list[str]:
+    """Event ids of steps <= k that some later step must not reuse."""
+    n = len(spec.steps)
+    return [_u(j) for j in range(1, k + 1) if any(_shared_event(spec, j, m) for m in range(j + 1, n + 1))]
+
+
+def _advance(cur: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
+    """Attempts that reach step k: ``pid, aseq, s, tk`` (+ carried ids, + ``nb`` when strict)."""
     strict = spec.order is Order.STRICT
     cand = ev.filter(ev[step_flag(k)]).select(
         c_pid=ev.pid, c_us=ev.us, c_seq=ev.seq, **({"c_nb": ev[f"nb{k}"]} if strict else {})
     )
-    left = att.select("pid", "aseq", "s", _t(k - 1), *[_u(j) for j in range(1, k)], *(["nb"] if strict else []))
     preds = [
-        left.pid == cand.c_pid,
-        cand.c_us >= left[_t(k - 1)],
-        cand.c_us - left.s <= spec.window_us,
-        *[cand.c_seq != left[_u(j)] for j in range(1, k)],
+        cur.pid == cand.c_pid,
+        cand.c_us >= cur.t_prev,
+        cand.c_us - cur.s <= spec.window_us,
+        *[cand.c_seq != cur[_u(j)] for j in range(1, k) if _shared_event(spec, j, k) and _u(j) in cur.columns],
     ]
     if strict:
-        preds.append(cand.c_us <= left.nb.fill_null(_NO_TIME))
-    joined = left.join(cand, preds)
-    first = _first_per_attempt(joined, "c_us", "c_seq")
-    nxt = {_t(k): first.c_us, _u(k): first.c_seq, **({"nb": first.c_nb} if strict else {})}
-    found = first.select(f_pid=first.pid, f_aseq=first.aseq, **nxt)
-    att = att.drop("nb") if strict else att
-    merged = att.left_join(found, [att.pid == found.f_pid, att.aseq == found.f_aseq])
-    return merged.drop("f_pid", "f_aseq")
+        preds.append(cand.c_us <= cur.nb.fill_null(_NO_TIME))
+    first = _first_per_attempt(cur.join(cand, preds), "c_us", "c_seq")
+    carried = {u: (first.c_seq if u == _u(k) else first[u]) for u in _carried_ids(spec, k)}
+    return first.select("pid", "aseq", "s", t_prev=first.c_us, **carried, **({"nb": first.c_nb} if strict else {}))
 
 
 def _ordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
+    """Step by step, only attempts still alive are extended; step times are joined back at the end."""
     n = len(spec.steps)
     strict = spec.order is Order.STRICT
     if strict:
         ev = keep(strict_bounds(ev, n))
     openers = ev.filter(ev[step_flag(1)])
-    att = openers.select(
-        pid=openers.pid,
-        aseq=openers.seq,
-        s=openers.us,
-        bk=openers.bk,
-        **{_t(1): openers.us, _u(1): openers.seq},
+    base = openers.select(pid=openers.pid, aseq=openers.seq, s=openers.us, bk=openers.bk)
+    carried = {u: openers.seq for u in _carried_ids(spec, 1)}
+    cur = openers.select(
+        pid=openers.pid, aseq=openers.seq, s=openers.us, t_prev=openers.us, **carried,
         **({"nb": openers.nb1} if strict else {}),
-    )
+    )  # fmt: skip
+    att = base.mutate(**{_t(1): base.s})
     for k in range(2, n + 1):
-        att = keep(_ordered_step(att, ev, spec, k))
-    return att.select("pid", "aseq", "s", "bk", *[_t(k) for k in range(1, n + 1)])
+        cur = keep(_advance(cur, ev, spec, k))
+        found = cur.select(f_pid=cur.pid, f_aseq=cur.aseq, **{_t(k): cur.t_prev})
+        att = att.left_join(found, [att.pid == found.f_pid, att.aseq == found.f_aseq]).drop("f_pid", "f_aseq")
+    return keep(att)
 
 
 def _step_groups(spec: FunnelSpec) -> list[list[int]]:
