@@ -30,7 +30,7 @@ from funnelbridge.analytics.tables import (
     flag,
     journeys,
     reach,
-    skipped_flag,
+    skipped,
 )
 
 __all__ = ["ALL", "Basis", "FunnelGroup", "Order", "StageCount", "StageFunnel", "StageFunnelSpec", "stage_funnel"]
@@ -125,17 +125,17 @@ def _in(value: ir.IntegerValue, period: Period) -> ir.BooleanValue:
     return cond
 
 
-def _effective(jt: ir.Table, ctx: Context, spec: StageFunnelSpec) -> ir.Table:
-    """Replace r_i by the instant that counts for this spec (null when the journey does not count at stage i)."""
-    cols: dict[str, Any] = {}
+def _effective(jt: ir.Table, ctx: Context, spec: StageFunnelSpec) -> dict[str, ir.IntegerValue]:
+    """The instant that counts at each stage for this spec (null when the journey does not count there)."""
+    cols: dict[str, ir.IntegerValue] = {}
     clean: ir.BooleanValue = ibis.literal(True)
     for i in range(len(ctx.stages)):
         value = jt[reach(i)]
         if spec.order is Order.STRICT:
-            clean = clean & (jt[skipped_flag(i)].fill_null(0) == 0)
+            clean = clean & ~skipped(jt, ctx.stages[i])
             value = ibis.cases((clean, value), else_=ibis.null("int64"))
         cols[reach(i)] = value
-    return jt.mutate(**cols)
+    return cols
 
 
 def _cohort_labels(ctx: Context, jt: ir.Table, grain: Grain, period: Period) -> ir.StringValue:
@@ -152,17 +152,19 @@ def _cohort_labels(ctx: Context, jt: ir.Table, grain: Grain, period: Period) -> 
 
 
 def _prepared(ctx: Context, spec: StageFunnelSpec, period: Period) -> ir.Table:
-    jt = _effective(journeys(ctx), ctx, spec)
+    """One flat projection of the journeys: 0/1 per stage, age, cohort label and dimension value."""
+    jt = journeys(ctx)
+    reached = _effective(jt, ctx, spec)
     if spec.basis is Basis.COHORT:
         jt = jt.filter(_in(jt.entered, period))
-        marks = {reach(i): flag(jt[reach(i)].notnull()) for i in range(len(ctx.stages))}
+        marks = {name: flag(value.notnull()) for name, value in reached.items()}
     else:
-        marks = {reach(i): flag(_in(jt[reach(i)], period)) for i in range(len(ctx.stages))}
-    jt = jt.mutate(age=ibis.literal(epoch(ctx.as_of)) - jt.entered, **marks)
-    jt = jt.mutate(cohort=_cohort_labels(ctx, jt, spec.cohort, period) if spec.cohort else ibis.literal(ALL))
+        marks = {name: flag(_in(value, period)) for name, value in reached.items()}
+    cohort = _cohort_labels(ctx, jt, spec.cohort, period) if spec.cohort else ibis.literal(ALL)
+    flat = jt.select("contact_id", age=ibis.literal(epoch(ctx.as_of)) - jt.entered, cohort=cohort, **marks)
     if spec.by is not None:
-        return dimension_column(ctx, jt, spec.by)
-    return jt.mutate(dim=ibis.literal(ALL))
+        return dimension_column(ctx, flat, spec.by)
+    return flat.mutate(dim=ibis.literal(ALL))
 
 
 def _aggregate(jt: ir.Table, keys: list[str], n: int) -> Any:
@@ -181,17 +183,28 @@ def _group(row: Any, stages: tuple[str, ...], cohort: str, segment: str) -> Funn
     return FunnelGroup(cohort, segment, as_int(row["journeys"]), maturity, _counts(stages, reached))
 
 
+def _total(groups: list[FunnelGroup], stages: tuple[str, ...]) -> FunnelGroup:
+    """All groups together (they are disjoint): counts add up, maturity is the journey-weighted mean."""
+    n = sum(g.journeys for g in groups)
+    reached = [sum(g.counts[i].reached for g in groups) for i in range(len(stages))]
+    aged = [(g.maturity_days, g.journeys) for g in groups if g.maturity_days is not None]
+    weight = sum(w for _, w in aged)
+    maturity = round(sum(m * w for m, w in aged) / weight, 1) if weight else None
+    return FunnelGroup(ALL, ALL, n, maturity, _counts(stages, reached))
+
+
 def stage_funnel(ctx: Context, period: Period, spec: StageFunnelSpec | None = None) -> StageFunnel:
-    """Run the stage funnel for ``period`` (see the module docstring for the counting rules)."""
+    """Run the stage funnel for ``period`` (see the module docstring for the counting rules). One query: the
+    groups (cohort × dimension value); the total is their sum."""
     spec = spec or StageFunnelSpec()
     stages = ctx.stages
     jt = _prepared(ctx, spec, period)
     if spec.basis is Basis.PERIOD:
         active = sum((jt[reach(i)] for i in range(1, len(stages))), jt[reach(0)])
         jt = jt.filter(active > 0)
-    total = _group(_aggregate(jt, [], len(stages)).iloc[0], stages, ALL, ALL)
-    groups: list[FunnelGroup] = []
-    if spec.cohort is not None or spec.by is not None:
-        frame = _aggregate(jt, ["cohort", "dim"], len(stages)).sort_values(["cohort", "dim"])
-        groups = [_group(r, stages, str(r["cohort"]), str(r["dim"])) for _, r in frame.iterrows()]
-    return StageFunnel(spec, period, stages, total, tuple(groups))
+    frame = _aggregate(jt, ["cohort", "dim"], len(stages))
+    rows = frame.sort_values(["cohort", "dim"]) if len(frame) else frame
+    groups = [_group(r, stages, str(r["cohort"]), str(r["dim"])) for _, r in rows.iterrows()]
+    total = _total(groups, stages)
+    shown = tuple(groups) if spec.cohort is not None or spec.by is not None else ()
+    return StageFunnel(spec, period, stages, total, shown)

@@ -37,7 +37,7 @@ __all__ = [
     "people",
     "reach",
     "seconds",
-    "skipped_flag",
+    "skipped",
 ]
 
 NONE_LABEL = "(none)"
@@ -113,34 +113,58 @@ def entry(i: int) -> str:
     return f"e{i}"
 
 
-def skipped_flag(i: int) -> str:
-    return f"k{i}"
-
-
 def _stage_index(column: ir.StringValue, stages: tuple[str, ...]) -> ir.IntegerValue:
     return ibis.cases(*((column == s, i) for i, s in enumerate(stages)), else_=ibis.null("int64"))
 
 
 def journeys(ctx: Context) -> ir.Table:
-    """The journeys table, materialised once per engine, pipeline and ``as_of`` (see :func:`journeys_expr`)."""
-    return ctx.engine.cached(("journeys", ctx.pipeline_name, ctx.stages, epoch(ctx.as_of)), lambda: journeys_expr(ctx))
+    """The journeys table (see :func:`journeys_expr`): the narrow part materialised once per engine, pipeline and
+    ``as_of``; the ``r`` columns derived on top of it in each query."""
+    key = ("journeys", ctx.pipeline_name, ctx.stages, epoch(ctx.as_of))
+    base = ctx.engine.cached(key, lambda: _journey_entries(ctx))
+    n = len(ctx.stages)
+    reached = {
+        reach(i): ibis.least(*(base[entry(j)].fill_null(_NEVER) for j in range(i, n))).nullif(_NEVER)
+        if i < n - 1 else base[entry(i)]
+        for i in range(n)
+    }  # fmt: skip
+    return base.mutate(**reached)
+
+
+_NEVER = 2**62  # stands in for "not reached" inside LEAST (SQLite's scalar MIN returns NULL on any NULL)
+
+
+def _journey_entries(ctx: Context) -> ir.Table:
+    tr = ctx.table("transitions")
+    stages = ctx.stages
+    steps = tr.filter((tr.pipeline == ctx.pipeline_name) & tr.to_stage.isin(list(stages)))
+    steps = steps.select("contact_id", "journey", "to_stage", ep=seconds(steps.at), sk=steps.skipped.cast("string"))
+    steps = steps.filter(steps.ep <= epoch(ctx.as_of))
+    aggs: dict[str, Any] = {"entered": steps.ep.min()}
+    for i, stage in enumerate(stages):
+        aggs[entry(i)] = steps.ep.min(where=steps.to_stage == stage)
+    aggs["skips"] = steps.sk.group_concat(",", where=steps.sk.notnull())
+    return steps.group_by(["contact_id", "journey"]).aggregate(**aggs)
 
 
 def journeys_expr(ctx: Context) -> ir.Table:
-    """One row per journey: contact_id, journey, entered (first stage reached), r0.., e0.. (first
-    direct entry into stage i, null when skipped), k0.. (see module doc)."""
-    tr = ctx.table("transitions")
-    tr = tr.filter(tr.pipeline == ctx.pipeline_name)
-    stages = ctx.stages
-    steps = tr.mutate(idx=_stage_index(tr.to_stage, stages), ep=seconds(tr.at), sk=tr.skipped.cast("string"))
-    steps = steps.filter(steps.idx.notnull() & (steps.ep <= epoch(ctx.as_of)))
-    aggs: dict[str, Any] = {"entered": steps.ep.min()}
-    for i, stage in enumerate(stages):
-        aggs[reach(i)] = steps.ep.min(where=steps.idx >= i)
-        aggs[entry(i)] = steps.ep.min(where=steps.idx == i)
-        hit = steps.sk.contains(f'"{stage}"').fill_null(False)
-        aggs[skipped_flag(i)] = flag(hit).max()
-    return steps.group_by(["contact_id", "journey"]).aggregate(**aggs)
+    """One row per journey: contact_id, journey, entered (first stage reached), e0.. (first direct entry into stage
+    i, null when skipped), skips (the journey's skipped lists, JSON texts joined by commas, null when none) and
+    r0.. (first time at stage i or later: the counting rule). Not materialised."""
+    base = _journey_entries(ctx)
+    n = len(ctx.stages)
+    return base.mutate(
+        **{
+            reach(i): ibis.least(*(base[entry(j)].fill_null(_NEVER) for j in range(i, n))).nullif(_NEVER)
+            if i < n - 1 else base[entry(i)]
+            for i in range(n)
+        }
+    )  # fmt: skip
+
+
+def skipped(jt: ir.Table, stage: str) -> ir.BooleanValue:
+    """The journey listed ``stage`` as skipped in one of its transitions."""
+    return jt.skips.contains(f'"{stage}"').fill_null(False)
 
 
 def _segment(employees: ir.IntegerValue) -> ir.StringValue:
