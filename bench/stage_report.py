@@ -101,7 +101,7 @@ def generate(directory: Path, leads: int, seed: int) -> dict[str, int]:
                 "reason": pa.array(reason, pa.string()),
                 "skipped": pa.array(np.where(skipped, '["mal"]', None), pa.string()),
             }
-        ),  # fmt: skip
+        ),
     }
     src = rng.integers(0, len(SOURCES), leads)
     tables["contacts"] = pa.table({
