@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Table, select
@@ -53,21 +54,42 @@ def sqlite_time(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")
 
 
-def _sqlite_value(value: Any, seen: dict[datetime, str]) -> Any:
-    if isinstance(value, datetime):
-        text = seen.get(value)
-        if text is None:
-            text = seen[value] = sqlite_time(value)
-        return text
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return value
+def _kind_at(rows: Sequence[Mapping[str, Any]], name: str) -> type | None:
+    """The type of the first non-None value of parameter ``name`` (rows of one statement share types)."""
+    for row in rows:
+        value = row.get(name)
+        if value is not None:
+            return type(value)
+    return None
+
+
+def _sqlite_params(rows: Sequence[Mapping[str, Any]], names: list[str], defaults: Mapping[str, Any]) -> list[Any]:
+    consts = {n: defaults[n] for n in names if n not in rows[0]}
+    kinds = {n: _kind_at(rows, n) if n not in consts else type(consts[n]) for n in names}
+    times = [i for i, n in enumerate(names) if kinds[n] is not None and issubclass(kinds[n], datetime)]  # type: ignore[arg-type]
+    docs = [i for i, n in enumerate(names) if kinds[n] in (dict, list)]
+    get = itemgetter(*names)
+    seen: dict[datetime, str] = {}
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        got = get({**consts, **row} if consts else row)
+        values = list(got) if len(names) > 1 else [got]
+        for i in times:
+            value = values[i]
+            if value is not None:
+                text = seen.get(value)
+                values[i] = text if text is not None else seen.setdefault(value, sqlite_time(value))
+        for i in docs:
+            if values[i] is not None:
+                values[i] = json.dumps(values[i])
+        out.append(tuple(values))
+    return out
 
 
 def execute_many(conn: Connection, stmt: UpdateBase, rows: Sequence[Mapping[str, Any]]) -> None:
-    """``executemany`` of a Core statement over ``rows`` (dicts of its bind parameters).
+    """``executemany`` of a Core statement over ``rows`` (dicts of its bind parameters, same keys each).
 
-    On SQLite the statement is compiled once and run over plain tuples, with datetimes formatted and JSON dumped
+    On SQLite the statement is compiled once and run over plain lists, with datetimes formatted and JSON dumped
     as the column types do — SQLAlchemy's per-row parameter processing otherwise dominates bulk writes. Only
     for statements whose datetime parameters are UTC timestamps and whose dict/list parameters are JSON."""
     if not rows:
@@ -77,7 +99,4 @@ def execute_many(conn: Connection, stmt: UpdateBase, rows: Sequence[Mapping[str,
         return
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
     names = list(compiled.positiontup or ())
-    defaults = compiled.params
-    seen: dict[datetime, str] = {}
-    params = [tuple(_sqlite_value(row[n] if n in row else defaults[n], seen) for n in names) for row in rows]
-    conn.exec_driver_sql(compiled.string, params)  # type: ignore[arg-type]
+    conn.exec_driver_sql(compiled.string, _sqlite_params(rows, names, compiled.params))  # type: ignore[arg-type]
