@@ -220,3 +220,31 @@ def test_errors_for_unknown_things(rt: Runtime) -> None:
     run_advance(rt, cid)
     with pytest.raises(InputError, match="before the contact entered"):
         disqualify(rt, cid, MARKETER, "spam", at=rt.clock.now() - timedelta(days=1))
+
+
+def _with_recycle_after(rt: Runtime, **after: str) -> None:
+    handoff = rt.playbook.handoff.model_copy(update={"recycle_after": {**rt.playbook.handoff.recycle_after, **after}})
+    rt.playbook = rt.playbook.model_copy(update={"handoff": handoff})
+
+
+def test_without_a_cool_down_a_lost_lead_is_recycled_at_once(rt: Runtime) -> None:
+    _with_recycle_after(rt, lost="0d")
+    cid = make_mql(rt)
+    accept(rt, cid, REP)
+    qualify(rt, cid, REP, FULL_BANT)
+    first, second = (open_deal(rt, cid, REP, amount=a) for a in (100, 200))
+    assert lose_deal(rt, first.deal_id, REP, "price").transitions == ()  # another deal is still open
+    [t] = lose_deal(rt, second.deal_id, REP, "timing").transitions
+    assert (t.to_stage, t.reason, t.actor_role) == ("recycled", "timing", "system")
+
+
+def test_a_rejected_lead_sits_out_its_hold_before_it_can_re_enter(rt: Runtime) -> None:
+    _with_recycle_after(rt, rejected="7d")
+    cid = make_mql(rt)
+    reject(rt, cid, REP, "bad_timing")
+    tick(rt, timedelta(days=1))
+    add_event(rt, cid, "demo_request")
+    assert run_advance(rt, cid) == []  # renewed interest, but the hold is not over
+    tick(rt, timedelta(days=7))
+    [back] = run_advance(rt, cid)
+    assert (back.to_stage, back.journey, back.reason) == (table(rt).roles.reentry, 2, "renewed_engagement")
