@@ -6,16 +6,11 @@ from funnelbridge.automation.actions import Action, ActionKind, parse_action
 from funnelbridge.automation.conditions import ConditionChecker
 from funnelbridge.automation.delivery import Deliverer, RecordingDeliverer
 from funnelbridge.automation.engine import Engine, Outcome
+from funnelbridge.automation.inactivity import InactivityScan, scan_inactive
 from funnelbridge.automation.install import AutomationHandler, install
 from funnelbridge.automation.outbox import Backoff, OutboxListing, enqueue, list_outbox, retry_outbox
 from funnelbridge.automation.routing import Assignment, assign_lead, choose_owner, week_start
-from funnelbridge.automation.timers import (
-    InactivityScan,
-    fire_due_timers,
-    record_first_touch,
-    scan_inactive,
-    sla_due,
-)
+from funnelbridge.automation.timers import fire_due_timers, record_first_touch, sla_clocks, sla_due
 from funnelbridge.automation.triggers import Occurrence, matching_rules, occurrence_of
 from funnelbridge.automation.worker import BatchResult, WorkerConfig, WorkerSummary, process_batch, run_worker
 
@@ -50,6 +45,7 @@ __all__ = [
     "retry_outbox",
     "run_worker",
     "scan_inactive",
+    "sla_clocks",
     "sla_due",
     "week_start",
 ]

@@ -1,4 +1,4 @@
-"""SLA timers, firing due timers, and the inactivity scan.
+"""SLA timers and firing due timers.
 
 A stage's ``sla`` starts clocks: ``decide_within`` when a lead enters the stage *before* it (the sales queue: the
 decision to take the lead into the stage is due within the limit), ``first_touch_within`` when a lead enters the
@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from funnelbridge.automation import nurture
 from funnelbridge.automation.engine import Engine
 from funnelbridge.automation.triggers import Occurrence
 from funnelbridge.domain.business_hours import ALWAYS, BusinessCalendar
-from funnelbridge.domain.clock import as_utc
 from funnelbridge.domain.durations import parse_duration
 from funnelbridge.domain.events import StageEntered, StageLeft
 from funnelbridge.playbook.schema import Pipeline, Playbook, Sla, Trigger
@@ -40,12 +39,10 @@ from funnelbridge.store.timers import (
 
 __all__ = [
     "TOUCH_EVENTS",
-    "InactivityScan",
     "SlaClock",
     "cancel_sla",
     "fire_due_timers",
     "record_first_touch",
-    "scan_inactive",
     "schedule_sla",
     "sla_clocks",
     "sla_due",
@@ -205,62 +202,3 @@ def fire_due_timers(rt: Runtime, *, limit: int = 200, engine: Engine | None = No
         fired += len(due)
         if len(due) < limit:
             return fired
-
-
-@dataclass(frozen=True)
-class InactivityScan:
-    leads: int
-    actions: int
-
-
-def scan_inactive(rt: Runtime, *, engine: Engine | None = None) -> InactivityScan:
-    """Run ``on: inactive`` rules for leads without activity for the rule's ``after`` (default: the stage's
-    ``stall_after``). Each quiet spell triggers once: a marker timer records it."""
-    engine = engine or Engine(rt)
-    leads = actions = 0
-    for index, rule in enumerate(rt.playbook.automation):
-        if rule.on is not Trigger.INACTIVE:
-            continue
-        with rt.db.transaction() as conn:
-            now = rt.clock.now()
-            for occ in _quiet_leads(conn, rt.playbook, index, rule.after, rule.stage, rule.pipeline, now):
-                if insert_timer(
-                    conn, key=occ.key, kind="inactive", due_at=now, contact_id=occ.contact_id, fired_at=now
-                ):
-                    leads += 1
-                    actions += len(engine.run(conn, occ, [(index, rule)]))
-    return InactivityScan(leads, actions)
-
-
-def _quiet_leads(
-    conn: Connection,
-    playbook: Playbook,
-    index: int,
-    after: str | None,
-    stage: str | None,
-    pipeline: str | None,
-    now: datetime,
-) -> list[Occurrence]:
-    ps = pipeline_states.c
-    last = func.coalesce(ps.last_activity_at, ps.entered_at)
-    query = select(ps.contact_id, ps.pipeline, ps.stage, ps.journey, last.label("last"))
-    if stage is not None:
-        query = query.where(ps.stage == stage)
-    if pipeline is not None:
-        query = query.where(ps.pipeline == pipeline)
-    found = []
-    for row in conn.execute(query.order_by(ps.contact_id)):
-        limit = _quiet_limit(playbook, row.pipeline, row.stage, after)
-        if limit is None or as_utc(row.last) > now - limit:
-            continue
-        quiet_since = as_utc(row.last).isoformat()
-        key = f"inactive:r{index}:{row.pipeline}:{row.contact_id}:{row.journey}:{row.stage}:{quiet_since}"
-        found.append(Occurrence(Trigger.INACTIVE, int(row.contact_id), now, key, row.pipeline, row.stage))
-    return found
-
-
-def _quiet_limit(playbook: Playbook, pipeline: str, stage: str, after: str | None) -> timedelta | None:
-    if after is not None:
-        return parse_duration(after)
-    spec = playbook.pipelines.get(pipeline)
-    return None if spec is None else spec.stall_limit(stage)

@@ -24,8 +24,9 @@ from funnelbridge.automation.delivery.email import SmtpDeliverer
 from funnelbridge.automation.delivery.move import MoveDeliverer
 from funnelbridge.automation.delivery.webhook import WebhookDeliverer
 from funnelbridge.automation.engine import Engine
+from funnelbridge.automation.inactivity import scan_inactive
 from funnelbridge.automation.outbox import Backoff
-from funnelbridge.automation.timers import fire_due_timers, scan_inactive
+from funnelbridge.automation.timers import fire_due_timers
 from funnelbridge.errors import ConfigError, InputError
 from funnelbridge.runtime import Runtime
 from funnelbridge.settings import Settings
