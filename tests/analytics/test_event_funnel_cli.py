@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from funnelbridge.analytics.event_funnel_engines import connect
 from funnelbridge.analytics.event_funnel_load import read_events
 from funnelbridge.analytics.event_funnel_spec import Order, build_spec, parse_exclusion, parse_step
 from funnelbridge.cli import main
-from funnelbridge.errors import InputError
+from funnelbridge.errors import EngineError, InputError
 
 CSV = """person_id,event,timestamp,plan,path
 p1,signup,2024-01-01T00:00:00Z,free,
@@ -111,6 +112,16 @@ def test_bad_input_prints_one_line(
     assert message in captured.err
     assert "Traceback" not in captured.err
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_unknown_or_misconfigured_engine_is_one_line(events_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["funnel", str(events_csv), "--step", "signup", "--json"]
+    assert main([*base, "--engine", "oracle"]) == 1
+    assert "unknown engine 'oracle'" in capsys.readouterr().err
+    assert main([*base, "--engine", "postgres", "--engine-url", "sqlite:///x.db"]) == 1
+    assert "postgres: expected a postgresql:// URL" in capsys.readouterr().err
+    with pytest.raises(EngineError, match="unknown engine"):
+        connect("oracle")
 
 
 def test_loader_names_row_and_column(tmp_path: Path) -> None:

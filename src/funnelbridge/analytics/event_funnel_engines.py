@@ -89,7 +89,10 @@ def connect(engine: str, url: str | None = None, *, session: Any = None) -> Any:
 def _postgres_url(url: str | None) -> str:
     if not url:
         raise EngineError("postgres: give a database URL (--engine-url postgresql://user@host:port/db)")
-    return url.replace("postgresql+psycopg://", "postgres://").replace("postgresql://", "postgres://")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+")[0] not in ("postgres", "postgresql"):
+        raise EngineError(f"postgres: expected a postgresql:// URL, got {scheme or url!r}://...")
+    return f"postgres://{rest}"
 
 
 def load_frame(con: Any, frame: pd.DataFrame, name: str | None = None) -> ir.Table:
