@@ -49,9 +49,9 @@ def lookup(conn: Connection, key: Column[Any], value: Column[Any], keys: Iterabl
 
 def sqlite_time(value: datetime) -> str:
     """A timestamp as SQLAlchemy's SQLite DATETIME stores it: naive UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
+    if value.tzinfo is not None and value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # drops a "+00:00" suffix
 
 
 def _kind_at(rows: Sequence[Mapping[str, Any]], name: str) -> type | None:
