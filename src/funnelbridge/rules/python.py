@@ -138,8 +138,42 @@ def _list_matcher(leaf: FieldCondition) -> Matcher:
     return lambda xs: False
 
 
+_FAST_TEXT: dict[Op, Callable[[str, Any], bool]] = {
+    Op.EQ: lambda y, t: y == t,
+    Op.NE: lambda y, t: y != t,
+    Op.STARTS_WITH: str.startswith,
+    Op.ENDS_WITH: str.endswith,
+    Op.CONTAINS: lambda y, t: t in y,
+    Op.IN: lambda y, t: y in t,
+    Op.NOT_IN: lambda y, t: y not in t,
+}
+
+
+def _fast_text(leaf: FieldCondition, generic: Matcher) -> Matcher:
+    """A quicker equivalent of ``generic`` for the common text operators (the incremental hot path)."""
+    op, cs, value = leaf.op, leaf.case_sensitive, leaf.value
+    test = _FAST_TEXT.get(op)
+    if test is None or (op not in (Op.IN, Op.NOT_IN) and not isinstance(value, str)):
+        return generic
+    target: Any = frozenset(_norm(v, cs) for v in value) if op in (Op.IN, Op.NOT_IN) else _norm(value, cs)
+
+    def match(actual: Any) -> bool:
+        if type(actual) is not str:
+            return generic(actual)
+        if not actual:
+            return False
+        return test(actual if cs else actual.lower(), target)
+
+    return match
+
+
 def leaf_matcher(leaf: FieldCondition, ftype: FieldType) -> Matcher:
     """The test a leaf applies to a field's value (missing-value rule included)."""
+    generic = _leaf_matcher(leaf, ftype)
+    return _fast_text(leaf, generic) if ftype == FieldType.STR else generic
+
+
+def _leaf_matcher(leaf: FieldCondition, ftype: FieldType) -> Matcher:
     if leaf.op == Op.EXISTS:
         return lambda x: not is_missing(x)
     if leaf.op == Op.NOT_EXISTS:
