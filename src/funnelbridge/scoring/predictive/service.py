@@ -69,8 +69,8 @@ def train_leads(
     """Train on a CSV of leads with an outcome column, save the model, return the versioned report."""
     if csv_path is None:
         raise ModelError(
-            "training from the store needs the store, which is not wired in yet; "
-            "train on an export instead: funnelbridge model train --from-csv FILE --target COL"
+            "train_leads trains on a CSV export; to train from the store use "
+            "funnelbridge.scoring.predictive.store_train.train_from_store (`funnelbridge model train`)"
         )
     say = progress or (lambda _msg: None)
     say(f"reading {csv_path}")
