@@ -32,6 +32,7 @@ from funnelbridge.lifecycle import (
     open_deal,
     qualify,
     rebuild_projection,
+    recycle,
     recycle_due,
     recycle_stalled,
     reject,
@@ -248,3 +249,14 @@ def test_a_rejected_lead_sits_out_its_hold_before_it_can_re_enter(rt: Runtime) -
     tick(rt, timedelta(days=7))
     [back] = run_advance(rt, cid)
     assert (back.to_stage, back.journey, back.reason) == (table(rt).roles.reentry, 2, "renewed_engagement")
+
+
+def test_recycle_sends_a_lead_back_to_nurture_with_a_reason(rt: Runtime) -> None:
+    cid = make_mql(rt)
+    with pytest.raises(IllegalTransitionError, match="needs a reason"):
+        recycle(rt, cid, MARKETER, "because")
+    with pytest.raises(IllegalTransitionError, match="may be made by"):
+        recycle(rt, cid, REP, "stalled")  # the MQL is marketing's until sales accepts it
+    t = recycle(rt, cid, MARKETER, "bad_timing", idempotency_key="r1")
+    assert (t.from_stage, t.to_stage, t.reason) == (table(rt).roles.queue, "recycled", "bad_timing")
+    assert recycle(rt, cid, MARKETER, "bad_timing", idempotency_key="r1").id == t.id

@@ -41,6 +41,7 @@ from funnelbridge.lifecycle import (
     lose_deal,
     open_deal,
     qualify,
+    recycle,
     recycle_due,
     recycle_stalled,
     reject,
@@ -121,6 +122,10 @@ def machine_for(rt: Runtime) -> type[RuleBasedStateMachine]:
         @rule(cid=leads, actor=actors, reason=reasons)
         def disqualify_lead(self, cid: int, actor: Any, reason: str) -> None:
             attempt(disqualify, rt, cid, actor, reason)
+
+        @rule(cid=leads, actor=actors, reason=reasons)
+        def recycle_lead(self, cid: int, actor: Any, reason: str) -> None:
+            attempt(recycle, rt, cid, actor, reason)
 
         @rule(cid=leads, actor=actors)
         def advocate_lead(self, cid: int, actor: Any) -> None:

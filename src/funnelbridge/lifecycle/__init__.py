@@ -2,7 +2,7 @@
 deals, stalls, the sales queue and the audit trail with its rebuildable projection. See docs/lifecycle.md."""
 
 from funnelbridge.lifecycle.advance import advance
-from funnelbridge.lifecycle.commands import accept, advocate, disqualify, qualify, reject
+from funnelbridge.lifecycle.commands import accept, advocate, disqualify, qualify, recycle, reject
 from funnelbridge.lifecycle.deals import lose_deal, move_deal, open_deal, recycle_due, win_deal
 from funnelbridge.lifecycle.model import SYSTEM, Actor, DealResult, QueueItem, Transition
 from funnelbridge.lifecycle.projection import RebuildSummary, rebuild_projection, replay, stage_counts
@@ -31,6 +31,7 @@ __all__ = [
     "open_deal",
     "qualify",
     "rebuild_projection",
+    "recycle",
     "recycle_due",
     "recycle_stalled",
     "reject",

@@ -21,7 +21,7 @@ from funnelbridge.store.pipeline import PipelineState, all_states
 from funnelbridge.store.tables import contacts
 from funnelbridge.store.transitions import by_key, last_transition
 
-__all__ = ["accept", "advocate", "disqualify", "qualify", "reject"]
+__all__ = ["accept", "advocate", "disqualify", "qualify", "recycle", "reject"]
 
 
 def _replayed(conn: Connection, key: str | None, contact_id: int) -> Transition | None:
@@ -103,6 +103,32 @@ def reject(
         rt,
         contact_id,
         Move.REJECT,
+        actor,
+        pipeline=pipeline,
+        reason=reason,
+        note=note,
+        idempotency_key=idempotency_key,
+        at=at,
+    )
+
+
+def recycle(
+    rt: Runtime,
+    contact_id: int,
+    actor: Actor,
+    reason: str,
+    *,
+    pipeline: str | None = None,
+    note: str | None = None,
+    idempotency_key: str | None = None,
+    at: datetime | None = None,
+) -> Transition:
+    """Send a lead back to long-term nurture (→ recycled) from any stage before the customer stage, with a reason
+    from ``handoff.reject_reasons`` or ``stalled`` — e.g. an automation rule's ``{move: recycled}``."""
+    return _command(
+        rt,
+        contact_id,
+        Move.RECYCLE,
         actor,
         pipeline=pipeline,
         reason=reason,

@@ -22,8 +22,10 @@ found by these rules (docs/lifecycle.md prints the table for each shipped playbo
 - **advocacy stage** — the stage after the customer stage, if any (evangelist), entered by *advocate*.
 - **detours** — ``recycled`` (the detour named so, else the first) and ``disqualified`` (the detour named so, else
   the last). Disqualify works from every stage with a reason from ``handoff.disqualify_reasons``; stalled and lost
-  leads are recycled by the system; a recycled lead *re-enters* (journey + 1) at the last automatic stage with entry
-  criteria (MQL) once those criteria hold again, the earlier stages of the new journey recorded as skipped.
+  leads are recycled by the system; any stage between the first and the customer stage may be sent back to nurture
+  by its owning team or the system (*recycle*, with a reject reason or ``stalled``); a recycled lead *re-enters*
+  (journey + 1) at the last automatic stage with entry criteria (MQL) once those criteria hold again, the earlier
+  stages of the new journey recorded as skipped.
 
 Admins may make any move a rule allows to someone. Everything else raises :class:`IllegalTransitionError` naming
 the rule that forbids it.
@@ -54,6 +56,7 @@ class Move(StrEnum):
     WIN = "win"
     ADVOCATE = "advocate"
     DISQUALIFY = "disqualify"
+    RECYCLE = "recycle"
     RECYCLE_STALLED = "recycle_stalled"
     RECYCLE_LOST = "recycle_lost"
     REENTER = "reenter"
@@ -201,7 +204,14 @@ def _deals(pipe: Pipeline, r: StageRoles, handoff: Handoff) -> Iterator[Rule]:
         yield Rule(Move.ADVOCATE, r.customer, r.advocacy, _by(pipe, r.advocacy) | {"system"})
 
 
+def _recycle_reasons(handoff: Handoff) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*handoff.reject_reasons, "stalled")))
+
+
 def _detours(pipe: Pipeline, r: StageRoles, handoff: Handoff) -> Iterator[Rule]:
+    for stage in r.stages[1 : r.stages.index(r.customer)]:
+        owners = frozenset({_owner_role(pipe, stage), "system"})
+        yield Rule(Move.RECYCLE, stage, r.recycled, owners, reasons=_recycle_reasons(handoff))
     for stage in r.stages:
         roles = {_owner_role(pipe, stage)} | ({"sales"} if stage == r.queue else set())
         yield Rule(Move.DISQUALIFY, stage, r.disqualified, frozenset(roles), reasons=handoff.disqualify_reasons)
