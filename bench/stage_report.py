@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from funnelbridge.analytics.engines import open_engine
 from funnelbridge.analytics.periods import Grain, Period
 from funnelbridge.analytics.report import ReportOptions, build_report
-from funnelbridge.analytics.stages import StageFunnelSpec, stage_funnel
+from funnelbridge.analytics.stages import stage_funnel_views
 from funnelbridge.analytics.tables import Context, Dimension
 from funnelbridge.playbook.examples import load_example
 
@@ -185,9 +185,9 @@ def main() -> None:
         scan_s, _ = _timed(lambda: engine.table("transitions").count().execute())
 
         def stage_report() -> list[int]:
-            whole = stage_funnel(ctx, Period("all time"))
-            stage_funnel(ctx, Period("all time"), StageFunnelSpec(cohort=Grain.MONTH))
-            stage_funnel(ctx, Period("all time"), StageFunnelSpec(by=Dimension.SOURCE))
+            whole, _cohorts, _split = stage_funnel_views(
+                ctx, Period("all time"), cohort=Grain.MONTH, by=Dimension.SOURCE
+            )
             return [c.reached for c in whole.total.counts]
 
         stage_s, counts = _timed(stage_report)

@@ -92,9 +92,13 @@ class Engine:
             self._tables[name] = self._loader(name) if self._loader else self.con.table(name)
         return self._tables[name]
 
-    def cached(self, key: tuple[Any, ...], build: Any) -> ir.Table:
-        """``build()`` materialised once per engine and key (a temporary table; keeps queries shallow and fast)."""
+    def cached(self, key: tuple[Any, ...], build: Any, *, materialize: bool = True) -> ir.Table:
+        """``build()`` materialised once per engine and key (a temporary table; keeps queries shallow and fast).
+        With ``materialize=False`` an existing materialisation is reused, else the plain expression is returned
+        (for a one-off query, materialising first costs more than it saves)."""
         if key not in self._cache:
+            if not materialize:
+                return build()  # type: ignore[no-any-return]
             self._cache[key] = build().cache()
         return self._cache[key]
 

@@ -21,7 +21,7 @@ from funnelbridge.analytics.engines import Engine, EngineKind, open_engine
 from funnelbridge.analytics.handoff import HandoffScorecard, handoff_scorecard
 from funnelbridge.analytics.leaks import LeakReport, leaks
 from funnelbridge.analytics.periods import Grain, Period, parse_period
-from funnelbridge.analytics.stages import Order, StageFunnel, StageFunnelSpec, stage_funnel
+from funnelbridge.analytics.stages import Order, StageFunnel, stage_funnel_views
 from funnelbridge.analytics.tables import Context, Dimension
 from funnelbridge.analytics.velocity import Velocity, velocity
 from funnelbridge.domain.clock import as_utc, utcnow
@@ -201,15 +201,9 @@ def build_report(ctx: Context, options: ReportOptions, progress: Callable[[str],
     tick = progress or (lambda _part: None)
     period = parse_period(options.period, ctx.tz, ctx.as_of)
     tick(PARTS[0])
-    funnel = stage_funnel(ctx, period, StageFunnelSpec(order=options.order))
+    funnel, cohorts, split = stage_funnel_views(ctx, period, order=options.order, cohort=options.cohort, by=options.by)
     tick(PARTS[1])
-    cohorts = None
-    if options.cohort is not None:
-        cohorts = stage_funnel(ctx, period, StageFunnelSpec(order=options.order, cohort=options.cohort))
     tick(PARTS[2])
-    split = None
-    if options.by is not None:
-        split = stage_funnel(ctx, period, StageFunnelSpec(order=options.order, by=options.by))
     tick(PARTS[3])
     speed = velocity(ctx, period)
     tick(PARTS[4])

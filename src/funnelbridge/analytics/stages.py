@@ -15,6 +15,7 @@ Counting rules (DESIGN.md §2):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -30,10 +31,21 @@ from funnelbridge.analytics.tables import (
     flag,
     journeys,
     reach,
+    seconds,
     skipped,
 )
 
-__all__ = ["ALL", "Basis", "FunnelGroup", "Order", "StageCount", "StageFunnel", "StageFunnelSpec", "stage_funnel"]
+__all__ = [
+    "ALL",
+    "Basis",
+    "FunnelGroup",
+    "Order",
+    "StageCount",
+    "StageFunnel",
+    "StageFunnelSpec",
+    "stage_funnel",
+    "stage_funnel_views",
+]
 
 ALL = "all"
 _DAY = 86_400
@@ -138,22 +150,34 @@ def _effective(jt: ir.Table, ctx: Context, spec: StageFunnelSpec) -> dict[str, i
     return cols
 
 
-def _cohort_labels(ctx: Context, jt: ir.Table, grain: Grain, period: Period) -> ir.StringValue:
-    span = jt.aggregate(lo=jt.entered.min(), hi=jt.entered.max()).execute()
+def _span(ctx: Context, period: Period) -> tuple[int, int] | None:
+    """First and last entry instant to cover with cohort buckets: the period itself when bounded, else the data's."""
+    if period.start_s is not None and period.end_s is not None:
+        return period.start_s, min(period.end_s - 1, epoch(ctx.as_of))
+    tr = ctx.table("transitions")
+    tr = tr.filter((tr.pipeline == ctx.pipeline_name) & tr.to_stage.isin(list(ctx.stages)))
+    ep = seconds(tr.at)
+    span = tr.aggregate(lo=ep.min(), hi=ep.max()).execute()
     lo, hi = span["lo"].iloc[0], span["hi"].iloc[0]
     if lo is None or hi is None or lo != lo:
-        return ibis.literal(ALL)
-    from datetime import UTC, datetime
+        return None
+    lo = max(int(lo), period.start_s) if period.start_s is not None else int(lo)
+    hi = min(int(hi), period.end_s - 1) if period.end_s is not None else int(hi)
+    return lo, min(hi, epoch(ctx.as_of))
 
-    first = datetime.fromtimestamp(int(period.start_s if period.start_s is not None else lo), UTC)
-    last = datetime.fromtimestamp(int(hi), UTC)
+
+def _cohort_labels(ctx: Context, jt: ir.Table, grain: Grain, period: Period) -> ir.StringValue:
+    span = _span(ctx, period)
+    if span is None or span[1] < span[0]:
+        return ibis.literal(ALL)
+    first, last = (datetime.fromtimestamp(v, UTC) for v in span)
     cases = [(jt.entered < b.end_s, b.label) for b in buckets(grain, first, last, ctx.tz)]
     return ibis.cases(*cases, else_=ALL) if cases else ibis.literal(ALL)
 
 
 def _prepared(ctx: Context, spec: StageFunnelSpec, period: Period) -> ir.Table:
     """One flat projection of the journeys: 0/1 per stage, age, cohort label and dimension value."""
-    jt = journeys(ctx)
+    jt = journeys(ctx, materialize=False)
     reached = _effective(jt, ctx, spec)
     if spec.basis is Basis.COHORT:
         jt = jt.filter(_in(jt.entered, period))
@@ -193,10 +217,7 @@ def _total(groups: list[FunnelGroup], stages: tuple[str, ...]) -> FunnelGroup:
     return FunnelGroup(ALL, ALL, n, maturity, _counts(stages, reached))
 
 
-def stage_funnel(ctx: Context, period: Period, spec: StageFunnelSpec | None = None) -> StageFunnel:
-    """Run the stage funnel for ``period`` (see the module docstring for the counting rules). One query: the
-    groups (cohort × dimension value); the total is their sum."""
-    spec = spec or StageFunnelSpec()
+def _run(ctx: Context, period: Period, spec: StageFunnelSpec) -> list[FunnelGroup]:
     stages = ctx.stages
     jt = _prepared(ctx, spec, period)
     if spec.basis is Basis.PERIOD:
@@ -204,7 +225,42 @@ def stage_funnel(ctx: Context, period: Period, spec: StageFunnelSpec | None = No
         jt = jt.filter(active > 0)
     frame = _aggregate(jt, ["cohort", "dim"], len(stages))
     rows = frame.sort_values(["cohort", "dim"]) if len(frame) else frame
-    groups = [_group(r, stages, str(r["cohort"]), str(r["dim"])) for _, r in rows.iterrows()]
-    total = _total(groups, stages)
+    return [_group(r, stages, str(r["cohort"]), str(r["dim"])) for _, r in rows.iterrows()]
+
+
+def stage_funnel(ctx: Context, period: Period, spec: StageFunnelSpec | None = None) -> StageFunnel:
+    """Run the stage funnel for ``period`` (see the module docstring for the counting rules). One query: the
+    groups (cohort × dimension value); the total is their sum."""
+    spec = spec or StageFunnelSpec()
+    groups = _run(ctx, period, spec)
     shown = tuple(groups) if spec.cohort is not None or spec.by is not None else ()
-    return StageFunnel(spec, period, stages, total, shown)
+    return StageFunnel(spec, period, ctx.stages, _total(groups, ctx.stages), shown)
+
+
+def _roll(groups: list[FunnelGroup], stages: tuple[str, ...], key: str) -> tuple[FunnelGroup, ...]:
+    names = sorted({getattr(g, key) for g in groups})
+    out = []
+    for name in names:
+        part = _total([g for g in groups if getattr(g, key) == name], stages)
+        out.append(FunnelGroup(name if key == "cohort" else ALL, name if key == "segment" else ALL,
+                               part.journeys, part.maturity_days, part.counts))  # fmt: skip
+    return tuple(out)
+
+
+def stage_funnel_views(
+    ctx: Context, period: Period, *, order: Order = Order.ANY, cohort: Grain | None = None, by: Dimension | None = None
+) -> tuple[StageFunnel, StageFunnel | None, StageFunnel | None]:
+    """The total funnel, the cohorts and the split by ``by`` from **one** query grouped by (cohort, value)."""
+    both = StageFunnelSpec(order=order, cohort=cohort, by=by)
+    groups = _run(ctx, period, both)
+    stages = ctx.stages
+    total = StageFunnel(StageFunnelSpec(order=order), period, stages, _total(groups, stages), ())
+    cohorts = None
+    if cohort is not None:
+        spec = StageFunnelSpec(order=order, cohort=cohort)
+        cohorts = StageFunnel(spec, period, stages, total.total, _roll(groups, stages, "cohort"))
+    split = None
+    if by is not None:
+        spec = StageFunnelSpec(order=order, by=by)
+        split = StageFunnel(spec, period, stages, total.total, _roll(groups, stages, "segment"))
+    return total, cohorts, split

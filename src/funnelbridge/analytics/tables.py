@@ -117,11 +117,11 @@ def _stage_index(column: ir.StringValue, stages: tuple[str, ...]) -> ir.IntegerV
     return ibis.cases(*((column == s, i) for i, s in enumerate(stages)), else_=ibis.null("int64"))
 
 
-def journeys(ctx: Context) -> ir.Table:
+def journeys(ctx: Context, *, materialize: bool = True) -> ir.Table:
     """The journeys table (see :func:`journeys_expr`): the narrow part materialised once per engine, pipeline and
-    ``as_of``; the ``r`` columns derived on top of it in each query."""
+    ``as_of`` (unless ``materialize=False`` and it is not yet); the ``r`` columns derived on top of it per query."""
     key = ("journeys", ctx.pipeline_name, ctx.stages, epoch(ctx.as_of))
-    base = ctx.engine.cached(key, lambda: _journey_entries(ctx))
+    base = ctx.engine.cached(key, lambda: _journey_entries(ctx), materialize=materialize)
     n = len(ctx.stages)
     reached = {
         reach(i): ibis.least(*(base[entry(j)].fill_null(_NEVER) for j in range(i, n))).nullif(_NEVER)
@@ -215,9 +215,37 @@ def people(ctx: Context) -> ir.Table:
     return ctx.engine.cached(("people",), lambda: people_expr(ctx))
 
 
+def _lookup(ctx: Context, dim: Dimension) -> ir.Table:
+    """contact id (``_cid``) → the dimension's value (``_v``), joining only the tables that dimension needs."""
+    contacts = ctx.table("contacts")
+    if dim in (Dimension.SOURCE, Dimension.MEDIUM, Dimension.CAMPAIGN):
+        column = {"source": "first_source", "medium": "first_medium", "campaign": "first_campaign"}[dim.value]
+        return contacts.select(_cid=contacts.id, _v=_clean(contacts[column]))
+    if dim in (Dimension.SEGMENT, Dimension.INDUSTRY, Dimension.COUNTRY):
+        accounts = ctx.table("accounts")
+        acc = accounts.select(aid=accounts.id, employees=accounts.employees, industry=accounts.industry,
+                              acountry=accounts.country)  # fmt: skip
+        base = contacts.select(cid=contacts.id, account_id=contacts.account_id, ccountry=contacts.country)
+        joined = base.left_join(acc, base.account_id == acc.aid)
+        value = {
+            Dimension.SEGMENT: _segment(joined.employees),
+            Dimension.INDUSTRY: _clean(joined.industry),
+            Dimension.COUNTRY: _clean(ibis.coalesce(joined.acountry, joined.ccountry)),
+        }[dim]
+        return joined.select(_cid=joined.cid, _v=value)
+    if dim in (Dimension.OWNER, Dimension.TEAM):
+        users = ctx.table("users")
+        own = users.select(uid=users.id, name=users.name, team=users.team)
+        base = contacts.select(cid=contacts.id, owner_id=contacts.owner_id)
+        joined = base.left_join(own, base.owner_id == own.uid)
+        return joined.select(_cid=joined.cid, _v=_clean(joined.name if dim is Dimension.OWNER else joined.team))
+    scores = ctx.table("scores")
+    scores = scores.filter(scores.score_group == "main")
+    return scores.select(_cid=scores.contact_id, _v=_clean(scores.grade))
+
+
 def dimension_column(ctx: Context, frame: ir.Table, dim: Dimension, key: str = "contact_id") -> ir.Table:
     """``frame`` with a ``dim`` string column (the contact's attribute; '(none)' when unknown)."""
-    who = people(ctx)
-    lookup = who.select(_cid=who.cid, _v=who[dim.value])
+    lookup = _lookup(ctx, dim)
     joined = frame.left_join(lookup, frame[key] == lookup._cid)
     return joined.mutate(dim=ibis.coalesce(joined._v, NONE_LABEL)).drop("_cid", "_v")
