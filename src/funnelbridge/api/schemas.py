@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
-__all__ = ["ApiKeyCreate", "ApiKeyCreated", "Page", "Problem"]
+__all__ = ["MAX_ID", "ApiKeyCreate", "ApiKeyCreated", "IdPath", "Page", "Problem"]
+
+MAX_ID = 2**53
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="numeric id")]
 
 T = TypeVar("T")
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from funnelbridge import lifecycle
 from funnelbridge.api.auth import Permission, Principal, principal, require
 from funnelbridge.api.encode import to_json
+from funnelbridge.api.schemas import IdPath
 from funnelbridge.lifecycle import Actor
 
 __all__ = ["router"]
@@ -52,7 +53,7 @@ class Bant(Note):
 
 
 class DealOpen(BaseModel):
-    contact_id: int
+    contact_id: int = Field(ge=1, le=2**53)
     amount: float = Field(ge=0)
     currency: str = Field(default="USD", min_length=3, max_length=3)
     expected_close: date | None = None
@@ -88,7 +89,7 @@ def get_queue(request: Request, _who: Reader, pipeline: str | None = None) -> li
 
 
 @router.post("/leads/{contact_id}/accept")
-def post_accept(request: Request, contact_id: int, who: Sales, body: Note | None = None, key: IdemKey = None) -> Any:
+def post_accept(request: Request, contact_id: IdPath, who: Sales, body: Note | None = None, key: IdemKey = None) -> Any:
     """A rep takes the MQL (→ SAL). A concurrent second accept answers 409."""
     body = body or Note()
     return to_json(
@@ -99,7 +100,7 @@ def post_accept(request: Request, contact_id: int, who: Sales, body: Note | None
 
 
 @router.post("/leads/{contact_id}/reject")
-def post_reject(request: Request, contact_id: int, who: Sales, body: WithReason, key: IdemKey = None) -> Any:
+def post_reject(request: Request, contact_id: IdPath, who: Sales, body: WithReason, key: IdemKey = None) -> Any:
     """A rep sends the MQL back to nurture with a reason (→ recycled)."""
     return to_json(
         lifecycle.reject(
@@ -115,7 +116,7 @@ def post_reject(request: Request, contact_id: int, who: Sales, body: WithReason,
 
 
 @router.post("/leads/{contact_id}/qualify")
-def post_qualify(request: Request, contact_id: int, who: Sales, body: Bant, key: IdemKey = None) -> Any:
+def post_qualify(request: Request, contact_id: IdPath, who: Sales, body: Bant, key: IdemKey = None) -> Any:
     """Record BANT and move the lead to SQL."""
     return to_json(
         lifecycle.qualify(
@@ -131,7 +132,9 @@ def post_qualify(request: Request, contact_id: int, who: Sales, body: Bant, key:
 
 
 @router.post("/leads/{contact_id}/disqualify")
-def post_disqualify(request: Request, contact_id: int, who: EitherTeam, body: WithReason, key: IdemKey = None) -> Any:
+def post_disqualify(
+    request: Request, contact_id: IdPath, who: EitherTeam, body: WithReason, key: IdemKey = None
+) -> Any:
     """Disqualify from any stage with a reason (marketing or sales)."""
     return to_json(
         lifecycle.disqualify(
@@ -148,7 +151,7 @@ def post_disqualify(request: Request, contact_id: int, who: EitherTeam, body: Wi
 
 @router.post("/leads/{contact_id}/advocate")
 def post_advocate(
-    request: Request, contact_id: int, who: EitherTeam, body: Note | None = None, key: IdemKey = None
+    request: Request, contact_id: IdPath, who: EitherTeam, body: Note | None = None, key: IdemKey = None
 ) -> Any:
     """A customer advocates (→ evangelist)."""
     body = body or Note()
@@ -180,7 +183,7 @@ def post_deal(request: Request, who: Sales, body: DealOpen, key: IdemKey = None)
 
 
 @router.post("/deals/{deal_id}/move")
-def post_deal_move(request: Request, deal_id: int, who: Sales, body: DealMove, key: IdemKey = None) -> Any:
+def post_deal_move(request: Request, deal_id: IdPath, who: Sales, body: DealMove, key: IdemKey = None) -> Any:
     """Move an open deal to another pipeline stage."""
     return to_json(
         lifecycle.move_deal(
@@ -197,7 +200,9 @@ def post_deal_move(request: Request, deal_id: int, who: Sales, body: DealMove, k
 
 
 @router.post("/deals/{deal_id}/win")
-def post_deal_win(request: Request, deal_id: int, who: Sales, body: DealWin | None = None, key: IdemKey = None) -> Any:
+def post_deal_win(
+    request: Request, deal_id: IdPath, who: Sales, body: DealWin | None = None, key: IdemKey = None
+) -> Any:
     """Close the deal as won (the lead becomes a customer)."""
     body = body or DealWin()
     return to_json(
@@ -208,7 +213,7 @@ def post_deal_win(request: Request, deal_id: int, who: Sales, body: DealWin | No
 
 
 @router.post("/deals/{deal_id}/lose")
-def post_deal_lose(request: Request, deal_id: int, who: Sales, body: DealLose, key: IdemKey = None) -> Any:
+def post_deal_lose(request: Request, deal_id: IdPath, who: Sales, body: DealLose, key: IdemKey = None) -> Any:
     """Close the deal as lost with a reason (and competitor); the lead recycles after the cool-down."""
     return to_json(
         lifecycle.lose_deal(

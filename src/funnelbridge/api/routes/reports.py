@@ -22,7 +22,9 @@ Period = Annotated[
         "last-30d, this-month, last-quarter or all"
     ),
 ]
-Engine = Annotated[str, Query(pattern="^(store|duckdb|sqlite|postgres)$", description="analytics engine")]
+Engine = Annotated[
+    str, Query(pattern="^(store|duckdb)$", description="store (the store's own database) or duckdb (loads the store)")
+]
 
 
 def _source(request: Request) -> tuple[Any, Any]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Table, select
 
 from funnelbridge.api.auth import Permission, Principal, require
-from funnelbridge.api.schemas import Page
+from funnelbridge.api.schemas import MAX_ID, IdPath, Page
 from funnelbridge.errors import NotFoundError
 from funnelbridge.store import tables as t
 from funnelbridge.store.listing import list_rows
@@ -77,7 +77,7 @@ def _register(resource: str) -> None:
         _who: Reader,
         sort: Annotated[str | None, Query(description=f"one of {', '.join(sorts_ok)}; prefix - for descending")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     ) -> Page[dict[str, Any]]:
         return _page(request, resource, sort, limit, offset)
 
@@ -86,7 +86,7 @@ def _register(resource: str) -> None:
         f"/{resource}", list_resource, methods=["GET"], name=f"list_{resource}", response_model=Page[dict[str, Any]]
     )
 
-    def get_resource(request: Request, _who: Reader, item_id: int) -> dict[str, Any]:
+    def get_resource(request: Request, _who: Reader, item_id: IdPath) -> dict[str, Any]:
         return _one(request, table, item_id, singular)
 
     get_resource.__doc__ = f"One {singular} by id."
