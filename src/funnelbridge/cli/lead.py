@@ -1,4 +1,4 @@
-"""CLI commands: ``lead show|accept|reject|qualify|disqualify|advocate|recycle``."""
+"""CLI commands: ``lead show|accept|reject|qualify|disqualify|advocate|recycle|sweep``."""
 
 from __future__ import annotations
 
@@ -247,7 +247,24 @@ def advocate_cmd(
 
 
 @lead_app.command("recycle")
-def recycle_cmd() -> None:
+def recycle_cmd(
+    contact_id: ContactArg,
+    actor: AsOpt,
+    reason: Annotated[str, typer.Option(help="One of the playbook's handoff.reject_reasons, or stalled.")],
+    role: RoleOpt = "marketing",
+    pipeline: PipelineOpt = None,
+    key: KeyOpt = None,
+    note: NoteOpt = None,
+) -> None:
+    """Send a lead back to long-term nurture (→ recycled) with a reason."""
+    from funnelbridge.lifecycle import recycle
+
+    who = actor_of(actor, role)
+    _moved(_call(lambda rt: recycle(rt, contact_id, who, reason, pipeline=pipeline, note=note, idempotency_key=key)))
+
+
+@lead_app.command("sweep")
+def sweep_cmd() -> None:
     """Recycle stalled leads and leads whose lost deal's cool-down is over (run it periodically)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
