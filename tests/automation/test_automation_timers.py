@@ -140,3 +140,14 @@ def test_a_touch_event_silences_the_first_touch_sla(world: World, clock: FrozenC
     assert fire_due_timers(world.rt) == 2
     (row,) = list_outbox(world.rt.db).rows
     assert row.payload["lead"]["id"] == ignored
+
+
+def test_a_timer_whose_lead_moved_on_without_a_stage_left_event_stays_silent(world: World, clock: FrozenClock) -> None:
+    rep = world.user("rep@acme.test")
+    cid = world.contact("lead@corp.test", stage="mal", owner=rep)
+    world.enter(cid, "mql", from_stage="mal")
+    with world.rt.db.transaction() as conn:  # e.g. a projection rebuild: no StageLeft published
+        conn.execute(update(pipeline_states).where(pipeline_states.c.contact_id == cid).values(stage="sal"))
+    clock.advance(timedelta(days=10))
+    assert fire_due_timers(world.rt) == 2
+    assert [r.payload["trigger"] for r in list_outbox(world.rt.db).rows] == ["stage_entered"]

@@ -25,7 +25,7 @@ class AutomationHandler:
     def __call__(self, conn: Connection, event: DomainEvent) -> None:
         playbook = self.engine.rt.playbook
         if isinstance(event, StageLeft):
-            cancel_sla(conn, event)
+            cancel_sla(conn, playbook, event)
         if isinstance(event, StageEntered):
             schedule_sla(conn, playbook, event)
         occ = occurrence_of(event)

@@ -130,8 +130,11 @@ def _schedule_clock(conn: Connection, playbook: Playbook, event: StageEntered, c
     return made
 
 
-def cancel_sla(conn: Connection, event: StageLeft) -> int:
-    """Cancel the pending SLA timers of the stage the lead left."""
+def cancel_sla(conn: Connection, playbook: Playbook, event: StageLeft) -> int:
+    """Cancel the pending SLA timers of the stage the lead left (no query for stages that start no clock)."""
+    pipeline = playbook.pipelines.get(event.pipeline)
+    if pipeline is not None and not sla_clocks(pipeline, event.stage):
+        return 0
     return cancel_by_prefix(conn, _prefix(event.pipeline, event.contact_id, event.stage), event.at)
 
 
@@ -155,6 +158,17 @@ TOUCH_EVENTS = ("call", "meeting", "sales_email", "email_sent", "email_reply", "
 """Event types that count as a rep's touch for a first-touch SLA (besides a completed task)."""
 
 
+def _still_waiting(conn: Connection, contact_id: int, payload: Mapping[str, Any]) -> bool:
+    """Whether the lead is still in the stage (and journey) the clock runs in — a guard for timers whose
+    cancellation was missed (e.g. the playbook changed while the clock ran)."""
+    query = select(pipeline_states.c.stage, pipeline_states.c.journey).where(
+        pipeline_states.c.contact_id == contact_id, pipeline_states.c.pipeline == payload.get("pipeline")
+    )
+    row = conn.execute(query).first()
+    waiting_in = payload.get("waiting_in", payload.get("stage"))
+    return row is not None and row.stage == waiting_in and row.journey == payload.get("journey", row.journey)
+
+
 def _touched(conn: Connection, contact_id: int, payload: Mapping[str, Any]) -> bool:
     """Whether the lead was touched since it entered the stage: a touch event or a task marked done."""
     since = datetime.fromisoformat(str(payload["entered_at"]))
@@ -170,6 +184,8 @@ def _fire(engine: Engine, conn: Connection, timer: TimerRow, now: datetime) -> N
         nurture.fire_step(conn, engine.rt.playbook, timer, now)
         return
     if timer.kind not in ("sla_reminder", "sla_breach") or timer.contact_id is None:
+        return
+    if not _still_waiting(conn, int(timer.contact_id), timer.payload):
         return
     if timer.payload.get("sla") == "first_touch" and _touched(conn, int(timer.contact_id), timer.payload):
         return
