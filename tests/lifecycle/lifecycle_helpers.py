@@ -69,7 +69,10 @@ def set_score(rt: Runtime, contact_id: int, *, grade: str = "A", engagement: flo
             "temperature": "hot",
             "quadrant": "high_fit_high_interest",
             "mql_eligible": True,
-            "explanation": {"fit": [{"rule": "senior title", "points": 20}]},
+            "explanation": [
+                {"rule": "senior title", "kind": "fit", "points": 20.0},
+                {"rule": "demo request", "kind": "engagement", "points": 50.0, "events": 1, "halves_at": "2026-05-01"},
+            ],
             "as_of": now,
             "playbook_version": rt.playbook.version,
             "updated_at": now,

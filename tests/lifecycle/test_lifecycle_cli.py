@@ -54,7 +54,16 @@ def test_queue_accept_qualify_deal_and_show(settings: Settings, capsys: pytest.C
     assert code == 0 and "opportunity → customer" in out
     code, out, _ = run(capsys, "lead", "show", str(cid))
     assert code == 0
-    for text in ("Ann Lee", "stage customer", "score [main]", "senior title", "timeline", "demo_request", "deals"):
+    for text in (
+        "Ann Lee",
+        "stage customer",
+        "score [main]",
+        "senior title",
+        "halves at",
+        "timeline",
+        "demo_request",
+        "deals",
+    ):
         assert text in out, text
     code, out, _ = run(capsys, "lead", "sweep")
     assert code == 0 and "recycled 0 stalled and 0 lost" in out

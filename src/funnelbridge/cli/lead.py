@@ -111,20 +111,32 @@ def _score_table(score: dict[str, Any]) -> Table:
         f"{score['engagement']:g}, negative {score['negative']:g}) grade {score['grade']}, {score['temperature']}"
     )
     table = Table(title=title, title_justify="left")
-    table.add_column("part")
-    table.add_column("rule")
-    table.add_column("points", justify="right")
-    explanation = score.get("explanation") or {}
-    items = explanation.items() if isinstance(explanation, dict) else [("", explanation)]
-    for part, entries in items:
-        for entry in entries if isinstance(entries, list) else [entries]:
-            if isinstance(entry, dict):
-                rule = entry.get("rule") or entry.get("name") or entry.get("event") or ""
-                points = entry.get("points", "")
-                table.add_row(str(part), escape(str(rule)), f"{points:g}" if isinstance(points, float | int) else "")
-            else:
-                table.add_row(str(part), escape(str(entry)), "")
+    for col in ("kind", "rule", "points", "detail"):
+        table.add_column(col, justify="right" if col == "points" else "left")
+    for entry in _explanation_lines(score.get("explanation")):
+        points = entry.get("points")
+        detail = [f"{entry['events']} events"] if entry.get("events") is not None else []
+        detail += [f"halves at {entry['halves_at'][:16]}"] if entry.get("halves_at") else []
+        detail += [f"expires at {entry['expires_at'][:16]}"] if entry.get("expires_at") else []
+        table.add_row(
+            escape(str(entry.get("kind", ""))),
+            escape(str(entry.get("rule") or entry.get("name") or entry.get("event") or "")),
+            f"{points:g}" if isinstance(points, float | int) else "",
+            escape(", ".join(detail)),
+        )
     return table
+
+
+def _explanation_lines(explanation: Any) -> list[dict[str, Any]]:
+    """The stored explanation as rule lines: a list of ``{rule, kind, points, ...}`` (scoring's format), or a
+    mapping of kind → lines."""
+    if isinstance(explanation, str):
+        import json
+
+        explanation = json.loads(explanation)
+    if isinstance(explanation, dict):
+        return [{"kind": kind, **line} for kind, lines in explanation.items() for line in lines or []]
+    return [line for line in explanation or [] if isinstance(line, dict)]
 
 
 def _timeline_table(view: LeadView) -> Table:
