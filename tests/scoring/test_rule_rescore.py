@@ -90,3 +90,18 @@ def test_properties_fields_fall_back_to_the_python_path(db: Database) -> None:
     assert summary.engine == "python" and summary.grades == {"D": 1}
     with db.read() as conn:
         assert conn.execute(select(scores.c.engagement)).scalar_one() == 5
+
+
+def test_rescore_keeps_the_predictive_probability(db: Database) -> None:
+    pb = playbook({"engagement": [{"event": "webinar", "points": 10}]})
+    rt = Runtime(db, pb, FrozenClock(NOW), EventBus())
+    with db.transaction() as conn:
+        cid = add_contact(conn, email="a@b.co")
+        add_events(conn, cid, [{"type": "webinar", "occurred_at": NOW}])
+    rescore_all(rt)
+    with db.transaction() as conn:
+        conn.execute(scores.update().values(probability=0.42, model_version="m1"))
+    rescore_all(rt)
+    with db.read() as conn:
+        row = conn.execute(select(scores)).one()
+    assert (row.probability, row.model_version, row.engagement) == (0.42, "m1", 10)

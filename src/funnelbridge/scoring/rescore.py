@@ -28,7 +28,14 @@ from funnelbridge.scoring.batch_load import load_events, load_leads
 from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.scoring.ruleset import rule_sets
 from funnelbridge.scoring.thresholds import ScoreSnapshot, crossings
-from funnelbridge.store.scores import insert_rows_json_text, main_scores, replace_group_scores, score_row, upsert_scores
+from funnelbridge.store.scores import (
+    insert_rows_json_text,
+    main_scores,
+    predictions,
+    replace_group_scores,
+    score_row,
+    upsert_scores,
+)
 from funnelbridge.store.tables import contacts
 
 __all__ = ["Progress", "RescoreSummary", "batch_event_types", "rescore_all"]
@@ -94,6 +101,14 @@ def _publish(rt: Runtime, conn: Connection, old: dict[int, tuple[float, float, s
     return count
 
 
+def _with_prediction(row: dict[str, Any], kept: dict[int, tuple[float, str | None]]) -> dict[str, Any]:
+    """Carry the predictive model's probability over to the rewritten main row."""
+    hit = kept.get(row["contact_id"]) if row["score_group"] == "main" else None
+    if hit is not None:
+        row["probability"], row["model_version"] = hit
+    return row
+
+
 def _distribution(table: pa.Table, column: str) -> dict[str, int]:
     counts = table.column(column).value_counts().to_pylist()
     return {item["values"]: int(item["counts"]) for item in counts}
@@ -142,12 +157,12 @@ def rescore_all(rt: Runtime, as_of: datetime | None = None, progress: Progress |
     main_parts: list[pa.Table] = []
     rows = 0
     with rt.db.transaction() as conn:
-        old = main_scores(conn)
+        old, kept = main_scores(conn), predictions(conn)
         replace_group_scores(conn, [rs.group for rs in rule_sets(pb.scoring)])
         total = leads.num_rows * len(rule_sets(pb.scoring))
         for batch in score_batches(pb, leads, events, as_of, chunk_size=WRITE_CHUNK):
             table = pa.Table.from_batches([batch])
-            insert_rows_json_text(conn, [row | extra for row in table.to_pylist()])
+            insert_rows_json_text(conn, [_with_prediction(row | extra, kept) for row in table.to_pylist()])
             is_main = pc.equal(table.column("score_group"), "main")
             main_parts.append(
                 table.filter(is_main).select(["contact_id", "engagement", "total", "temperature", "grade"])

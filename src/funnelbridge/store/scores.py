@@ -18,6 +18,7 @@ __all__ = [
     "insert_rows_json_text",
     "load_scores",
     "main_scores",
+    "predictions",
     "replace_group_scores",
     "score_row",
     "upsert_scores",
@@ -73,16 +74,26 @@ def main_scores(conn: Connection, group: str = "main") -> dict[int, tuple[float,
     return {r[0]: (r[1], r[2], r[3]) for r in conn.execute(query)}
 
 
+def predictions(conn: Connection) -> dict[int, tuple[float, str | None]]:
+    """``{contact_id: (probability, model_version)}`` of the main rows that carry a predictive probability."""
+    query = select(scores.c.contact_id, scores.c.probability, scores.c.model_version).where(
+        scores.c.score_group == "main", scores.c.probability.is_not(None)
+    )
+    return {r[0]: (r[1], r[2]) for r in conn.execute(query)}
+
+
 def replace_group_scores(conn: Connection, groups: Iterable[str]) -> None:
     """Delete every stored score of ``groups`` (a batch rescore then inserts them afresh)."""
     conn.execute(delete(scores).where(scores.c.score_group.in_(list(groups))))
 
 
 def insert_rows_json_text(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Bulk insert score rows whose ``explanation`` is already JSON text (the batch path encodes it once)."""
+    """Bulk insert score rows whose ``explanation`` is already JSON text (the batch path encodes it once); rows
+    may carry ``probability`` and ``model_version`` (kept from the predictive scorer)."""
     if not rows:
         return
-    values: dict[str, Any] = {c: bindparam(c) for c in SCORE_COLUMNS}
+    rows = [{"probability": None, "model_version": None, **row} for row in rows]
+    values: dict[str, Any] = {c: bindparam(c) for c in (*SCORE_COLUMNS, "probability", "model_version")}
     text = bindparam("explanation", type_=Text)
     # SQLite stores JSON as text already (and CAST(... AS JSON) there would mean numeric affinity).
     values["explanation"] = text if conn.dialect.name == "sqlite" else cast(text, JSON)
