@@ -61,7 +61,7 @@ def test_mql_email_reaches_the_owner_with_explanation_and_link(world: World, smt
     (msg,) = smtp_receiver.messages
     body = msg.get_content() if hasattr(msg, "get_content") else msg.get_payload()
     assert msg["To"] == "Rep <rep@acme.test>"
-    assert "Lead Doe entered mql" in msg["Subject"]
+    assert "Lead Doe entered MQL" in msg["Subject"]
     assert "+40  pricing page" in body and "+20  senior title" in body
     assert f"https://funnel.example/leads/{cid}" in body
     assert msg["X-Funnelbridge-Key"] == list_outbox(world.rt.db).rows[0].idempotency_key
@@ -96,7 +96,7 @@ def test_slack_format_posts_a_text_message(world: World, webhook_receiver: Webho
     world.enter(world.contact("lead@corp.test", owner=rep), "mql", from_stage="mal")
     run_worker(world.rt, _settings(), once=True)
     (req,) = webhook_receiver.requests
-    assert set(req["json"]) == {"text"} and "Lead Doe entered mql" in req["json"]["text"]
+    assert set(req["json"]) == {"text"} and "Lead Doe entered MQL" in req["json"]["text"]
 
 
 def test_failures_back_off_then_succeed_once(world: World, webhook_receiver: WebhookReceiver) -> None:

@@ -62,6 +62,7 @@ class Engine:
             return [Outcome(key, "assign", "no available rep" if got is None else f"{got.email} ({got.method})")]
         if action.kind is ActionKind.NOTIFY:
             payload = notification_payload(conn, occ, action, rule)
+            payload["stage_title"] = self._stage_title(occ)
             new = enqueue(conn, key=key, kind=action.via, payload=payload, at=self.rt.clock.now())
             return [Outcome(key, action.via, "queued" if new else "already queued")]
         if action.kind is ActionKind.TASK:
@@ -74,6 +75,14 @@ class Engine:
             n = nurture.remove(conn, occ.contact_id, track, at)
             return [Outcome(key, "unenroll", f"{n} removed")]
         return [self._move(conn, occ, action, key)]
+
+    def _stage_title(self, occ: Occurrence) -> str | None:
+        """The stage's display name (``MQL``, a label, or the id), for messages."""
+        pipelines = self.rt.playbook.pipelines
+        pipe = pipelines.get(occ.pipeline or "") or self.rt.playbook.main
+        if occ.stage is None or occ.stage not in pipe.stage_ids:
+            return occ.stage
+        return pipe.stage(occ.stage).title
 
     def _move(self, conn: Connection, occ: Occurrence, action: Action, key: str) -> Outcome:
         request: dict[str, Any] = {

@@ -89,7 +89,8 @@ def _reason(item: Any) -> str:
 def headline(payload: Mapping[str, Any]) -> str:
     lead = payload.get("lead", {})
     data = {k: v for k, v in (payload.get("data") or {}).items() if v is not None}
-    values = {"name": lead.get("name") or "A lead", "stage": payload.get("stage") or "", **data}
+    stage = payload.get("stage_title") or payload.get("stage") or ""
+    values = {"name": lead.get("name") or "A lead", "stage": stage, **data}
     return Template(_HEADLINES.get(str(payload.get("trigger")), "$name: $stage")).safe_substitute(values)
 
 
