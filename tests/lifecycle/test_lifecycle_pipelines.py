@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from lifecycle_helpers import FULL_BANT, REP, add_contact, add_event, make_runtime, run_advance, set_score
 
@@ -129,3 +131,17 @@ def test_a_customer_becomes_an_evangelist_when_the_stage_criteria_hold(db: Datab
     add_event(rt, cid, "referral")
     [t] = run_advance(rt, cid)
     assert (t.from_stage, t.to_stage, t.actor_role, t.reason) == ("customer", "evangelist", "system", "advocacy")
+
+
+def test_automatic_moves_never_go_back_in_time(db: Database) -> None:
+    rt = make_runtime(db, parse_playbook(ADVOCACY, "advocacy.yaml"))
+    cid = add_contact(rt)
+    add_event(rt, cid, "demo_request")
+    run_advance(rt, cid)
+    accept(rt, cid, REP)
+    deal = open_deal(rt, cid, REP, amount=100)
+    later = rt.clock.now() + timedelta(hours=2)
+    win_deal(rt, deal.deal_id, REP, at=later)  # stamped ahead of the engine's clock
+    add_event(rt, cid, "referral")
+    [t] = run_advance(rt, cid)
+    assert (t.to_stage, t.at) == ("evangelist", later)

@@ -59,7 +59,7 @@ def _advance_one(rt: Runtime, conn: Connection, contact_id: int, name: str) -> T
             return None
         target = auto[0]
     rule = table.find(Move.ENTER if state is None else Move.ADVANCE, current, target)
-    return apply_move(rt, conn, state, rule, MoveRequest(SYSTEM, now), contact_id=contact_id, pipeline=name)
+    return apply_move(rt, conn, state, rule, MoveRequest(SYSTEM, _at(now, state)), contact_id=contact_id, pipeline=name)
 
 
 def _advocacy(
@@ -72,7 +72,7 @@ def _advocacy(
     if target is None or not LeadCriteria(conn, pipe, state.contact_id, now).holds(target):
         return None
     rule = table.find(Move.ADVOCATE, state.stage, target)
-    move = MoveRequest(SYSTEM, now, reason="advocacy")
+    move = MoveRequest(SYSTEM, _at(now, state), reason="advocacy")
     return apply_move(rt, conn, state, rule, move, contact_id=state.contact_id, pipeline=state.pipeline)
 
 
@@ -91,7 +91,7 @@ def _reenter(
     if not LeadCriteria(conn, rt.playbook.pipelines[state.pipeline], state.contact_id, now).holds(target):
         return None
     rule = table.find(Move.REENTER, state.stage, target)
-    move = MoveRequest(SYSTEM, now, reason="renewed_engagement")
+    move = MoveRequest(SYSTEM, _at(now, state), reason="renewed_engagement")
     return apply_move(rt, conn, state, rule, move, contact_id=state.contact_id, pipeline=state.pipeline)
 
 
@@ -108,3 +108,8 @@ def _hold(rt: Runtime, conn: Connection, table: TransitionTable, state: Pipeline
     else:
         return timedelta(0)
     return parse_duration(rt.playbook.handoff.recycle_after.get(kind, "0d"))
+
+
+def _at(now: datetime, state: PipelineState | None) -> datetime:
+    """Automatic moves never go back in time: a command may have been stamped with a later ``at`` than the clock."""
+    return now if state is None else max(now, state.entered_at)
