@@ -16,6 +16,7 @@ Same rules and arithmetic as :mod:`funnelbridge.scoring.rules_engine` (the incre
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 _US_PER_DAY = 86_400_000_000.0
+EVENTS_PER_PART = 4_000_000
 OUTPUT_SCHEMA = pa.schema(
     [("contact_id", pa.int64()), ("score_group", pa.string())]
     + [(n, pa.float64()) for n in ("fit", "engagement", "negative")]
@@ -255,17 +257,25 @@ def score_batches(
     chunk_size: int = 50_000,
 ) -> Iterator[pa.RecordBatch]:
     """Score Arrow lead/event tables on DuckDB, streaming the result (one row per contact and group, in no
-    particular order) in record batches, so the explanations never sit in memory all at once."""
+    particular order) in record batches, so the explanations never sit in memory all at once.
+
+    Scoring is per contact, so large inputs are scored in partitions of contacts (``contact_id % parts``) of about
+    :data:`EVENTS_PER_PART` events each: DuckDB's working memory stays bounded whatever the input size."""
     con = con if con is not None else duckdb_connection()
+    parts = max(1, math.ceil(events.num_rows / EVENTS_PER_PART))
     # registered Arrow tables are scanned in place by DuckDB (no copy of the event table)
     con.con.register("fb_leads", leads)
     con.con.register("fb_events", events)
     try:
-        expr = score_expressions(playbook, con.table("fb_leads"), con.table("fb_events"), as_of).scores
-        con._run_pre_execute_hooks(expr)  # registers the small rule-parameter memtables
-        reader = con.con.sql(str(con.compile(expr))).to_arrow_reader(chunk_size)
-        for batch in reader:  # DuckDB types float literals as DECIMAL: cast to the declared schema
-            yield batch.cast(OUTPUT_SCHEMA)
+        for part in range(parts):
+            lt, et = con.table("fb_leads"), con.table("fb_events")
+            if parts > 1:
+                lt, et = lt.filter(lt.contact_id % parts == part), et.filter(et.contact_id % parts == part)
+            expr = score_expressions(playbook, lt, et, as_of).scores
+            con._run_pre_execute_hooks(expr)  # registers the small rule-parameter memtables
+            reader = con.con.sql(str(con.compile(expr))).to_arrow_reader(chunk_size)
+            for batch in reader:  # DuckDB types float literals as DECIMAL: cast to the declared schema
+                yield batch.cast(OUTPUT_SCHEMA)
     finally:
         con.con.unregister("fb_leads")
         con.con.unregister("fb_events")
