@@ -77,7 +77,7 @@ def write_events(ctx: ImportContext, conn: Connection, items: list[Item]) -> set
             ctx.refuse(item, field, reason)
         else:
             activities.append(activity)
-    result = store_activities(conn, activities, ctx.now)
+    result = store_activities(conn, activities, ctx.now, ctx.bounds)
     ctx.summary.inserted += result.inserted
     ctx.summary.duplicates += result.duplicates
     ctx.summary.contacts_created += result.created

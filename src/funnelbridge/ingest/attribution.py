@@ -23,7 +23,7 @@ from funnelbridge.domain.clock import as_utc
 from funnelbridge.store.bulk import execute_many
 from funnelbridge.store.tables import contacts
 
-__all__ = ["ContactActivity", "Touch", "apply_activity", "touch_changes"]
+__all__ = ["Bounds", "ContactActivity", "Touch", "apply_activity", "touch_changes"]
 
 
 @dataclass(frozen=True)
@@ -150,23 +150,52 @@ def _time_update(column: str, now: datetime, *, known_only: bool = False) -> Any
     )
 
 
-def apply_activity(conn: Connection, seen: Mapping[int, ContactActivity], now: datetime) -> None:
+@dataclass
+class Bounds:
+    """What earlier batches of the same run already wrote: the stored ``created_at`` and first touch are at most,
+    and the last touch at least, these values — so later batches skip contacts they cannot change."""
+
+    created: dict[int, datetime] = field(default_factory=dict)
+    first: dict[int, tuple[datetime, str, str, str]] = field(default_factory=dict)
+    last: dict[int, tuple[datetime, str, str, str]] = field(default_factory=dict)
+
+
+def _created_rows(acts: list[tuple[int, ContactActivity]], bounds: Bounds) -> list[dict[str, Any]]:
+    rows = []
+    for cid, act in acts:
+        bound = bounds.created.get(cid)
+        if act.earliest is not None and (bound is None or act.earliest < bound):
+            bounds.created[cid] = act.earliest
+            rows.append({"k_id": cid, "t_at": act.earliest})
+    return rows
+
+
+def _touch_rows(acts: list[tuple[int, ContactActivity]], end: str, bounds: Bounds) -> list[dict[str, Any]]:
+    known = bounds.first if end == "first" else bounds.last
+    rows = []
+    for cid, act in acts:
+        touch = act.first if end == "first" else act.last
+        if touch is None:
+            continue
+        bound = known.get(cid)
+        if bound is not None and (touch.key >= bound if end == "first" else touch.key <= bound):
+            continue
+        known[cid] = touch.key
+        values = {"v_source": touch.source, "v_medium": touch.medium, "v_campaign": touch.campaign}
+        rows.append({"k_id": cid, **_key(touch), **values})
+    return rows
+
+
+def apply_activity(
+    conn: Connection, seen: Mapping[int, ContactActivity], now: datetime, bounds: Bounds | None = None
+) -> None:
     """Write what a batch saw to its contacts, in SQL: each column changes only where the stored value is later
-    (created_at, identified_at, first touch) or earlier (last touch) than what was seen — no read-back needed."""
+    (created_at, identified_at, first touch) or earlier (last touch) than what was seen — no read-back needed.
+    ``bounds`` (kept across the batches of one run) skips contacts an earlier batch already settled."""
+    bounds = bounds if bounds is not None else Bounds()
     acts = sorted(seen.items())
-    created = [{"k_id": cid, "t_at": a.earliest} for cid, a in acts if a.earliest is not None]
     identified = [{"k_id": cid, "t_at": a.identified} for cid, a in acts if a.identified is not None]
-    execute_many(conn, _time_update("created_at", now), created)
+    execute_many(conn, _time_update("created_at", now), _created_rows(acts, bounds))
     execute_many(conn, _time_update("identified_at", now, known_only=True), identified)
     for end, newer in (("first", False), ("last", True)):
-        rows = []
-        for cid, act in acts:
-            touch = act.first if end == "first" else act.last
-            if touch is not None:
-                values: dict[str, Any] = {
-                    "v_source": touch.source,
-                    "v_medium": touch.medium,
-                    "v_campaign": touch.campaign,
-                }
-                rows.append({"k_id": cid, **_key(touch), **values})
-        execute_many(conn, _touch_update(end, newer, now), rows)
+        execute_many(conn, _touch_update(end, newer, now), _touch_rows(acts, end, bounds))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection
 
+from funnelbridge.ingest.attribution import Bounds
 from funnelbridge.ingest.deadletter import DeadLetterWriter, Problem, Rejection
 from funnelbridge.ingest.summary import ImportSummary
 from funnelbridge.runtime import Runtime
@@ -33,6 +34,7 @@ class ImportContext:
     summary: ImportSummary
     dead: DeadLetterWriter
     after: bool = True  # writers report touched contacts only when they will be re-scored
+    bounds: Bounds = field(default_factory=Bounds)  # attribution already settled by earlier chunks
 
     def reject(self, row: int, raw: Sequence[Any], problems: Sequence[Problem]) -> None:
         rejection = Rejection(row, tuple(problems), raw)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from funnelbridge.errors import InputError
 from funnelbridge.ingest.accounts import AccountCache
-from funnelbridge.ingest.attribution import ContactActivity, Touch, apply_activity
+from funnelbridge.ingest.attribution import Bounds, ContactActivity, Touch, apply_activity
 from funnelbridge.ingest.deadletter import Problem, Rejection
 from funnelbridge.ingest.events import Activity, parse_payload
 from funnelbridge.ingest.identity import IdentityCache, resolve_contact
@@ -109,8 +109,11 @@ def _row(act: Activity, contact_id: int, now: datetime) -> dict[str, Any]:
     }
 
 
-def store_activities(conn: Connection, activities: Sequence[Activity], now: datetime) -> BatchResult:
-    """Store one batch of validated activities in the caller's transaction."""
+def store_activities(
+    conn: Connection, activities: Sequence[Activity], now: datetime, bounds: Bounds | None = None
+) -> BatchResult:
+    """Store one batch of validated activities in the caller's transaction (``bounds``: see
+    :class:`~funnelbridge.ingest.attribution.Bounds`, shared by the batches of one run)."""
     fresh, dropped = _fresh(conn, activities)
     result = BatchResult(duplicates=dropped)
     cache = IdentityCache()
@@ -133,7 +136,7 @@ def store_activities(conn: Connection, activities: Sequence[Activity], now: date
     result.inserted = insert_events(conn, rows)
     result.duplicates += len(rows) - result.inserted
     _apply_traits(conn, traits, now)
-    apply_activity(conn, seen, now)
+    apply_activity(conn, seen, now, bounds)
     result.contact_ids = set(seen)
     return result
 
@@ -253,13 +256,13 @@ def ingest_events(
     rejection (the summary keeps only the first thousand)."""
     from funnelbridge.flow import after_activity
 
-    summary = IngestSummary()
+    summary, bounds = IngestSummary(), Bounds()
     for chunk in batched(enumerate(payloads, start=1), batch_size):
         now = rt.clock.now()
         summary.received += len(chunk)
         valid = _validate(chunk, now, summary, on_reject)
         with rt.db.transaction() as conn:
-            result = store_activities(conn, valid, now)
+            result = store_activities(conn, valid, now, bounds)
             if after and result.contact_ids:
                 after_activity(rt, conn, sorted(result.contact_ids))
         _count(summary, result)
