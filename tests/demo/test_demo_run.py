@@ -151,9 +151,20 @@ def _url(db: Database) -> str:
     return f"{db.url}?options=-csearch_path%3D{schema}"
 
 
+def _payloads(people: int, days: int, seed: int, market: Market) -> int:
+    """How many payloads the simulator produces for this world (every one must be stored)."""
+    from funnelbridge.demo.behaviour import new_crowd, simulate_day
+    from funnelbridge.demo.runner import DEFAULT_START
+    from funnelbridge.demo.world import WorldShape, build_world
+
+    world = build_world(WorldShape(people, days, seed, market))
+    crowd = new_crowd(people)
+    return sum(len(simulate_day(world, crowd, day, DEFAULT_START).payloads) for day in range(days))
+
+
 def test_runs_on_every_store(db: Database, tmp_path: Path) -> None:
     result = run_demo(_url(db), 120, 10, 2, market=HOT, ground_truth=tmp_path / "truth.csv")
-    assert result.events > 0 and result.truth_path == tmp_path / "truth.csv"
+    assert result.events == _payloads(120, 10, 2, HOT) and result.truth_path == tmp_path / "truth.csv"
     assert _scalar(db, select(func.count()).select_from(events)) == result.events
     assert _scalar(db, select(func.count()).select_from(contacts)) > 0
     again = run_demo(_url(db), 40, 2, 9, reset=True, ground_truth=tmp_path / "again.csv")

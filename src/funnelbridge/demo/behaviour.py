@@ -153,7 +153,7 @@ def _conversions(d: _Day, pid: int, ts: datetime, first: cat.Campaign | None) ->
 
 
 def _session(d: _Day, pid: int, first: cat.Campaign | None, utm: cat.Campaign | None) -> None:
-    hour = min(23.5, max(0.0, d.rnd.gauss(13.0, 3.5)))
+    hour = min(22.5, max(0.0, d.rnd.gauss(13.0, 3.5)))
     ts = d.at(hour)
     paths = list(_pages(d, pid))
     if first is not None:
