@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Text, bindparam, cast, delete, func, select
@@ -54,10 +55,16 @@ def upsert_scores(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert or replace score rows (keyed by contact and group)."""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(_upsert(conn.dialect.name), list(rows))
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect_name: str) -> Any:
+    """The upsert statement, built once per dialect (it runs after every event of every lead)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(scores)
     keep = {c: stmt.excluded[c] for c in SCORE_COLUMNS if c not in ("contact_id", "score_group")}
-    conn.execute(stmt.on_conflict_do_update(index_elements=["contact_id", "score_group"], set_=keep), list(rows))
+    return stmt.on_conflict_do_update(index_elements=["contact_id", "score_group"], set_=keep)
 
 
 def load_scores(conn: Connection, contact_id: int) -> dict[str, dict[str, Any]]:
