@@ -196,7 +196,7 @@ def machine_for(rt: Runtime) -> type[RuleBasedStateMachine]:
 
 def test_random_commands_keep_the_lifecycle_invariants(rt: Runtime) -> None:
     config = settings(
-        max_examples=12 if rt.db.is_sqlite else 5,  # PostgreSQL round trips are slower; same rules, fewer runs
+        max_examples=10 if rt.db.is_sqlite else 4,  # PostgreSQL round trips are slower; same rules, fewer runs
         stateful_step_count=35,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

@@ -75,7 +75,7 @@ def test_checks_name_the_rule_that_forbids_a_move() -> None:
 _STAGE_IDS = st.lists(st.from_regex(r"[a-z]{2,8}", fullmatch=True), min_size=1, max_size=8, unique=True)
 
 
-@settings(deadline=None, max_examples=50)
+@settings(deadline=None, max_examples=30)
 @given(_STAGE_IDS, st.data())
 def test_any_stage_list_yields_a_consistent_table(ids: list[str], data: st.DataObject) -> None:
     ids = [i for i in ids if i not in ("recycled", "disqualified")] or ["only"]
