@@ -135,8 +135,9 @@ def _train_store(target: str, as_of: str | None, maturity_days: float, models_di
     store = outcome.store
     console.print(
         escape(
-            f"store as of {store.as_of}: {store.n_leads} leads; {store.n_rows} decided at '{store.decision_stage}' "
-            f"entry (or identification) at least {store.maturity_days:g} days before; {store.n_immature} too young, "
+            f"store as of {store.as_of} (last activity {store.last_activity}): {store.n_leads} leads; {store.n_rows} "
+            f"decided at '{store.decision_stage}' entry (or identification) at least {store.maturity_days:g} days "
+            f"before the last activity; {store.n_immature} too young, "
             f"{store.n_converted_before_decision} converted before deciding — left out; "
             f"{store.n_changed_after_decision} leads' attributes changed after their decision time"
         )

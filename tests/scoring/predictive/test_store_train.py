@@ -3,7 +3,7 @@ registry row, on a synthetic history inserted as rows."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,10 +20,10 @@ from funnelbridge.store import Database
 from funnelbridge.store.tables import events, model_versions
 
 
-def _table(db: Database, n: int, maturity: float = 30.0):  # type: ignore[no-untyped-def]
+def _table(db: Database, n: int, maturity: float = 30.0, at: datetime | None = None):  # type: ignore[no-untyped-def]
     pb = b2b()
     with db.read() as conn:
-        history = load_history(conn, as_of(n), "main")
+        history = load_history(conn, at or as_of(n), "main")
     return history, training_table(history, pb, "customer", maturity, rule_scorer(pb))
 
 
@@ -51,7 +51,8 @@ def test_outcome_and_immature_leads(db: Database) -> None:
 
 def test_features_ignore_events_after_the_decision_time(db: Database) -> None:
     build_history(db, 60)
-    _, before = _table(db, 60)
+    end = T0 + timedelta(days=100)
+    _, before = _table(db, 60, at=end)
     late = T0 + timedelta(days=1)  # lead 1 (identified at T0) decided at T0 or T0+5d; add events long after
     with db.transaction() as conn:
         rows = [
@@ -60,7 +61,7 @@ def test_features_ignore_events_after_the_decision_time(db: Database) -> None:
             for k in range(5)
         ]  # fmt: skip
         conn.execute(events.insert(), rows)
-    _, after = _table(db, 60)
+    _, after = _table(db, 60, at=end)
     a = before.frame.set_index("contact_id").loc["1"]
     b = after.frame.set_index("contact_id").loc["1"]
     assert a.drop("decision_at").equals(b.drop("decision_at"))

@@ -7,7 +7,8 @@ only what was known then: events with ``occurred_at`` ≤ decision time, windows
 
 **Outcome.** Positive when the lead entered the target stage (customer, sql, opportunity, ...) at or after its
 decision time. Leads decided less than ``maturity_days`` before ``as_of`` are too young to have had their
-chance; they are left out and counted, as are leads that reached the target *before* their decision time.
+chance; they are left out and counted, as are leads that reached the target *before* their decision time. The
+maturity window counts back from the last recorded activity up to ``as_of`` (see ``History.last_activity``).
 
 **Attributes.** Contact and account attributes are their current values (the store keeps no history of them).
 Fields the sales process writes after the handoff (owner, BANT, last touch, unsubscribed/bounced flags,
@@ -223,7 +224,7 @@ def labelled_leads(
     pipe = playbook.pipelines[history.pipeline]
     stage = decision_stage(pipe)
     _check_target(pipe, stage, target)
-    cutoff = history.as_of - timedelta(days=maturity_days)
+    cutoff = history.last_activity - timedelta(days=maturity_days)
     out: list[tuple[LeadHistory, datetime, bool]] = []
     immature = early = 0
     for lead in leads if leads is not None else history.leads:

@@ -75,6 +75,18 @@ class History:
     pipeline: str
     leads: tuple[LeadHistory, ...]
 
+    @property
+    def last_activity(self) -> datetime:
+        """The latest recorded moment (event, stage move or identification) up to ``as_of``; ``as_of`` if none.
+
+        Outcomes can only have been recorded up to here: a store that stopped receiving data (an export, the demo)
+        must not be read as one where nothing happened since.
+        """
+        stamps = [lead.identified_at for lead in self.leads]
+        stamps += [lead.events[-1].occurred_at for lead in self.leads if lead.events]
+        stamps += [max(lead.entries.values()) for lead in self.leads if lead.entries]
+        return min(max(stamps), self.as_of) if stamps else self.as_of
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):

@@ -27,7 +27,7 @@ from funnelbridge.scoring.predictive.registry import DEFAULT_MODELS_DIR, SavedMo
 from funnelbridge.scoring.predictive.report import TrainingReport, report_to_json
 from funnelbridge.scoring.predictive.split import MIN_PER_CLASS, MIN_ROWS, check_history
 from funnelbridge.scoring.predictive.store_features import ID, RULE, TARGET, TIME, TrainingTable, training_table
-from funnelbridge.scoring.predictive.store_history import LeadHistory, load_history
+from funnelbridge.scoring.predictive.store_history import History, LeadHistory, load_history
 from funnelbridge.scoring.predictive.train import TrainConfig, train
 from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.store.tables import model_versions
@@ -54,6 +54,7 @@ class StoreSummary:
     target: str
     decision_stage: str
     as_of: str
+    last_activity: str
     maturity_days: float
     n_leads: int
     n_rows: int
@@ -80,10 +81,11 @@ def rule_scorer(playbook: Playbook) -> Callable[[LeadHistory, datetime], float]:
     return score
 
 
-def _summary(table: TrainingTable, as_of: datetime, maturity_days: float) -> StoreSummary:
+def _summary(table: TrainingTable, history: History, maturity_days: float) -> StoreSummary:
     return StoreSummary(
-        table.target, table.decision_stage, as_of.isoformat(), maturity_days, table.n_leads, len(table.frame),
-        table.n_immature, table.n_converted_before_decision, table.n_changed_after_decision,
+        table.target, table.decision_stage, history.as_of.isoformat(), history.last_activity.isoformat(),
+        maturity_days, table.n_leads, len(table.frame), table.n_immature, table.n_converted_before_decision,
+        table.n_changed_after_decision,
     )  # fmt: skip
 
 
@@ -124,11 +126,12 @@ def train_from_store(
     config = TrainConfig(target=TARGET, time_column=TIME, id_column=ID, rule_score_column=RULE, positive_label="1")
     _check_outcomes(table)
     result = train(table.frame, config, say)
-    store = _summary(table, at, maturity_days)
+    store = _summary(table, history, maturity_days)
     saved = save_model(result.trained, result.report, models_dir)
     spec = {"source": "store", "spec": table.spec.to_dict(), "store": asdict(store)}
     (saved.path / STORE_SPEC_FILE).write_text(json.dumps(spec, indent=2), encoding="utf-8")
-    report = replace(result.report, model_version=saved.version)
+    coding = replace(result.report.target, column=f"reached {target}", positive="1", negative="0")
+    report = replace(result.report, model_version=saved.version, target=coding)
     with rt.db.transaction() as conn:
         metrics = report_to_json(report)
         head = {k: metrics[k] for k in ("validation", "rule_score", "expected_calibration_error")}
