@@ -29,6 +29,7 @@ from funnelbridge.analytics.tables import (
     as_int,
     dimension_column,
     flag,
+    journey_tops,
     journeys,
     reach,
     seconds,
@@ -177,6 +178,11 @@ def _cohort_labels(ctx: Context, jt: ir.Table, grain: Grain, period: Period) -> 
 
 def _prepared(ctx: Context, spec: StageFunnelSpec, period: Period) -> ir.Table:
     """One flat projection of the journeys: 0/1 per stage, age, cohort label and dimension value."""
+    if spec.order is Order.ANY and spec.basis is Basis.COHORT:
+        jt = journey_tops(ctx)
+        jt = jt.filter(_in(jt.entered, period))
+        marks = {reach(i): flag(jt.top >= i) for i in range(len(ctx.stages))}
+        return _flat(ctx, spec, period, jt, marks)
     jt = journeys(ctx, materialize=False)
     reached = _effective(jt, ctx, spec)
     if spec.basis is Basis.COHORT:
@@ -184,6 +190,10 @@ def _prepared(ctx: Context, spec: StageFunnelSpec, period: Period) -> ir.Table:
         marks = {name: flag(value.notnull()) for name, value in reached.items()}
     else:
         marks = {name: flag(_in(value, period)) for name, value in reached.items()}
+    return _flat(ctx, spec, period, jt, marks)
+
+
+def _flat(ctx: Context, spec: StageFunnelSpec, period: Period, jt: ir.Table, marks: dict[str, Any]) -> ir.Table:
     cohort = _cohort_labels(ctx, jt, spec.cohort, period) if spec.cohort else ibis.literal(ALL)
     flat = jt.select("contact_id", age=ibis.literal(epoch(ctx.as_of)) - jt.entered, cohort=cohort, **marks)
     if spec.by is not None:

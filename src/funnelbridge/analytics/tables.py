@@ -32,6 +32,7 @@ __all__ = [
     "dimension_column",
     "entry",
     "flag",
+    "journey_tops",
     "journeys",
     "journeys_expr",
     "people",
@@ -160,6 +161,17 @@ def journeys_expr(ctx: Context) -> ir.Table:
             for i in range(n)
         }
     )  # fmt: skip
+
+
+def journey_tops(ctx: Context) -> ir.Table:
+    """The cheap form of :func:`journeys` for the default view (any order, cohort basis): per journey only
+    ``entered`` and ``top``, the index of the furthest stage reached — reached stage *i* ⇔ ``top >= i``."""
+    tr = ctx.table("transitions")
+    stages = ctx.stages
+    steps = tr.filter((tr.pipeline == ctx.pipeline_name) & tr.to_stage.isin(list(stages)))
+    steps = steps.select("contact_id", "journey", idx=_stage_index(steps.to_stage, stages), ep=seconds(steps.at))
+    steps = steps.filter(steps.ep <= epoch(ctx.as_of))
+    return steps.group_by(["contact_id", "journey"]).aggregate(entered=steps.ep.min(), top=steps.idx.max())
 
 
 def skipped(jt: ir.Table, stage: str) -> ir.BooleanValue:
