@@ -74,6 +74,9 @@ def test_the_loser_is_told_who_won(rt: Runtime) -> None:
     accept(rt, cid, REP)
     with pytest.raises(ConflictError, match=r"already accepted by rita@acme\.example"):
         accept(rt, cid, REP2)
+    qualify(rt, cid, REP, FULL_BANT)  # the winner has moved on: the loser still learns who took the lead
+    with pytest.raises(ConflictError, match=r"already accepted by rita@acme\.example .*now in 'sql'"):
+        reject(rt, cid, REP2, "not_a_fit")
 
 
 def test_replaying_a_command_with_its_key_changes_nothing(rt: Runtime) -> None:

@@ -19,7 +19,7 @@ from funnelbridge.rules.facts import BANT_KEYS
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.pipeline import PipelineState, all_states
 from funnelbridge.store.tables import contacts
-from funnelbridge.store.transitions import by_key, last_transition
+from funnelbridge.store.transitions import by_key, trail
 
 __all__ = ["accept", "advocate", "disqualify", "qualify", "recycle", "reject"]
 
@@ -36,8 +36,9 @@ def _not_taken(conn: Connection, table: TransitionTable, state: PipelineState, m
     queue = table.roles.queue
     if move not in (Move.ACCEPT, Move.REJECT) or queue is None or state.stage == queue:
         return
-    last = last_transition(conn, state.contact_id, state.pipeline)
-    if last is not None and last.from_stage == queue:
+    moves = trail(conn, [state.contact_id], state.pipeline)
+    last = next((t for t in reversed(moves) if t.from_stage == queue and t.journey == state.journey), None)
+    if last is not None:
         verb = "accepted" if last.to_stage == table.roles.handoff else f"moved to {last.to_stage}"
         raise ConflictError(
             f"contact {state.contact_id} was already {verb} by {last.actor} at {last.at.isoformat()} "
