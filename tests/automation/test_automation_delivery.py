@@ -189,3 +189,17 @@ def test_a_4xx_answer_is_permanent_and_5xx_is_retried(world: World, webhook_rece
         bad.deliver(row)
     deliverer.close()
     assert json.loads(webhook_receiver.requests[0]["body"])["id"] == "k"
+
+
+def test_imported_names_cannot_inject_email_headers() -> None:
+    from datetime import UTC, datetime
+
+    from funnelbridge.automation.delivery.email import build_messages, message_id
+    from funnelbridge.store.outbox import OutboxRow
+
+    now = datetime.now(UTC)
+    payload = {"to": [{"email": "a@b.test", "name": "Eve\r\nBcc: x@y.test"}], "subject": "Hi\r\nBcc: x@y.test"}
+    row = OutboxRow(1, "k", "email", payload, "pending", 1, now, now, None, None, None, None)
+    (msg,) = build_messages(row, "s@x.test", "http://x")
+    assert msg["Subject"] == "Hi Bcc: x@y.test" and msg["Bcc"] is None
+    assert msg["Message-ID"] == message_id("k", 0) != message_id("k", 1)

@@ -36,8 +36,8 @@ def build_messages(row: OutboxRow, sender: str, base_url: str) -> list[EmailMess
         rendered = render(row.payload, str(person.get("name") or person["email"]), base_url)
         msg = EmailMessage()
         msg["From"] = sender
-        msg["To"] = formataddr((str(person.get("name") or ""), str(person["email"])))
-        msg["Subject"] = rendered.subject
+        msg["To"] = formataddr((" ".join(str(person.get("name") or "").split()), str(person["email"])))
+        msg["Subject"] = " ".join(rendered.subject.split())  # imported names must not break the header
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = message_id(row.idempotency_key, index)
         msg["X-Funnelbridge-Key"] = row.idempotency_key
