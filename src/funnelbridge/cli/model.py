@@ -15,6 +15,7 @@ from rich.table import Table
 from funnelbridge.cli.app import console, err_console, state
 
 if TYPE_CHECKING:
+    from funnelbridge.scoring.predictive import ExplainOutcome
     from funnelbridge.scoring.predictive.explain import Explanation
     from funnelbridge.scoring.predictive.report import TrainingReport, ValidationMetrics
 
@@ -247,15 +248,14 @@ def explain(
     as_json: JsonFlag = False,
 ) -> None:
     """Explain predicted probabilities: the features that pushed each lead's score up or down the most."""
-    from funnelbridge.scoring.predictive import ExplainOutcome, explain_csv
+    from funnelbridge.scoring.predictive import explain_csv
 
-    if from_csv is None and contact is None:
-        raise typer.BadParameter("give --contact ID (a lead of the store) or --from-csv FILE")
-    if from_csv is None:
-        outcome = _explain_store(contact, None if model == "latest" else model, top)  # type: ignore[arg-type]
-    else:
+    if from_csv is not None:
         outcome = explain_csv(from_csv, models_dir, model, row_id, limit, top)
-    assert isinstance(outcome, ExplainOutcome)
+    elif contact is not None:
+        outcome = _explain_store(contact, None if model == "latest" else model, top)
+    else:
+        raise typer.BadParameter("give --contact ID (a lead of the store) or --from-csv FILE")
     if as_json:
         data = {"model_version": outcome.version, "explanations": [_explanation_json(e) for e in outcome.explanations]}
         typer.echo(json.dumps(data, indent=2, allow_nan=False))
@@ -265,7 +265,7 @@ def explain(
         _render_explanation(item)
 
 
-def _explain_store(contact: int, version: str | None, top: int) -> Any:
+def _explain_store(contact: int, version: str | None, top: int) -> ExplainOutcome:
     from funnelbridge.bootstrap import open_runtime
     from funnelbridge.scoring.predictive import ExplainOutcome
     from funnelbridge.scoring.predictive.store_scoring import active_model, explain_lead
