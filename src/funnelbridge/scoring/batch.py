@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 _US_PER_DAY = 86_400_000_000.0
-EVENTS_PER_PART = 4_000_000
+EVENTS_PER_PART = 2_000_000
 OUTPUT_SCHEMA = pa.schema(
     [("contact_id", pa.int64()), ("score_group", pa.string())]
     + [(n, pa.float64()) for n in ("fit", "engagement", "negative")]
@@ -263,22 +263,32 @@ def score_batches(
     :data:`EVENTS_PER_PART` events each: DuckDB's working memory stays bounded whatever the input size."""
     con = con if con is not None else duckdb_connection()
     parts = max(1, math.ceil(events.num_rows / EVENTS_PER_PART))
-    # registered Arrow tables are scanned in place by DuckDB (no copy of the event table)
-    con.con.register("fb_leads", leads)
-    con.con.register("fb_events", events)
+    # the query reads two registered Arrow tables (scanned in place, not copied): compiled once, run per partition
+    con.con.register("fb_leads", leads.slice(0, 0))
+    con.con.register("fb_events", events.slice(0, 0))
     try:
-        for part in range(parts):
-            lt, et = con.table("fb_leads"), con.table("fb_events")
-            if parts > 1:
-                lt, et = lt.filter(lt.contact_id % parts == part), et.filter(et.contact_id % parts == part)
-            expr = score_expressions(playbook, lt, et, as_of).scores
-            con._run_pre_execute_hooks(expr)  # registers the small rule-parameter memtables
-            reader = con.con.sql(str(con.compile(expr))).to_arrow_reader(chunk_size)
-            for batch in reader:  # DuckDB types float literals as DECIMAL: cast to the declared schema
-                yield batch.cast(OUTPUT_SCHEMA)
+        expr = score_expressions(playbook, con.table("fb_leads"), con.table("fb_events"), as_of).scores
+        con._run_pre_execute_hooks(expr)  # registers the small rule-parameter memtables
+        sql = str(con.compile(expr))
+        for lead_part, event_part in _partitions(leads, events, parts):
+            con.con.register("fb_leads", lead_part)
+            con.con.register("fb_events", event_part)
+            for batch in con.con.sql(sql).to_arrow_reader(chunk_size):
+                yield batch.cast(OUTPUT_SCHEMA)  # DuckDB types float literals as DECIMAL: cast to the schema
     finally:
         con.con.unregister("fb_leads")
         con.con.unregister("fb_events")
+
+
+def _partitions(leads: pa.Table, events: pa.Table, parts: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Split both tables by ``contact_id % parts`` (scoring is per contact, so partitions are independent)."""
+    if parts == 1:
+        yield leads, events
+        return
+    lead_ids = leads.column("contact_id").to_numpy() % parts
+    event_ids = events.column("contact_id").to_numpy() % parts
+    for part in range(parts):
+        yield leads.filter(pa.array(lead_ids == part)), events.filter(pa.array(event_ids == part))
 
 
 def score_tables(
