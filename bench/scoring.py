@@ -1,7 +1,8 @@
 """Benchmark: rule scoring, batch and incremental. Writes ``bench/results/scoring.json``.
 
     python bench/scoring.py            # 50,000 leads, 1,000,000 events, 40-rule playbook (a minute or two)
-    python bench/scoring.py --full     # 1,000,000 leads, 20,000,000 events (the issue's target size)
+    python bench/scoring.py --full --skip-store --out bench/results/scoring_full.json
+                                       # 1,000,000 leads, 20,000,000 events (the issue's target size)
 
 Synthetic data is generated with numpy straight into Arrow (no Python loops over events). Figures:
 
@@ -381,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-contact-events", type=int, default=1_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--skip-store", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON figures")
     args = ap.parse_args(argv)
     leads = 1_000_000 if args.full else args.leads
     pb = playbook_40()
@@ -393,9 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         result["store"] = bench_store(pb, args.store_leads, args.seed, args.score_contact_events)
         print(json.dumps(result["store"], indent=1), flush=True)
     result["peak_rss_mb"] = round(peak_rss_mb())
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
     return 0
 
 
