@@ -79,6 +79,12 @@ class Settings:
         "ingest_rate", float, 500.0, "Requests per second an ingest-only API key may make (token bucket)."
     )
     ingest_burst: int = _s("ingest_burst", int, 1000, "Burst size of the ingest rate limit (requests).")
+    drain_interval: float = _s(
+        "drain_interval",
+        float,
+        0.25,
+        "Seconds between the API server's passes over queued activity (scoring and lifecycle); 0 turns it off.",
+    )
 
 
 SETTINGS: tuple[Setting, ...] = tuple(f.metadata["setting"] for f in fields(Settings))

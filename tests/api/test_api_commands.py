@@ -30,7 +30,7 @@ def _events(email: str, anon: str) -> list[dict[str, Any]]:
 
 
 def _mql(client: TestClient, keys: dict[str, str], email: str = "ada@acme.com", anon: str = "a1") -> int:
-    response = client.post("/api/v1/events/batch", headers=auth(keys["ingest"]), json=_events(email, anon))
+    response = client.post("/api/v1/events/batch?wait=true", headers=auth(keys["ingest"]), json=_events(email, anon))
     assert response.status_code == 202, response.text
     assert response.json()["accepted"] == 3
     queue = client.get("/api/v1/queue", headers=auth(keys["sales"])).json()
@@ -114,3 +114,22 @@ def test_track_endpoint_takes_text_plain_beacons(client: TestClient, keys: dict[
     assert response.headers["access-control-allow-origin"] == "*"
     assert client.post("/track?key=fb_wrong_key_x", content=body).status_code == 401
     assert client.post(f"/track?key={keys['ingest']}", content=b"not json").status_code == 400
+
+
+def test_deferred_intake_is_scored_by_the_drainer(client: TestClient, keys: dict[str, str], runtime: Any) -> None:
+    import time
+
+    from funnelbridge.activity import pending
+
+    response = client.post("/api/v1/events/batch", headers=auth(keys["ingest"]), json=_events("fay@phi.com", "f1"))
+    assert response.status_code == 202 and response.json()["accepted"] == 3
+    deadline = time.monotonic() + 30
+    queue: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        queue = client.get("/api/v1/queue", headers=auth(keys["sales"])).json()
+        if any(item["email"] == "fay@phi.com" for item in queue):
+            break
+        time.sleep(0.1)
+    assert any(item["email"] == "fay@phi.com" for item in queue)
+    with runtime.db.read() as conn:
+        assert pending(conn) == 0

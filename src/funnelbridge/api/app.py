@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from funnelbridge import __version__
+from funnelbridge.activity import Drainer
 from funnelbridge.api.auth import RateLimiter
 from funnelbridge.api.limits import BodyLimit
 from funnelbridge.api.problems import install_problem_handlers
@@ -27,10 +30,24 @@ ROUTER_MODULES = (
 )
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the activity drainer (scores and advances contacts queued by event intake) while the server runs."""
+    interval = app.state.settings.drain_interval
+    drainer = Drainer(app.state.rt, interval) if interval > 0 else None
+    if drainer:
+        drainer.start()
+    app.state.drainer = drainer
+    yield
+    if drainer:
+        drainer.stop()
+
+
 def create_app(rt: Runtime, settings: Settings | None = None) -> FastAPI:
     """Build the API (and the dashboard, when installed) over a Runtime."""
     settings = settings or Settings()
     app = FastAPI(
+        lifespan=_lifespan,
         title="funnelbridge",
         version=__version__,
         description="The revenue funnel as one pipeline: contacts, events, the sales queue, deals and analytics.",

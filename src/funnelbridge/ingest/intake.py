@@ -246,14 +246,17 @@ def ingest_events(
     *,
     batch_size: int = DEFAULT_BATCH,
     after: bool = True,
+    defer: bool = False,
     on_reject: RejectHook | None = None,
 ) -> IngestSummary:
     """Validate and store event payloads in batches (one transaction each); payloads are numbered from 1.
 
     Bad payloads are rejected with their number, field and reason (see ``IngestSummary.rejections``) and the
     rest stored. With ``after`` (the default) each batch's contacts are re-scored and advanced through the
-    lifecycle (:func:`funnelbridge.flow.after_activity`) in the same transaction. ``on_reject`` sees every
+    lifecycle (:func:`funnelbridge.flow.after_activity`) in the same transaction; with ``defer`` they are queued
+    instead (:mod:`funnelbridge.activity`) and a drainer scores them moments later. ``on_reject`` sees every
     rejection (the summary keeps only the first thousand)."""
+    from funnelbridge.activity import enqueue
     from funnelbridge.flow import after_activity
 
     summary, bounds = IngestSummary(), Bounds()
@@ -263,7 +266,9 @@ def ingest_events(
         valid = _validate(chunk, now, summary, on_reject)
         with rt.db.transaction() as conn:
             result = store_activities(conn, valid, now, bounds)
-            if after and result.contact_ids:
+            if after and defer and result.contact_ids:
+                enqueue(conn, result.contact_ids, now)
+            elif after and result.contact_ids:
                 after_activity(rt, conn, sorted(result.contact_ids))
         _count(summary, result)
         if progress:

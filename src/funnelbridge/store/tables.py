@@ -30,6 +30,7 @@ from funnelbridge.store.types import UTCDateTime
 
 __all__ = [
     "accounts",
+    "activity_queue",
     "api_keys",
     "assignments",
     "campaign_costs",
@@ -394,6 +395,13 @@ api_keys = Table(
     Column("role", String(20), nullable=False, comment="admin | marketing | sales | read_only | ingest"),
     Column("created_at", TS, nullable=False),
     Column("revoked_at", TS),
+)
+
+activity_queue = Table(
+    "activity_queue",
+    metadata,
+    Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
+    Column("queued_at", TS, nullable=False, comment="first activity not yet scored and advanced"),
 )
 
 model_versions = Table(

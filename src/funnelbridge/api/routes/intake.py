@@ -51,21 +51,30 @@ def _status(summary: IngestSummary) -> int:
     return 422 if summary.rejected and not (summary.accepted or summary.duplicates) else 202
 
 
+Wait = Annotated[
+    bool,
+    Query(description="score and advance the contacts before answering (default: queued, done moments later)"),
+]
+
+
 @router.post("/api/v1/events", status_code=202)
 def post_event(
-    request: Request, _who: Ingester, payload: Annotated[dict[str, Any], Body(examples=[_EXAMPLE])]
+    request: Request, _who: Ingester, payload: Annotated[dict[str, Any], Body(examples=[_EXAMPLE])], wait: Wait = False
 ) -> JSONResponse:
     """Ingest one event (identify, track, page, form, email). Duplicates (same idempotency key) are ignored."""
-    summary = ingest_events(request.app.state.rt, [payload])
+    summary = ingest_events(request.app.state.rt, [payload], defer=not wait)
     return JSONResponse(_summary(summary), status_code=_status(summary))
 
 
 @router.post("/api/v1/events/batch", status_code=202)
 def post_events_batch(
-    request: Request, _who: Ingester, payloads: Annotated[list[dict[str, Any]], Body(max_length=MAX_BATCH)]
+    request: Request,
+    _who: Ingester,
+    payloads: Annotated[list[dict[str, Any]], Body(max_length=MAX_BATCH)],
+    wait: Wait = False,
 ) -> JSONResponse:
     """Ingest up to 10,000 events; bad ones are reported by index (from 1) and set aside, the rest stored."""
-    summary = ingest_events(request.app.state.rt, payloads)
+    summary = ingest_events(request.app.state.rt, payloads, defer=not wait)
     return JSONResponse(_summary(summary), status_code=_status(summary))
 
 
@@ -98,5 +107,5 @@ async def track(request: Request, key: Annotated[str, Query(description="an inge
         raise HTTPException(400, "body must be one JSON object") from None
     if not isinstance(payload, dict):
         raise HTTPException(400, "body must be one JSON object")
-    summary = ingest_events(rt, [payload])
+    summary = ingest_events(rt, [payload], defer=True)
     return JSONResponse(_summary(summary), status_code=_status(summary), headers=_CORS)

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 
 from funnelbridge.store.tables import metadata
+from funnelbridge.store.types import UTCDateTime
+
+
+def render_item(kind: str, obj: Any, _autogen: Any) -> str | bool:
+    """Migrations use plain SQLAlchemy types: UTCDateTime is a DateTime(timezone=True) in the database."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
 
 connection = context.config.attributes["connection"]
 context.configure(
@@ -12,6 +23,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    render_item=render_item,
 )
 with context.begin_transaction():
     context.run_migrations()

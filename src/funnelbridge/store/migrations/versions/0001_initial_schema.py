@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 11:27:28.317961
+Create Date: 2026-11-25 12:23:37.488695
 """
 
 from __future__ import annotations
@@ -206,6 +206,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_contacts_account_id"), ["account_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_contacts_owner_id"), ["owner_id"], unique=False)
 
+    op.create_table(
+        "activity_queue",
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "queued_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            comment="first activity not yet scored and advanced",
+        ),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_activity_queue_contact_id_contacts")),
+        sa.PrimaryKeyConstraint("contact_id", name=op.f("pk_activity_queue")),
+    )
     op.create_table(
         "assignments",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -509,6 +521,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_assignments_contact_id"))
 
     op.drop_table("assignments")
+    op.drop_table("activity_queue")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_owner_id"))
         batch_op.drop_index(batch_op.f("ix_contacts_account_id"))
