@@ -13,11 +13,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
-from funnelbridge.demo.agenda import Agenda, Task
+from funnelbridge.demo.agenda import Agenda, Task, TaskKind
 from funnelbridge.demo.behaviour import pid_from_email
-from funnelbridge.demo.sales import advocacy, deal_plan, discovery, triage
+from funnelbridge.demo.sales import DealPlan, advocacy, deal_plan, discovery, triage
 from funnelbridge.demo.world import World, account_name
 from funnelbridge.errors import DomainError, InputError, NotFoundError
 from funnelbridge.lifecycle.commands import accept, advocate, disqualify, qualify, reject
@@ -55,6 +56,7 @@ class SalesFloor:
     _next: int = 0
 
     def rep_for(self, owner_id: int | None) -> Rep:
+        """The lead's owner, or (unowned, or owned by someone off the floor) the next rep in turn."""
         for rep in self.reps:
             if rep.user_id == owner_id:
                 return rep
@@ -84,15 +86,14 @@ def _triage_one(rt: Runtime, floor: SalesFloor, item: QueueItem, rep: Rep, day: 
     pid = pid_from_email(item.email or "")
     if pid is None or pid >= floor.world.n_people:
         return
-    cid, verdict, key = item.contact_id, triage(floor.world, pid, day, r), _key(floor, "triage", item.contact_id, day)
+    cid, actor, key = item.contact_id, rep.actor, _key(floor, "triage", item.contact_id, day)
+    verdict = triage(floor.world, pid, day, r)
+    reason = verdict.reason or ""
     if verdict.action == "disqualify":
-        _attempt(floor, "disqualified", lambda: disqualify(rt, cid, rep.actor, verdict.reason or "bad_data",
-                                                          idempotency_key=key))  # fmt: skip
+        _attempt(floor, "disqualified", lambda: disqualify(rt, cid, actor, reason, idempotency_key=key))
     elif verdict.action == "reject":
-        _attempt(
-            floor, "rejected", lambda: reject(rt, cid, rep.actor, verdict.reason or "not_a_fit", idempotency_key=key)
-        )
-    elif _attempt(floor, "accepted", lambda: accept(rt, cid, rep.actor, idempotency_key=key)) is not None:
+        _attempt(floor, "rejected", lambda: reject(rt, cid, actor, reason, idempotency_key=key))
+    elif _attempt(floor, "accepted", lambda: accept(rt, cid, actor, idempotency_key=key)) is not None:
         call = discovery(floor.world, pid, day, r)
         if call.qualified and call.bant is not None:
             floor.agenda.plan(day + call.after_days, "qualify", pid, cid, rep.email, bant=tuple(call.bant.items()))
@@ -112,30 +113,30 @@ def _open(rt: Runtime, floor: SalesFloor, task: Task, rep: Rep, day: int, r: ran
     plan = deal_plan(floor.world, task.pid, day, r)
     account = int(floor.world.account[task.pid])
     company = account_name(floor.world, account) if account >= 0 else f"lead {task.contact_id}"
-    close = floor.start + timedelta(days=day + sum(s[1] for s in plan.steps) + plan.close_after)
-    deal = _attempt(floor, "deals_opened", lambda: open_deal(
-        rt, task.contact_id, rep.actor, amount=plan.amount, expected_close=close, name=f"{company} — funnelbridge",
-        idempotency_key=_key(floor, "deal", task.contact_id, day)))  # fmt: skip
+    close = floor.start + timedelta(days=day + sum(gap for _, gap in plan.steps) + plan.close_after)
+    opening = partial(
+        open_deal, rt, task.contact_id, rep.actor, amount=plan.amount, expected_close=close,
+        name=f"{company} — funnelbridge", idempotency_key=_key(floor, "deal", task.contact_id, day),
+    )  # fmt: skip
+    deal = _attempt(floor, "deals_opened", opening)
     if deal is not None:
         _next_deal_step(floor, task, deal.deal_id, plan, 0, day)
 
 
-def _next_deal_step(floor: SalesFloor, task: Task, deal_id: int, plan: Any, step: int, day: int) -> None:
-    if step < len(plan.steps):
-        floor.agenda.plan(day + plan.steps[step][1], "move_deal", task.pid, task.contact_id, task.rep,
-                          deal_id=deal_id, plan=plan, step=step)  # fmt: skip
-    else:
-        floor.agenda.plan(day + plan.close_after, "close_deal", task.pid, task.contact_id, task.rep,
-                          deal_id=deal_id, plan=plan)  # fmt: skip
+def _next_deal_step(floor: SalesFloor, task: Task, deal_id: int, plan: DealPlan, step: int, day: int) -> None:
+    """Plan the deal's next move (or, past its last stage, its close)."""
+    last = step >= len(plan.steps)
+    due = day + (plan.close_after if last else plan.steps[step][1])
+    kind: TaskKind = "close_deal" if last else "move_deal"
+    floor.agenda.plan(due, kind, task.pid, task.contact_id, task.rep, deal_id=deal_id, plan=plan, step=step)
 
 
 def _close(rt: Runtime, floor: SalesFloor, task: Task, rep: Rep, day: int, r: random.Random) -> None:
     plan, deal_id, key = task.plan, task.deal_id, _key(floor, "close", task.deal_id or 0, day)
     assert plan is not None and deal_id is not None
     if not plan.won:
-        reason = plan.loss_reason or "no_decision"
-        _attempt(floor, "deals_lost", lambda: lose_deal(rt, deal_id, rep.actor, reason, plan.competitor,
-                                                        idempotency_key=key))  # fmt: skip
+        lose = partial(lose_deal, rt, deal_id, rep.actor, plan.loss_reason or "no_decision", plan.competitor)
+        _attempt(floor, "deals_lost", partial(lose, idempotency_key=key))
         return
     if _attempt(floor, "deals_won", lambda: win_deal(rt, deal_id, rep.actor, idempotency_key=key)) is not None:
         adv = advocacy(floor.world, task.pid, r)
