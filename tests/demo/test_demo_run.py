@@ -177,7 +177,9 @@ def test_refuses_a_store_with_data_unless_reset(tmp_path: Path) -> None:
     from funnelbridge.errors import ConfigError
 
     url = f"sqlite:///{tmp_path}/again.db"
-    run_demo(url, 40, 2, 1)
+    seen: list[tuple[float, int]] = []
+    run_demo(url, 40, 2, 1, lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (2, 2) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     with pytest.raises(ConfigError, match="--reset"):
         run_demo(url, 40, 2, 1)
     assert run_demo(url, 40, 2, 1, reset=True).events > 0

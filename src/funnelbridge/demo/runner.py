@@ -38,10 +38,12 @@ __all__ = ["DEFAULT_START", "DemoResult", "Progress", "run_demo"]
 DEFAULT_START = date(2026, 1, 5)
 """A Monday; the simulation never looks at the wall clock, so the same seed gives the same dates."""
 
-Progress = Callable[[int, int], None]
-"""Called after each simulated day with (days done, days in total)."""
+Progress = Callable[[float, int], None]
+"""Called with (days done, days in total) after each simulated day, and within a day after each chunk of its
+events (days done then has a fraction: 41.25 = a quarter of day 42's events are in)."""
 
 _SLOTS = (9, 24)  # UTC hours at which the day's activity so far is ingested; sales work after the first
+_CHUNK = 5000  # payloads per intake call (one transaction each)
 
 
 @dataclass(frozen=True)
@@ -102,18 +104,22 @@ class _Run:
     floor: SalesFloor
     start: date
     workdir: Path
+    progress: Progress | None = None
     events: int = 0
     spend: float = 0.0
     engine: Counter[str] = field(default_factory=Counter)
 
 
-def _ingest(run: _Run, payloads: list[dict[str, Any]]) -> None:
+def _ingest(run: _Run, payloads: list[dict[str, Any]], day: int, done: int, total: int) -> None:
+    """Send ``payloads`` (``done`` of the day's ``total`` went before) through intake, in chunks."""
     from funnelbridge.ingest import ingest_events
 
-    if payloads:
-        summary = ingest_events(run.rt, payloads, batch_size=max(1, len(payloads)))  # one transaction per slot
+    for lo in range(0, len(payloads), _CHUNK):
+        summary = ingest_events(run.rt, payloads[lo : lo + _CHUNK], batch_size=_CHUNK)
         run.events += summary.accepted
         run.engine["events_rejected"] += summary.rejected
+        if run.progress is not None:
+            run.progress(day + (done + min(len(payloads), lo + _CHUNK)) / total, run.world.shape.days)
 
 
 def _costs(run: _Run, day: int, arrivals: dict[str, int]) -> None:
@@ -143,7 +149,7 @@ def _simulate(run: _Run, day: int) -> None:
         while j < len(pending) and pending[j]["timestamp"] < cut:
             j += 1
         run.clock.set(midnight + timedelta(hours=hour))
-        _ingest(run, pending[i:j])
+        _ingest(run, pending[i:j], day, i, len(pending))
         i = j
         if hour == _SLOTS[0]:
             work_day(run.rt, run.floor, day)
@@ -179,7 +185,8 @@ def run_demo(
         reps, marketer = _staff(rt, leads)
         with tempfile.TemporaryDirectory(prefix="funnelbridge-demo-") as tmp:
             _campaigns(rt, start, Path(tmp))
-            run = _Run(rt, clock, world, new_crowd(leads), SalesFloor(world, reps, marketer, start), start, Path(tmp))
+            floor = SalesFloor(world, reps, marketer, start)
+            run = _Run(rt, clock, world, new_crowd(leads), floor, start, Path(tmp), progress)
             for day in range(days):
                 _simulate(run, day)
                 if progress is not None:
