@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order, Step
 from funnelbridge.errors import InputError
 
-__all__ = ["REQUIRED_COLUMNS", "excl_flag", "prepare_events", "step_flag"]
+__all__ = ["REQUIRED_COLUMNS", "excl_flag", "prepare_events", "step_flag", "strict_bounds"]
 
 REQUIRED_COLUMNS = ("person_id", "event", "timestamp")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-__all__ = ["FunnelExpressions", "duration", "median_table", "step_table"]
+__all__ = ["OVERALL", "FunnelExpressions", "duration", "median_table", "step_table", "with_durations"]
 
 OVERALL = "__all__"
 
