@@ -11,7 +11,7 @@ disqualified) are not stages and never count as reaching one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import ibis
 import ibis.expr.types as ir
 
-from funnelbridge.analytics.engines import Engine
+from funnelbridge.analytics.engines import Engine, EngineKind
 from funnelbridge.analytics.periods import epoch
 from funnelbridge.errors import InputError
 from funnelbridge.playbook.schema import Pipeline, Playbook
@@ -163,15 +163,23 @@ def journeys_expr(ctx: Context) -> ir.Table:
     )  # fmt: skip
 
 
+def not_after(ctx: Context, ts: ir.TimestampValue) -> ir.BooleanValue:
+    """``ts <= as_of``. DuckDB compares its TIMESTAMPTZ with a UTC literal directly (no per-row conversion); other
+    engines compare floored epoch seconds (SQLite stores text, where a literal comparison is not exact)."""
+    if ctx.engine.kind is EngineKind.DUCKDB:
+        return ts <= ibis.literal(ctx.as_of.astimezone(UTC))
+    return seconds(ts) <= epoch(ctx.as_of)
+
+
 def journey_tops(ctx: Context) -> ir.Table:
     """The cheap form of :func:`journeys` for the default view (any order, cohort basis): per journey only
     ``entered`` and ``top``, the index of the furthest stage reached — reached stage *i* ⇔ ``top >= i``."""
     tr = ctx.table("transitions")
     stages = ctx.stages
-    steps = tr.filter((tr.pipeline == ctx.pipeline_name) & tr.to_stage.isin(list(stages)))
-    steps = steps.select("contact_id", "journey", idx=_stage_index(steps.to_stage, stages), ep=seconds(steps.at))
-    steps = steps.filter(steps.ep <= epoch(ctx.as_of))
-    return steps.group_by(["contact_id", "journey"]).aggregate(entered=steps.ep.min(), top=steps.idx.max())
+    steps = tr.filter((tr.pipeline == ctx.pipeline_name) & tr.to_stage.isin(list(stages)) & not_after(ctx, tr.at))
+    steps = steps.select("contact_id", "journey", "at", idx=_stage_index(steps.to_stage, stages))
+    jt = steps.group_by(["contact_id", "journey"]).aggregate(first=steps.at.min(), top=steps.idx.max())
+    return jt.select("contact_id", "journey", "top", entered=seconds(jt.first))
 
 
 def skipped(jt: ir.Table, stage: str) -> ir.BooleanValue:
