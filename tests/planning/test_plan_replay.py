@@ -11,9 +11,12 @@ from plan_helpers import T0, end_of, insert, leads, playbook
 from funnelbridge.domain.clock import FrozenClock
 from funnelbridge.planning import plan_playbook
 from funnelbridge.planning.replay import replay_history
+from funnelbridge.playbook.examples import example_path
+from funnelbridge.playbook.loader import parse_playbook
 from funnelbridge.runtime import Runtime
-from funnelbridge.scoring.predictive.store_history import History, LeadHistory
+from funnelbridge.scoring.predictive.store_history import History, LeadHistory, load_history
 from funnelbridge.store import Database
+from funnelbridge.store.tables import events
 
 
 def _expected(chosen, threshold, since=None):  # type: ignore[no-untyped-def]
@@ -91,3 +94,42 @@ def test_a_higher_threshold_never_adds_mqls(low: int, step: int) -> None:
     strict = {r.contact_id for r in replay_history(playbook(low + step), HISTORY) if r.mql_at is not None}
     assert strict <= loose
     assert loose == {lead.contact_id for lead in leads(21) if lead.downloads * 15 >= low}
+
+
+def test_relevant_event_types() -> None:
+    from funnelbridge.planning.replay import relevant_event_types
+
+    types = relevant_event_types(playbook(50))
+    assert types is not None and {"demo_request", "asset_download", "page_view", "email_bounce"} <= types
+    assert "webinar_registered" not in types
+    text = (
+        example_path("b2b")
+        .read_text(encoding="utf-8")
+        .replace(
+            "{field: events.count, event: demo_request, op: gte, value: 1}", "{field: events.count, op: gte, value: 9}"
+        )
+    )
+    assert relevant_event_types(parse_playbook(text)) is None  # a count of every event: every type matters
+
+
+def test_skipping_irrelevant_events_changes_nothing(sqlite_db: Database) -> None:
+    from funnelbridge.planning.replay import replay_lead
+
+    chosen = leads(14)
+    insert(sqlite_db, chosen)
+    with sqlite_db.transaction() as conn:  # noise: types nobody scores, between the downloads
+        rows = [
+            {"idempotency_key": f"n-{lead.contact_id}-{k}", "contact_id": lead.contact_id, "type": "webinar_registered",
+             "occurred_at": lead.downloaded_at + timedelta(hours=k - 3), "received_at": T0, "properties": {}}
+            for lead in chosen for k in range(6)
+        ]  # fmt: skip
+        conn.execute(events.insert(), rows)
+    pb = playbook(50)
+    with sqlite_db.read() as conn:
+        history = load_history(conn, end_of(chosen), "main")
+    from funnelbridge.planning.replay import _criteria, relevant_event_types
+
+    holds = _criteria(pb)
+    for lead in history.leads:
+        fast = replay_lead(pb, lead, history.as_of, holds, relevant_event_types(pb))
+        assert fast == replay_lead(pb, lead, history.as_of, holds, None)

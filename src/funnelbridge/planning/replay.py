@@ -5,7 +5,8 @@ For every identified lead and each of the two playbooks:
 - **would-be MQL entry** — the first moment the decision stage's entry criteria (``enter_when`` of the stage
   before the handoff, MQL by default; the scoring's MQL threshold when that stage has no criteria) hold, with
   the lead's score recomputed under that playbook at that moment. The moments tried are the lead's
-  identification, each of its later event times and the end of history. Between two events points only decay
+  identification, each of its later event times (only events of a type that the main score or the criteria look
+  at — others change neither) and the end of history. Between two events points only decay
   or expire and the event count stays put, so for criteria that rise with points and counts (the usual
   ``score.* ≥``, ``events.count ≥``) nothing is missed; criteria that *fall* with time (``events.days_since_last
   <``) or rise with it can be crossed between those moments — that is the approximation.
@@ -22,13 +23,15 @@ reads as missing).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.playbook.schema import Playbook
+from funnelbridge.rules.ast import AllOf, AnyOf, FieldCondition, NotOf
 from funnelbridge.rules.facts import LeadFacts
 from funnelbridge.rules.python import compile_predicate
 from funnelbridge.runtime import Runtime
@@ -36,6 +39,7 @@ from funnelbridge.scoring.predictive.store_features import decision_stage
 from funnelbridge.scoring.predictive.store_history import History, LeadHistory, load_history
 from funnelbridge.scoring.results import GroupScore
 from funnelbridge.scoring.rules_engine import score_facts
+from funnelbridge.scoring.ruleset import rule_sets
 
 __all__ = ["LeadReplay", "PlanReport", "PlaybookOutcome", "plan_playbook", "replay_history", "replay_lead"]
 
@@ -103,16 +107,54 @@ def _criteria(playbook: Playbook) -> Callable[[LeadFacts, GroupScore], bool]:
     return holds
 
 
-def _moments(lead: LeadHistory, as_of: datetime) -> list[datetime]:
+def _leaves(node: Any) -> Iterator[FieldCondition]:
+    if isinstance(node, FieldCondition):
+        yield node
+    elif isinstance(node, AllOf | AnyOf):
+        for child in node.all if isinstance(node, AllOf) else node.any:
+            yield from _leaves(child)
+    elif isinstance(node, NotOf):
+        yield from _leaves(node.not_)
+
+
+def relevant_event_types(playbook: Playbook) -> frozenset[str] | None:
+    """Event types that can change the main score or the MQL criteria (None: every type can).
+
+    Events of other types change neither, so the replay need not stop at them — an exact shortcut.
+    """
+    main = rule_sets(playbook.scoring)[0]
+    types = {rule.event for rule in main.event_rules}
+    conditions = [
+        playbook.main.stage(decision_stage(playbook.main)).enter_when,
+        *(r.when for r in main.attribute_rules),
+    ]
+    for leaf in (leaf for condition in conditions for leaf in _leaves(condition)):
+        if leaf.field.startswith("events."):
+            if leaf.event is None:
+                return None
+            types.add(leaf.event)
+    return frozenset(types)
+
+
+def _moments(lead: LeadHistory, as_of: datetime, types: frozenset[str] | None) -> list[datetime]:
     start = lead.identified_at
-    later = sorted({t for t in lead.event_times if start < t <= as_of})
-    return [start, *later, as_of] if start <= as_of else [as_of]
+    later = {e.occurred_at for e in lead.events if (types is None or e.type in types) and start < e.occurred_at}
+    return [start, *sorted(t for t in later if t <= as_of), as_of] if start <= as_of else [as_of]
 
 
-def replay_lead(playbook: Playbook, lead: LeadHistory, as_of: datetime, holds: Callable[..., bool]) -> LeadReplay:
-    """Would-be MQL entry of one lead under ``playbook`` and its grade/temperature at ``as_of``."""
+def replay_lead(
+    playbook: Playbook,
+    lead: LeadHistory,
+    as_of: datetime,
+    holds: Callable[..., bool],
+    types: frozenset[str] | None = None,
+) -> LeadReplay:
+    """Would-be MQL entry of one lead under ``playbook`` and its grade/temperature at ``as_of``.
+
+    ``types``: only events of these types are tried as moments (see :func:`relevant_event_types`; None: all).
+    """
     mql_at = None
-    for at in _moments(lead, as_of):
+    for at in _moments(lead, as_of, types):
         facts = lead.facts_at(at)
         if holds(facts, score_facts(playbook, facts, contact_id=lead.contact_id)[0]):
             mql_at = at
@@ -125,10 +167,10 @@ def replay_history(
     playbook: Playbook, history: History, progress: Progress | None = None, offset: int = 0, total: int = 0
 ) -> list[LeadReplay]:
     """Every lead of ``history`` replayed under ``playbook``."""
-    holds = _criteria(playbook)
+    holds, types = _criteria(playbook), relevant_event_types(playbook)
     out = []
     for i, lead in enumerate(history.leads):
-        out.append(replay_lead(playbook, lead, history.as_of, holds))
+        out.append(replay_lead(playbook, lead, history.as_of, holds, types))
         if progress is not None and (i + 1) % 50 == 0:
             progress(offset + i + 1, total or len(history.leads))
     return out
