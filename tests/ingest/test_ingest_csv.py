@@ -12,7 +12,7 @@ from ingest_helpers import accounts, by_email, events, live_contacts, merges, ro
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.errors import InputError
-from funnelbridge.ingest import import_file, preview_mapping
+from funnelbridge.ingest import import_file, preview_mapping, unmerge
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.tables import campaign_costs, campaigns, contacts, deals
 
@@ -93,7 +93,19 @@ def test_same_person_by_external_id_and_email_is_merged(rt: Runtime, tmp_path: P
     assert summary.merged == 1
     (person,) = live_contacts(rt)
     assert (person["external_id"], person["email"], person["first_name"]) == ("X1", "new@acme.com", "Nia")
-    assert len(rows(rt, merges)) == 1
+    (merge,) = rows(rt, merges)
+    unmerge(rt, merge["id"])
+    assert sorted((c["email"], c["external_id"]) for c in live_contacts(rt)) == [
+        ("new@acme.com", None),
+        ("old@acme.com", "X1"),
+    ]
+
+
+def test_progress_reports_every_row(rt: Runtime, tmp_path: Path) -> None:
+    table = [["Email"], *([f"p{i}@acme.com"] for i in range(25)), ["bad"]]
+    seen: list[int] = []
+    summary = import_file(rt, "contacts", write(tmp_path / "p.csv", table), progress=seen.append, chunk_size=10)
+    assert sum(seen) == summary.read == 26 and len(seen) >= 3
 
 
 def test_events_csv_with_derived_keys_is_idempotent(rt: Runtime, tmp_path: Path) -> None:
