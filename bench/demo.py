@@ -31,6 +31,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process (user + system): on a shared machine, steadier than wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_engine(people: int, days: int, seed: int, workdir: Path) -> dict[str, Any]:
     from funnelbridge.demo.runner import run_demo
 
@@ -40,6 +46,7 @@ def run_engine(people: int, days: int, seed: int, workdir: Path) -> dict[str, An
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
+        "cpu_seconds": _cpu_seconds(),
         "peak_rss_mb": _peak_rss_mb(),
         "events": result.events,
         "identified": result.identified,
@@ -71,7 +78,7 @@ def run_baseline(people: int, days: int, seed: int, workdir: Path) -> dict[str, 
         n += len(rows)
     seconds = time.perf_counter() - start
     con.close()
-    return {"seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "events": n}
+    return {"seconds": seconds, "cpu_seconds": _cpu_seconds(), "peak_rss_mb": _peak_rss_mb(), "events": n}
 
 
 def _child(mode: str, people: int, days: int, seed: int, workdir: Path) -> dict[str, Any]:
