@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select, update
 
 from funnelbridge.errors import NotFoundError
 from funnelbridge.store.bulk import batched, execute_many, lookup
@@ -25,9 +25,7 @@ __all__ = [
     "insert_contacts",
     "insert_contacts_returning",
     "resolve_merged",
-    "touch_rows",
     "update_contact",
-    "update_contacts",
 ]
 
 
@@ -78,26 +76,6 @@ def insert_contacts_returning(conn: Connection, rows: list[dict[str, Any]]) -> l
     return [int(r[0]) for r in conn.execute(stmt, rows)]
 
 
-_TOUCH_COLUMNS = (
-    "id",
-    "email",
-    "external_id",
-    "created_at",
-    "identified_at",
-    *(f"{end}_{part}" for end in ("first", "last") for part in ("source", "medium", "campaign", "touch_at")),
-)
-
-
-def touch_rows(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """The identity, time and attribution columns of the given contacts, by id."""
-    columns = [contacts.c[name] for name in _TOUCH_COLUMNS]
-    found: dict[int, dict[str, Any]] = {}
-    for chunk in batched(sorted(set(ids)), 5000):
-        for row in conn.execute(select(*columns).where(contacts.c.id.in_(chunk))).mappings():
-            found[row["id"]] = dict(row)
-    return found
-
-
 def update_contact(conn: Connection, contact_id: int, values: Mapping[str, Any], at: datetime) -> None:
     """Change some columns of a contact, bumping ``updated_at`` and ``version``."""
     if values:
@@ -106,23 +84,6 @@ def update_contact(conn: Connection, contact_id: int, values: Mapping[str, Any],
             .where(contacts.c.id == contact_id)
             .values(**values, updated_at=at, version=contacts.c.version + 1)
         )
-
-
-def update_contacts(conn: Connection, changes: Mapping[int, Mapping[str, Any]], at: datetime) -> None:
-    """Apply many contacts' changes: one ``executemany`` per distinct set of changed columns."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for contact_id, values in changes.items():
-        if values:
-            groups.setdefault(tuple(sorted(values)), []).append(
-                {"_id": contact_id, **{f"v_{k}": v for k, v in values.items()}}
-            )
-    for columns, params in groups.items():
-        stmt = (
-            update(contacts)
-            .where(contacts.c.id == bindparam("_id"))
-            .values({c: bindparam(f"v_{c}") for c in columns} | {"updated_at": at, "version": contacts.c.version + 1})
-        )
-        conn.execute(stmt, params)
 
 
 def resolve_merged(conn: Connection, contact_id: int) -> int:
