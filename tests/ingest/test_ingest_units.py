@@ -124,6 +124,8 @@ def test_payload_types_and_derived_keys() -> None:
     raw = {"type": "email", "event": "open", "email": "a@b.io", "timestamp": "2026-03-01T10:00:00Z"}
     mail = parse_payload(raw, index=3, now=NOW)
     assert mail.type == "email_open"
+    form = {"type": "form", "anonymous_id": "a", "timestamp": "2026-03-01T10:00:00Z", "traits": {"email": " X@Y.io"}}
+    assert parse_payload(form, index=4, now=NOW).email == "x@y.io"
 
 
 @given(st.permutations(range(6)))

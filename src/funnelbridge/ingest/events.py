@@ -11,8 +11,9 @@ One payload (a JSON object; one per line in a ``.jsonl`` file)::
 
 ``type`` is one of identify, track, page, form, email. ``event`` names the activity of track and email events
 (``asset_download``, ``email_open``). At least one of anonymous_id / email / user_id is required (identify needs
-email or user_id). ``timestamp`` is ISO 8601 *with* an offset. Without an ``idempotency_key`` one is derived from
-who, what, when and the properties, so re-delivered events are dropped.
+email or user_id); an email given only as ``traits.email`` counts. ``timestamp`` is ISO 8601 *with* an offset.
+Without an ``idempotency_key`` one is derived from who, what, when and the properties, so re-delivered events
+are dropped.
 
 Stored event types: page → ``page_view``, form → ``form_submit``, identify → ``identify``, track → the event name,
 email → the event name with an ``email_`` prefix (``open`` → ``email_open``).
@@ -190,12 +191,14 @@ def parse_payload(payload: Any, *, index: int | str, now: datetime) -> Activity:
     if kind not in EVENT_TYPES:
         raise _fail(index, "type", f"expected one of {', '.join(EVENT_TYPES)}, got {kind!r}")
     ids = {n: _text(payload, n, _id_text, index) for n in ("anonymous_id", "user_id", "idempotency_key")}
+    props, traits = _object(payload, "properties", index), _object(payload, "traits", index)
     email = _text(payload, "email", c.to_email, index)
+    if email is None and traits and traits.get("email") is not None:  # Segment-style identify: email in traits
+        email = _text(traits, "email", c.to_email, index, "traits.email")
     if email is None and ids["user_id"] is None and (kind == "identify" or ids["anonymous_id"] is None):
         need = "email or user_id" if kind == "identify" else "anonymous_id, email or user_id"
         raise _fail(index, "email", f"{kind} events need {need}")
     at = _timestamp(payload.get("timestamp"), index, now)
-    props, traits = _object(payload, "properties", index), _object(payload, "traits", index)
     _size_check(props, traits, index)
     type_ = stored_type(kind, _event_name(payload, kind, index))
     key = ids["idempotency_key"] or derive_key(kind, ids["anonymous_id"], email, ids["user_id"], type_, at, props)
