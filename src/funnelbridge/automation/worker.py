@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 from funnelbridge.automation.delivery import Deliverer
 from funnelbridge.automation.delivery.email import SmtpDeliverer
@@ -148,6 +149,39 @@ def process_batch(
     return BatchResult(len(rows), len(done), len(failed) - dead_count, dead_count)
 
 
+@dataclass
+class _CommitWatch:
+    """Tells an idle worker whether anything was committed since it last looked, without a transaction.
+
+    On SQLite every transaction takes the write lock (BEGIN IMMEDIATE), so an idle worker polling with claims would
+    compete with the writers it is waiting for; ``PRAGMA data_version`` on a raw connection (no BEGIN) changes when
+    another connection commits. Elsewhere (PostgreSQL) claims are cheap and do not block writers: always look."""
+
+    rt: Runtime
+    every: float = 1.0  # look anyway this often (retries come due without a commit)
+    _raw: Any = None
+    _version: Any = None
+    _last: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.rt.db.is_sqlite:
+            self._raw = self.rt.db.engine.raw_connection()
+
+    def should_look(self) -> bool:
+        if self._raw is None:
+            return True
+        version = self._raw.cursor().execute("PRAGMA data_version").fetchone()[0]
+        due = time.monotonic() - self._last >= self.every
+        if version == self._version and not due:
+            return False
+        self._version, self._last = version, time.monotonic()
+        return True
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+
+
 def run_worker(
     rt: Runtime,
     settings: Settings | None = None,
@@ -166,6 +200,7 @@ def run_worker(
     engine, summary, next_scan, next_timers = Engine(rt), WorkerSummary(), 0.0, 0.0
     stop = stop or threading.Event()
     pool = ThreadPoolExecutor(config.concurrency, "outbox") if config.concurrency > 1 else None
+    watch, idle = _CommitWatch(rt), False
     try:
         while not stop.is_set():
             if time.monotonic() >= next_scan:
@@ -174,15 +209,20 @@ def run_worker(
             if time.monotonic() >= next_timers or once:
                 summary.timers_fired += fire_due_timers(rt, engine=engine)
                 next_timers = time.monotonic() + config.timers_every
+            if idle and not once and not watch.should_look():
+                stop.wait(config.poll)
+                continue
             result = process_batch(rt, channels, config, rng, pool)
             summary.add(result)
             if progress is not None:
                 progress(summary)
-            if result.claimed == 0:
+            idle = result.claimed == 0
+            if idle:
                 if once:
                     break
                 stop.wait(config.poll)
     finally:
+        watch.close()
         if pool is not None:
             pool.shutdown()
         for channel in channels.values():
