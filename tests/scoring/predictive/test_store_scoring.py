@@ -140,3 +140,17 @@ def test_playbook_criteria_can_read_the_probability(trained: Runtime) -> None:
     with trained.db.read() as conn:
         held = {cid for cid in stored if criteria(load_lead_facts(conn, cid, trained.clock.now()))}
     assert held == {cid for cid, (p, _, _) in stored.items() if p is not None and p >= cutoff}
+
+
+def test_activity_flow_scores_with_the_active_model(trained: Runtime) -> None:
+    from funnelbridge.flow import after_activity
+
+    lead = SCORED + 5
+    with trained.db.transaction() as conn:
+        after_activity(trained, conn, [lead])
+        expected = model_score_contact(trained, conn, lead)
+    probability, version, _ = _stored(trained.db)[lead]
+    assert expected is not None and probability == pytest.approx(expected)
+    with trained.db.read() as conn:
+        active = active_model(conn)
+    assert active is not None and version is not None

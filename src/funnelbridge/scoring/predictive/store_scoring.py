@@ -34,6 +34,7 @@ __all__ = [
     "active_model",
     "explain_lead",
     "model_score_contact",
+    "model_score_contacts",
     "score_all_with_model",
 ]
 
@@ -148,6 +149,15 @@ def model_score_contact(rt: Runtime, conn: Connection, contact_id: int) -> float
         return None
     kept, _ = _score(rt, conn, model, [contact_id])
     return kept.get(contact_id)
+
+
+def model_score_contacts(rt: Runtime, conn: Connection, contact_ids: Sequence[int]) -> dict[int, float]:
+    """:func:`model_score_contact` for a batch of leads (the model is loaded once)."""
+    model = active_model(conn)
+    if model is None or not contact_ids:
+        return {}
+    kept, _ = _score(rt, conn, model, list(contact_ids))
+    return kept
 
 
 def explain_lead(rt: Runtime, contact_id: int, version: str | None = None, top: int = 5) -> Explanation:
