@@ -68,6 +68,7 @@ def test_cli_report_and_export(world_sqlite: Database, tmp_path: Path, monkeypat
 
 @pytest.mark.spark
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_spark_gives_identical_results(world_parquet: Path, report: FunnelReport, playbook: Playbook) -> None:
     if report.engine != "duckdb":
