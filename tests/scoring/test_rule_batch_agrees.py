@@ -80,3 +80,22 @@ def test_batch_equals_incremental(case: tuple[dict[str, Any], str, datetime, lis
             batch_items, inc_items = json.loads(row["explanation"]), inc.explanation_json()
             assert [i["rule"] for i in batch_items] == [i["rule"] for i in inc_items]
             assert all(_same_item(a, b) for a, b in zip(batch_items, inc_items, strict=True)), (batch_items, inc_items)
+
+
+def test_scores_without_explanations_are_the_same_numbers() -> None:
+    from datetime import UTC
+
+    from funnelbridge.playbook.examples import example_path
+    from funnelbridge.playbook.loader import load_playbook
+    from funnelbridge.rules.facts import EventFact
+
+    pb = load_playbook(example_path("b2b"))
+    as_of = datetime(2025, 6, 1, tzinfo=UTC)
+    evs = [EventFact("page_view", as_of - timedelta(days=d), path="/pricing") for d in range(5)]
+    people = [(1, LeadFacts({"email": "vp@acme.com", "title": "VP"}, events=evs, as_of=as_of))]
+    people.append((2, LeadFacts({"email": "x@gmail.com"}, as_of=as_of)))
+    leads_t = leads_from_facts(people, lead_fields(batch_conditions(pb.scoring)))
+    full = score_tables(pb, leads_t, events_from_facts(people), as_of, con=_con())
+    bare = score_tables(pb, leads_t, events_from_facts(people), as_of, con=_con(), explain=False)
+    assert full.drop_columns(["explanation"]).equals(bare.drop_columns(["explanation"]))
+    assert set(bare.column("explanation").to_pylist()) == {"[]"}

@@ -78,7 +78,7 @@ def _num(value: ir.NumericValue) -> ir.StringValue:
     return value.cast("string")  # DuckDB prints the shortest round-trip form (10.0, 0.5, 1e-05)
 
 
-def _attribute_points(frame: LeadFrame, rs: RuleSet) -> ir.Table:
+def _attribute_points(frame: LeadFrame, rs: RuleSet, explain: bool) -> ir.Table:
     """One pass over the leads: a group's fit and negative attribute points and their explanation text."""
     fit, neg, text = ibis.literal(0.0), ibis.literal(0.0), ibis.literal("")
     for rule in rs.attribute_rules:
@@ -89,7 +89,7 @@ def _attribute_points(frame: LeadFrame, rs: RuleSet) -> ir.Table:
             fit = fit + points
         else:
             neg = neg + points
-        text = text + ibis.ifelse(hit, item, "")
+        text = text + ibis.ifelse(hit, item, "") if explain else text
     return frame.table.select("contact_id", fit=fit, neg_attr=neg, attr_text=text)
 
 
@@ -162,7 +162,7 @@ def _earned_rows(
     return ibis.union(*parts)
 
 
-def _event_points(events: ir.Table, sets: tuple[RuleSet, ...], as_of: datetime, tz: str) -> ir.Table:
+def _event_points(events: ir.Table, sets: tuple[RuleSet, ...], as_of: datetime, tz: str, explain: bool) -> ir.Table:
     """Per (contact, group): engagement and negative event points and the explanation text, in rule order."""
     rules, table = _rule_params(sets, as_of)
     when = ibis.timestamp(as_of)
@@ -177,6 +177,13 @@ def _event_points(events: ir.Table, sets: tuple[RuleSet, ...], as_of: datetime, 
     )
     g = g.inner_join(ibis.memtable(table), "rule_idx")
     limited = ibis.cases((g.cap_total.isnull() | (g.value.abs() <= g.cap_total), g.value), else_=g.sign * g.cap_total)
+    if not explain:
+        g = g.mutate(points=limited)
+        return g.group_by("contact_id", "score_group").aggregate(
+            engagement=g.points.sum(where=g.kind == "engagement"),
+            neg_events=g.points.sum(where=g.kind == "negative"),
+            event_text=ibis.literal(""),
+        )
     expires_at = g.first_earning + (g.expires * _US_PER_DAY).round().cast("int64").as_interval("us")
     iso = expires_at.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").re_replace(r"\.000000\+", "+")
     expiry_text = ibis.cases((expires_at.isnull(), ibis.literal("")), else_=', "expires_at": "' + iso + '"')
@@ -226,14 +233,17 @@ def _group_scores(attr: ir.Table, ev: ir.Table | None, group: str) -> ir.Table:
     )
 
 
-def score_expressions(playbook: Playbook, leads: ir.Table, events: ir.Table, as_of: datetime) -> BatchExpressions:
-    """The Ibis expression scoring every lead of ``leads`` from ``events`` at ``as_of``, every group."""
+def score_expressions(
+    playbook: Playbook, leads: ir.Table, events: ir.Table, as_of: datetime, *, explain: bool = True
+) -> BatchExpressions:
+    """The Ibis expression scoring every lead of ``leads`` from ``events`` at ``as_of``, every group
+    (``explain=False`` leaves the explanations empty: what-if replays that only count need no text)."""
     as_of = as_utc(as_of)
     sets = rule_sets(playbook.scoring)
     frame = lead_frame(leads, events, batch_conditions(playbook.scoring), as_of)
     has_events = any(rs.event_rules for rs in sets)
-    ev = _event_points(events, sets, as_of, playbook.timezone) if has_events else None
-    groups = [_group_scores(_attribute_points(frame, rs), ev, rs.group) for rs in sets]
+    ev = _event_points(events, sets, as_of, playbook.timezone, explain) if has_events else None
+    groups = [_group_scores(_attribute_points(frame, rs, explain), ev, rs.group) for rs in sets]
     return BatchExpressions(_classify(ibis.union(*groups), playbook.scoring))
 
 
@@ -255,6 +265,8 @@ def score_batches(
     as_of: datetime,
     con: Any | None = None,
     chunk_size: int = 50_000,
+    *,
+    explain: bool = True,
 ) -> Iterator[pa.RecordBatch]:
     """Score Arrow lead/event tables on DuckDB, streaming the result (one row per contact and group, in no
     particular order) in record batches, so the explanations never sit in memory all at once.
@@ -267,7 +279,7 @@ def score_batches(
     con.con.register("fb_leads", leads.slice(0, 0))
     con.con.register("fb_events", events.slice(0, 0))
     try:
-        expr = score_expressions(playbook, con.table("fb_leads"), con.table("fb_events"), as_of).scores
+        expr = score_expressions(playbook, con.table("fb_leads"), con.table("fb_events"), as_of, explain=explain).scores
         con._run_pre_execute_hooks(expr)  # registers the small rule-parameter memtables
         sql = str(con.compile(expr))
         for lead_part, event_part in _partitions(leads, events, parts):
@@ -292,10 +304,16 @@ def _partitions(leads: pa.Table, events: pa.Table, parts: int) -> Iterator[tuple
 
 
 def score_tables(
-    playbook: Playbook, leads: pa.Table, events: pa.Table, as_of: datetime, con: Any | None = None
+    playbook: Playbook,
+    leads: pa.Table,
+    events: pa.Table,
+    as_of: datetime,
+    con: Any | None = None,
+    *,
+    explain: bool = True,
 ) -> pa.Table:
     """Score Arrow lead/event tables on DuckDB into one table ordered by contact and group."""
-    batches = list(score_batches(playbook, leads, events, as_of, con))
+    batches = list(score_batches(playbook, leads, events, as_of, con, explain=explain))
     if not batches:
-        return pa.table({})
+        return OUTPUT_SCHEMA.empty_table()
     return pa.Table.from_batches(batches).sort_by([("contact_id", "ascending"), ("score_group", "ascending")])
