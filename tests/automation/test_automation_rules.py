@@ -114,3 +114,20 @@ def test_a_lead_without_owner_still_gets_a_visible_action(world: World) -> None:
     world.enter(world.contact("x@corp.test"), "mql", from_stage="mal")
     (row,) = list_outbox(world.rt.db).rows
     assert row.payload["to"] == [] and row.payload["missing"] == "the lead has no owner"
+
+
+def test_a_playbook_mistake_does_not_block_the_stage_move_and_is_dead_lettered(world: World) -> None:
+    from funnelbridge.automation import RecordingDeliverer, run_worker
+    from funnelbridge.store.tables import pipeline_states
+
+    world.rt.playbook = b2b(
+        automation=[{"on": "stage_entered", "stage": "mql", "do": [{"notify": "owner", "via": "pigeon"}, "assign"]}]
+    )
+    world.user("rep@acme.test")
+    cid = world.contact("x@corp.test", stage="mal")
+    world.enter(cid, "mql", from_stage="mal")
+    with world.rt.db.read() as conn:
+        assert conn.execute(select(pipeline_states.c.stage)).scalar() == "mql"
+    run_worker(world.rt, once=True, deliverers={"email": RecordingDeliverer()})
+    (row,) = list_outbox(world.rt.db, failed=True).rows
+    assert row.kind == "invalid" and "email or webhook" in (row.last_error or "")

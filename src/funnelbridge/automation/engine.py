@@ -17,6 +17,7 @@ from funnelbridge.automation.notify import notification_payload
 from funnelbridge.automation.outbox import enqueue
 from funnelbridge.automation.routing import assign_lead
 from funnelbridge.automation.triggers import Occurrence, matching_rules
+from funnelbridge.errors import PlaybookError
 from funnelbridge.playbook.schema import AutomationRule
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.outbox import insert_ignore
@@ -52,8 +53,17 @@ class Engine:
                 continue
             for position, spec in enumerate(rule.do):
                 key = f"{occ.key}|r{index}.{position}"
-                done.extend(self._execute(conn, occ, parse_action(spec), key, rule.name))
+                try:  # parsing and the track check fail before any write: no savepoint needed
+                    done.extend(self._execute(conn, occ, parse_action(spec), key, rule.name))
+                except PlaybookError as exc:  # a playbook mistake must not block the lead's stage move
+                    done.append(self._invalid(conn, occ, spec, key, str(exc)))
         return done
+
+    def _invalid(self, conn: Connection, occ: Occurrence, spec: object, key: str, error: str) -> Outcome:
+        """Record an action the playbook got wrong as a dead-on-arrival outbox row (``outbox --failed``)."""
+        payload = {"error": error, "action": spec, "trigger": occ.trigger.value, "contact_id": occ.contact_id}
+        enqueue(conn, key=key, kind="invalid", payload=payload, at=self.rt.clock.now())
+        return Outcome(key, "invalid", error)
 
     def _execute(self, conn: Connection, occ: Occurrence, action: Action, key: str, rule: str | None) -> list[Outcome]:
         at = occ.at

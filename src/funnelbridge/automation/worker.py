@@ -94,6 +94,8 @@ def default_deliverers(rt: Runtime, settings: Settings) -> dict[str, Deliverer]:
 
 def _outcome(row: OutboxRow, deliverers: Mapping[str, Deliverer]) -> tuple[bool, str | None, bool]:
     """(delivered, error, permanent)."""
+    if row.kind == "invalid":  # queued by the engine for a playbook mistake: never deliverable
+        return False, str(row.payload.get("error", "invalid action")), True
     deliverer = deliverers.get(row.kind)
     if deliverer is None:
         return False, f"no deliverer for kind {row.kind!r}", True
