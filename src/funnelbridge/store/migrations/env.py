@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 
@@ -10,7 +10,7 @@ from funnelbridge.store.tables import metadata
 from funnelbridge.store.types import UTCDateTime
 
 
-def render_item(kind: str, obj: Any, _autogen: Any) -> str | bool:
+def render_item(kind: str, obj: Any, _autogen: Any) -> str | Literal[False]:
     """Migrations use plain SQLAlchemy types: UTCDateTime is a DateTime(timezone=True) in the database."""
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
