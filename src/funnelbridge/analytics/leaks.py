@@ -275,9 +275,11 @@ def step_drivers(
     ]  # fmt: skip
     ev = ctx.table("events")
     ev = ev.filter(ev.contact_id.notnull()).select(ec=ev.contact_id, etype=ev.type, eep=seconds(ev.occurred_at))
-    did = jt.inner_join(ev, (jt.contact_id == ev.ec) & (ev.eep >= jt.entered) & (ev.eep <= jt.until))
+    did = jt.select("contact_id", "journey", "conv", "entered", "until").inner_join(ev, jt.contact_id == ev.ec)
+    did = did.filter((did.eep >= did.entered) & (did.eep <= did.until))
+    did = did.select(*keys, etype=did.etype).distinct()  # once per journey and event type
     parts.append(did.select(*keys, name=("did " + did.etype).cast("string"), kind=ibis.literal("event")))
-    long = ibis.union(*parts, distinct=True)
+    long = ibis.union(*parts, distinct=False)  # each journey has one value per attribute: no duplicates
     frame = long.group_by(["kind", "name", "conv"]).aggregate(n=long.count()).execute()
     found = _collect(frame, conv, drop)
     found = [d for d in found if d.converted_with + d.dropped_with >= min_count]
