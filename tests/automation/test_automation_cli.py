@@ -99,3 +99,39 @@ def test_worker_once_and_outbox_commands(
     assert "action 2 (email) is queued again" in capsys.readouterr().out
     assert main(["outbox", "--retry", "1"]) == 1
     assert "delivered already" in capsys.readouterr().err
+    assert main(["outbox", "--purge", "0s"]) == 0
+    assert "deleted 1 delivered actions older than 0s" in capsys.readouterr().out
+    assert main(["outbox", "--purge", "soon"]) == 1
+    assert "--purge" in capsys.readouterr().err
+
+
+def test_timers_survive_a_restart(settings: Settings) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from funnelbridge.automation import fire_due_timers
+    from funnelbridge.domain.clock import FrozenClock
+    from funnelbridge.domain.events import StageEntered
+    from funnelbridge.store.tables import contacts, pipeline_states
+
+    clock = FrozenClock()
+    first = open_runtime(settings, clock=clock)
+    now = clock.now()
+    with first.db.transaction() as conn:
+        cid = conn.execute(
+            insert(contacts)
+            .values(email="a@corp.test", created_at=now, updated_at=now, version=1, unsubscribed=False, bounced=False)
+            .returning(contacts.c.id)
+        ).scalar()
+        conn.execute(
+            insert(pipeline_states).values(
+                contact_id=cid, pipeline="main", stage="mql", entered_at=now, journey=1, version=1
+            )
+        )
+        first.bus.publish(conn, StageEntered(int(cid), now, "main", "mql", "mal", 1))  # type: ignore[arg-type]
+    first.db.dispose()  # the process ends
+    clock.advance(timedelta(days=10))
+    second = open_runtime(settings, clock=clock)
+    assert fire_due_timers(second) == 2  # reminder and breach of the SAL decision clock
+    second.db.dispose()

@@ -8,7 +8,7 @@ from funnelbridge.automation.delivery import Deliverer, RecordingDeliverer
 from funnelbridge.automation.engine import Engine, Outcome
 from funnelbridge.automation.inactivity import InactivityScan, scan_inactive
 from funnelbridge.automation.install import AutomationHandler, install
-from funnelbridge.automation.outbox import Backoff, OutboxListing, enqueue, list_outbox, retry_outbox
+from funnelbridge.automation.outbox import Backoff, OutboxListing, enqueue, list_outbox, purge_outbox, retry_outbox
 from funnelbridge.automation.routing import Assignment, assign_lead, choose_owner, week_start
 from funnelbridge.automation.timers import fire_due_timers, record_first_touch, sla_clocks, sla_due
 from funnelbridge.automation.triggers import Occurrence, matching_rules, occurrence_of
@@ -41,6 +41,7 @@ __all__ = [
     "occurrence_of",
     "parse_action",
     "process_batch",
+    "purge_outbox",
     "record_first_touch",
     "retry_outbox",
     "run_worker",

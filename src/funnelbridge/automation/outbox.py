@@ -20,6 +20,7 @@ from funnelbridge.store.db import Database
 from funnelbridge.store.outbox import (
     OutboxRow,
     count_by_status,
+    delete_done,
     get_row,
     insert_ignore,
     reset_row,
@@ -27,7 +28,7 @@ from funnelbridge.store.outbox import (
 )
 from funnelbridge.store.tables import outbox
 
-__all__ = ["Backoff", "OutboxListing", "OutboxRow", "enqueue", "list_outbox", "retry_outbox"]
+__all__ = ["Backoff", "OutboxListing", "OutboxRow", "enqueue", "list_outbox", "purge_outbox", "retry_outbox"]
 
 
 def enqueue(conn: Connection, *, key: str, kind: str, payload: Mapping[str, Any], at: datetime) -> bool:
@@ -68,6 +69,12 @@ def list_outbox(db: Database, *, failed: bool = False, status: str | None = None
     with db.read() as conn:
         rows = select_rows(conn, status="dead" if failed else status, limit=limit)
         return OutboxListing(rows, count_by_status(conn))
+
+
+def purge_outbox(db: Database, before: datetime) -> int:
+    """Delete actions delivered before ``before``; returns how many. Dead and pending actions are kept."""
+    with db.transaction() as conn:
+        return delete_done(conn, before)
 
 
 def retry_outbox(db: Database, row_id: int, now: datetime) -> OutboxRow:

@@ -13,6 +13,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from funnelbridge.cli.app import console, state
+from funnelbridge.errors import InputError
 
 __all__ = ["register"]
 
@@ -56,13 +57,24 @@ def outbox(
     failed: Annotated[bool, typer.Option("--failed", help="Show only dead-lettered actions.")] = False,
     retry: Annotated[int | None, typer.Option("--retry", metavar="ID", help="Re-queue a dead action.")] = None,
     limit: Annotated[int, typer.Option(help="How many recent actions to show.")] = 30,
+    purge: Annotated[
+        str | None, typer.Option(metavar="AGE", help="Delete actions delivered longer ago than AGE (e.g. 30d).")
+    ] = None,
 ) -> None:
-    """Show queued, delivered and dead-lettered actions, or re-queue a dead one."""
-    from funnelbridge.automation import list_outbox, retry_outbox
+    """Show queued, delivered and dead-lettered actions, re-queue a dead one, or purge old delivered ones."""
+    from funnelbridge.automation import list_outbox, purge_outbox, retry_outbox
     from funnelbridge.domain.clock import utcnow
+    from funnelbridge.domain.durations import parse_duration
     from funnelbridge.store.db import connect
 
     db = connect(state().settings.database_url)
+    if purge is not None:
+        try:
+            age = parse_duration(purge)
+        except ValueError as exc:
+            raise InputError(str(exc), field="--purge") from None
+        console.print(f"deleted {purge_outbox(db, utcnow() - age)} delivered actions older than {escape(purge)}")
+        return
     if retry is not None:
         row = retry_outbox(db, retry, utcnow())
         console.print(f"action {row.id} ({escape(row.kind)}) is queued again with a fresh attempt budget")

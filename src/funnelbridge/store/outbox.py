@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,6 +24,7 @@ __all__ = [
     "OutboxRow",
     "claim_due",
     "count_by_status",
+    "delete_done",
     "get_row",
     "insert_ignore",
     "mark_dead",
@@ -150,6 +151,12 @@ def reset_row(conn: Connection, row_id: int, now: datetime) -> int:
         .where(outbox.c.id == row_id, outbox.c.status != "done")
         .values(status="pending", attempts=0, available_at=now, locked_by=None, locked_until=None)
     )
+    return int(conn.execute(stmt).rowcount)
+
+
+def delete_done(conn: Connection, before: datetime) -> int:
+    """Delete delivered rows delivered before ``before`` (dead and pending rows are kept)."""
+    stmt = delete(outbox).where(outbox.c.status == "done", outbox.c.delivered_at < before)
     return int(conn.execute(stmt).rowcount)
 
 
