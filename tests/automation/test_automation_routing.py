@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from conftest import World, b2b
@@ -91,3 +94,21 @@ def test_least_loaded_picks_the_rep_with_fewest_assignments(world: World) -> Non
 def test_no_available_rep_means_no_assignment(world: World) -> None:
     world.user("gone@acme.test", away=True)
     assert _assign(world, world.contact("x@corp.test")) is None
+
+
+@SQLITE_ONLY
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(away=st.lists(st.booleans(), min_size=4, max_size=4), leads=st.integers(min_value=1, max_value=9))
+def test_round_robin_spreads_leads_evenly_over_the_available_reps(world: World, away: list[bool], leads: int) -> None:
+    team = uuid.uuid4().hex[:8]  # hypothesis reuses the fixture: each example routes within a team of its own
+    world.rt.playbook = b2b(routing=[{"assign": "round_robin", "team": team}])
+    for i, is_away in enumerate(away):
+        world.user(f"r{i}.{team}@acme.test", team=team, away=is_away)
+    available = {f"r{i}.{team}@acme.test" for i, is_away in enumerate(away) if not is_away}
+    owners = [_assign(world, world.contact(f"l{i}.{team}@corp.test")) for i in range(leads)]
+    if not available:
+        assert owners == [None] * leads
+        return
+    counts = {email: owners.count(email) for email in available}
+    assert set(owners) <= available and sum(counts.values()) == leads
+    assert max(counts.values()) - min(counts.values()) <= 1
