@@ -131,3 +131,24 @@ def test_a_playbook_mistake_does_not_block_the_stage_move_and_is_dead_lettered(w
     run_worker(world.rt, once=True, deliverers={"email": RecordingDeliverer()})
     (row,) = list_outbox(world.rt.db, failed=True).rows
     assert row.kind == "invalid" and "email or webhook" in (row.last_error or "")
+
+
+def test_deal_triggers_notify_the_deals_owner(world: World) -> None:
+    from sqlalchemy import insert
+
+    from funnelbridge.store.tables import deals
+
+    world.rt.playbook = b2b(automation=[{"on": "deal_won", "do": [{"notify": "owner"}]}])
+    lead_owner, deal_owner = world.user("sdr@acme.test"), world.user("ae@acme.test")
+    cid = world.contact("buyer@corp.test", owner=lead_owner)
+    now = world.clock.now()
+    with world.rt.db.transaction() as conn:
+        deal = conn.execute(
+            insert(deals)
+            .values(contact_id=cid, name="Deal", amount=1000, stage="closed_won", probability=1.0, opened_at=now,
+                    status="won", owner_id=deal_owner, pipeline="main", currency="USD", version=1)
+            .returning(deals.c.id)
+        ).scalar_one()  # fmt: skip
+        world.rt.bus.publish(conn, DealWon(cid, now, int(deal), 1000.0))
+    (row,) = list_outbox(world.rt.db).rows
+    assert [p["email"] for p in row.payload["to"]] == ["ae@acme.test"]

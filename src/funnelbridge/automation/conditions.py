@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from funnelbridge.errors import NotFoundError
 from funnelbridge.rules.ast import Condition
 
 __all__ = ["ConditionChecker"]
@@ -39,7 +40,10 @@ class ConditionChecker:
 
         facts = self._facts.get((contact_id, at))
         if facts is None:
-            facts = self._facts[(contact_id, at)] = load_lead_facts(conn, contact_id, at)
+            try:
+                facts = self._facts[(contact_id, at)] = load_lead_facts(conn, contact_id, at)
+            except NotFoundError:  # e.g. a deal without a contact: no lead facts, so no condition holds
+                return False
         return bool(self._predicate(condition)(facts))
 
     def forget_all(self) -> None:

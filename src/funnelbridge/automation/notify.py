@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 
 from funnelbridge.automation.actions import Action
 from funnelbridge.automation.triggers import Occurrence
-from funnelbridge.store.tables import accounts, contacts, pipeline_states, scores
+from funnelbridge.store.tables import accounts, contacts, deals, pipeline_states, scores
 from funnelbridge.store.users import UserRow, get_user, select_users
 
 __all__ = ["lead_snapshot", "notification_payload", "recipients"]
@@ -65,12 +65,19 @@ def _person(user: UserRow) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.name}
 
 
-def _owner(conn: Connection, contact_id: int) -> UserRow | None:
-    owner_id = conn.execute(select(contacts.c.owner_id).where(contacts.c.id == contact_id)).scalar()
+def _owner(conn: Connection, contact_id: int | None, deal_id: int | None = None) -> UserRow | None:
+    """The deal's owner for deal triggers (when it has one), else the lead's owner."""
+    owner_id = None
+    if deal_id is not None:
+        owner_id = conn.execute(select(deals.c.owner_id).where(deals.c.id == deal_id)).scalar()
+    if owner_id is None and contact_id is not None:
+        owner_id = conn.execute(select(contacts.c.owner_id).where(contacts.c.id == contact_id)).scalar()
     return None if owner_id is None else get_user(conn, int(owner_id))
 
 
-def recipients(conn: Connection, contact_id: int, action: Action) -> tuple[list[dict[str, Any]], str | None]:
+def recipients(
+    conn: Connection, contact_id: int, action: Action, deal_id: int | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
     """The people ``action`` addresses, and why there are none (when there are none)."""
     target = action.target or "owner"
     if "@" in target:
@@ -78,7 +85,7 @@ def recipients(conn: Connection, contact_id: int, action: Action) -> tuple[list[
     if target == "lead":
         lead = lead_snapshot(conn, contact_id)
         return ([{"email": lead["email"], "name": lead.get("name")}], None) if lead.get("email") else ([], "no email")
-    owner = _owner(conn, contact_id)
+    owner = _owner(conn, contact_id, deal_id)
     if target == "owner":
         return ([_person(owner)], None) if owner else ([], "the lead has no owner")
     if target == "manager":
@@ -93,7 +100,7 @@ def recipients(conn: Connection, contact_id: int, action: Action) -> tuple[list[
 
 def notification_payload(conn: Connection, occ: Occurrence, action: Action, rule_name: str | None) -> dict[str, Any]:
     """The outbox payload of a notify action."""
-    people, missing = recipients(conn, occ.contact_id, action)
+    people, missing = recipients(conn, occ.contact_id, action, occ.deal_id)
     return {
         "to": people,
         "missing": missing,
