@@ -152,3 +152,15 @@ def test_deal_triggers_notify_the_deals_owner(world: World) -> None:
         world.rt.bus.publish(conn, DealWon(cid, now, int(deal), 1000.0))
     (row,) = list_outbox(world.rt.db).rows
     assert [p["email"] for p in row.payload["to"]] == ["ae@acme.test"]
+
+
+def test_a_business_hours_task_is_due_in_working_time(world: World) -> None:
+    from datetime import UTC, datetime
+
+    rule = {"on": "stage_entered", "stage": "sql", "do": [{"task": "Call", "due": "4h", "business_hours": True}]}
+    world.rt.playbook = b2b(automation=[rule])
+    world.clock.set(datetime(2026, 11, 27, 15, 0, tzinfo=UTC))  # Friday 16:00 Berlin: 1 working hour left
+    world.enter(world.contact("lead@corp.test", stage="sal"), "sql", from_stage="sal")
+    with world.rt.db.read() as conn:
+        due = conn.execute(select(tasks.c.due_at)).scalar()
+    assert due is not None and due.replace(tzinfo=UTC) == datetime(2026, 11, 30, 11, 0, tzinfo=UTC)  # Mon 12:00

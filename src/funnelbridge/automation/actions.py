@@ -5,7 +5,7 @@ Forms (bare name or one-key mapping plus options)::
     assign                                   route the lead to an owner (the playbook's routing rules)
     {notify: owner|manager|team|lead|<email>, via: email|webhook, template: <name>, url: <webhook url>,
      format: json|slack, team: <team>, subject: <text>}
-    {task: "Call within 1h", due: 1h}        a follow-up task for the owner
+    {task: "Call within 1h", due: 1h, business_hours: true}   a follow-up task for the owner
     {enroll: <nurture track>}                start a nurture track
     {unenroll: <nurture track>|all}          stop a nurture track (``remove`` is an alias)
     {move: <stage>, reason: <reason>}        ask the lifecycle to move the lead (delivered by the worker)
@@ -38,7 +38,7 @@ _ALIASES = {"remove": ActionKind.UNENROLL}
 _OPTIONS: dict[ActionKind, frozenset[str]] = {
     ActionKind.ASSIGN: frozenset(),
     ActionKind.NOTIFY: frozenset({"via", "template", "url", "format", "team", "subject"}),
-    ActionKind.TASK: frozenset({"due"}),
+    ActionKind.TASK: frozenset({"due", "business_hours"}),
     ActionKind.ENROLL: frozenset(),
     ActionKind.UNENROLL: frozenset(),
     ActionKind.MOVE: frozenset({"reason"}),
@@ -58,6 +58,7 @@ class Action:
     team: str | None = None
     subject: str | None = None
     due: timedelta = timedelta(hours=24)
+    business_hours: bool = False
     reason: str | None = None
 
 
@@ -96,6 +97,8 @@ def parse_action(spec: str | Mapping[str, Any]) -> Action:
     _check_options(kind, options)
     target = spec[heads[0]]
     fields: dict[str, Any] = {k: v for k, v in options.items() if k != "due"}
+    if "business_hours" in fields and not isinstance(fields["business_hours"], bool):
+        raise PlaybookError("automation: task business_hours must be true or false")
     if "due" in options:
         try:
             fields["due"] = parse_duration(options["due"])

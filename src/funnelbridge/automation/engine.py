@@ -17,6 +17,7 @@ from funnelbridge.automation.notify import notification_payload
 from funnelbridge.automation.outbox import enqueue
 from funnelbridge.automation.routing import assign_lead
 from funnelbridge.automation.triggers import Occurrence, matching_rules
+from funnelbridge.domain.business_hours import BusinessCalendar
 from funnelbridge.errors import PlaybookError
 from funnelbridge.playbook.schema import AutomationRule
 from funnelbridge.runtime import Runtime
@@ -94,6 +95,13 @@ class Engine:
             return occ.stage
         return pipe.stage(occ.stage).title
 
+    def _due(self, at: datetime, action: Action) -> datetime:
+        """When a task is due: ``due`` after ``at``, in working time with ``business_hours: true``."""
+        if not action.business_hours:
+            return at + action.due
+        pb = self.rt.playbook
+        return BusinessCalendar.from_hours(pb.business_hours, pb.timezone).add(at, action.due)
+
     def _move(self, conn: Connection, occ: Occurrence, action: Action, key: str) -> Outcome:
         request: dict[str, Any] = {
             "contact_id": occ.contact_id,
@@ -111,13 +119,9 @@ class Engine:
             "contact_id": occ.contact_id,
             "owner_id": owner,
             "title": action.target or "Follow up",
-            "due_at": _due(occ.at, action),
+            "due_at": self._due(occ.at, action),
             "created_at": occ.at,
             "idempotency_key": key,
         }
         new = insert_ignore(conn, tasks, [values], "idempotency_key")
         return Outcome(key, "task", "created" if new else "exists")
-
-
-def _due(at: datetime, action: Action) -> datetime:
-    return at + action.due
