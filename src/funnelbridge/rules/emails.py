@@ -6,50 +6,12 @@ incremental and the batch path agree.
 
 from __future__ import annotations
 
+from funnelbridge.ingest.free_email import FREE_EMAIL_DOMAINS as _INGEST_FREE_EMAIL_DOMAINS
+
 __all__ = ["FREE_EMAIL_DOMAINS", "domain_matches", "email_domain"]
 
-FREE_EMAIL_DOMAINS: frozenset[str] = frozenset(
-    {
-        "gmail.com",
-        "googlemail.com",
-        "yahoo.com",
-        "yahoo.co.uk",
-        "yahoo.fr",
-        "yahoo.de",
-        "hotmail.com",
-        "hotmail.co.uk",
-        "hotmail.fr",
-        "outlook.com",
-        "live.com",
-        "msn.com",
-        "aol.com",
-        "icloud.com",
-        "me.com",
-        "mac.com",
-        "proton.me",
-        "protonmail.com",
-        "gmx.de",
-        "gmx.net",
-        "gmx.com",
-        "web.de",
-        "t-online.de",
-        "mail.com",
-        "mail.ru",
-        "yandex.ru",
-        "yandex.com",
-        "zoho.com",
-        "qq.com",
-        "163.com",
-        "126.com",
-        "free.fr",
-        "orange.fr",
-        "laposte.net",
-        "libero.it",
-        "fastmail.com",
-        "hey.com",
-        "tutanota.com",
-    }
-)
+# One list for ingestion (accounts never come from free-mail domains) and both rule compilers.
+FREE_EMAIL_DOMAINS: frozenset[str] = _INGEST_FREE_EMAIL_DOMAINS
 """Consumer mail providers: an address at one of them says nothing about the person's company."""
 
 
