@@ -128,3 +128,10 @@ def test_arbitrary_text_never_crashes_the_loader(text: str) -> None:
         parse_playbook(text)
     except PlaybookError as exc:
         assert str(exc).startswith("playbook.yaml:")
+
+
+def test_automation_actions_are_checked_at_load_time() -> None:
+    rule = '{on: stage_entered, stage: sql, do: [{task: "First call with the lead", due: 48h}]}'
+    assert rule in B2B
+    message = _error(B2B.replace(rule, "{on: stage_entered, stage: sql, do: [{telepathy: now}]}"))
+    assert "automation[3].do[0]:" in message and "action" in message

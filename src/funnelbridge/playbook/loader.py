@@ -144,6 +144,7 @@ def _semantic_problems(data: dict[str, Any], pb: Playbook) -> list[tuple[_Path, 
         if why:
             problems.append((path, why))
     stages = {s for p in pb.pipelines.values() for s in (*p.stage_ids, *p.detours)}
+    problems += _action_problems(pb)
     for i, rule in enumerate(pb.automation):
         if rule.stage and rule.stage not in stages:
             problems.append((("automation", i, "stage"), f"unknown stage {rule.stage!r}"))
@@ -151,6 +152,20 @@ def _semantic_problems(data: dict[str, Any], pb: Playbook) -> list[tuple[_Path, 
             track = action.get("enroll") if isinstance(action, dict) else None
             if track and track not in pb.nurture:
                 problems.append((("automation", i, "do", j, "enroll"), f"unknown nurture track {track!r}"))
+    return problems
+
+
+def _action_problems(pb: Playbook) -> list[tuple[_Path, str]]:
+    """Every ``do:`` entry must parse as an automation action (the same parser the engine uses)."""
+    from funnelbridge.automation.actions import parse_action
+
+    problems: list[tuple[_Path, str]] = []
+    for i, rule in enumerate(pb.automation):
+        for j, action in enumerate(rule.do):
+            try:
+                parse_action(action)
+            except PlaybookError as exc:
+                problems.append((("automation", i, "do", j), str(exc).removeprefix("automation: ")))
     return problems
 
 

@@ -45,10 +45,15 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+_WRITE = "funnelbridge_write"
+
+
 def _on_sqlite_begin(conn: Connection) -> None:
-    # BEGIN IMMEDIATE takes the write lock up front: concurrent writers queue on busy_timeout instead of
-    # failing with "database is locked" when a read transaction upgrades to a write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A write transaction takes the write lock up front (BEGIN IMMEDIATE): concurrent writers queue on
+    # busy_timeout instead of failing with "database is locked" when a read transaction upgrades to a write.
+    # Read-only connections (Database.read) begin deferred, so readers never wait for the write lock.
+    write = conn.get_execution_options().get(_WRITE, True)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only connection (no commit)."""
-        with self.engine.connect() as conn:
+        """A read-only connection (no commit; on SQLite it does not take the write lock)."""
+        with self.engine.connect().execution_options(**{_WRITE: False}) as conn:
             yield conn
 
     def table_names(self) -> list[str]:
