@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SmtpReceiver, WebhookReceiver, World
+from conftest import SmtpReceiver, WebhookReceiver, World, b2b
 from funnelbridge.automation import (
     Backoff,
     RecordingDeliverer,
@@ -81,7 +81,6 @@ def test_webhook_is_signed_and_carries_the_idempotency_key(world: World, webhook
 
 
 def test_slack_format_posts_a_text_message(world: World, webhook_receiver: WebhookReceiver) -> None:
-    from conftest import b2b
 
     world.rt.playbook = b2b(
         automation=[
@@ -163,7 +162,6 @@ def test_dead_after_max_attempts_and_retry_brings_it_back(world: World) -> None:
 
 
 def test_permanent_errors_are_dead_lettered_at_once(world: World) -> None:
-    from conftest import b2b
 
     world.rt.playbook = b2b(automation=[{"on": "stage_entered", "stage": "mql", "do": [{"notify": "owner"}]}])
     world.enter(world.contact("x@corp.test"), "mql", from_stage="mal")  # no owner: nobody to mail
