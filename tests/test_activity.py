@@ -59,3 +59,19 @@ def test_enqueue_is_idempotent(db: Database) -> None:
         assert pending(conn) == 1
     assert drain(rt).contacts == 1
     assert drain(rt).contacts == 0
+
+
+def test_the_worker_drains_deferred_activity(db: Database) -> None:
+    from funnelbridge.automation import install
+    from funnelbridge.automation.delivery import RecordingDeliverer
+    from funnelbridge.automation.worker import run_worker
+
+    rt = Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(NOW))
+    install(rt)
+    ingest_events(rt, _events(1) + _events(2), defer=True)
+    channels = {kind: RecordingDeliverer() for kind in ("email", "webhook", "move", "invalid")}
+    summary = run_worker(rt, once=True, deliverers=channels)
+    assert summary.activity_scored == 2
+    with db.read() as conn:
+        assert pending(conn) == 0
+    assert {i.email for i in lifecycle.sales_queue(rt)} == {"p1@acme1.com", "p2@acme2.com"}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from funnelbridge.activity import drain
 from funnelbridge.automation.delivery import Deliverer
 from funnelbridge.automation.delivery.email import SmtpDeliverer
 from funnelbridge.automation.delivery.move import MoveDeliverer
@@ -75,6 +76,7 @@ class WorkerSummary:
     dead: int = 0
     timers_fired: int = 0
     inactive_leads: int = 0
+    activity_scored: int = 0
 
     def add(self, result: BatchResult) -> None:
         self.batches += 1
@@ -214,11 +216,13 @@ def run_worker(
             if idle and not once and not watch.should_look():
                 stop.wait(config.poll)
                 continue
+            drained = drain(rt, batch=config.batch, max_batches=1).contacts  # deferred intake: score and advance
+            summary.activity_scored += drained
             result = process_batch(rt, channels, config, rng, pool)
             summary.add(result)
             if progress is not None:
                 progress(summary)
-            idle = result.claimed == 0
+            idle = result.claimed == 0 and drained == 0
             if idle:
                 if once:
                     break
