@@ -3,7 +3,9 @@ against a minimal FastAPI endpoint that does nothing, served the same way in the
 
     python bench/api_load.py [--seconds 10] [--connections 16] [--batches 20] [--batch-size 1000]
 
-Needs Debian's ``wrk`` for the single-event part (``apt-get install wrk``). Results: bench/results/api_load.json.
+Measured three ways: the real server with its activity drainer scoring in the background, the same server with
+intake only (drainer off), and the no-op baseline. Needs Debian's ``wrk`` for the single-event part
+(``apt-get install wrk``). Results: bench/results/api_load.json.
 Traffic goes to 127.0.0.1 only, and every run is bounded in time.
 """
 
@@ -71,6 +73,7 @@ def _store(tmp: Path) -> tuple[str, str]:
     from funnelbridge.store import connect
     from funnelbridge.store.migrate import upgrade
 
+    tmp.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{tmp / 'load.db'}"
     db = connect(url)
     upgrade(db)
@@ -80,7 +83,10 @@ def _store(tmp: Path) -> tuple[str, str]:
 
 
 def _seconds(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    found = re.match(r"([\d.]+)(us|ms|s|m)", text)
+    if found is None:
+        return float("nan")
+    value, unit = found.groups()
     return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 
 
@@ -95,8 +101,8 @@ def _wrk(url: str, key: str, seconds: int, connections: int, tmp: Path) -> dict[
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _seconds(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _seconds(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _seconds(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _seconds(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "requests_per_s": rps,
@@ -156,6 +162,11 @@ def main() -> None:
             result["batch"] = _batches(base + "/api/v1/events/batch", key, args.batches, args.batch_size)
             if shutil.which("wrk"):
                 result["single"] = _wrk(base + "/api/v1/events", key, args.seconds, args.connections, tmp)
+        url2, key2 = _store(tmp / "intake")
+        with _server("intake", url2) as base:
+            result["batch_intake_only"] = _batches(base + "/api/v1/events/batch", key2, args.batches, args.batch_size)
+            if shutil.which("wrk"):
+                result["single_intake_only"] = _wrk(base + "/api/v1/events", key2, args.seconds, args.connections, tmp)
         with _server("noop", url) as base:
             result["baseline_batch"] = _batches(base + "/noop", key, args.batches, args.batch_size)
             if shutil.which("wrk"):
@@ -165,6 +176,10 @@ def main() -> None:
             result["single"]["requests_per_s"] / result["baseline_single"]["requests_per_s"]
         )
     result["batch_ratio_to_baseline"] = result["batch"]["events_per_s"] / result["baseline_batch"]["events_per_s"]
+    if "single_intake_only" in result:
+        result["single_intake_only_ratio"] = (
+            result["single_intake_only"]["requests_per_s"] / result["baseline_single"]["requests_per_s"]
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

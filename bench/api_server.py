@@ -1,6 +1,7 @@
 """Servers for bench/api_load.py (run as ``python -m bench.api_server funnelbridge|noop DB PORT``); not a benchmark.
 
-``funnelbridge`` serves the real app over a SQLite store; ``noop`` a minimal FastAPI endpoint that does nothing,
+``funnelbridge`` serves the real app over a SQLite store (with its activity drainer scoring in the background);
+``intake`` the same app with the drainer off (intake alone); ``noop`` a minimal FastAPI endpoint that does nothing,
 the baseline measured in the same run."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def _noop() -> FastAPI:
     return app
 
 
-def _real(db_url: str) -> FastAPI:
+def _real(db_url: str, drain: bool) -> FastAPI:
     from funnelbridge.api import create_app
     from funnelbridge.playbook import load_example
     from funnelbridge.runtime import Runtime
@@ -30,10 +31,11 @@ def _real(db_url: str) -> FastAPI:
     from funnelbridge.store import connect
 
     rt = Runtime(db=connect(db_url), playbook=load_example("b2b"))
-    return create_app(rt, Settings(ingest_rate=1e9, ingest_burst=10**9, max_batch_bytes=64 * 2**20))
+    settings = Settings(ingest_rate=1e9, ingest_burst=10**9, max_batch_bytes=64 * 2**20, drain_interval=0.25 * drain)
+    return create_app(rt, settings)
 
 
 if __name__ == "__main__":
     kind, db, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    app = _noop() if kind == "noop" else _real(db)
+    app = _noop() if kind == "noop" else _real(db, drain=kind == "funnelbridge")
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -122,6 +122,6 @@ class Drainer:
             self._stop.wait(0.005 if done else self.interval)
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the batch in hand; what is still queued stays in the store for the next drainer."""
         self._stop.set()
         self._thread.join(timeout)
-        drain(self.rt)
