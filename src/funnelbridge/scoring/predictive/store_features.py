@@ -52,7 +52,7 @@ WINDOWS = (7, 30, 90)
 
 BASE_EVENT_TYPES = (
     "page_view", "form_submit", "asset_download", "webinar_attended", "email_open", "email_click",
-    "demo_request", "unsubscribe", "email_bounce",
+    "demo_request", "email_unsubscribe", "email_bounce",
 )  # fmt: skip
 ID, TIME, TARGET, RULE = "contact_id", "decision_at", "outcome", "rule_score"
 _TITLE_LEVELS = (
