@@ -26,7 +26,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from funnelbridge.analytics.periods import Grain, Period, bucket_label, epoch, floor_day, next_day
+from funnelbridge.analytics.periods import Grain, Period, bucket_label, epoch, floor_day, in_period, next_day
 from funnelbridge.analytics.tables import NONE_LABEL, Context, as_int, journeys, reach, seconds
 
 __all__ = ["Economics", "Forecast", "SpendRow", "economics"]
@@ -100,15 +100,6 @@ def milestones(ctx: Context) -> dict[str, str | None]:
     return found
 
 
-def _in(value: ir.IntegerValue, period: Period) -> ir.BooleanValue:
-    cond = value.notnull()
-    if period.start_s is not None:
-        cond = cond & (value >= period.start_s)
-    if period.end_s is not None:
-        cond = cond & (value < period.end_s)
-    return cond
-
-
 def _attribution(ctx: Context) -> ir.Table:
     contacts, campaigns = ctx.table("contacts"), ctx.table("campaigns")
     first = campaigns.select(fk=campaigns.key, fch=campaigns.channel)
@@ -132,7 +123,7 @@ def _volumes(ctx: Context, period: Period, stages: dict[str, str | None], key: s
     attr = _attribution(ctx)
     joined = people.left_join(attr, people.contact_id == attr.cid)
     joined = joined.mutate(k=ibis.coalesce(joined[key], NONE_LABEL))
-    aggs = {m: ibis.cases((_in(joined[m], period), 1), else_=0).sum() for m in firsts}
+    aggs = {m: ibis.cases((in_period(joined[m], period), 1), else_=0).sum() for m in firsts}
     frame = joined.group_by("k").aggregate(**aggs).execute()
     return {str(r["k"]): {m: as_int(r[m]) for m in firsts} for _, r in frame.iterrows()}
 
@@ -159,7 +150,7 @@ def _revenue(ctx: Context, period: Period, key: str) -> dict[str, float]:
     deals = ctx.table("deals")
     won = deals.filter((deals.status == "won") & deals.closed_at.notnull())
     won = won.mutate(cep=seconds(won.closed_at))
-    won = won.filter(_in(won.cep, period) & (won.cep <= epoch(ctx.as_of)))
+    won = won.filter(in_period(won.cep, period) & (won.cep <= epoch(ctx.as_of)))
     attr = _attribution(ctx)
     joined = won.left_join(attr, won.contact_id == attr.cid)
     joined = joined.mutate(k=ibis.coalesce(joined[key], NONE_LABEL))

@@ -23,7 +23,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from funnelbridge.analytics.periods import Grain, Period, buckets, epoch
+from funnelbridge.analytics.periods import Grain, Period, buckets, epoch, in_period
 from funnelbridge.analytics.quantiles import Summary, summarize
 from funnelbridge.analytics.tables import (
     Context,
@@ -125,19 +125,10 @@ def _touches(ctx: Context) -> ir.Table:
     )
 
 
-def _in(value: ir.IntegerValue, period: Period) -> ir.BooleanValue:
-    cond = value.notnull()
-    if period.start_s is not None:
-        cond = cond & (value >= period.start_s)
-    if period.end_s is not None:
-        cond = cond & (value < period.end_s)
-    return cond
-
-
 def _cohort(ctx: Context, period: Period, queue: str, handoff: str, touch: str) -> ir.Table:
     q, h, t = (ctx.stages.index(s) for s in (queue, handoff, touch))
     jt = journeys(ctx)
-    jt = jt.filter(_in(jt[reach(q)], period))
+    jt = jt.filter(in_period(jt[reach(q)], period))
     rejected = _rejections(ctx, queue, handoff).select("contact_id", "journey").distinct()
     rejected = rejected.mutate(rj=ibis.literal(1))
     jt = jt.left_join(rejected, ["contact_id", "journey"]).drop("contact_id_right", "journey_right")
@@ -158,7 +149,7 @@ def _breaches(ctx: Context, period: Period) -> ir.Table:
     timers = ctx.table("timers")
     timers = timers.filter((timers.kind == "sla_breach") & timers.fired_at.notnull() & timers.cancelled_at.isnull())
     timers = timers.mutate(fep=seconds(timers.fired_at))
-    timers = timers.filter(_in(timers.fep, period) & (timers.fep <= epoch(ctx.as_of)))
+    timers = timers.filter(in_period(timers.fep, period) & (timers.fep <= epoch(ctx.as_of)))
     return dimension_column(ctx, timers.select("contact_id", "fep"), Dimension.OWNER)
 
 

@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from funnelbridge.errors import InputError
 
-__all__ = ["Bucket", "Grain", "Period", "buckets", "epoch", "parse_period"]
+__all__ = ["Bucket", "Grain", "Period", "buckets", "epoch", "in_period", "parse_period"]
 
 _MAX_BUCKETS = 520
 
@@ -178,3 +179,13 @@ def parse_period(text: str | None, tz: ZoneInfo, now: datetime) -> Period:
             field="period",
         )
     return found
+
+
+def in_period(value: Any, period: Period) -> Any:
+    """Ibis condition: the epoch-seconds ``value`` is set and falls in ``period`` (start inclusive, end exclusive)."""
+    cond = value.notnull()
+    if period.start_s is not None:
+        cond = cond & (value >= period.start_s)
+    if period.end_s is not None:
+        cond = cond & (value < period.end_s)
+    return cond

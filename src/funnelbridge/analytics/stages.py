@@ -22,7 +22,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from funnelbridge.analytics.periods import Grain, Period, buckets, epoch
+from funnelbridge.analytics.periods import Grain, Period, buckets, epoch, in_period
 from funnelbridge.analytics.tables import (
     Context,
     Dimension,
@@ -129,15 +129,6 @@ def _counts(stages: tuple[str, ...], reached: list[int]) -> tuple[StageCount, ..
     )
 
 
-def _in(value: ir.IntegerValue, period: Period) -> ir.BooleanValue:
-    cond = value.notnull()
-    if period.start_s is not None:
-        cond = cond & (value >= period.start_s)
-    if period.end_s is not None:
-        cond = cond & (value < period.end_s)
-    return cond
-
-
 def _effective(jt: ir.Table, ctx: Context, spec: StageFunnelSpec) -> dict[str, ir.IntegerValue]:
     """The instant that counts at each stage for this spec (null when the journey does not count there)."""
     cols: dict[str, ir.IntegerValue] = {}
@@ -180,16 +171,16 @@ def _prepared(ctx: Context, spec: StageFunnelSpec, period: Period) -> ir.Table:
     """One flat projection of the journeys: 0/1 per stage, age, cohort label and dimension value."""
     if spec.order is Order.ANY and spec.basis is Basis.COHORT:
         jt = journey_tops(ctx)
-        jt = jt.filter(_in(jt.entered, period))
+        jt = jt.filter(in_period(jt.entered, period))
         marks = {reach(i): flag(jt.top >= i) for i in range(len(ctx.stages))}
         return _flat(ctx, spec, period, jt, marks)
     jt = journeys(ctx, materialize=False)
     reached = _effective(jt, ctx, spec)
     if spec.basis is Basis.COHORT:
-        jt = jt.filter(_in(jt.entered, period))
+        jt = jt.filter(in_period(jt.entered, period))
         marks = {name: flag(value.notnull()) for name, value in reached.items()}
     else:
-        marks = {name: flag(_in(value, period)) for name, value in reached.items()}
+        marks = {name: flag(in_period(value, period)) for name, value in reached.items()}
     return _flat(ctx, spec, period, jt, marks)
 
 
