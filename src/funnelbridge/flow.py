@@ -8,10 +8,12 @@ the new scores, the stage moves and the automation they trigger commit — or ro
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, select
 
+from funnelbridge.domain.clock import FrozenClock
+from funnelbridge.rules.facts import shared_facts
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.tables import model_versions
 
@@ -37,11 +39,15 @@ def after_activity(rt: Runtime, conn: Connection, contact_ids: Iterable[int]) ->
     from funnelbridge.scoring.service import score_contact
 
     ids = list(contact_ids)
-    for contact_id in ids:
-        score_contact(rt, conn, contact_id)
-    if ids and _model_active(conn):
-        from funnelbridge.scoring.predictive.store_scoring import model_score_contacts
+    # One "now" for the whole batch, so scoring and the stage criteria see the same moment and share each lead's
+    # facts (read once instead of twice).
+    pinned = replace(rt, clock=FrozenClock(rt.clock.now()))
+    with shared_facts():
+        for contact_id in ids:
+            score_contact(pinned, conn, contact_id)
+        if ids and _model_active(conn):
+            from funnelbridge.scoring.predictive.store_scoring import model_score_contacts
 
-        model_score_contacts(rt, conn, ids)
-    moves = sum(len(advance(rt, conn, contact_id)) for contact_id in ids)
+            model_score_contacts(pinned, conn, ids)
+        moves = sum(len(advance(pinned, conn, contact_id)) for contact_id in ids)
     return FlowResult(len(ids), moves)

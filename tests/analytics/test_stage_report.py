@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from conftest import AS_OF  # type: ignore[import-not-found]
 from funnelbridge.analytics.engines import Engine
 from funnelbridge.analytics.html import report_to_html
 from funnelbridge.analytics.render import render_report
@@ -17,6 +17,8 @@ from funnelbridge.analytics.report import FunnelReport, ReportOptions, build_rep
 from funnelbridge.analytics.tables import Context
 from funnelbridge.playbook.schema import Playbook
 from funnelbridge.store.db import Database
+
+AS_OF = datetime(2026, 4, 1, tzinfo=UTC)  # the fixtures' "now" (tests/analytics/conftest.py)
 
 
 def test_json_round_trips(report: FunnelReport) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from automation_helpers import WebhookReceiver
 
-from conftest import WebhookReceiver
 from funnelbridge.automation import enqueue
 from funnelbridge.bootstrap import init_project, open_runtime
 from funnelbridge.cli import main

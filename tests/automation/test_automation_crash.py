@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from automation_helpers import WebhookReceiver
 
-from conftest import WebhookReceiver
 from funnelbridge.automation import enqueue, list_outbox
 from funnelbridge.bootstrap import init_project
 from funnelbridge.domain.clock import utcnow

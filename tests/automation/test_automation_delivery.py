@@ -10,10 +10,10 @@ import random
 from datetime import timedelta
 
 import pytest
+from automation_helpers import SmtpReceiver, WebhookReceiver, World, b2b
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SmtpReceiver, WebhookReceiver, World, b2b
 from funnelbridge.automation import (
     Backoff,
     RecordingDeliverer,

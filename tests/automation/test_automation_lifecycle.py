@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from automation_helpers import World, b2b
 from sqlalchemy import select
 
-from conftest import World, b2b
 from funnelbridge.automation import RecordingDeliverer, list_outbox, run_worker, scan_inactive
 from funnelbridge.automation.delivery.move import MoveDeliverer
 from funnelbridge.lifecycle import Actor, accept, advance, disqualify, reject

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import T0
+from automation_helpers import T0
+
 from funnelbridge.automation import enqueue
 from funnelbridge.store import Database
 from funnelbridge.store.outbox import claim_due, count_by_status, get_row, mark_dead, mark_done, mark_retry

@@ -6,11 +6,11 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from automation_helpers import World, b2b
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from conftest import World, b2b
 from funnelbridge.automation import ConditionChecker, assign_lead, week_start
 from funnelbridge.domain.clock import FrozenClock
 from funnelbridge.playbook.schema import RoutingRule

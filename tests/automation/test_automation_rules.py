@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from automation_helpers import World, b2b
 from sqlalchemy import func, select
 
-from conftest import World, b2b
 from funnelbridge.automation import list_outbox
 from funnelbridge.domain.events import DealWon, ScoreCrossed, StageEntered, TemperatureChanged
 from funnelbridge.store import Database

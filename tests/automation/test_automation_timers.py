@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from automation_helpers import World, b2b
 from sqlalchemy import select, update
 
-from conftest import World, b2b
 from funnelbridge.automation import fire_due_timers, list_outbox, record_first_touch, scan_inactive
 from funnelbridge.domain.clock import FrozenClock
 from funnelbridge.store.tables import contacts, nurture_enrollments, pipeline_states

@@ -6,10 +6,10 @@ import functools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from automation_helpers import b2b
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import b2b
 from funnelbridge.automation import Action, ActionKind, matching_rules, occurrence_of, parse_action
 from funnelbridge.domain.events import DealLost, DealStageChanged, ScoreCrossed, StageEntered, StageLeft
 from funnelbridge.errors import PlaybookError

@@ -7,8 +7,10 @@ answers and its events up to ``as_of`` (events after ``as_of`` are not facts yet
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +21,23 @@ from funnelbridge.domain.clock import as_utc
 from funnelbridge.errors import NotFoundError
 from funnelbridge.store.tables import accounts, contacts, events, scores
 
-__all__ = ["BANT_KEYS", "EventFact", "LeadFacts", "load_lead_facts"]
+__all__ = ["BANT_KEYS", "EventFact", "LeadFacts", "load_lead_facts", "shared_facts"]
+
+_SHARED: ContextVar[dict[tuple[int, int, datetime], LeadFacts] | None] = ContextVar("shared_facts", default=None)
+
+
+@contextmanager
+def shared_facts() -> Iterator[None]:
+    """Within this block, a lead's contact, account and events are read once per (connection, as_of) and shared
+    by every :func:`load_lead_facts` call — scoring and then the stage criteria of the same lead. The score is
+    always read afresh, because scoring changes it. Use it only where nothing else changes the lead's attributes
+    or events in between (the activity flow)."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
 
 BANT_KEYS = ("budget", "authority", "need", "timeline")
 
@@ -100,6 +118,17 @@ def _events(conn: Connection, contact_id: int, as_of: datetime) -> list[EventFac
 def load_lead_facts(conn: Connection, contact_id: int, as_of: datetime) -> LeadFacts:
     """Read one lead's facts at ``as_of``. Raises NotFoundError for an unknown contact."""
     as_of = as_utc(as_of)
+    shared = _SHARED.get()
+    if shared is None:
+        return _load(conn, contact_id, as_of)
+    key = (id(conn), contact_id, as_of)
+    if key in shared:
+        return replace(shared[key], score=_score(conn, contact_id))
+    facts = shared[key] = _load(conn, contact_id, as_of)
+    return facts
+
+
+def _load(conn: Connection, contact_id: int, as_of: datetime) -> LeadFacts:
     row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).first()
     if row is None:
         raise NotFoundError(f"contact {contact_id} does not exist")
