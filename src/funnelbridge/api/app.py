@@ -27,6 +27,7 @@ ROUTER_MODULES = (
     "funnelbridge.api.routes.intake",
     "funnelbridge.api.routes.leads",
     "funnelbridge.api.routes.reports",
+    "funnelbridge.api.routes.playbook",
 )
 
 
