@@ -260,6 +260,7 @@ scores = Table(
     Column("as_of", TS, nullable=False),
     Column("playbook_version", String(16), nullable=False),
     Column("updated_at", TS, nullable=False),
+    Column("state", JSON, comment="main row: the incremental scorer's state (funnelbridge.scoring.incremental)"),
 )
 
 deals = Table(
