@@ -154,7 +154,7 @@ def stage_roles(pipe: Pipeline) -> StageRoles:
         deal_from=deal_from,
         recycled=_detour(pipe.detours, "recycled", 0),
         disqualified=_detour(pipe.detours, "disqualified", -1),
-        reentry=with_criteria[-1] if with_criteria else None,
+        reentry=next((s for s in reversed(with_criteria) if s != customer), None),  # never straight back to customer
         gate=with_criteria[0] if with_criteria and pipe.stages[0].enter_when is None else None,
     )
 
