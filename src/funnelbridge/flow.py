@@ -1,8 +1,13 @@
-"""What happens after activity lands: each touched contact is re-scored (rules, then the active predictive model
+"""What happens after activity lands: the touched contacts are re-scored (rules, then the active predictive model
 if there is one), then moved through the lifecycle.
 
 Ingestion (event intake and imports) calls :func:`after_activity` inside its own transaction, so the events,
 the new scores, the stage moves and the automation they trigger commit — or roll back — together.
+
+The work is batched: the leads' contacts, accounts, stored scores with their incremental states and only their new
+events are read in a few queries per chunk (:func:`funnelbridge.scoring.incremental_store.score_leads`), scored in
+memory, written in one executemany; their pipeline states are read in one query, and the stage criteria get the
+facts scoring already has (with the new score and the event aggregates the state keeps).
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection, select
 
 from funnelbridge.domain.clock import FrozenClock
-from funnelbridge.rules.facts import shared_facts
+from funnelbridge.rules.facts import LeadFacts, shared_facts
 from funnelbridge.runtime import Runtime
-from funnelbridge.store.tables import model_versions
+from funnelbridge.store.tables import model_versions, scores
 
 __all__ = ["FlowResult", "after_activity"]
 
@@ -32,22 +37,41 @@ def _model_active(conn: Connection) -> bool:
     return conn.execute(select(model_versions.c.version).where(model_versions.c.active.is_(True))).first() is not None
 
 
-def after_activity(rt: Runtime, conn: Connection, contact_ids: Iterable[int]) -> FlowResult:
-    """Score each contact (``score_contact``; then the active model's probability, so criteria may use
-    ``score.probability``), then ``advance`` it, in the caller's transaction."""
-    from funnelbridge.lifecycle import advance
-    from funnelbridge.scoring.service import score_contact
+def _with_probabilities(conn: Connection, facts: dict[int, LeadFacts]) -> dict[int, LeadFacts]:
+    """The facts with the probability the model just stored (the criteria may read ``score.probability``)."""
+    ids, fresh = list(facts), {}
+    for i in range(0, len(ids), 500):
+        query = select(scores.c.contact_id, scores.c.probability).where(
+            scores.c.contact_id.in_(ids[i : i + 500]), scores.c.score_group == "main"
+        )
+        fresh.update({int(cid): p for cid, p in conn.execute(query)})
+    out = {}
+    for cid, f in facts.items():
+        score = {**(f.score or {}), "probability": fresh.get(cid)}
+        out[cid] = LeadFacts(f.contact, f.account, score, f.bant, f.events, f.as_of, f.aggregates)
+    return out
 
-    ids = list(contact_ids)
-    # One "now" for the whole batch, so scoring and the stage criteria see the same moment and share each lead's
-    # facts (read once instead of twice).
+
+def after_activity(rt: Runtime, conn: Connection, contact_ids: Iterable[int]) -> FlowResult:
+    """Score the contacts (``score_contacts``; then the active model's probability, so criteria may use
+    ``score.probability``), then ``advance`` each, in the caller's transaction."""
+    from funnelbridge.lifecycle import advance
+    from funnelbridge.scoring.incremental_store import score_leads
+    from funnelbridge.scoring.service import store_scored
+    from funnelbridge.store.pipeline import states_of
+
+    ids = list(dict.fromkeys(contact_ids))
+    # One "now" for the whole batch, so scoring and the stage criteria see the same moment.
     pinned = replace(rt, clock=FrozenClock(rt.clock.now()))
     with shared_facts():
-        for contact_id in ids:
-            score_contact(pinned, conn, contact_id)
+        scored = score_leads(pinned.playbook, conn, ids, pinned.clock.now())
+        store_scored(pinned, conn, scored)
+        facts = {s.contact_id: s.facts for s in scored}
         if ids and _model_active(conn):
             from funnelbridge.scoring.predictive.store_scoring import model_score_contacts
 
             model_score_contacts(pinned, conn, ids)
-        moves = sum(len(advance(pinned, conn, contact_id)) for contact_id in ids)
+            facts = _with_probabilities(conn, facts)
+        states = states_of(conn, ids)
+        moves = sum(len(advance(pinned, conn, cid, facts=facts[cid], states=states)) for cid in ids)
     return FlowResult(len(ids), moves)

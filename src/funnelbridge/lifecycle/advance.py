@@ -4,6 +4,7 @@ advocacy stage when that stage has criteria and they hold."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
@@ -14,6 +15,7 @@ from funnelbridge.lifecycle.criteria import LeadCriteria
 from funnelbridge.lifecycle.engine import MoveRequest, apply_move, pipeline_name, table_of
 from funnelbridge.lifecycle.model import SYSTEM, Transition
 from funnelbridge.lifecycle.table import Move, TransitionTable
+from funnelbridge.rules.facts import LeadFacts
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.pipeline import PipelineState, get_state
 from funnelbridge.store.tables import events
@@ -22,34 +24,47 @@ from funnelbridge.store.transitions import last_transition
 __all__ = ["advance"]
 
 
-def advance(rt: Runtime, conn: Connection, contact_id: int, pipeline: str | None = None) -> list[Transition]:
+def advance(
+    rt: Runtime,
+    conn: Connection,
+    contact_id: int,
+    pipeline: str | None = None,
+    *,
+    facts: LeadFacts | None = None,
+    states: Mapping[tuple[int, str], PipelineState] | None = None,
+) -> list[Transition]:
     """Make the automatic moves the criteria allow now, in ``pipeline`` or in every pipeline of the playbook.
 
-    Runs on the caller's connection (the caller owns the transaction). Returns the transitions made.
+    Runs on the caller's connection (the caller owns the transaction). Returns the transitions made. ``facts``
+    (the lead's facts now) and ``states`` (pipeline states read beforehand, by contact and pipeline; a missing key
+    means no state) spare the reads; after a move, the states of the lead's further pipelines are read afresh.
     """
     names = [pipeline_name(rt, pipeline)] if pipeline else list(rt.playbook.pipelines)
-    made = []
+    made: list[Transition] = []
     for name in names:
-        moved = _advance_one(rt, conn, contact_id, name)
+        known = states if not made else None
+        state = known.get((contact_id, name)) if known is not None else get_state(conn, contact_id, name)
+        moved = _advance_one(rt, conn, contact_id, name, state, facts)
         if moved is not None:
             made.append(moved)
     return made
 
 
-def _advance_one(rt: Runtime, conn: Connection, contact_id: int, name: str) -> Transition | None:
+def _advance_one(
+    rt: Runtime, conn: Connection, contact_id: int, name: str, state: PipelineState | None, facts: LeadFacts | None
+) -> Transition | None:
     table = table_of(rt, name)
-    state = get_state(conn, contact_id, name)
     now = rt.clock.now()
+    criteria = LeadCriteria(conn, rt.playbook.pipelines[name], contact_id, now, facts)
     if state is not None and state.stage == table.roles.recycled:
-        return _reenter(rt, conn, table, state, now)
+        return _reenter(rt, conn, table, state, now, criteria)
     current = state.stage if state else None
     auto = table.roles.auto
     if state is not None and current == table.roles.customer and current not in auto:
-        return _advocacy(rt, conn, table, state, now)
+        return _advocacy(rt, conn, table, state, now, criteria)
     if current is not None and current not in auto:
         return None
     later = auto[auto.index(current) + 1 :] if current else auto[1:]
-    criteria = LeadCriteria(conn, rt.playbook.pipelines[name], contact_id, now)
     gate = table.roles.gate
     if gate in later and not criteria.holds(gate):
         later = later[: later.index(gate)]  # not identified yet: no skipping past identification
@@ -63,13 +78,12 @@ def _advance_one(rt: Runtime, conn: Connection, contact_id: int, name: str) -> T
 
 
 def _advocacy(
-    rt: Runtime, conn: Connection, table: TransitionTable, state: PipelineState, now: datetime
+    rt: Runtime, conn: Connection, table: TransitionTable, state: PipelineState, now: datetime, criteria: LeadCriteria
 ) -> Transition | None:
     """A customer becomes an evangelist on its own when the advocacy stage has criteria and they hold (e.g. a
     referral or review event); otherwise only the ``advocate`` command moves it."""
     target = table.roles.advocacy
-    pipe = rt.playbook.pipelines[state.pipeline]
-    if target is None or not LeadCriteria(conn, pipe, state.contact_id, now).holds(target):
+    if target is None or not criteria.holds(target):
         return None
     rule = table.find(Move.ADVOCATE, state.stage, target)
     move = MoveRequest(SYSTEM, _at(now, state), reason="advocacy")
@@ -77,7 +91,7 @@ def _advocacy(
 
 
 def _reenter(
-    rt: Runtime, conn: Connection, table: TransitionTable, state: PipelineState, now: datetime
+    rt: Runtime, conn: Connection, table: TransitionTable, state: PipelineState, now: datetime, criteria: LeadCriteria
 ) -> Transition | None:
     """A recycled lead comes back when it shows activity after it was recycled, its hold is over and the
     re-entry stage's criteria hold."""
@@ -88,7 +102,7 @@ def _reenter(
     latest = newest.scalar_one_or_none()
     if latest is None or as_utc(latest) <= state.entered_at:
         return None
-    if not LeadCriteria(conn, rt.playbook.pipelines[state.pipeline], state.contact_id, now).holds(target):
+    if not criteria.holds(target):
         return None
     rule = table.find(Move.REENTER, state.stage, target)
     move = MoveRequest(SYSTEM, _at(now, state), reason="renewed_engagement")

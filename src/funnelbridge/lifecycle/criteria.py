@@ -29,22 +29,23 @@ def _predicate(condition: object) -> Callable[[Any], bool]:
 
 @dataclass
 class LeadCriteria:
-    """One lead's stage criteria at ``as_of``; its facts are loaded once, on the first question that needs them."""
+    """One lead's stage criteria at ``as_of``; its facts are loaded once, on the first question that needs them,
+    unless they are handed in (``facts``: the activity flow passes what scoring already read)."""
 
     conn: Connection
     pipe: Pipeline
     contact_id: int
     as_of: datetime
-    _facts: LeadFacts | None = field(default=None, repr=False)
+    facts: LeadFacts | None = field(default=None, repr=False)
 
     def holds(self, stage: str) -> bool:
         """True when ``stage`` has entry criteria and they hold (a stage without criteria never holds)."""
         condition = self.pipe.stage(stage).enter_when
         if condition is None:
             return False
-        if self._facts is None:
-            self._facts = load_lead_facts(self.conn, self.contact_id, self.as_of)
-        return _predicate(condition)(self._facts)
+        if self.facts is None:
+            self.facts = load_lead_facts(self.conn, self.contact_id, self.as_of)
+        return _predicate(condition)(self.facts)
 
     def first(self, candidates: Sequence[str]) -> str | None:
         """The first of ``candidates`` (in order of preference) whose criteria hold."""

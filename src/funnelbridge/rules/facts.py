@@ -21,7 +21,16 @@ from funnelbridge.domain.clock import as_utc
 from funnelbridge.errors import NotFoundError
 from funnelbridge.store.tables import accounts, contacts, events, scores
 
-__all__ = ["BANT_KEYS", "EventFact", "LeadFacts", "load_lead_facts", "shared_facts"]
+__all__ = [
+    "BANT_KEYS",
+    "EventFact",
+    "LeadFacts",
+    "event_fact",
+    "lead_facts",
+    "load_lead_facts",
+    "score_facts_of",
+    "shared_facts",
+]
 
 _SHARED: ContextVar[dict[tuple[int, int, datetime], LeadFacts] | None] = ContextVar("shared_facts", default=None)
 
@@ -65,6 +74,9 @@ class LeadFacts:
     bant: Mapping[str, Any] = field(default_factory=dict)
     events: Sequence[EventFact] = ()
     as_of: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    aggregates: Mapping[str, float | None] | None = None
+    """Precomputed ``events.*`` values by :func:`funnelbridge.rules.python.aggregate_key` (the incremental scorer
+    keeps them up to date); a leaf whose key is here reads it instead of scanning ``events``."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "as_of", as_utc(self.as_of))
@@ -83,15 +95,52 @@ def _row_dict(row: Any) -> dict[str, Any]:
     return {key: _plain(value) for key, value in row._mapping.items()}
 
 
-def _score(conn: Connection, contact_id: int) -> dict[str, Any] | None:
-    cols = [scores.c[n] for n in ("fit", "engagement", "negative", "total", "grade", "temperature", "probability")]
-    query = select(*cols).where(scores.c.contact_id == contact_id, scores.c.score_group == "main")
-    row = conn.execute(query).first()
+SCORE_FACTS = ("fit", "engagement", "negative", "total", "grade", "temperature", "probability")
+
+
+def score_facts_of(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The ``score.*`` facts of a stored main ``scores`` row (None: never scored)."""
     if row is None:
         return None
-    data = _row_dict(row)
+    data = {key: _plain(row[key]) for key in SCORE_FACTS}
     data["fit_grade"] = data.pop("grade")
     return data
+
+
+def lead_facts(
+    contact: Mapping[str, Any],
+    account: Mapping[str, Any] | None,
+    score: Mapping[str, Any] | None,
+    events: Sequence[EventFact],
+    as_of: datetime,
+    aggregates: Mapping[str, float | None] | None = None,
+) -> LeadFacts:
+    """Facts from rows already read: ``contact`` and ``account`` rows (as mappings), the stored main score row."""
+    contact = {key: _plain(value) for key, value in contact.items()}
+    account = {key: _plain(value) for key, value in account.items()} if account is not None else None
+    bant = {key: contact.get(f"bant_{key}") for key in BANT_KEYS}
+    return LeadFacts(contact, account, score_facts_of(score), bant, events, as_of, aggregates)
+
+
+def event_fact(row: Any) -> EventFact:
+    """An ``events`` row (type, occurred_at, path, campaign, source, medium, properties) as a fact."""
+    return EventFact(
+        type=row.type,
+        occurred_at=as_utc(row.occurred_at),
+        path=row.path,
+        campaign=row.campaign,
+        source=row.source,
+        medium=row.medium,
+        properties=row.properties or {},
+    )
+
+
+def _score(conn: Connection, contact_id: int) -> dict[str, Any] | None:
+    query = select(*(scores.c[n] for n in SCORE_FACTS)).where(
+        scores.c.contact_id == contact_id, scores.c.score_group == "main"
+    )
+    row = conn.execute(query).first()
+    return score_facts_of(dict(row._mapping)) if row is not None else None
 
 
 def _events(conn: Connection, contact_id: int, as_of: datetime) -> list[EventFact]:
@@ -101,18 +150,7 @@ def _events(conn: Connection, contact_id: int, as_of: datetime) -> list[EventFac
         .where(c.contact_id == contact_id, c.occurred_at <= as_of)
         .order_by(c.occurred_at, c.id)
     )
-    return [
-        EventFact(
-            type=r.type,
-            occurred_at=as_utc(r.occurred_at),
-            path=r.path,
-            campaign=r.campaign,
-            source=r.source,
-            medium=r.medium,
-            properties=r.properties or {},
-        )
-        for r in conn.execute(query)
-    ]
+    return [event_fact(r) for r in conn.execute(query)]
 
 
 def load_lead_facts(conn: Connection, contact_id: int, as_of: datetime) -> LeadFacts:

@@ -20,6 +20,7 @@ Semantics of a leaf:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -35,10 +36,12 @@ from funnelbridge.rules.fields import FieldType, field_type
 __all__ = [
     "EventPredicate",
     "Predicate",
+    "aggregate_key",
     "compile_event_predicate",
     "compile_predicate",
     "event_aggregate",
     "is_missing",
+    "lead_getter",
     "matching_events",
 ]
 
@@ -197,7 +200,7 @@ def _leaf_matcher(leaf: FieldCondition, ftype: FieldType) -> Matcher:
 # --- field access -------------------------------------------------------------------------------------------
 
 
-def _lead_getter(name: str) -> Callable[[LeadFacts], Any]:
+def lead_getter(name: str) -> Callable[[LeadFacts], Any]:
     if name.startswith("contact.properties."):
         key = name.removeprefix("contact.properties.")
         return lambda f: (f.contact.get("properties") or {}).get(key)
@@ -232,8 +235,30 @@ def matching_events(
             yield e
 
 
+def aggregate_key(leaf: FieldCondition) -> str:
+    """A stable name of an ``events.*`` leaf's value (field, event, where, within — not the comparison), under
+    which :attr:`LeadFacts.aggregates` may hold it precomputed."""
+    where = leaf.where.model_dump(mode="json", by_alias=True) if leaf.where is not None else None
+    parts = {"field": leaf.field, "event": leaf.event, "within": leaf.within, "where": where}
+    return json.dumps(parts, sort_keys=True, separators=(",", ":"))
+
+
 def event_aggregate(leaf: FieldCondition) -> Callable[[LeadFacts], float | None]:
-    """The value of an ``events.*`` leaf for one lead: a count, or days since the newest matching event."""
+    """The value of an ``events.*`` leaf for one lead: a count, or days since the newest matching event (read from
+    ``facts.aggregates`` when it holds the leaf's :func:`aggregate_key`)."""
+    compute = _scan_aggregate(leaf)
+    key = aggregate_key(leaf)
+
+    def value(f: LeadFacts) -> float | None:
+        known = f.aggregates
+        if known is not None and key in known:
+            return known[key]
+        return compute(f)
+
+    return value
+
+
+def _scan_aggregate(leaf: FieldCondition) -> Callable[[LeadFacts], float | None]:
     where = compile_event_predicate(leaf.where) if leaf.where is not None else None
     within = parse_duration(leaf.within) if leaf.within else None
     if leaf.field == "events.count":
@@ -268,7 +293,7 @@ def _lead_leaf(leaf: FieldCondition) -> Predicate:
     if leaf.field.startswith("events."):
         aggregate = event_aggregate(leaf)
         return lambda f: match(aggregate(f))
-    get = _lead_getter(leaf.field)
+    get = lead_getter(leaf.field)
     return lambda f: match(get(f))
 
 

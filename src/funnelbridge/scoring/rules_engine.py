@@ -21,7 +21,16 @@ from funnelbridge.scoring.decay import SECONDS_PER_DAY, capped_total, day_earned
 from funnelbridge.scoring.results import GroupScore, RulePoints, classify
 from funnelbridge.scoring.ruleset import AttributeRule, EventRule, RuleSet, rule_sets
 
-__all__ = ["CompiledRuleSet", "compile_scoring", "events_by_type", "score_event_rule", "score_facts", "score_group"]
+__all__ = [
+    "CompiledRuleSet",
+    "compile_scoring",
+    "event_points",
+    "events_by_type",
+    "score_event_rule",
+    "score_facts",
+    "score_group",
+    "zone",
+]
 
 
 @dataclass(frozen=True)
@@ -88,10 +97,10 @@ def score_event_rule(
             next_expiry = ends if next_expiry is None else min(next_expiry, ends)
     if counted == 0:
         return None
-    return _event_points(rule, capped_total(value, rule.total), raw, counted, as_of, next_expiry)
+    return event_points(rule, capped_total(value, rule.total), raw, counted, as_of, next_expiry)
 
 
-def _event_points(
+def event_points(
     rule: EventRule, points: float, raw: float, counted: int, as_of: datetime, next_expiry: datetime | None
 ) -> RulePoints:
     half = rule.half_life_days
@@ -152,7 +161,7 @@ def score_group(
 
 def score_facts(playbook: Playbook, facts: LeadFacts, *, contact_id: int = 0) -> tuple[GroupScore, ...]:
     """Score a lead in every group of the playbook (main first)."""
-    tz, by_type = _zone(playbook.timezone), events_by_type(facts)
+    tz, by_type = zone(playbook.timezone), events_by_type(facts)
     return tuple(
         score_group(c, playbook.scoring, facts, tz, contact_id=contact_id, version=playbook.version, by_type=by_type)
         for c in compile_scoring(playbook.scoring)
@@ -160,5 +169,5 @@ def score_facts(playbook: Playbook, facts: LeadFacts, *, contact_id: int = 0) ->
 
 
 @lru_cache(maxsize=16)
-def _zone(name: str) -> ZoneInfo:
+def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)

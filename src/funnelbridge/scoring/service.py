@@ -1,14 +1,15 @@
 """Scoring use cases: score one lead after its events land (incremental), rescore every lead (batch), explain.
 
-``score_contact`` runs inside the caller's transaction (ingestion calls it per lead, then the lifecycle's
-``advance``); ``rescore_all`` owns its transaction. Both store one ``scores`` row per (contact, group) with the
+``score_contact`` / ``score_contacts`` run inside the caller's transaction (the activity flow calls them for a batch
+of leads, then the lifecycle's ``advance``) and go on from each lead's stored incremental state, reading only its new
+events; ``rescore_all`` owns its transaction. Both store one ``scores`` row per (contact, group) with the
 playbook version and publish ScoreCrossed / TemperatureChanged on ``rt.bus`` for stored scores that cross a
 threshold (see :mod:`funnelbridge.scoring.thresholds`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,13 +20,23 @@ from funnelbridge.domain.events import DomainEvent
 from funnelbridge.errors import NotFoundError
 from funnelbridge.rules.facts import load_lead_facts
 from funnelbridge.runtime import Runtime
+from funnelbridge.scoring.incremental_store import ScoredLead, score_leads
 from funnelbridge.scoring.rescore import Progress, RescoreSummary, rescore_all
 from funnelbridge.scoring.results import GroupScore
 from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.scoring.thresholds import ScoreSnapshot, crossings
-from funnelbridge.store.scores import load_scores, score_row, upsert_scores
+from funnelbridge.store.scores import score_row, upsert_scores
 
-__all__ = ["Progress", "RescoreSummary", "ScoreResult", "explain_contact", "rescore_all", "score_contact"]
+__all__ = [
+    "Progress",
+    "RescoreSummary",
+    "ScoreResult",
+    "explain_contact",
+    "rescore_all",
+    "score_contact",
+    "score_contacts",
+    "store_scored",
+]
 
 
 @dataclass(frozen=True)
@@ -67,18 +78,36 @@ def _snapshot(row: Mapping[str, object] | None) -> ScoreSnapshot | None:
     return ScoreSnapshot(float(row["engagement"]), float(row["total"]), str(row["temperature"]))  # type: ignore[arg-type]
 
 
-def score_contact(rt: Runtime, conn: Connection, contact_id: int, as_of: datetime | None = None) -> ScoreResult:
-    """Rescore one lead from its facts, store its score rows and publish threshold crossings (caller's transaction)."""
-    results = _compute(rt, conn, contact_id, as_of)
-    main = results[0]
-    old = load_scores(conn, contact_id).get("main")
+def store_scored(rt: Runtime, conn: Connection, scored: Sequence[ScoredLead]) -> list[ScoreResult]:
+    """Store rescored leads' rows (and states) in one executemany, then publish their threshold crossings in order."""
     now = rt.clock.now()
-    upsert_scores(conn, [score_row(r, now) for r in results])
-    new = ScoreSnapshot(main.engagement, main.total, main.temperature)
-    events = crossings(rt.playbook, contact_id, now, _snapshot(old), new)
-    for event in events:
-        rt.bus.publish(conn, event)
-    return ScoreResult(contact_id, main.as_of, main, {r.group: r for r in results[1:]}, tuple(events))
+    rows = [score_row(r, now) | {"state": s.state if r.group == "main" else None} for s in scored for r in s.results]
+    upsert_scores(conn, rows)
+    out = []
+    for s in scored:
+        main = s.results[0]
+        new = ScoreSnapshot(main.engagement, main.total, main.temperature)
+        events = crossings(rt.playbook, s.contact_id, now, _snapshot(s.old_main), new)
+        for event in events:
+            rt.bus.publish(conn, event)
+        groups = {r.group: r for r in s.results[1:]}
+        out.append(ScoreResult(s.contact_id, main.as_of, main, groups, tuple(events)))
+    return out
+
+
+def score_contacts(
+    rt: Runtime, conn: Connection, contact_ids: Iterable[int], as_of: datetime | None = None
+) -> list[ScoreResult]:
+    """Rescore leads (each from its stored state and new events; see :mod:`~funnelbridge.scoring.incremental_store`),
+    store their score rows and publish threshold crossings, in the caller's transaction."""
+    at = as_utc(as_of) if as_of is not None else rt.clock.now()
+    ids = list(dict.fromkeys(contact_ids))
+    return store_scored(rt, conn, score_leads(rt.playbook, conn, ids, at))
+
+
+def score_contact(rt: Runtime, conn: Connection, contact_id: int, as_of: datetime | None = None) -> ScoreResult:
+    """Rescore one lead, store its score rows and publish threshold crossings (caller's transaction)."""
+    return score_contacts(rt, conn, [contact_id], as_of)[0]
 
 
 def _resolve(conn: Connection, contact: int | str) -> int:

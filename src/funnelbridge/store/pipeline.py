@@ -23,6 +23,7 @@ __all__ = [
     "insert_state",
     "stall_candidates",
     "states_in_stage",
+    "states_of",
     "update_state",
 ]
 
@@ -65,6 +66,16 @@ def get_state(conn: Connection, contact_id: int, pipeline: str) -> PipelineState
     t = pipeline_states
     row = conn.execute(select(t).where(t.c.contact_id == contact_id, t.c.pipeline == pipeline)).first()
     return _state(row) if row is not None else None
+
+
+def states_of(conn: Connection, contact_ids: Sequence[int], chunk: int = 500) -> dict[tuple[int, str], PipelineState]:
+    """``{(contact_id, pipeline): state}`` of many contacts, ``chunk`` ids per query."""
+    t, ids, out = pipeline_states, list(contact_ids), {}
+    for i in range(0, len(ids), chunk):
+        for row in conn.execute(select(t).where(t.c.contact_id.in_(ids[i : i + chunk]))):
+            state = _state(row)
+            out[(state.contact_id, state.pipeline)] = state
+    return out
 
 
 def all_states(conn: Connection, contact_id: int | None = None) -> list[PipelineState]:

@@ -52,18 +52,20 @@ def score_row(score: GroupScore, updated_at: datetime) -> dict[str, Any]:
 
 
 def upsert_scores(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert or replace score rows (keyed by contact and group)."""
+    """Insert or replace score rows (keyed by contact and group), in one executemany. When the rows carry a
+    ``state`` key (every row then), the incremental scorer's state is written too; otherwise it is kept."""
     if not rows:
         return
-    conn.execute(_upsert(conn.dialect.name), list(rows))
+    conn.execute(_upsert(conn.dialect.name, "state" in rows[0]), list(rows))
 
 
-@lru_cache(maxsize=4)
-def _upsert(dialect_name: str) -> Any:
+@lru_cache(maxsize=8)
+def _upsert(dialect_name: str, with_state: bool = False) -> Any:
     """The upsert statement, built once per dialect (it runs after every event of every lead)."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(scores)
-    keep = {c: stmt.excluded[c] for c in SCORE_COLUMNS if c not in ("contact_id", "score_group")}
+    columns = (*SCORE_COLUMNS, "state") if with_state else SCORE_COLUMNS
+    keep = {c: stmt.excluded[c] for c in columns if c not in ("contact_id", "score_group")}
     return stmt.on_conflict_do_update(index_elements=["contact_id", "score_group"], set_=keep)
 
 

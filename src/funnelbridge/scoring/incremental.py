@@ -1,0 +1,376 @@
+"""Incremental rule scoring: a lead's score *state*, updated event by event and evaluated at any later time.
+
+:func:`~funnelbridge.scoring.rules_engine.score_facts` rescans all of a lead's events: O(rules × events). A
+:class:`LeadState` keeps, per group and event rule, just what the rule's points need, so that an event arriving in
+time order costs O(rules matching it) and scoring the lead at a time not before its newest event costs O(rules):
+
+* events counted and raw points; for half-life rules the decayed sum relative to an anchor time (the newest
+  event), since Σ p·2^(−(t−t_i)/h) = 2^(−(t−anchor)/h) · Σ p·2^(−(anchor−t_i)/h), rebased on each event;
+* the current day's count for per-day caps (events arrive in order, so earlier days are final);
+* whether the first matching event was taken, for rules that are not repeatable;
+* the not-yet-expired events (time, earned points) of expiry rules;
+* per ``events.count`` / ``events.days_since_last`` leaf of an attribute rule or a stage criterion: the count, the
+  newest time and, with ``within``, the times inside the window.
+
+Attribute rules without event aggregates are re-evaluated only when a field they read changes.
+
+``score_facts`` stays the reference and the fallback (an out-of-order event, another playbook version, no state):
+the two agree exactly except for the decayed sum of two or more events, which agrees to rounding (~1e-12 relative).
+Times are integer microseconds since the Unix epoch, so the state round-trips through JSON exactly.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from funnelbridge.playbook.schema import Playbook
+from funnelbridge.rules.ast import AllOf, AnyOf, FieldCondition, NotOf
+from funnelbridge.rules.facts import EventFact, LeadFacts
+from funnelbridge.rules.python import EventPredicate, aggregate_key, compile_event_predicate, lead_getter
+from funnelbridge.scoring.decay import SECONDS_PER_DAY, capped_total, day_earned, decay_factor
+from funnelbridge.scoring.results import GroupScore, RulePoints, classify
+from funnelbridge.scoring.rules_engine import CompiledRuleSet, compile_scoring, event_points, zone
+from funnelbridge.scoring.ruleset import EventRule
+
+__all__ = ["AggregateState", "IncrementalScorer", "LeadState", "RuleState", "from_us", "scorer_for", "to_us"]
+
+US = 1_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Node = FieldCondition | AllOf | AnyOf | NotOf
+
+
+def to_us(at: datetime) -> int:
+    """An aware time as integer microseconds since the epoch (exact)."""
+    d = at - EPOCH
+    return (d.days * 86400 + d.seconds) * US + d.microseconds
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def _age(now_us: int, at_us: int) -> float:
+    """Age in days, with the very arithmetic of ``(now - at).total_seconds() / 86400``."""
+    return ((now_us - at_us) / US) / SECONDS_PER_DAY
+
+
+class RuleState:
+    """What one event rule's points need (see the module docstring)."""
+
+    __slots__ = ("anchor", "day", "day_n", "done", "live", "n", "raw", "s")
+
+    def __init__(self) -> None:
+        self.done = False  # a matching event was taken (non-repeatable rules take only the first)
+        self.day: int | None = None  # local day ordinal of the newest matching event (per-day caps)
+        self.day_n = 0  # matching events on that day so far
+        self.n = 0  # events counted (rules without expiry)
+        self.raw = 0.0
+        self.s = 0.0  # decayed sum at ``anchor`` (half-life rules without expiry)
+        self.anchor = 0
+        self.live: deque[tuple[int, float]] = deque()  # (time, earned) not yet expired (expiry rules)
+
+
+class AggregateState:
+    """One ``events.*`` leaf: matching events counted, the newest one, and the times inside ``within``."""
+
+    __slots__ = ("n", "newest", "times")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.newest: int | None = None
+        self.times: deque[int] = deque()
+
+
+class LeadState:
+    """One lead's incremental scoring state under one playbook version."""
+
+    __slots__ = ("aggregates", "attr_hits", "attr_key", "events", "last_us", "rules", "version", "watermark")
+
+    def __init__(self, version: str, groups: Sequence[int], aggregates: int) -> None:
+        self.version = version
+        self.last_us: int | None = None  # newest event applied
+        self.events = 0  # events applied
+        self.watermark = 0  # the store's newest applied event id (set by the store path)
+        self.rules: list[list[RuleState | None]] = [[None] * n for n in groups]
+        self.aggregates = [AggregateState() for _ in range(aggregates)]
+        self.attr_key: tuple[Any, ...] | None = None  # fields read by static attribute rules, at the last score
+        self.attr_hits: list[list[bool | None]] = []
+
+
+@dataclass(frozen=True)
+class _RuleSpec:
+    group: int
+    index: int
+    rule: EventRule
+    where: EventPredicate | None
+
+
+@dataclass(frozen=True)
+class _AggSpec:
+    key: str
+    count: bool
+    event: str | None
+    where: EventPredicate | None
+    within_us: int | None
+
+
+def _leaves(node: Node) -> Iterator[FieldCondition]:
+    if isinstance(node, FieldCondition):
+        yield node
+    elif isinstance(node, AllOf | AnyOf):
+        for child in node.all if isinstance(node, AllOf) else node.any:
+            yield from _leaves(child)
+    else:
+        yield from _leaves(node.not_)
+
+
+def _agg_spec(leaf: FieldCondition) -> _AggSpec:
+    from funnelbridge.domain.durations import parse_duration
+
+    within = parse_duration(leaf.within) if leaf.within else None
+    return _AggSpec(
+        aggregate_key(leaf),
+        leaf.field == "events.count",
+        leaf.event,
+        compile_event_predicate(leaf.where) if leaf.where is not None else None,
+        None if within is None else within // timedelta(microseconds=1),
+    )
+
+
+def _conditions(playbook: Playbook, compiled: Sequence[CompiledRuleSet]) -> Iterator[Node]:
+    for c in compiled:
+        yield from (r.when for r in c.rules.attribute_rules)
+    for pipe in playbook.pipelines.values():
+        yield from (s.enter_when for s in pipe.stages if s.enter_when is not None)
+
+
+class IncrementalScorer:
+    """A playbook compiled for incremental scoring (build it with :func:`scorer_for`)."""
+
+    def __init__(self, playbook: Playbook) -> None:
+        self.playbook, self.version = playbook, playbook.version
+        self.tz: ZoneInfo = zone(playbook.timezone)
+        self.compiled = compile_scoring(playbook.scoring)
+        by_type: dict[str, list[_RuleSpec]] = {}
+        for g, c in enumerate(self.compiled):
+            for i, (rule, where) in enumerate(zip(c.rules.event_rules, c.event_predicates, strict=True)):
+                by_type.setdefault(rule.event, []).append(_RuleSpec(g, i, rule, where))
+        self.by_type = {k: tuple(v) for k, v in by_type.items()}
+        specs: dict[str, _AggSpec] = {}
+        for cond in _conditions(playbook, self.compiled):
+            for leaf in _leaves(cond):
+                if leaf.field.startswith("events."):
+                    specs.setdefault(aggregate_key(leaf), _agg_spec(leaf))
+        self.aggs = tuple(specs.values())
+        self._aggs_by_type: dict[str, tuple[tuple[int, _AggSpec], ...]] = {}
+        self._setup_attributes()
+
+    def _setup_attributes(self) -> None:
+        """Which attribute rules read event aggregates (re-evaluated every time), which fields the others read."""
+        fields: dict[str, Callable[[LeadFacts], Any]] = {}
+        self.dynamic: list[tuple[bool, ...]] = []
+        self.attr_points: list[tuple[RulePoints, ...]] = []
+        for c in self.compiled:
+            flags = []
+            for rule in c.rules.attribute_rules:
+                names = [leaf.field for leaf in _leaves(rule.when)]
+                flags.append(any(n.startswith("events.") for n in names))
+                if not flags[-1]:
+                    fields.update((n, lead_getter(n)) for n in names if n not in fields)
+            self.dynamic.append(tuple(flags))
+            self.attr_points.append(tuple(RulePoints(r.name, r.kind, r.points) for r in c.rules.attribute_rules))
+        self._getters = tuple(fields.values())
+        self.has_dynamic = any(any(flags) for flags in self.dynamic)
+
+    def new_state(self) -> LeadState:
+        return LeadState(self.version, [len(c.rules.event_rules) for c in self.compiled], len(self.aggs))
+
+    def _aggs_for(self, event_type: str) -> tuple[tuple[int, _AggSpec], ...]:
+        hit = self._aggs_by_type.get(event_type)
+        if hit is None:
+            hit = tuple((i, a) for i, a in enumerate(self.aggs) if a.event is None or a.event == event_type)
+            self._aggs_by_type[event_type] = hit
+        return hit
+
+    # --- events -----------------------------------------------------------------------------------------------
+
+    def apply(self, state: LeadState, event: EventFact) -> bool:
+        """Add one event; False (state unchanged) when it is older than the newest event already applied."""
+        t = to_us(event.occurred_at)
+        if state.last_us is not None and t < state.last_us:
+            return False
+        state.last_us, state.events = t, state.events + 1
+        for spec in self.by_type.get(event.type, ()):
+            if spec.where is None or spec.where(event):
+                rules = state.rules[spec.group]
+                rs = rules[spec.index]
+                if rs is None:
+                    rs = rules[spec.index] = RuleState()
+                self._add(spec.rule, rs, t, event)
+        for i, agg in self._aggs_for(event.type):
+            if agg.where is None or agg.where(event):
+                _add_aggregate(agg, state.aggregates[i], t)
+        return True
+
+    def _add(self, rule: EventRule, rs: RuleState, t: int, event: EventFact) -> None:
+        if rs.done and not rule.repeatable:
+            return
+        rs.done = True
+        earned = rule.points
+        if rule.per_day is not None:
+            day = event.occurred_at.astimezone(self.tz).toordinal()
+            if day != rs.day:
+                rs.day, rs.day_n = day, 0
+            earned = day_earned(rule.points, rs.day_n, rule.per_day)
+            rs.day_n += 1
+        if rule.expires_days is not None:
+            live = rs.live
+            live.append((t, earned))
+            while _age(t, live[0][0]) > rule.expires_days:
+                live.popleft()
+            return
+        rs.n += 1
+        rs.raw += earned
+        if rule.half_life_days is not None:
+            rs.s = earned if rs.n == 1 else rs.s * decay_factor(_age(t, rs.anchor), rule.half_life_days) + earned
+            rs.anchor = t
+
+    def replay(self, events: Iterable[EventFact], as_of: datetime) -> LeadState:
+        """A fresh state from a lead's events up to ``as_of`` (the full recompute, in any input order)."""
+        state = self.new_state()
+        for e in sorted((e for e in events if e.occurred_at <= as_of), key=lambda e: e.occurred_at):
+            self.apply(state, e)
+        return state
+
+    # --- scoring ----------------------------------------------------------------------------------------------
+
+    def can_score(self, state: LeadState, as_of: datetime) -> bool:
+        return state.version == self.version and (state.last_us is None or to_us(as_of) >= state.last_us)
+
+    def aggregate_values(self, state: LeadState, as_of: datetime) -> dict[str, float | None]:
+        """The ``events.*`` leaves' values at ``as_of`` (for :attr:`LeadFacts.aggregates`)."""
+        now = to_us(as_of)
+        return {
+            spec.key: _aggregate_value(spec, agg, now) for spec, agg in zip(self.aggs, state.aggregates, strict=True)
+        }
+
+    def score(self, state: LeadState, facts: LeadFacts, *, contact_id: int = 0) -> tuple[GroupScore, ...]:
+        """Every group's score at ``facts.as_of`` from the state (contact, account, score and BANT from ``facts``;
+        its events are not read). Requires :meth:`can_score`."""
+        if not self.can_score(state, facts.as_of):
+            raise ValueError("the state is of another playbook version or newer than as_of")
+        now = to_us(facts.as_of)
+        if self.aggs:
+            facts = LeadFacts(
+                facts.contact, facts.account, facts.score, facts.bant, (), facts.as_of,
+                self.aggregate_values(state, facts.as_of),
+            )  # fmt: skip
+        hits = self._static_hits(state, facts)
+        out = []
+        for g, compiled in enumerate(self.compiled):
+            items = self._attribute_items(g, compiled, facts, hits[g])
+            for rule, rs in zip(compiled.rules.event_rules, state.rules[g], strict=True):
+                if rs is not None:
+                    item = _event_item(rule, rs, now, facts.as_of)
+                    if item is not None:
+                        items.append(item)
+            out.append(self._group_score(compiled, facts, items, contact_id))
+        return tuple(out)
+
+    def _static_hits(self, state: LeadState, facts: LeadFacts) -> list[list[bool | None]]:
+        key = tuple(get(facts) for get in self._getters)
+        if state.attr_key != key or not state.attr_hits:
+            state.attr_hits = [
+                [
+                    None if dyn else pred(facts)
+                    for dyn, pred in zip(self.dynamic[g], c.attribute_predicates, strict=True)
+                ]
+                for g, c in enumerate(self.compiled)
+            ]
+            state.attr_key = key
+        return state.attr_hits
+
+    def _attribute_items(
+        self, g: int, compiled: CompiledRuleSet, facts: LeadFacts, hits: list[bool | None]
+    ) -> list[RulePoints]:
+        items = []
+        for hit, pred, points in zip(hits, compiled.attribute_predicates, self.attr_points[g], strict=True):
+            if hit or (hit is None and pred(facts)):
+                items.append(points)
+        return items
+
+    def _group_score(
+        self, compiled: CompiledRuleSet, facts: LeadFacts, items: list[RulePoints], contact_id: int
+    ) -> GroupScore:
+        sums = {"fit": 0.0, "engagement": 0.0, "negative": 0.0}
+        for item in items:
+            sums[item.kind] += item.points
+        c = classify(self.playbook.scoring, sums["fit"], sums["engagement"], sums["negative"])
+        return GroupScore(
+            contact_id, compiled.rules.group, sums["fit"], sums["engagement"], sums["negative"], c.total, c.grade,
+            c.temperature, c.quadrant, c.mql_eligible, facts.as_of, self.version, tuple(items),
+        )  # fmt: skip
+
+
+def _event_item(rule: EventRule, rs: RuleState, now: int, as_of: datetime) -> RulePoints | None:
+    """The rule's line of the explanation at ``now`` — the arithmetic of ``score_event_rule``."""
+    if rule.expires_days is None:
+        if rs.n == 0:
+            return None
+        value = rs.raw
+        if rule.half_life_days is not None:
+            value = rs.s * decay_factor(_age(now, rs.anchor), rule.half_life_days)
+            value = 0.0 + value if rs.n == 1 else value
+        return event_points(rule, capped_total(value, rule.total), rs.raw, rs.n, as_of, None)
+    counted, value, raw, first = 0, 0.0, 0.0, None
+    for t, earned in rs.live:
+        age = _age(now, t)
+        if age > rule.expires_days:
+            continue
+        counted += 1
+        raw += earned
+        value += earned * decay_factor(age, rule.half_life_days)
+        if earned != 0 and first is None:
+            first = t
+    if counted == 0:
+        return None
+    expiry = None if first is None else from_us(first) + timedelta(days=rule.expires_days)
+    return event_points(rule, capped_total(value, rule.total), raw, counted, as_of, expiry)
+
+
+def _add_aggregate(spec: _AggSpec, agg: AggregateState, t: int) -> None:
+    agg.n += 1
+    agg.newest = t
+    if spec.within_us is not None:
+        agg.times.append(t)
+        while agg.times[0] < t - spec.within_us:
+            agg.times.popleft()
+
+
+def _aggregate_value(spec: _AggSpec, agg: AggregateState, now: int) -> float | None:
+    start = None if spec.within_us is None else now - spec.within_us
+    if spec.count:
+        return float(agg.n if start is None else sum(1 for t in agg.times if t >= start))
+    if agg.newest is None or (start is not None and agg.newest < start):
+        return None
+    return _age(now, agg.newest)
+
+
+_SCORERS: dict[int, tuple[Playbook, IncrementalScorer]] = {}
+
+
+def scorer_for(playbook: Playbook) -> IncrementalScorer:
+    """The playbook's compiled incremental scorer (cached per playbook object)."""
+    hit = _SCORERS.get(id(playbook))
+    if hit is not None and hit[0] is playbook:
+        return hit[1]
+    if len(_SCORERS) > 32:
+        _SCORERS.clear()
+    scorer = IncrementalScorer(playbook)
+    _SCORERS[id(playbook)] = (playbook, scorer)
+    return scorer
