@@ -8,14 +8,16 @@ people, with wall time and peak memory (RSS) per size. Writes ``bench/results/de
 Each size runs in a fresh process (so its peak RSS is its own). The baseline, measured in the same run and at the
 same size in its own process, is the simulator without the engine: the same seeded world and the same payloads,
 day by day, written with one ``executemany`` per day into a bare SQLite table (no validation, identity, scoring,
-lifecycle or automation). ``ratio_to_baseline`` = engine seconds / baseline seconds: what driving the real
-engine costs over just producing and storing the raw activity.
+lifecycle or automation). ``ratio_to_baseline`` = engine seconds / baseline seconds (``cpu_ratio_to_baseline``
+the same in CPU seconds, steadier on a shared machine): what driving the real engine costs over just producing and
+storing the raw activity. Each run records the machine's load average before and after it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -88,7 +90,12 @@ def _child(mode: str, people: int, days: int, seed: int, workdir: Path) -> dict[
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def measure(people: int, days: int, seed: int, workdir: Path) -> dict[str, Any]:
+    load_before = _load()
     base = _child("baseline", people, days, seed, workdir)
     ours = _child("engine", people, days, seed, workdir)
     return {
@@ -97,6 +104,8 @@ def measure(people: int, days: int, seed: int, workdir: Path) -> dict[str, Any]:
         "engine": {**ours, "events_per_s": ours["events"] / ours["seconds"], "people_per_s": people / ours["seconds"]},
         "baseline_raw_sqlite": {**base, "events_per_s": base["events"] / base["seconds"]},
         "ratio_to_baseline": ours["seconds"] / base["seconds"],
+        "cpu_ratio_to_baseline": ours["cpu_seconds"] / base["cpu_seconds"],
+        "load_average": {"before": load_before, "after": _load(), "cpus": os.cpu_count()},
     }
 
 

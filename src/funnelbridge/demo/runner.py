@@ -1,10 +1,12 @@
 """The main job: simulate a company day by day through the real engine.
 
-Per simulated day, with a :class:`~funnelbridge.domain.clock.FrozenClock` set to the simulated time: the night's
-and morning's activity goes through ``ingest_events`` (which scores and advances every touched lead), the sales
-floor works its follow-ups and the queue (business days), the rest of the day's activity is ingested, then stalled
-and lost leads recycle, due timers fire and the campaigns' costs for the day are recorded. Nothing is written to
-the store except through those service functions; the hidden truth goes to a CSV file beside it.
+Per simulated day, with a :class:`~funnelbridge.domain.clock.FrozenClock` set to the simulated time: in the
+morning the sales floor works its follow-ups and the queue (business days) through the lifecycle commands; at
+midnight the whole day's activity goes through batch intake with deferred processing (``ingest_events(...,
+defer=True)``: events stored, touched contacts queued once however often they were active) and one drain of the
+activity queue (:func:`funnelbridge.activity.drain`) scores and advances every touched lead in large batches; then
+stalled and lost leads recycle, due timers fire and the campaigns' costs for the day are recorded. Nothing is
+written to the store except through those service functions; the hidden truth goes to a CSV file beside it.
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ DEFAULT_START = date(2026, 1, 5)
 
 Progress = Callable[[float, int], None]
 """Called with (days done, days in total) after each simulated day, and within a day after each chunk of its
-events (days done then has a fraction: 41.25 = a quarter of day 42's events are in)."""
+events and each drained batch (days done then has a fraction: 41.25 = a quarter of day 42's work is done)."""
 
-_SLOTS = (9, 24)  # UTC hours at which the day's activity so far is ingested; sales work after the first
+_SALES_HOUR = 9  # UTC hour at which the sales floor works (on what the engine concluded by last midnight)
 _CHUNK = 5000  # payloads per intake call (one transaction each)
+_DRAIN = 2000  # queued contacts scored and advanced per drain transaction
 
 
 @dataclass(frozen=True)
@@ -110,16 +113,38 @@ class _Run:
     engine: Counter[str] = field(default_factory=Counter)
 
 
-def _ingest(run: _Run, payloads: list[dict[str, Any]], day: int, done: int, total: int) -> None:
-    """Send ``payloads`` (``done`` of the day's ``total`` went before) through intake, in chunks."""
+def _report(run: _Run, day: int, part: float) -> None:
+    """Progress within ``day``: intake is the first half of a day's work, the drain the second."""
+    if run.progress is not None:
+        run.progress(day + min(1.0, part), run.world.shape.days)
+
+
+def _ingest(run: _Run, payloads: list[dict[str, Any]], day: int) -> None:
+    """Store the day's payloads through batch intake, in chunks, queueing the touched contacts for the drain."""
     from funnelbridge.ingest import ingest_events
 
     for lo in range(0, len(payloads), _CHUNK):
-        summary = ingest_events(run.rt, payloads[lo : lo + _CHUNK], batch_size=_CHUNK)
+        summary = ingest_events(run.rt, payloads[lo : lo + _CHUNK], batch_size=_CHUNK, defer=True)
         run.events += summary.accepted
         run.engine["events_rejected"] += summary.rejected
-        if run.progress is not None:
-            run.progress(day + (done + min(len(payloads), lo + _CHUNK)) / total, run.world.shape.days)
+        _report(run, day, 0.5 * min(len(payloads), lo + _CHUNK) / max(1, len(payloads)))
+
+
+def _drain(run: _Run, day: int) -> None:
+    """Score and advance every contact queued today, ``_DRAIN`` per transaction."""
+    from funnelbridge.activity import drain, pending
+
+    with run.rt.db.read() as conn:
+        queued = pending(conn)
+    done = 0
+    while True:
+        result = drain(run.rt, batch=_DRAIN, max_batches=1)
+        if not result.contacts:
+            break
+        done += result.contacts
+        run.engine["contacts_scored"] += result.contacts
+        run.engine["scoring_failed"] += len(result.failed)
+        _report(run, day, 0.5 + 0.5 * done / max(1, queued))
 
 
 def _costs(run: _Run, day: int, arrivals: dict[str, int]) -> None:
@@ -140,19 +165,14 @@ def _housekeeping(run: _Run) -> None:
 
 
 def _simulate(run: _Run, day: int) -> None:
-    activity = simulate_day(run.world, run.crowd, day, run.start)
     midnight = day_start(run.start, day)
-    pending, i = activity.payloads, 0
-    for hour in _SLOTS:
-        cut = (midnight + timedelta(hours=hour)).isoformat()
-        j = i if hour != _SLOTS[-1] else len(pending)  # the last slot also takes sessions running past midnight
-        while j < len(pending) and pending[j]["timestamp"] < cut:
-            j += 1
-        run.clock.set(midnight + timedelta(hours=hour))
-        _ingest(run, pending[i:j], day, i, len(pending))
-        i = j
-        if hour == _SLOTS[0]:
-            work_day(run.rt, run.floor, day)
+    run.clock.set(midnight + timedelta(hours=_SALES_HOUR))
+    work_day(run.rt, run.floor, day)
+    activity = simulate_day(run.world, run.crowd, day, run.start)
+    run.clock.set(midnight + timedelta(days=1))
+    _ingest(run, activity.payloads, day)
+    del activity.payloads[:]  # the day's payloads are stored: let them go before the drain
+    _drain(run, day)
     _housekeeping(run)
     _costs(run, day, activity.arrivals_by_campaign)
 
