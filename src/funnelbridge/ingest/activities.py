@@ -17,13 +17,14 @@ from funnelbridge.ingest.context import ImportContext, Item
 from funnelbridge.ingest.events import EVENT_TYPES, Activity, derive_key, stored_type
 from funnelbridge.ingest.intake import store_activities
 
-__all__ = ["activity_of", "write_events"]
+__all__ = ["activity_of", "normalized_name", "write_events"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_.:-]{0,99}$")
 
 
 @lru_cache(maxsize=4096)
-def _name(text: str | None) -> str | None:
+def normalized_name(text: str | None) -> str | None:
+    """An event type or name in stored form (``Asset Download`` → ``asset_download``); "" when it is not a name."""
     if text is None:
         return None
     name = re.sub(r"[\s-]+", "_", text.strip().lower())
@@ -33,7 +34,7 @@ def _name(text: str | None) -> str | None:
 def activity_of(item: Item) -> tuple[Activity | None, str, str]:
     """The activity of an event row, or None with the field and reason it is refused."""
     rec = item.record
-    kind, event = _name(rec.get("type")), _name(rec.get("event"))
+    kind, event = normalized_name(rec.get("type")), normalized_name(rec.get("event"))
     if kind == "" or event == "":
         return None, "type" if kind == "" else "event", "expected a name of letters, digits and _"
     if kind in EVENT_TYPES:

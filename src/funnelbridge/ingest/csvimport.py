@@ -14,10 +14,14 @@ file has none), so rows already stored are found and left as they are; committed
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
+
+from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
 from funnelbridge.ingest.context import ImportContext, Item, Writer
 from funnelbridge.ingest.deadletter import DeadLetterWriter, default_rejects_path
@@ -27,9 +31,12 @@ from funnelbridge.ingest.summary import ImportSummary, Progress
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.bulk import batched
 
-__all__ = ["DEFAULT_CHUNK", "import_file", "preview_mapping"]
+__all__ = ["DEFAULT_CHUNK", "EVENT_CHUNK", "import_file", "preview_mapping"]
 
 DEFAULT_CHUNK = 10_000
+EVENT_CHUNK = 50_000
+"""Rows per transaction: events are converted and stored set-wise (:mod:`funnelbridge.ingest.bulkevents`), so
+larger chunks pay off; the other kinds are written row by row."""
 
 
 def _writer(kind: Kind) -> Writer:
@@ -88,8 +95,9 @@ def import_file(
     progress: Progress | None = None,
     *,
     rejects: str | Path | None = None,
-    chunk_size: int = DEFAULT_CHUNK,
+    chunk_size: int | None = None,
     after: bool = True,
+    defer: bool = False,
     encoding: str = "utf-8",
 ) -> ImportSummary:
     """Import ``path`` (CSV, or Parquet by suffix) as ``kind``; see the module docstring.
@@ -98,6 +106,9 @@ def import_file(
     ``<file>.rejected.csv``; written only when a row is rejected); ``progress`` is called with the number of rows
     done after each chunk; ``after`` re-scores and advances the contacts whose activity changed (contacts and
     events), in the chunk's transaction — turn it off for very large back-fills and run a batch re-score after.
+    With ``defer`` those contacts are queued instead (:func:`funnelbridge.activity.enqueue`, in the chunk's
+    transaction), which keeps a big import fast; :func:`funnelbridge.activity.drain` scores them afterwards.
+    ``chunk_size`` defaults to :data:`EVENT_CHUNK` for events and :data:`DEFAULT_CHUNK` otherwise.
     """
     path = Path(path)
     table = open_table(path, encoding=encoding)
@@ -107,37 +118,72 @@ def import_file(
         summary.mapping = column_mapping.describe()
         dead_path = Path(rejects) if rejects is not None else default_rejects_path(path)
         with DeadLetterWriter(dead_path, table.headers) as dead:
-            _run(rt, column_mapping, table, summary, dead, progress, chunk_size, after)
+            plan = _Plan(progress, chunk_size or _chunk(column_mapping.kind), after, defer)
+            _run(rt, column_mapping, table, summary, dead, plan)
         summary.rejects_path = dead_path if dead.count else None
         return summary
     finally:
         table.close()
 
 
+@dataclass(frozen=True)
+class _Plan:
+    progress: Progress | None
+    chunk_size: int
+    after: bool
+    defer: bool
+
+
+def _chunk(kind: Kind) -> int:
+    return EVENT_CHUNK if kind is Kind.EVENTS else DEFAULT_CHUNK
+
+
+def _follow_up(ctx: ImportContext, conn: Connection, plan: _Plan, touched: set[int]) -> None:
+    """Score and advance (or queue) the contacts a chunk touched, in the chunk's transaction."""
+    if not (plan.after and touched):
+        return
+    if plan.defer:
+        from funnelbridge.activity import enqueue
+
+        enqueue(conn, touched, ctx.now)
+        return
+    from funnelbridge.flow import after_activity
+
+    after_activity(ctx.rt, conn, sorted(touched))
+
+
 def _run(
-    rt: Runtime,
-    mapping: ColumnMapping,
-    table: Table,
-    summary: ImportSummary,
-    dead: DeadLetterWriter,
-    progress: Progress | None,
-    chunk_size: int,
-    after: bool,
+    rt: Runtime, mapping: ColumnMapping, table: Table, summary: ImportSummary, dead: DeadLetterWriter, plan: _Plan
 ) -> None:
     zone = ZoneInfo(rt.playbook.timezone)
-    ctx = ImportContext(rt, rt.clock.now(), zone, summary, dead, after)
+    ctx = ImportContext(rt, rt.clock.now(), zone, summary, dead, plan.after)
+    if mapping.kind is Kind.EVENTS:
+        _run_columns(ctx, mapping, table, plan)
+        return
     writer = _writer(mapping.kind)
     converter = RowConverter(mapping, table.headers, zone)
     done = 0
-    for chunk in batched(_items(ctx, converter, table.rows), chunk_size):
+    for chunk in batched(_items(ctx, converter, table.rows), plan.chunk_size):
         with rt.db.transaction() as conn:
-            touched = writer(ctx, conn, chunk)
-            if after and touched:
-                from funnelbridge.flow import after_activity
-
-                after_activity(rt, conn, sorted(touched))
-        if progress:
-            progress(summary.read - done)
+            _follow_up(ctx, conn, plan, writer(ctx, conn, chunk))
+        if plan.progress:
+            plan.progress(summary.read - done)
         done = summary.read
-    if progress and summary.read > done:
-        progress(summary.read - done)
+    if plan.progress and summary.read > done:
+        plan.progress(summary.read - done)
+
+
+def _run_columns(ctx: ImportContext, mapping: ColumnMapping, table: Table, plan: _Plan) -> None:
+    """Events: each chunk converted column-wise and stored set-wise."""
+    from funnelbridge.ingest.bulkevents import write_event_columns
+
+    converter = ColumnConverter(mapping, table.headers, ctx.zone)
+    for chunk in batched(table.rows, plan.chunk_size):
+        ctx.summary.read += len(chunk)
+        columns = converter.convert(chunk)
+        for number, raw, problems in columns.rejected:
+            ctx.reject(number, raw, problems)
+        with ctx.rt.db.transaction() as conn:
+            _follow_up(ctx, conn, plan, write_event_columns(ctx, conn, columns))
+        if plan.progress:
+            plan.progress(len(chunk))

@@ -76,10 +76,11 @@ class RowConverter:
             except c.CoerceError as exc:
                 problems.append(Problem(name, str(exc)))
         if self.extras:
-            self._convert_extras(row, record, problems)
+            self.convert_extras(row, record, problems)
         return Converted(None, tuple(problems)) if problems else Converted(record)
 
-    def _convert_extras(self, row: Sequence[Any], record: dict[str, Any], problems: list[Problem]) -> None:
+    def convert_extras(self, row: Sequence[Any], record: dict[str, Any], problems: list[Problem]) -> None:
+        """Add the unmapped columns of ``row`` to ``record['properties']``, collecting their problems."""
         props = dict(record.get("properties") or {})
         for i, name in self.extras:
             try:

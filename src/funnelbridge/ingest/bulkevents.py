@@ -1,0 +1,241 @@
+"""Set-based event import: a converted chunk of event rows (:class:`~funnelbridge.ingest.columnar.Columns`) stored
+with a handful of statements, whatever its size.
+
+Rows are checked column-wise with the rules of :func:`~funnelbridge.ingest.activities.activity_of` (same fields and
+reasons), deduplicated by idempotency key in the chunk and against the store (one look-up), and split in two:
+
+- *simple* rows name a person by exactly one identifier (an email, an external id or an anonymous id). Their
+  contacts are found with one look-up per identifier kind, the missing ones created in one insert (at the time of
+  their first event, as event intake does), the events inserted with one ``executemany``, new people matched to
+  accounts, and the first/last touch and earliest times written per contact
+  (:func:`~funnelbridge.ingest.attribution.apply_activity`);
+- every other row — an identification (anonymous id plus email), an unsubscribe or bounce — and every simple row
+  sharing an identifier with one goes through event intake's own :func:`~funnelbridge.ingest.intake.store_activities`
+  in occurrence order, so identification and merges work exactly as they do for event payloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection
+
+from funnelbridge.ingest.accounts import AccountCache
+from funnelbridge.ingest.activities import normalized_name
+from funnelbridge.ingest.attribution import ContactActivity, Touch, apply_activity
+from funnelbridge.ingest.columnar import Columns
+from funnelbridge.ingest.context import ImportContext
+from funnelbridge.ingest.deadletter import Problem
+from funnelbridge.ingest.events import EVENT_TYPES, Activity, derive_key, stored_type
+from funnelbridge.ingest.intake import store_activities
+from funnelbridge.ingest.traits import apply_traits
+from funnelbridge.store import contacts as contact_repo
+from funnelbridge.store import identities as identity_repo
+from funnelbridge.store.bulk import lookup
+from funnelbridge.store.events import insert_events
+from funnelbridge.store.tables import events
+
+__all__ = ["write_event_columns"]
+
+_SPECIAL = {"unsubscribe", "email_unsubscribe", "email_unsubscribed", "email_bounce", "email_bounced", "bounce"}
+
+
+@lru_cache(maxsize=4096)
+def _kind_and_type(type_text: str | None, event_text: str | None) -> tuple[str, str] | tuple[None, str, str]:
+    """``(kind, stored type)`` of a row's type and event columns, or ``(None, field, reason)``."""
+    kind, event = normalized_name(type_text), normalized_name(event_text)
+    if kind == "" or event == "":
+        return None, "type" if kind == "" else "event", "expected a name of letters, digits and _"
+    if kind in EVENT_TYPES:
+        if kind in ("track", "email") and not event:
+            return None, "event", f"a {kind} row needs an event name such as asset_download"
+        return kind, stored_type(kind, event)
+    if kind or event:
+        return "track", (kind or event)  # type: ignore[return-value]
+    return None, "type", "missing: the event type (page_view, asset_download ...)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One valid event row of the chunk."""
+
+    key: str
+    kind: str
+    type: str
+    at: datetime
+    anon: str | None
+    email: str | None
+    user: str | None
+    path: str | None
+    source: str | None
+    medium: str | None
+    campaign: str | None
+    props: Any
+
+    def activity(self) -> Activity:
+        return Activity(self.key, self.kind, self.type, self.at, self.anon, self.email, self.user, self.path,
+                        self.source, self.medium, self.campaign, self.props)  # fmt: skip
+
+
+def _valid_rows(ctx: ImportContext, cols: Columns) -> list[_Row]:
+    """The chunk's rows that are events; the others are refused (same fields and reasons as ``activity_of``)."""
+    get = cols.get
+    out: list[_Row] = []
+    fields = zip(cols.rows, cols.raws, get("type"), get("event"), get("occurred_at"), get("email"), get("user_id"),
+                 get("anonymous_id"), get("idempotency_key"), get("properties"), get("path"), get("source"),
+                 get("medium"), get("campaign"), strict=True)  # fmt: skip
+    for number, raw, t, e, at, email, user, anon, key, props, path, source, medium, campaign in fields:
+        named = _kind_and_type(t, e)
+        problem = named[1:] if named[0] is None else None
+        if problem is None and at is None:
+            problem = ("occurred_at", "missing: when the event happened")
+        if problem is None and not (email or user or anon):
+            problem = ("email", "an event needs an email, a user id or an anonymous id")
+        if problem is not None:
+            ctx.reject(number, raw, [Problem(*problem)])
+            continue
+        kind, type_ = named[0], named[1]
+        key = key or derive_key(kind, anon, email, user, type_, at, props)  # type: ignore[arg-type]
+        out.append(_Row(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props))  # type: ignore[arg-type]
+    return out
+
+
+def _fresh(conn: Connection, rows: list[_Row]) -> list[_Row]:
+    """Rows in occurrence order without repeated or already stored keys."""
+    unique: dict[str, _Row] = {}
+    for row in rows:
+        unique.setdefault(row.key, row)
+    stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, unique)
+    fresh = [r for k, r in unique.items() if k not in stored]
+    fresh.sort(key=lambda r: (r.at, r.key))
+    return fresh
+
+
+def _ids(row: _Row) -> list[str]:
+    return [f"{kind}:{value}" for kind, value in (("anon", row.anon), ("email", row.email), ("ext", row.user))
+            if value is not None]  # fmt: skip
+
+
+def _split(rows: list[_Row]) -> tuple[list[_Row], list[_Row]]:
+    """(simple rows, rows for event intake): see the module docstring."""
+    special: set[str] = set()
+    for row in rows:
+        if (row.anon is not None) + (row.email is not None) + (row.user is not None) > 1 or row.type in _SPECIAL:
+            special.update(_ids(row))
+    if not special:
+        return rows, []
+    simple: list[_Row] = []
+    other: list[_Row] = []
+    for row in rows:
+        (other if any(i in special for i in _ids(row)) else simple).append(row)
+    return simple, other
+
+
+def _resolve(conn: Connection, rows: list[_Row]) -> tuple[list[int], set[int], int]:
+    """The contact of every simple row (created when new); the new people (with an email or external id); and
+    how many contacts were created (people and visitors)."""
+    by_email = contact_repo.ids_by_emails(conn, {r.email for r in rows if r.email is not None})
+    by_ext = contact_repo.ids_by_external_ids(conn, {r.user for r in rows if r.user is not None})
+    by_anon = identity_repo.contacts_by_anonymous_ids(conn, {r.anon for r in rows if r.anon is not None})
+    new: dict[tuple[str, str], datetime] = {}
+    for row in rows:
+        kind, value, table = _identifier(row, by_email, by_ext, by_anon)
+        if value not in table and (kind, value) not in new:
+            new[(kind, value)] = row.at
+    people = _create(conn, new, by_email, by_ext, by_anon)
+    contact_ids = []
+    for row in rows:
+        _, value, table = _identifier(row, by_email, by_ext, by_anon)
+        contact_ids.append(table[value])
+    return contact_ids, people, len(new)
+
+
+def _identifier(
+    row: _Row, by_email: dict[str, int], by_ext: dict[str, int], by_anon: dict[str, int]
+) -> tuple[str, str, dict[str, int]]:
+    if row.email is not None:
+        return "email", row.email, by_email
+    if row.user is not None:
+        return "external", row.user, by_ext
+    return "anon", row.anon, by_anon  # type: ignore[return-value]
+
+
+def _create(
+    conn: Connection,
+    new: dict[tuple[str, str], datetime],
+    by_email: dict[str, int],
+    by_ext: dict[str, int],
+    by_anon: dict[str, int],
+) -> set[int]:
+    if not new:
+        return set()
+    rows = [{"email": value if kind == "email" else None, "external_id": value if kind == "external" else None,
+             "created_at": at, "identified_at": None if kind == "anon" else at, "updated_at": at}
+            for (kind, value), at in new.items()]  # fmt: skip
+    ids = contact_repo.insert_contacts_returning(conn, rows)
+    links, people = [], set()
+    for ((kind, value), at), contact_id in zip(new.items(), ids, strict=True):
+        {"email": by_email, "external": by_ext, "anon": by_anon}[kind][value] = contact_id
+        if kind == "anon":
+            links.append({"anonymous_id": value, "contact_id": contact_id, "first_seen_at": at})
+        else:
+            people.add(contact_id)
+    identity_repo.link_identities(conn, links)
+    return people
+
+
+def _observations(rows: Sequence[_Row], contact_ids: Sequence[int]) -> dict[int, ContactActivity]:
+    """Per contact: earliest event, earliest identifying event, first and last touch (rows in time order)."""
+    seen: dict[int, ContactActivity] = {}
+    for row, cid in zip(rows, contact_ids, strict=True):
+        act = seen.get(cid)
+        if act is None:
+            act = seen[cid] = ContactActivity(earliest=row.at)
+        if act.identified is None and (row.email is not None or row.user is not None):
+            act.identified = row.at
+        if row.source or row.medium or row.campaign:
+            act.see(row.at, Touch(row.at, row.source, row.medium, row.campaign), False)
+    return seen
+
+
+def _event_rows(rows: Sequence[_Row], contact_ids: Sequence[int], now: datetime) -> list[dict[str, Any]]:
+    return [{"idempotency_key": r.key, "contact_id": cid, "anonymous_id": r.anon, "type": r.type,
+             "occurred_at": r.at, "received_at": now, "path": r.path, "campaign": r.campaign, "source": r.source,
+             "medium": r.medium, "properties": r.props} for r, cid in zip(rows, contact_ids, strict=True)]  # fmt: skip
+
+
+def _store_simple(ctx: ImportContext, conn: Connection, rows: list[_Row]) -> set[int]:
+    if not rows:
+        return set()
+    contact_ids, people, created = _resolve(conn, rows)
+    inserted = insert_events(conn, _event_rows(rows, contact_ids, ctx.now))
+    ctx.summary.inserted += inserted
+    ctx.summary.duplicates += len(rows) - inserted
+    ctx.summary.contacts_created += created
+    accounts = AccountCache()
+    for contact_id in sorted(people):
+        apply_traits(conn, accounts, contact_id, {}, ctx.now)
+    seen = _observations(rows, contact_ids)
+    apply_activity(conn, seen, ctx.now, ctx.bounds)
+    return set(seen)
+
+
+def write_event_columns(ctx: ImportContext, conn: Connection, cols: Columns) -> set[int]:
+    """Store one converted chunk of event rows in the caller's transaction; returns the contacts that got events."""
+    rows = _valid_rows(ctx, cols)
+    fresh = _fresh(conn, rows)
+    ctx.summary.duplicates += len(rows) - len(fresh)
+    simple, other = _split(fresh)
+    touched = _store_simple(ctx, conn, simple)
+    if other:
+        result = store_activities(conn, [r.activity() for r in other], ctx.now, ctx.bounds)
+        ctx.summary.inserted += result.inserted
+        ctx.summary.duplicates += result.duplicates
+        ctx.summary.contacts_created += result.created
+        ctx.summary.merged += result.merged
+        touched |= result.contact_ids
+    return touched
