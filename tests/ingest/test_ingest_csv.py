@@ -189,18 +189,22 @@ def test_parquet_contacts(rt: Runtime, tmp_path: Path) -> None:
 
 
 def test_sqlite_fast_event_insert_matches_core_path(sqlite_rt: Runtime) -> None:
-    from funnelbridge.store.events import insert_events
+    from funnelbridge.store.events import EVENT_COLUMNS, insert_event_tuples, insert_events
 
     at = datetime(2026, 2, 1, 10, 30, 15, 123456, tzinfo=UTC)
     base = {"contact_id": None, "anonymous_id": "a", "type": "page_view", "occurred_at": at, "received_at": at,
             "path": "/", "campaign": None, "source": "g", "medium": None, "properties": {"k": [1, "é"]}}  # fmt: skip
+    as_tuple = tuple({**base, "idempotency_key": "tuple"}[c] for c in EVENT_COLUMNS)
     with sqlite_rt.db.transaction() as conn:
         assert insert_events(conn, [{**base, "idempotency_key": "fast"}]) == 1
         assert insert_events(conn, [{**base, "idempotency_key": "core"}], fast=False) == 1
         assert insert_events(conn, [{**base, "idempotency_key": "fast"}]) == 0
+        assert insert_event_tuples(conn, [as_tuple, as_tuple]) == 1
         raw = conn.exec_driver_sql("SELECT occurred_at, received_at, properties FROM events ORDER BY id").all()
-    assert raw[0] == raw[1]
-    fast, core = rows(sqlite_rt, events)
-    assert {k: v for k, v in fast.items() if k not in ("id", "idempotency_key")} == {
-        k: v for k, v in core.items() if k not in ("id", "idempotency_key")
-    }
+    assert raw[0] == raw[1] == raw[2]
+    fast, core, tupled = rows(sqlite_rt, events)
+    assert (
+        {k: v for k, v in fast.items() if k not in ("id", "idempotency_key")}
+        == {k: v for k, v in core.items() if k not in ("id", "idempotency_key")}
+        == {k: v for k, v in tupled.items() if k not in ("id", "idempotency_key")}
+    )

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select, update
 from funnelbridge.store.bulk import batched, insert_ignore, sqlite_time
 from funnelbridge.store.tables import events
 
-__all__ = ["EVENT_COLUMNS", "event_ids_of", "insert_events", "move_event_ids"]
+__all__ = ["EVENT_COLUMNS", "event_ids_of", "insert_event_tuples", "insert_events", "move_event_ids"]
 
 EVENT_COLUMNS = (
     "idempotency_key",
@@ -42,13 +42,18 @@ def _sqlite_time(value: datetime | None) -> str | None:
     return None if value is None else sqlite_time(value)
 
 
-def _sqlite_insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+def _sqlite_sql(conn: Connection) -> str:
     sql = _SQLITE_SQL.get("insert")
     if sql is None:
         stmt = insert_ignore(conn, events, ["idempotency_key"]).values({c: None for c in EVENT_COLUMNS})
         compiled = stmt.compile(dialect=conn.dialect)
         assert list(compiled.positiontup or ()) == list(EVENT_COLUMNS), compiled.positiontup
         sql = _SQLITE_SQL.setdefault("insert", compiled.string)
+    return sql
+
+
+def _sqlite_insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    sql = _sqlite_sql(conn)
     dumps = json.dumps
     received: dict[datetime, str | None] = {}  # received_at is one value per batch: format it once
     params = [
@@ -80,6 +85,23 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]], *, fast: boo
         return int(conn.execute(insert_ignore(conn, events, ["idempotency_key"]), list(rows)).rowcount)
     stmt = insert_ignore(conn, events, ["idempotency_key"]).returning(events.c.id)
     return len(conn.execute(stmt, list(rows)).all())  # psycopg's executemany rowcount is -1
+
+
+def insert_event_tuples(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    """:func:`insert_events` for rows given as tuples in :data:`EVENT_COLUMNS` order (bulk imports build them
+    column-wise; on SQLite they go to ``executemany`` with only times and JSON converted)."""
+    if not rows:
+        return 0
+    if conn.dialect.name != "sqlite":
+        return insert_events(conn, [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows])
+    dumps, stamp = json.dumps, sqlite_time
+    received: dict[datetime, str] = {}
+    params = [
+        (*row[:4], stamp(row[4]), received.get(row[5]) or received.setdefault(row[5], stamp(row[5])), *row[6:10],
+         None if row[10] is None else dumps(row[10]))
+        for row in rows
+    ]  # fmt: skip
+    return int(conn.exec_driver_sql(_sqlite_sql(conn), params).rowcount)  # type: ignore[arg-type]
 
 
 def event_ids_of(conn: Connection, contact_id: int) -> list[int]:
