@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, tuple_, update
+from sqlalchemy import BindParameter, Connection, bindparam, func, tuple_, update
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.store.bulk import execute_many
@@ -111,6 +112,9 @@ def _touch_columns(end: str, touch: Touch) -> dict[str, Any]:
     }
 
 
+_NOW: BindParameter[Any] = bindparam("k_now")  # every row of these updates carries the batch's ``now``
+
+
 def _key(touch: Touch) -> dict[str, Any]:
     return {
         "t_at": touch.at,
@@ -120,7 +124,8 @@ def _key(touch: Touch) -> dict[str, Any]:
     }
 
 
-def _touch_update(end: str, newer: bool, now: datetime) -> Any:
+@cache  # one statement object per variant: store.bulk.execute_many then compiles it once
+def _touch_update(end: str, newer: bool) -> Any:
     c = contacts.c
     stored = tuple_(
         c[f"{end}_touch_at"],
@@ -134,11 +139,12 @@ def _touch_update(end: str, newer: bool, now: datetime) -> Any:
     return (
         update(contacts)
         .where(c.id == bindparam("k_id"), c[f"{end}_touch_at"].is_(None) | better)
-        .values({**values, f"{end}_touch_at": bindparam("t_at"), "updated_at": now, "version": c.version + 1})
+        .values({**values, f"{end}_touch_at": bindparam("t_at"), "updated_at": _NOW, "version": c.version + 1})
     )
 
 
-def _time_update(column: str, now: datetime, *, known_only: bool = False) -> Any:
+@cache
+def _time_update(column: str, known_only: bool = False) -> Any:
     c = contacts.c
     cond = c[column].is_(None) | (c[column] > bindparam("t_at"))
     if known_only:
@@ -146,7 +152,7 @@ def _time_update(column: str, now: datetime, *, known_only: bool = False) -> Any
     return (
         update(contacts)
         .where(c.id == bindparam("k_id"), cond)
-        .values({column: bindparam("t_at"), "updated_at": now, "version": c.version + 1})
+        .values({column: bindparam("t_at"), "updated_at": _NOW, "version": c.version + 1})
     )
 
 
@@ -195,7 +201,13 @@ def apply_activity(
     bounds = bounds if bounds is not None else Bounds()
     acts = sorted(seen.items())
     identified = [{"k_id": cid, "t_at": a.identified} for cid, a in acts if a.identified is not None]
-    execute_many(conn, _time_update("created_at", now), _created_rows(acts, bounds))
-    execute_many(conn, _time_update("identified_at", now, known_only=True), identified)
+    execute_many(conn, _time_update("created_at"), _at(now, _created_rows(acts, bounds)))
+    execute_many(conn, _time_update("identified_at", known_only=True), _at(now, identified))
     for end, newer in (("first", False), ("last", True)):
-        execute_many(conn, _touch_update(end, newer, now), _touch_rows(acts, end, bounds))
+        execute_many(conn, _touch_update(end, newer), _at(now, _touch_rows(acts, end, bounds)))
+
+
+def _at(now: datetime, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        row["k_now"] = now
+    return rows

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, String, Table, bindparam, func, select
+from sqlalchemy import Column, Connection, Select, String, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, UpdateBase
 
 __all__ = ["LOOKUP_BATCH", "batched", "execute_many", "insert_ignore", "lookup", "sqlite_time"]
@@ -43,17 +45,20 @@ def lookup(conn: Connection, key: Column[Any], value: Column[Any], keys: Iterabl
     wanted = {k for k in keys if k is not None}
     found: dict[Any, Any] = {}
     for chunk in batched(sorted(wanted), LOOKUP_BATCH):
-        found.update({k: v for k, v in conn.execute(select(key, value).where(_among(conn, key, chunk)))})
+        if conn.dialect.name == "sqlite" and isinstance(chunk[0], str | int):
+            rows = conn.execute(_json_lookup(key, value), {"among": json.dumps(chunk)})
+        else:
+            rows = conn.execute(select(key, value).where(key.in_(chunk)))
+        found.update({k: v for k, v in rows})
     return found
 
 
-def _among(conn: Connection, key: Column[Any], chunk: list[Any]) -> Any:
-    """``key IN (...)``; on SQLite as one JSON-array parameter (``json_each``), which spares SQLAlchemy rendering
+@cache  # built once per column pair: only the JSON parameter changes between calls
+def _json_lookup(key: Column[Any], value: Column[Any]) -> Select[Any]:
+    """On SQLite, ``key IN (...)`` as one JSON-array parameter (``json_each``), which spares SQLAlchemy rendering
     thousands of bound parameters per query."""
-    if conn.dialect.name != "sqlite" or not all(isinstance(k, str | int) for k in chunk[:1]):
-        return key.in_(chunk)
-    values = func.json_each(bindparam("among", json.dumps(chunk), type_=String)).table_valued("value")
-    return key.in_(select(values.c.value))
+    values = func.json_each(bindparam("among", type_=String)).table_valued("value")
+    return select(key, value).where(key.in_(select(values.c.value)))
 
 
 def sqlite_time(value: datetime) -> str:
@@ -95,6 +100,25 @@ def _sqlite_params(rows: Sequence[Mapping[str, Any]], names: list[str], defaults
     return out
 
 
+_COMPILED: dict[tuple[int, str, tuple[str, ...]], tuple[UpdateBase, SQLCompiler]] = {}
+_COMPILED_MAX = 256
+
+
+def _compiled(conn: Connection, stmt: UpdateBase, keys: tuple[str, ...]) -> SQLCompiler:
+    """``stmt`` compiled for these parameter names; remembered while the same statement object is reused (so
+    statements built once, e.g. module-level or cached, compile once; the entry keeps ``stmt`` alive so its id
+    cannot be reused)."""
+    key = (id(stmt), conn.dialect.name, keys)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is stmt:
+        return hit[1]
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[key] = (stmt, compiled)
+    return compiled
+
+
 def execute_many(conn: Connection, stmt: UpdateBase, rows: Sequence[Mapping[str, Any]]) -> None:
     """``executemany`` of a Core statement over ``rows`` (dicts of its bind parameters, same keys each).
 
@@ -106,6 +130,6 @@ def execute_many(conn: Connection, stmt: UpdateBase, rows: Sequence[Mapping[str,
     if conn.dialect.name != "sqlite":
         conn.execute(stmt, list(rows))
         return
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    compiled = _compiled(conn, stmt, tuple(rows[0]))
     names = list(compiled.positiontup or ())
     conn.exec_driver_sql(compiled.string, _sqlite_params(rows, names, compiled.params))  # type: ignore[arg-type]
