@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,6 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from funnelbridge.cli.app import console, state
+
+if TYPE_CHECKING:
+    from funnelbridge.runtime import Runtime
 
 __all__ = ["register"]
 
@@ -52,7 +56,7 @@ def import_command(
     ] = None,
     rejects: Annotated[Path | None, typer.Option(help="Dead-letter file (default FILE.rejected.csv).")] = None,
     score: Annotated[
-        bool, typer.Option(help="Re-score and advance imported contacts (off for big back-fills).")
+        bool, typer.Option(help="Then score and advance the imported contacts (queued while storing, drained after).")
     ] = True,
     encoding: Annotated[str, typer.Option(help="Text encoding of a CSV file.")] = "utf-8",
 ) -> None:
@@ -61,8 +65,14 @@ def import_command(
     from funnelbridge.ingest import import_file
 
     rt = open_runtime(state().settings)
+    started = time.perf_counter()
     with _progress(f"importing {kind}", _estimate(file)) as advance:
-        summary = import_file(rt, kind, file, mapping, advance, rejects=rejects, after=score, encoding=encoding)
+        summary = import_file(rt, kind, file, mapping, advance, rejects=rejects, after=score, defer=score,
+                              encoding=encoding)  # fmt: skip
+    stored = time.perf_counter() - started
+    console.print(f"stored {summary.read:,} rows in {stored:,.1f} s ({summary.read / max(stored, 1e-9):,.0f} rows/s)")
+    if score:
+        _score_queued(rt)
     table = Table(title=f"{escape(str(file))} → {summary.kind} ({summary.source_format} columns)")
     for name in ("read", "inserted", "updated", "unchanged", "merged", "duplicates", "rejected", "accounts_created"):
         table.add_column(name.replace("_", " "), justify="right")
@@ -70,6 +80,20 @@ def import_command(
                                                        "duplicates", "rejected", "accounts_created")))  # fmt: skip
     console.print(table)
     _rejections(list(summary.rejections), summary.rejected, summary.rejects_path)
+
+
+def _score_queued(rt: Runtime) -> None:
+    """Score and advance the contacts the import queued, with a progress bar of its own."""
+    from funnelbridge.ingest.followup import queued, score_queued
+
+    started = time.perf_counter()
+    with _progress("scoring imported contacts", queued(rt)) as advance:
+        result = score_queued(rt, advance)
+    took = time.perf_counter() - started
+    console.print(
+        f"scored {result.contacts:,} contacts in {took:,.1f} s ({result.contacts / max(took, 1e-9):,.0f}/s), "
+        f"{result.transitions:,} stage moves" + (f", [red]{len(result.failed)} failed[/]" if result.failed else "")
+    )
 
 
 @events_app.command("ingest")

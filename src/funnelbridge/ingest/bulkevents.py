@@ -36,7 +36,7 @@ from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import identities as identity_repo
 from funnelbridge.store.bulk import lookup
-from funnelbridge.store.events import insert_events
+from funnelbridge.store.events import insert_event_tuples
 from funnelbridge.store.tables import events
 
 __all__ = ["write_event_columns"]
@@ -59,7 +59,7 @@ def _kind_and_type(type_text: str | None, event_text: str | None) -> tuple[str, 
     return None, "type", "missing: the event type (page_view, asset_download ...)"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Row:
     """One valid event row of the chunk."""
 
@@ -141,27 +141,15 @@ def _resolve(conn: Connection, rows: list[_Row]) -> tuple[list[int], set[int], i
     by_email = contact_repo.ids_by_emails(conn, {r.email for r in rows if r.email is not None})
     by_ext = contact_repo.ids_by_external_ids(conn, {r.user for r in rows if r.user is not None})
     by_anon = identity_repo.contacts_by_anonymous_ids(conn, {r.anon for r in rows if r.anon is not None})
+    idents = [("email", r.email) if r.email is not None else ("external", r.user) if r.user is not None
+              else ("anon", r.anon) for r in rows]  # fmt: skip
+    tables = {"email": by_email, "external": by_ext, "anon": by_anon}
     new: dict[tuple[str, str], datetime] = {}
-    for row in rows:
-        kind, value, table = _identifier(row, by_email, by_ext, by_anon)
-        if value not in table and (kind, value) not in new:
-            new[(kind, value)] = row.at
+    for ident, row in zip(idents, rows, strict=True):
+        if ident[1] not in tables[ident[0]] and ident not in new:
+            new[ident] = row.at  # type: ignore[index]
     people = _create(conn, new, by_email, by_ext, by_anon)
-    contact_ids = []
-    for row in rows:
-        _, value, table = _identifier(row, by_email, by_ext, by_anon)
-        contact_ids.append(table[value])
-    return contact_ids, people, len(new)
-
-
-def _identifier(
-    row: _Row, by_email: dict[str, int], by_ext: dict[str, int], by_anon: dict[str, int]
-) -> tuple[str, str, dict[str, int]]:
-    if row.email is not None:
-        return "email", row.email, by_email
-    if row.user is not None:
-        return "external", row.user, by_ext
-    return "anon", row.anon, by_anon  # type: ignore[return-value]
+    return [tables[kind][value] for kind, value in idents], people, len(new)  # type: ignore[index]
 
 
 def _create(
@@ -202,17 +190,17 @@ def _observations(rows: Sequence[_Row], contact_ids: Sequence[int]) -> dict[int,
     return seen
 
 
-def _event_rows(rows: Sequence[_Row], contact_ids: Sequence[int], now: datetime) -> list[dict[str, Any]]:
-    return [{"idempotency_key": r.key, "contact_id": cid, "anonymous_id": r.anon, "type": r.type,
-             "occurred_at": r.at, "received_at": now, "path": r.path, "campaign": r.campaign, "source": r.source,
-             "medium": r.medium, "properties": r.props} for r, cid in zip(rows, contact_ids, strict=True)]  # fmt: skip
+def _event_rows(rows: Sequence[_Row], contact_ids: Sequence[int], now: datetime) -> list[tuple[Any, ...]]:
+    """Event rows in :data:`~funnelbridge.store.events.EVENT_COLUMNS` order."""
+    return [(r.key, cid, r.anon, r.type, r.at, now, r.path, r.campaign, r.source, r.medium, r.props)
+            for r, cid in zip(rows, contact_ids, strict=True)]  # fmt: skip
 
 
 def _store_simple(ctx: ImportContext, conn: Connection, rows: list[_Row]) -> set[int]:
     if not rows:
         return set()
     contact_ids, people, created = _resolve(conn, rows)
-    inserted = insert_events(conn, _event_rows(rows, contact_ids, ctx.now))
+    inserted = insert_event_tuples(conn, _event_rows(rows, contact_ids, ctx.now))
     ctx.summary.inserted += inserted
     ctx.summary.duplicates += len(rows) - inserted
     ctx.summary.contacts_created += created
@@ -220,8 +208,21 @@ def _store_simple(ctx: ImportContext, conn: Connection, rows: list[_Row]) -> set
     for contact_id in sorted(people):
         apply_traits(conn, accounts, contact_id, {}, ctx.now)
     seen = _observations(rows, contact_ids)
+    _skip_settled(seen, ctx.identified)
     apply_activity(conn, seen, ctx.now, ctx.bounds)
     return set(seen)
+
+
+def _skip_settled(seen: dict[int, ContactActivity], bound: dict[int, datetime]) -> None:
+    """Drop identification times an earlier chunk of this run already wrote (or bettered)."""
+    for contact_id, act in seen.items():
+        if act.identified is None:
+            continue
+        settled = bound.get(contact_id)
+        if settled is not None and settled <= act.identified:
+            act.identified = None
+        else:
+            bound[contact_id] = act.identified
 
 
 def write_event_columns(ctx: ImportContext, conn: Connection, cols: Columns) -> set[int]:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from itertools import chain
 from typing import Any
 
 from funnelbridge.ingest import coerce as c
@@ -126,11 +127,11 @@ class ColumnConverter:
         good = [(n, raw) for n, raw in chunk if len(raw) == width and not isinstance(raw[0], Exception)]
         bad = {n for n, _ in chunk} if len(good) < len(chunk) else set()
         bad.difference_update(n for n, _ in good)
-        columns = list(zip(*(raw for _, raw in good), strict=True)) if good else [() for _ in range(width)]
+        flat = list(chain.from_iterable(raw for _, raw in good))  # every row has ``width`` values: slice columns
         values: dict[str, list[Any]] = {}
         failed: set[int] = set()
         for i, name, coerce, lane in self.lanes:
-            values[name] = self._column(list(columns[i]), coerce, lane, failed)
+            values[name] = self._column(flat[i::width], coerce, lane, failed)
         if self.rows.extras:
             values["properties"] = self._properties(good, values.get("properties"), failed)
         return self._assemble(chunk, good, values, bad, failed)

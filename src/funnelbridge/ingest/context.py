@@ -35,6 +35,7 @@ class ImportContext:
     dead: DeadLetterWriter
     after: bool = True  # writers report touched contacts only when they will be re-scored
     bounds: Bounds = field(default_factory=Bounds)  # attribution already settled by earlier chunks
+    identified: dict[int, datetime] = field(default_factory=dict)  # identified_at at most this, by earlier chunks
 
     def reject(self, row: int, raw: Sequence[Any], problems: Sequence[Problem]) -> None:
         rejection = Rejection(row, tuple(problems), raw)
