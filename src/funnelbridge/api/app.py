@@ -11,20 +11,22 @@ from fastapi import FastAPI
 
 from funnelbridge import __version__
 from funnelbridge.activity import Drainer
-from funnelbridge.api.auth import RateLimiter
+from funnelbridge.api.auth import KeyCache, RateLimiter
 from funnelbridge.api.limits import BodyLimit
 from funnelbridge.api.problems import install_problem_handlers
+from funnelbridge.ingest.groupcommit import GroupCommitter
 from funnelbridge.runtime import Runtime
 from funnelbridge.settings import Settings
 
 __all__ = ["ROUTER_MODULES", "create_app"]
 
 # Each module exposes `router`; optional ones (web dashboard, routes needing other extras) are skipped if absent.
+# Intake comes first: requests are matched against routes in order, and event intake is the hot path.
 ROUTER_MODULES = (
+    "funnelbridge.api.routes.intake",
     "funnelbridge.api.routes.admin",
     "funnelbridge.api.routes.resources",
     "funnelbridge.api.routes.commands",
-    "funnelbridge.api.routes.intake",
     "funnelbridge.api.routes.leads",
     "funnelbridge.api.routes.reports",
     "funnelbridge.api.routes.playbook",
@@ -33,13 +35,18 @@ ROUTER_MODULES = (
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the activity drainer (scores and advances contacts queued by event intake) while the server runs."""
+    """While the server runs: the intake writer (group commit of single events) and the activity drainer (scores
+    and advances contacts queued by event intake)."""
     interval = app.state.settings.drain_interval
     drainer = Drainer(app.state.rt, interval) if interval > 0 else None
+    committer = GroupCommitter(app.state.rt)
+    committer.start()
     if drainer:
         drainer.start()
-    app.state.drainer = drainer
+    app.state.drainer, app.state.committer = drainer, committer
     yield
+    committer.stop()
+    app.state.committer = None
     if drainer:
         drainer.stop()
 
@@ -59,6 +66,7 @@ def create_app(rt: Runtime, settings: Settings | None = None) -> FastAPI:
     app.state.rt = rt
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
+    app.state.key_cache = KeyCache()
     install_problem_handlers(app)
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)

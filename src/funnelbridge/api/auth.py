@@ -1,22 +1,42 @@
 """Who is calling and what they may do: API keys (header) for programs, a signed session for the dashboard.
 
 Roles and permissions are data: :data:`ROLE_PERMISSIONS`. Each route declares the permission it needs.
+
+A verified API key is remembered for :data:`KEY_CACHE_SECONDS` (:class:`KeyCache`), so a busy client costs no
+database read per request; a revoked key is therefore refused at most that long after its revocation. Unknown or
+revoked keys are never remembered: every failed attempt is checked against the store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from threading import Lock
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 
-from funnelbridge.apikeys import verify_api_key
+from funnelbridge.apikeys import ApiKey, verify_api_key
+from funnelbridge.store.db import Database
 
-__all__ = ["ROLE_PERMISSIONS", "Permission", "Principal", "RateLimiter", "principal", "require"]
+__all__ = [
+    "KEY_CACHE_SECONDS",
+    "ROLE_PERMISSIONS",
+    "KeyCache",
+    "Permission",
+    "Principal",
+    "RateLimiter",
+    "principal",
+    "require",
+    "verified_key",
+]
+
+KEY_CACHE_SECONDS = 1.0
+"""How long a verified API key is trusted without asking the store again (the delay before a revocation bites)."""
 
 
 class Permission(StrEnum):
@@ -69,6 +89,45 @@ class RateLimiter:
             return False, (1 - tokens) / self.rate
 
 
+@dataclass
+class KeyCache:
+    """API keys verified in the last ``ttl`` seconds, by the SHA-256 of the presented token (a bounded map)."""
+
+    ttl: float = KEY_CACHE_SECONDS
+    limit: int = 10_000
+    _keys: dict[bytes, tuple[ApiKey, float]] = field(default_factory=dict)
+
+    def get(self, token: str, now: float | None = None) -> ApiKey | None:
+        found = self._keys.get(_digest(token))
+        now = time.monotonic() if now is None else now
+        return found[0] if found is not None and now - found[1] < self.ttl else None
+
+    def put(self, token: str, key: ApiKey, now: float | None = None) -> None:
+        if len(self._keys) >= self.limit:
+            self._keys.clear()
+        self._keys[_digest(token)] = (key, time.monotonic() if now is None else now)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _lookup(db: Database, token: str) -> ApiKey | None:
+    with db.read() as conn:
+        return verify_api_key(conn, token)
+
+
+async def verified_key(request: Request, token: str) -> ApiKey | None:
+    """The active key for ``token``: remembered, or read from the store (in a worker thread) and remembered."""
+    cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
+    key = cache.get(token) if cache is not None else None
+    if key is None:
+        key = await run_in_threadpool(_lookup, request.app.state.rt.db, token)
+        if key is not None and cache is not None:
+            cache.put(token, key)
+    return key
+
+
 def _token(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -76,12 +135,11 @@ def _token(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """The caller, from an API key or the dashboard session; 401 when neither is valid."""
     token = _token(request)
     if token:
-        with request.app.state.rt.db.read() as conn:
-            key = verify_api_key(conn, token)
+        key = await verified_key(request, token)
         if key is None:
             raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
         return Principal(key.name, key.role, key_id=key.id)
@@ -95,10 +153,10 @@ def principal(request: Request) -> Principal:
     )
 
 
-def require(permission: Permission) -> Callable[..., Principal]:
+def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only callers whose role grants ``permission``."""
 
-    def check(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
         if not who.can(permission):
             raise HTTPException(
                 403, f"role {who.role!r} may not {permission.value} (needs the {permission} permission)"

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.sql.dml import Insert
 
 from funnelbridge.errors import InputError
 from funnelbridge.ingest.accounts import AccountCache
@@ -28,11 +29,11 @@ from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.runtime import Runtime
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import identities as identity_repo
-from funnelbridge.store.bulk import batched, lookup
+from funnelbridge.store.bulk import batched, execute_many, insert_ignore, lookup
 from funnelbridge.store.events import insert_events
-from funnelbridge.store.tables import events
+from funnelbridge.store.tables import activity_queue, events
 
-__all__ = ["DEFAULT_BATCH", "BatchResult", "ingest_events", "store_activities"]
+__all__ = ["DEFAULT_BATCH", "BatchResult", "Credit", "ingest_events", "queue_contacts", "store_activities"]
 
 DEFAULT_BATCH = 5000
 RejectHook = Callable[[Rejection], None]
@@ -52,6 +53,30 @@ class BatchResult:
     contact_ids: set[int] = field(default_factory=set)
     moved: dict[int, int] = field(default_factory=dict)
     new_people: set[int] = field(default_factory=set)  # created or identified: match them to an account
+    credits: dict[str, Credit] = field(default_factory=dict)  # by idempotency key: what storing that event did
+    contact_of: dict[str, int] = field(default_factory=dict)  # by idempotency key of each fresh event: its contact
+
+    def credit(self, key: str, *, created: int = 0, identified: int = 0, merged: int = 0) -> None:
+        """Count contacts created, identified or merged both on the batch and on the event that did it."""
+        self.created, self.identified, self.merged = (
+            self.created + created,
+            self.identified + identified,
+            self.merged + merged,
+        )
+        old = self.credits.get(key, _NO_CREDIT)
+        self.credits[key] = Credit(old.created + created, old.identified + identified, old.merged + merged)
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Contacts one stored event created, identified or merged (group commit reports them per request)."""
+
+    created: int = 0
+    identified: int = 0
+    merged: int = 0
+
+
+_NO_CREDIT = Credit()
 
 
 def _fresh(conn: Connection, activities: Sequence[Activity]) -> tuple[list[Activity], int]:
@@ -83,12 +108,10 @@ def _contact_of(conn: Connection, cache: IdentityCache, act: Activity, now: date
         at=act.occurred_at,
         now=now,
     )
-    result.created += res.created
-    result.identified += res.identified
+    result.credit(act.key, created=res.created, identified=res.identified, merged=res.merged_id is not None)
     if (res.created and act.identifying) or res.identified:
         result.new_people.add(res.contact_id)
     if res.merged_id is not None:
-        result.merged += 1
         result.moved[res.merged_id] = res.contact_id
     return res.contact_id
 
@@ -133,6 +156,7 @@ def store_activities(
     with_traits = {c for c, _ in traits}
     traits.extend((c, {}) for c in sorted(result.new_people - with_traits))
     seen = _remap(rows, seen, result.moved)
+    result.contact_of = {row["idempotency_key"]: row["contact_id"] for row in rows}
     result.inserted = insert_events(conn, rows)
     result.duplicates += len(rows) - result.inserted
     _apply_traits(conn, traits, now)
@@ -164,6 +188,7 @@ def _create_strangers(conn: Connection, cache: IdentityCache, fresh: Sequence[Ac
         found = _stranger(cache, act, claimed)
         if found is not None:
             new.append((*found, act.occurred_at))
+            result.credit(act.key, created=1)
     if not new:
         return
     ids = contact_repo.insert_contacts_returning(conn, [_stranger_row(kind, value, at) for kind, value, at in new])
@@ -176,7 +201,6 @@ def _create_strangers(conn: Connection, cache: IdentityCache, fresh: Sequence[Ac
             (cache.by_email if kind == "email" else cache.by_external)[value] = contact_id
             result.new_people.add(contact_id)
     identity_repo.link_identities(conn, links)
-    result.created += len(new)
 
 
 def _stranger_row(kind: str, value: str, at: datetime) -> dict[str, Any]:
@@ -256,7 +280,6 @@ def ingest_events(
     lifecycle (:func:`funnelbridge.flow.after_activity`) in the same transaction; with ``defer`` they are queued
     instead (:mod:`funnelbridge.activity`) and a drainer scores them moments later. ``on_reject`` sees every
     rejection (the summary keeps only the first thousand)."""
-    from funnelbridge.activity import enqueue
     from funnelbridge.flow import after_activity
 
     summary, bounds = IngestSummary(), Bounds()
@@ -267,13 +290,27 @@ def ingest_events(
         with rt.db.transaction() as conn:
             result = store_activities(conn, valid, now, bounds)
             if after and defer and result.contact_ids:
-                enqueue(conn, result.contact_ids, now)
+                queue_contacts(conn, result.contact_ids, now)
             elif after and result.contact_ids:
                 after_activity(rt, conn, sorted(result.contact_ids))
         _count(summary, result)
         if progress:
             progress(len(chunk))
     return summary
+
+
+def queue_contacts(conn: Connection, contact_ids: Iterable[int], at: datetime) -> None:
+    """Queue contacts for the drainer (:mod:`funnelbridge.activity`), in the caller's transaction; contacts
+    already queued keep their place. The same rows as :func:`funnelbridge.activity.enqueue`, written with one
+    compiled ``executemany`` instead of a multi-row VALUES statement that SQLAlchemy compiles anew per batch."""
+    rows = [{"contact_id": cid, "queued_at": at} for cid in sorted(set(contact_ids))]
+    stmt = _QUEUE_INSERT.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _QUEUE_INSERT.setdefault(conn.dialect.name, insert_ignore(conn, activity_queue, ["contact_id"]))
+    execute_many(conn, stmt, rows)
+
+
+_QUEUE_INSERT: dict[str, Insert] = {}  # by dialect: built once, so execute_many compiles it once
 
 
 def _count(summary: IngestSummary, result: BatchResult) -> None:

@@ -7,11 +7,14 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from funnelbridge.api.auth import Permission, Principal, require
-from funnelbridge.apikeys import verify_api_key
-from funnelbridge.ingest import IngestSummary, ingest_events
+from funnelbridge.api.auth import Permission, Principal, require, verified_key
+from funnelbridge.errors import InputError
+from funnelbridge.ingest import IngestSummary, ingest_events, parse_payload
+from funnelbridge.ingest.deadletter import Problem, Rejection
+from funnelbridge.ingest.groupcommit import GroupCommitter
 
 __all__ = ["router"]
 
@@ -57,12 +60,36 @@ Wait = Annotated[
 ]
 
 
+async def _ingest_one(request: Request, payload: dict[str, Any], wait: bool) -> IngestSummary:
+    """One event: validated here, stored by the group committer (shared transactions; answered once committed),
+    or — with ``wait``, or when the app runs without its lifespan — stored and scored in a thread of its own."""
+    rt = request.app.state.rt
+    committer: GroupCommitter | None = getattr(request.app.state, "committer", None)
+    if wait or committer is None:
+        return await run_in_threadpool(ingest_events, rt, [payload], defer=not wait)
+    summary = IngestSummary(received=1)
+    try:
+        activity = parse_payload(payload, index=1, now=rt.clock.now())
+    except InputError as exc:
+        summary.reject(Rejection(1, (Problem(exc.field or "payload", exc.reason),), (payload,)))
+        return summary
+    receipt = await committer.store([activity])
+    summary.accepted, summary.duplicates = receipt.accepted, receipt.duplicates
+    summary.contacts_created, summary.identified, summary.merged = (
+        receipt.contacts_created,
+        receipt.identified,
+        receipt.merged,
+    )
+    summary.contacts_touched = receipt.contacts_touched
+    return summary
+
+
 @router.post("/api/v1/events", status_code=202)
-def post_event(
+async def post_event(
     request: Request, _who: Ingester, payload: Annotated[dict[str, Any], Body(examples=[_EXAMPLE])], wait: Wait = False
 ) -> JSONResponse:
     """Ingest one event (identify, track, page, form, email). Duplicates (same idempotency key) are ignored."""
-    summary = ingest_events(request.app.state.rt, [payload], defer=not wait)
+    summary = await _ingest_one(request, payload, wait)
     return JSONResponse(_summary(summary), status_code=_status(summary))
 
 
@@ -93,9 +120,7 @@ _CORS = {
 @router.post("/track", status_code=202)
 async def track(request: Request, key: Annotated[str, Query(description="an ingest API key")]) -> Response:
     """Website tracking: one event as JSON in a text/plain or application/json body (sendBeacon-friendly)."""
-    rt = request.app.state.rt
-    with rt.db.read() as conn:
-        api_key = verify_api_key(conn, key)
+    api_key = await verified_key(request, key)
     if api_key is None or api_key.role not in ("ingest", "marketing", "admin"):
         raise HTTPException(401, "invalid tracking key")
     allowed, wait = request.app.state.rate_limiter.allow(api_key.id)
@@ -107,5 +132,5 @@ async def track(request: Request, key: Annotated[str, Query(description="an inge
         raise HTTPException(400, "body must be one JSON object") from None
     if not isinstance(payload, dict):
         raise HTTPException(400, "body must be one JSON object")
-    summary = ingest_events(rt, [payload], defer=True)
+    summary = await _ingest_one(request, payload, wait=False)
     return JSONResponse(_summary(summary), status_code=_status(summary), headers=_CORS)
