@@ -8,37 +8,16 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from incremental_helpers import assert_same
 from rule_helpers import playbook
 from rule_strategies import AS_OFS, lead_conditions, leads, scorings
 
 from funnelbridge.rules.facts import EventFact, LeadFacts
 from funnelbridge.scoring.incremental import IncrementalScorer, scorer_for
 from funnelbridge.scoring.incremental_store import dump_state, load_state
-from funnelbridge.scoring.results import GroupScore
 from funnelbridge.scoring.rules_engine import score_facts
-
-
-def _close(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return a == pytest.approx(b, rel=1e-9, abs=1e-9)
-    return bool(a == b)
-
-
-def assert_same(inc: tuple[GroupScore, ...], ref: tuple[GroupScore, ...]) -> None:
-    assert len(inc) == len(ref)
-    for a, b in zip(inc, ref, strict=True):
-        for key in ("fit", "engagement", "negative", "total"):
-            assert _close(getattr(a, key), getattr(b, key)), (key, a, b)
-        assert (a.group, a.grade, a.temperature, a.quadrant, a.mql_eligible, a.as_of, a.playbook_version) == (
-            b.group, b.grade, b.temperature, b.quadrant, b.mql_eligible, b.as_of, b.playbook_version,
-        )  # fmt: skip
-        ia, ib = a.explanation_json(), b.explanation_json()
-        assert [i["rule"] for i in ia] == [i["rule"] for i in ib]
-        for x, y in zip(ia, ib, strict=True):
-            assert set(x) == set(y) and all(_close(x[k], y[k]) for k in x), (x, y)
 
 
 def _at(facts: LeadFacts, events: list[EventFact], as_of: datetime) -> LeadFacts:
@@ -126,3 +105,13 @@ def test_state_of_another_playbook_version_does_not_load() -> None:
     assert load_state(a, dump_state(state)) is not None
     assert load_state(b, dump_state(state)) is None
     assert load_state(a, {"garbage": 1}) is None
+
+
+def test_new_attribute_values_are_not_answered_from_the_cache() -> None:
+    pb = playbook({"fit": [{"when": {"field": "contact.title", "op": "eq", "value": "VP"}, "points": 10}]})
+    scorer = scorer_for(pb)
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    state = scorer.new_state()
+    assert scorer.score(state, LeadFacts({"title": "VP"}, as_of=at))[0].fit == 10
+    assert scorer.score(state, LeadFacts({"title": "CEO"}, as_of=at))[0].fit == 0
+    assert scorer.score(state, LeadFacts({"title": "VP"}, as_of=at))[0].fit == 10

@@ -62,7 +62,7 @@ def _age(now_us: int, at_us: int) -> float:
 class RuleState:
     """What one event rule's points need (see the module docstring)."""
 
-    __slots__ = ("anchor", "day", "day_n", "done", "live", "n", "raw", "s")
+    __slots__ = ("anchor", "day", "day_n", "done", "item", "live", "n", "raw", "s")
 
     def __init__(self) -> None:
         self.done = False  # a matching event was taken (non-repeatable rules take only the first)
@@ -73,6 +73,7 @@ class RuleState:
         self.s = 0.0  # decayed sum at ``anchor`` (half-life rules without expiry)
         self.anchor = 0
         self.live: deque[tuple[int, float]] = deque()  # (time, earned) not yet expired (expiry rules)
+        self.item: tuple[int, RulePoints | None] | None = None  # rules without half-life: (expired, line) cached
 
 
 class AggregateState:
@@ -89,7 +90,9 @@ class AggregateState:
 class LeadState:
     """One lead's incremental scoring state under one playbook version."""
 
-    __slots__ = ("aggregates", "attr_hits", "attr_key", "events", "last_us", "rules", "version", "watermark")
+    __slots__ = (
+        "aggregates", "attr_hits", "attr_key", "attr_src", "events", "last_us", "rules", "version", "watermark",
+    )  # fmt: skip
 
     def __init__(self, version: str, groups: Sequence[int], aggregates: int) -> None:
         self.version = version
@@ -100,6 +103,7 @@ class LeadState:
         self.aggregates = [AggregateState() for _ in range(aggregates)]
         self.attr_key: tuple[Any, ...] | None = None  # fields read by static attribute rules, at the last score
         self.attr_hits: list[list[bool | None]] = []
+        self.attr_src: tuple[Any, ...] | None = None  # the mappings those fields were read from
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,14 @@ class IncrementalScorer:
                 if leaf.field.startswith("events."):
                     specs.setdefault(aggregate_key(leaf), _agg_spec(leaf))
         self.aggs = tuple(specs.values())
+        in_scoring = {
+            aggregate_key(leaf)
+            for c in self.compiled
+            for r in c.rules.attribute_rules
+            for leaf in _leaves(r.when)
+            if leaf.field.startswith("events.")
+        }
+        self._scoring_aggs = tuple(i for i, a in enumerate(self.aggs) if a.key in in_scoring)
         self._aggs_by_type: dict[str, tuple[tuple[int, _AggSpec], ...]] = {}
         self._setup_attributes()
 
@@ -220,7 +232,7 @@ class IncrementalScorer:
     def _add(self, rule: EventRule, rs: RuleState, t: int, event: EventFact) -> None:
         if rs.done and not rule.repeatable:
             return
-        rs.done = True
+        rs.done, rs.item = True, None
         earned = rule.points
         if rule.per_day is not None:
             day = event.occurred_at.astimezone(self.tz).toordinal()
@@ -262,27 +274,34 @@ class IncrementalScorer:
     def score(self, state: LeadState, facts: LeadFacts, *, contact_id: int = 0) -> tuple[GroupScore, ...]:
         """Every group's score at ``facts.as_of`` from the state (contact, account, score and BANT from ``facts``;
         its events are not read). Requires :meth:`can_score`."""
-        if not self.can_score(state, facts.as_of):
-            raise ValueError("the state is of another playbook version or newer than as_of")
         now = to_us(facts.as_of)
-        if self.aggs:
-            facts = LeadFacts(
-                facts.contact, facts.account, facts.score, facts.bant, (), facts.as_of,
-                self.aggregate_values(state, facts.as_of),
-            )  # fmt: skip
+        if state.version != self.version or (state.last_us is not None and now < state.last_us):
+            raise ValueError("the state is of another playbook version or newer than as_of")
+        if self.has_dynamic:
+            aggs, specs = state.aggregates, self.aggs
+            known = {specs[i].key: _aggregate_value(specs[i], aggs[i], now) for i in self._scoring_aggs}
+            facts = LeadFacts(facts.contact, facts.account, facts.score, facts.bant, (), facts.as_of, known)
         hits = self._static_hits(state, facts)
+        halves: dict[float, str] = {}
         out = []
         for g, compiled in enumerate(self.compiled):
             items = self._attribute_items(g, compiled, facts, hits[g])
             for rule, rs in zip(compiled.rules.event_rules, state.rules[g], strict=True):
                 if rs is not None:
-                    item = _event_item(rule, rs, now, facts.as_of)
+                    item = _event_item(rule, rs, now, facts.as_of, halves)
                     if item is not None:
                         items.append(item)
             out.append(self._group_score(compiled, facts, items, contact_id))
         return tuple(out)
 
     def _static_hits(self, state: LeadState, facts: LeadFacts) -> list[list[bool | None]]:
+        """Results of the attribute rules without event aggregates: kept while the facts' mappings are the same
+        objects (facts are immutable) or the fields those rules read have the same values."""
+        src = (facts.contact, facts.account, facts.score, facts.bant)
+        last = state.attr_src
+        if last is not None and all(a is b for a, b in zip(src, last, strict=True)) and state.attr_hits:
+            return state.attr_hits
+        state.attr_src = src
         key = tuple(get(facts) for get in self._getters)
         if state.attr_key != key or not state.attr_hits:
             state.attr_hits = [
@@ -307,40 +326,88 @@ class IncrementalScorer:
     def _group_score(
         self, compiled: CompiledRuleSet, facts: LeadFacts, items: list[RulePoints], contact_id: int
     ) -> GroupScore:
-        sums = {"fit": 0.0, "engagement": 0.0, "negative": 0.0}
+        fit = engagement = negative = 0.0
         for item in items:
-            sums[item.kind] += item.points
-        c = classify(self.playbook.scoring, sums["fit"], sums["engagement"], sums["negative"])
+            kind = item.kind
+            if kind == "engagement":
+                engagement += item.points
+            elif kind == "fit":
+                fit += item.points
+            else:
+                negative += item.points
+        c = classify(self.playbook.scoring, fit, engagement, negative)
         return GroupScore(
-            contact_id, compiled.rules.group, sums["fit"], sums["engagement"], sums["negative"], c.total, c.grade,
-            c.temperature, c.quadrant, c.mql_eligible, facts.as_of, self.version, tuple(items),
+            contact_id, compiled.rules.group, fit, engagement, negative, c.total, c.grade, c.temperature, c.quadrant,
+            c.mql_eligible, facts.as_of, self.version, tuple(items),
         )  # fmt: skip
 
 
-def _event_item(rule: EventRule, rs: RuleState, now: int, as_of: datetime) -> RulePoints | None:
-    """The rule's line of the explanation at ``now`` — the arithmetic of ``score_event_rule``."""
+def _event_item(
+    rule: EventRule, rs: RuleState, now: int, as_of: datetime, halves: dict[float, str]
+) -> RulePoints | None:
+    """The rule's line of the explanation at ``now`` — the arithmetic of ``score_event_rule``. Lines of rules
+    without a half-life change only with a new event or an expiry, so they are kept until then."""
+    half = rule.half_life_days
     if rule.expires_days is None:
         if rs.n == 0:
             return None
-        value = rs.raw
-        if rule.half_life_days is not None:
-            value = rs.s * decay_factor(_age(now, rs.anchor), rule.half_life_days)
-            value = 0.0 + value if rs.n == 1 else value
-        return event_points(rule, capped_total(value, rule.total), rs.raw, rs.n, as_of, None)
+        if half is None:
+            if rs.item is None:
+                rs.item = (0, event_points(rule, capped_total(rs.raw, rule.total), rs.raw, rs.n, as_of, None))
+            return rs.item[1]
+        value = rs.s * decay_factor(_age(now, rs.anchor), half)
+        value = 0.0 + value if rs.n == 1 else value
+        return _line(rule, capped_total(value, rule.total), rs.raw, rs.n, as_of, None, halves)
+    expired = 0
+    for t, _ in rs.live:
+        if _age(now, t) <= rule.expires_days:
+            break
+        expired += 1
+    if half is None and rs.item is not None and rs.item[0] == expired:
+        return rs.item[1]
+    item = _expiring_item(rule, rs, now, as_of, expired, halves)
+    if half is None:
+        rs.item = (expired, item)
+    return item
+
+
+def _expiring_item(
+    rule: EventRule, rs: RuleState, now: int, as_of: datetime, expired: int, halves: dict[float, str]
+) -> RulePoints | None:
     counted, value, raw, first = 0, 0.0, 0.0, None
-    for t, earned in rs.live:
-        age = _age(now, t)
-        if age > rule.expires_days:
+    for k, (t, earned) in enumerate(rs.live):
+        if k < expired:
             continue
         counted += 1
         raw += earned
-        value += earned * decay_factor(age, rule.half_life_days)
+        value += earned * decay_factor(_age(now, t), rule.half_life_days)
         if earned != 0 and first is None:
             first = t
     if counted == 0:
         return None
-    expiry = None if first is None else from_us(first) + timedelta(days=rule.expires_days)
-    return event_points(rule, capped_total(value, rule.total), raw, counted, as_of, expiry)
+    expiry = None if first is None else from_us(first) + timedelta(days=rule.expires_days or 0.0)
+    return _line(rule, capped_total(value, rule.total), raw, counted, as_of, expiry, halves)
+
+
+def _line(
+    rule: EventRule,
+    points: float,
+    raw: float,
+    counted: int,
+    as_of: datetime,
+    expiry: datetime | None,
+    halves: dict[float, str],
+) -> RulePoints:
+    """``event_points`` with the ``halves_at`` text computed once per half-life and score."""
+    half = rule.half_life_days
+    if half is None:
+        return event_points(rule, points, raw, counted, as_of, expiry)
+    text = halves.get(half)
+    if text is None:
+        text = halves[half] = (as_of + timedelta(days=half)).isoformat()
+    return RulePoints(
+        rule.name, rule.kind, points, raw, counted, half, text, expiry.isoformat() if expiry is not None else None
+    )
 
 
 def _add_aggregate(spec: _AggSpec, agg: AggregateState, t: int) -> None:
