@@ -1,5 +1,5 @@
 """Killing an import halfway (a real subprocess, SIGKILL) and re-running it ends with the same database as one
-clean run."""
+clean run — the queued contacts scored and staged alike."""
 
 from __future__ import annotations
 
@@ -23,16 +23,19 @@ import sys
 from datetime import UTC, datetime
 from funnelbridge.domain.clock import FrozenClock
 from funnelbridge.ingest import import_file
+from funnelbridge.ingest.followup import score_queued
 from funnelbridge.playbook import load_example
 from funnelbridge.runtime import Runtime
 from funnelbridge.store import connect
 
 db = connect(sys.argv[1])
 rt = Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(datetime(2026, 3, 1, tzinfo=UTC)))
-import_file(rt, "contacts", sys.argv[2], chunk_size=200, after=False)
-import_file(rt, "events", sys.argv[3], chunk_size=200, after=False)
+import_file(rt, "contacts", sys.argv[2], chunk_size=200, defer=True)
+import_file(rt, "events", sys.argv[3], chunk_size=200, defer=True)
+score_queued(rt)
 """
-TABLES = ("accounts", "contacts", "identities", "events", "merges")
+TABLES = ("accounts", "contacts", "identities", "events", "merges", "activity_queue", "scores", "pipeline_states",
+          "transitions")  # fmt: skip
 
 
 def _files(tmp: Path) -> tuple[Path, Path]:
