@@ -19,6 +19,7 @@ from funnelbridge.demo.world import Market
 from funnelbridge.playbook.examples import example_path
 from funnelbridge.store import Database, connect
 from funnelbridge.store.tables import (
+    activity_queue,
     campaign_costs,
     campaigns,
     contacts,
@@ -26,6 +27,7 @@ from funnelbridge.store.tables import (
     events,
     metadata,
     pipeline_states,
+    scores,
     transitions,
     users,
 )
@@ -117,6 +119,23 @@ def test_reps_reject_with_reasons_and_lost_deals_recycle(shaped) -> None:  # typ
     assert result.actions.get("deals_lost", 0) == len(lost) > 0
     assert all(row.contact_id in recycled_after_loss for row in lost)
     assert states.get("recycled", 0) > 0
+
+
+def test_every_active_contact_is_drained_scored_and_staged(shaped) -> None:  # type: ignore[no-untyped-def]
+    """The day's activity goes in deferred; the daily drain must leave no touched contact unscored or unstaged."""
+    result, db, _ = shaped
+    active = select(events.c.contact_id).where(events.c.contact_id.is_not(None)).distinct().subquery()
+    main = pipeline_states.c.pipeline == "main"
+    with db.read() as conn:
+        queued = conn.execute(select(func.count()).select_from(activity_queue)).scalar_one()
+        n_active = conn.execute(select(func.count()).select_from(active)).scalar_one()
+        staged = conn.execute(select(func.count(func.distinct(pipeline_states.c.contact_id))).where(main))
+        scored = conn.execute(select(func.count()).select_from(scores).where(scores.c.score_group == "main"))
+        n_staged, n_scored = staged.scalar_one(), scored.scalar_one()
+    assert queued == 0
+    assert n_active > 300
+    assert n_staged >= n_active and n_scored >= n_active
+    assert result.engine["contacts_scored"] >= n_active and not result.engine["scoring_failed"]
 
 
 def _tables(url: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -55,16 +55,20 @@ class SalesFloor:
     counts: Counter[str] = field(default_factory=Counter)
     _next: int = 0
 
+    def __post_init__(self) -> None:
+        self._by_id = {rep.user_id: rep for rep in self.reps}
+        self._by_email = {rep.email: rep for rep in self.reps}
+
     def rep_for(self, owner_id: int | None) -> Rep:
         """The lead's owner, or (unowned, or owned by someone off the floor) the next rep in turn."""
-        for rep in self.reps:
-            if rep.user_id == owner_id:
-                return rep
+        owner = self._by_id.get(owner_id) if owner_id is not None else None
+        if owner is not None:
+            return owner
         self._next += 1
         return self.reps[self._next % len(self.reps)]
 
     def rep_named(self, email: str) -> Rep:
-        return next(r for r in self.reps if r.email == email)
+        return self._by_email[email]
 
 
 def _attempt(floor: SalesFloor, what: str, call: Callable[[], Any]) -> Any:
