@@ -195,3 +195,22 @@ def test_csv_import_stores_what_event_intake_stores(
         states.append(_state(rt))
         db.dispose()
     assert states[0] == states[1]
+
+
+def test_parquet_events_take_the_exact_lane_for_typed_values(rt: Runtime, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    at = [datetime(2026, 1, 5, 9, 0, tzinfo=UTC), datetime(2026, 1, 5, 10, 0, tzinfo=UTC), None]
+    table = pa.table({"event_id": ["q1", "q2", "q3"], "type": ["page_view", "Asset Download", "page_view"],
+                      "email": ["Ann@Acme.example", None, "bob@acme.example"], "anonymous_id": [None, "v9", None],
+                      "timestamp": pa.array(at, pa.timestamp("us", tz="UTC")), "score": [1, None, 3]})  # fmt: skip
+    pq.write_table(table, tmp_path / "events.parquet")
+    summary = import_file(rt, "events", tmp_path / "events.parquet", after=False)
+    assert (summary.inserted, summary.rejected) == (2, 1)
+    assert [(r.row, r.problems[0].field) for r in summary.rejections] == [(4, "occurred_at")]
+    with rt.db.read() as conn:
+        stored = {r.idempotency_key: r for r in conn.execute(select(events))}
+        ann = conn.execute(select(contacts.c.id).where(contacts.c.email == "ann@acme.example")).scalar_one()
+    first, second = stored["q1"], stored["q2"]
+    assert (first.contact_id, first.properties, second.type) == (ann, {"score": 1}, "asset_download")
