@@ -28,6 +28,7 @@ __all__ = [
     "event_fact",
     "lead_facts",
     "load_lead_facts",
+    "plain_row",
     "score_facts_of",
     "shared_facts",
 ]
@@ -116,10 +117,15 @@ def lead_facts(
     aggregates: Mapping[str, float | None] | None = None,
 ) -> LeadFacts:
     """Facts from rows already read: ``contact`` and ``account`` rows (as mappings), the stored main score row."""
-    contact = {key: _plain(value) for key, value in contact.items()}
-    account = {key: _plain(value) for key, value in account.items()} if account is not None else None
+    contact = plain_row(contact)
+    account = plain_row(account) if account is not None else None
     bant = {key: contact.get(f"bant_{key}") for key in BANT_KEYS}
     return LeadFacts(contact, account, score_facts_of(score), bant, events, as_of, aggregates)
+
+
+def plain_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's values as conditions compare them (numbers as float/int, times as aware UTC)."""
+    return {key: _plain(value) for key, value in row.items()}
 
 
 def event_fact(row: Any) -> EventFact:

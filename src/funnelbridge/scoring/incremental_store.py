@@ -12,13 +12,15 @@ stored only when every event of the lead was applied (no event after ``as_of``).
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import JSON, BigInteger, Connection, Select, String, and_, bindparam, cast, func, select
 
 from funnelbridge.errors import NotFoundError
 from funnelbridge.playbook.schema import Playbook
@@ -32,6 +34,10 @@ __all__ = ["ScoredLead", "dump_state", "load_state", "score_leads"]
 CHUNK = 200
 _EVENT_COLUMNS = (events.c.id, events.c.contact_id, events.c.type, events.c.occurred_at, events.c.path,
                   events.c.campaign, events.c.source, events.c.medium, events.c.properties)  # fmt: skip
+
+_SCORE_COLUMNS = (
+    "contact_id", "fit", "engagement", "negative", "total", "grade", "temperature", "probability", "state",
+)  # fmt: skip
 
 
 # --- the state as JSON ----------------------------------------------------------------------------------------
@@ -120,8 +126,11 @@ def _read_leads(conn: Connection, ids: list[int], scorer: IncrementalScorer) -> 
     if account_ids:
         accs = {r.id: dict(r._mapping) for r in conn.execute(select(accounts).where(accounts.c.id.in_(account_ids)))}
     leads = {cid: _Lead(c, accs.get(c["account_id"]), {}) for cid, c in found.items()}
-    for row in conn.execute(select(scores).where(scores.c.contact_id.in_(ids))):
-        leads[row.contact_id].rows[row.score_group] = dict(row._mapping)
+    query = select(*(scores.c[n] for n in _SCORE_COLUMNS)).where(
+        scores.c.contact_id.in_(ids), scores.c.score_group == "main"
+    )
+    for row in conn.execute(query):
+        leads[row.contact_id].rows["main"] = dict(row._mapping)
     counts = select(events.c.contact_id, func.count()).where(events.c.contact_id.in_(ids))
     for cid, n in conn.execute(counts.group_by(events.c.contact_id)):
         leads[cid].count = int(n)
@@ -131,15 +140,25 @@ def _read_leads(conn: Connection, ids: list[int], scorer: IncrementalScorer) -> 
     return leads
 
 
+@cache
+def _after_marks(dialect: str) -> Select[Any]:
+    """Events of the leads of a JSON object ``{contact_id: watermark}`` with an id above their watermark: one
+    parameter however many leads (``json_each`` / ``json_each_text``), built once per dialect."""
+    if dialect == "postgresql":
+        marks = func.json_each_text(cast(bindparam("marks", type_=String), JSON)).table_valued("key", "value")
+    else:
+        marks = func.json_each(bindparam("marks", type_=String)).table_valued("key", "value")
+    on = and_(events.c.contact_id == cast(marks.c.key, BigInteger), events.c.id > cast(marks.c.value, BigInteger))
+    return select(*_EVENT_COLUMNS).select_from(marks.join(events, on)).order_by(events.c.occurred_at, events.c.id)
+
+
 def _read_new_events(conn: Connection, leads: dict[int, _Lead]) -> None:
     """Events after each state's watermark (one query); leads whose count then does not add up lose the state."""
     marks = {cid: lead.state.watermark for cid, lead in leads.items() if lead.state is not None}
     if not marks:
         return
     new: dict[int, list[tuple[int, EventFact]]] = {cid: [] for cid in marks}
-    terms = [and_(events.c.contact_id == cid, events.c.id > mark) for cid, mark in marks.items()]
-    query = select(*_EVENT_COLUMNS).where(or_(*terms)).order_by(events.c.occurred_at, events.c.id)
-    for row in conn.execute(query):
+    for row in conn.execute(_after_marks(conn.dialect.name), {"marks": json.dumps(marks)}):
         new[row.contact_id].append((row.id, event_fact(row)))
     for cid, found in new.items():
         lead = leads[cid]
@@ -210,8 +229,8 @@ def _score_one(
     main = results[0]
     new_score = {
         "fit": main.fit, "engagement": main.engagement, "negative": main.negative, "total": main.total,
-        "grade": main.grade, "temperature": main.temperature, "probability": old["probability"] if old else None,
+        "fit_grade": main.grade, "temperature": main.temperature, "probability": (facts.score or {}).get("probability"),
     }  # fmt: skip
     aggregates = scorer.aggregate_values(state, as_of)
-    criteria_facts = lead_facts(lead.contact, lead.account, new_score, (), as_of, aggregates)
+    criteria_facts = LeadFacts(facts.contact, facts.account, new_score, facts.bant, (), as_of, aggregates)
     return ScoredLead(cid, results, old, dump_state(state) if keep else None, criteria_facts, incremental)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -10,12 +11,13 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Text, bindparam, cast, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from funnelbridge.scoring.results import GroupScore
+from funnelbridge.scoring.results import GroupScore, RulePoints
 from funnelbridge.store.tables import scores
 
 __all__ = [
     "SCORE_COLUMNS",
     "distribution",
+    "explanation_json",
     "insert_rows_json_text",
     "load_scores",
     "main_scores",
@@ -31,6 +33,18 @@ SCORE_COLUMNS = (
 )  # fmt: skip
 
 
+_LINE_FIELDS = tuple(f.name for f in fields(RulePoints))
+
+
+def explanation_json(items: Iterable[RulePoints]) -> list[dict[str, Any]]:
+    """``GroupScore.explanation_json`` without ``dataclasses.asdict``'s deep copies (every line is flat)."""
+    out = []
+    for item in items:
+        values = (getattr(item, name) for name in _LINE_FIELDS)
+        out.append({k: v for k, v in zip(_LINE_FIELDS, values, strict=True) if v is not None})
+    return out
+
+
 def score_row(score: GroupScore, updated_at: datetime) -> dict[str, Any]:
     """The ``scores`` row of a group score."""
     return {
@@ -44,7 +58,7 @@ def score_row(score: GroupScore, updated_at: datetime) -> dict[str, Any]:
         "temperature": score.temperature,
         "quadrant": score.quadrant,
         "mql_eligible": score.mql_eligible,
-        "explanation": score.explanation_json(),
+        "explanation": explanation_json(score.explanation),
         "as_of": score.as_of,
         "playbook_version": score.playbook_version,
         "updated_at": updated_at,
