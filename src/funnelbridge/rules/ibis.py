@@ -37,6 +37,7 @@ from funnelbridge.rules.fields import FieldType, field_type
 __all__ = [
     "LIST_SEPARATOR",
     "LeadFrame",
+    "aggregate_leaves",
     "column_name",
     "compile_event_condition",
     "lead_fields",
@@ -49,6 +50,8 @@ Node = FieldCondition | AllOf | AnyOf | NotOf
 LIST_SEPARATOR = "\x1f"
 _ORDER_OPS = {Op.GT, Op.GTE, Op.LT, Op.LTE, Op.BETWEEN}
 _US_PER_DAY = 86_400_000_000.0
+_DOMAIN_OPS = {Op.IS_FREE_EMAIL, Op.DOMAIN_IN}
+_DOMAIN = "domain__"  # the lead frame computes each e-mail field's domain once, as domain__<column>
 
 
 def column_name(field_name: str) -> str:
@@ -105,7 +108,10 @@ def _present(col: ir.Value, ftype: FieldType) -> ir.BooleanValue:
 
 
 def _domain(col: ir.StringValue) -> ir.StringValue:
-    return col.lower().re_extract(r"([^@]*)$", 1).strip().re_replace(r"^www\.", "")
+    """As :func:`funnelbridge.rules.emails.email_domain`: after the last ``@``, trimmed, lower-case, no ``www.``
+    (an anchored pattern and a prefix test: cheaper than searching for the end of the text)."""
+    text = col.lower().re_replace(r"(?s)^.*@", "").strip()
+    return ibis.ifelse(text.startswith("www."), text.substr(4), text)
 
 
 def _literal_for(value: Any, ftype: FieldType) -> Any:
@@ -162,14 +168,14 @@ def _list_test(col: ir.StringValue, leaf: FieldCondition) -> ir.BooleanValue:
     return _false()
 
 
-def _text_test(col: ir.StringValue, leaf: FieldCondition) -> ir.BooleanValue:
+def _text_test(col: ir.StringValue, leaf: FieldCondition, domain: ir.StringValue | None = None) -> ir.BooleanValue:
     op, cs, value = leaf.op, leaf.case_sensitive, leaf.value
     if op == Op.MATCHES:
         return col.re_search(("" if cs else "(?i)") + str(value))
     if op == Op.IS_FREE_EMAIL:
-        return _domain(col).isin(sorted(FREE_EMAIL_DOMAINS))
+        return (_domain(col) if domain is None else domain).isin(sorted(FREE_EMAIL_DOMAINS))
     if op == Op.DOMAIN_IN:
-        domain = _domain(col)
+        domain = _domain(col) if domain is None else domain
         wanted = [email_domain(str(v)) for v in value]
         tests = [(domain == w) | domain.endswith("." + w) for w in wanted]
         return ibis.or_(*tests) if tests else _false()
@@ -198,7 +204,9 @@ def _equality_test(col: ir.Value, leaf: FieldCondition, ftype: FieldType) -> ir.
     return _false()
 
 
-def _leaf_test(col: ir.Value, leaf: FieldCondition, ftype: FieldType) -> ir.BooleanValue:
+def _leaf_test(
+    col: ir.Value, leaf: FieldCondition, ftype: FieldType, domain: ir.StringValue | None = None
+) -> ir.BooleanValue:
     if leaf.op == Op.EXISTS:
         return _present(col, ftype)
     if leaf.op == Op.NOT_EXISTS:
@@ -208,7 +216,7 @@ def _leaf_test(col: ir.Value, leaf: FieldCondition, ftype: FieldType) -> ir.Bool
     elif ftype == FieldType.LIST:
         test = _list_test(col, leaf)  # type: ignore[arg-type]
     elif ftype == FieldType.STR:
-        test = _text_test(col, leaf)  # type: ignore[arg-type]
+        test = _text_test(col, leaf, domain)  # type: ignore[arg-type]
     else:
         test = _equality_test(col, leaf, ftype)
     return (_present(col, ftype) & test).fill_null(False)  # type: ignore[no-any-return]
@@ -290,24 +298,46 @@ class LeadFrame:
         def leaf_fn(leaf: FieldCondition) -> ir.BooleanValue:
             _check_supported(leaf.field)
             ftype = field_type(leaf.field) or FieldType.ANY
-            return _leaf_test(self.value(leaf), leaf, ftype)
+            name = _DOMAIN + column_name(leaf.field)
+            domain = self.table[name] if leaf.op in _DOMAIN_OPS and name in self.table.columns else None
+            return _leaf_test(self.value(leaf), leaf, ftype, domain)
 
         return _combine(condition, leaf_fn)
 
 
-def lead_frame(leads: ir.Table, events: ir.Table, conditions: Sequence[Node | None], as_of: datetime) -> LeadFrame:
-    """Join ``leads`` with one grouped event table per distinct ``events.*`` leaf of ``conditions``."""
+def aggregate_leaves(conditions: Sequence[Node | None]) -> list[FieldCondition]:
+    """The distinct ``events.*`` leaves of ``conditions``, in order: the lead frame's ``agg_0``, ``agg_1``, ..."""
+    found: dict[str, FieldCondition] = {}
+    for cond in conditions:
+        for leaf in leaves(cond):
+            if leaf.field.startswith("events."):
+                found.setdefault(_aggregate_key(leaf), leaf)
+    return list(found.values())
+
+
+def lead_frame(
+    leads: ir.Table, events: ir.Table | None, conditions: Sequence[Node | None], as_of: datetime
+) -> LeadFrame:
+    """Join ``leads`` with one grouped event table per distinct ``events.*`` leaf of ``conditions`` (and add the
+    domain of each text field that ``is_free_email``/``domain_in`` read, computed once).
+
+    With ``events=None`` the lead table carries the aggregates itself, as columns ``agg_0``, ``agg_1``, ... in the
+    order of :func:`aggregate_leaves`: the number of matching events (``events.count``) or the time of the newest
+    (``events.days_since_last``, null when none)."""
     as_of = as_utc(as_of)
     frame = LeadFrame(leads, as_of)
     table = leads
-    for cond in conditions:
-        for leaf in leaves(cond):
-            key = _aggregate_key(leaf)
-            if not leaf.field.startswith("events.") or key in frame.aggregates:
-                continue
-            name = f"agg_{len(frame.aggregates)}"
-            frame.aggregates[key] = (name, leaf.field)
+    for i, leaf in enumerate(aggregate_leaves(conditions)):
+        name = f"agg_{i}"
+        frame.aggregates[_aggregate_key(leaf)] = (name, leaf.field)
+        if events is not None:
             agg = _aggregate(events, leaf, as_of, name).rename(contact_id_agg="contact_id")
             table = table.left_join(agg, table.contact_id == agg.contact_id_agg).drop("contact_id_agg")
-    frame.table = table
+    domains = {
+        column_name(leaf.field)
+        for c in conditions
+        for leaf in leaves(c)
+        if leaf.op in _DOMAIN_OPS and field_type(leaf.field) == FieldType.STR
+    }
+    frame.table = table.mutate(**{_DOMAIN + name: _domain(table[name]) for name in sorted(domains)})
     return frame

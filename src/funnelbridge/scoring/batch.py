@@ -1,49 +1,44 @@
-"""The batch rule scorer: every lead of a lead table scored in one vectorized pass (Ibis, run on DuckDB).
+"""The batch rule scorer: every lead of a lead table scored in one vectorized pass.
 
 Same rules and arithmetic as :mod:`funnelbridge.scoring.rules_engine` (the incremental path):
 
-1. attribute rules: one boolean column per rule over the lead frame (:mod:`funnelbridge.rules.ibis`);
-2. event rules: the matching events of every rule are stacked (``rule_idx``) and joined with a small table of
-   rule parameters; non-repeatable rules keep their earliest event (a window), per-day caps number the events of
-   each local day (a window over the playbook's time zone), expired events are dropped, the rest decay; a group-by
-   per (contact, rule) sums them and applies the total cap;
-3. points per kind are summed per (contact, group) and classified (grade, temperature, quadrant, MQL);
-4. the explanation is built as JSON text in the engine, in rule order.
+1. attribute rules: one boolean column per rule over all leads, compiled by :mod:`funnelbridge.rules.ibis`
+   (``events.*`` aggregates included) and run as one query on DuckDB;
+2. event rules: matched once per distinct combination of event values, then scored per chunk of leads with
+   vector math — earliest event, per-day caps, expiry, decay, sums per lead, total caps
+   (:mod:`funnelbridge.scoring.batch_events`);
+3. points per kind are summed per (lead, group) and classified (grade, temperature, quadrant, MQL);
+4. the explanation JSON is assembled column-wise in Arrow, in rule order (:mod:`funnelbridge.scoring.batch_text`).
 
-:func:`score_tables` runs it over Arrow tables and returns Arrow tables.
+:func:`score_batches` streams the result in Arrow record batches, one chunk of leads at a time, so the
+explanations of a million leads never sit in memory at once; :func:`score_tables` collects them.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import os
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, TypeVar
 
-import ibis
-import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 
 from funnelbridge.domain.clock import as_utc
+from funnelbridge.domain.durations import parse_duration
 from funnelbridge.playbook.schema import Playbook, Scoring
-from funnelbridge.rules.ibis import LeadFrame, compile_event_condition, lead_frame
+from funnelbridge.rules.ast import FieldCondition
+from funnelbridge.rules.ibis import aggregate_leaves, lead_frame
+from funnelbridge.scoring.batch_events import TS, PreparedEvents, micros, prepare_events, rule_hits, run_arrow
+from funnelbridge.scoring.batch_text import empty_explanations, explanations
 from funnelbridge.scoring.results import HIGH_FIT_GRADES, QUADRANTS
-from funnelbridge.scoring.ruleset import EventRule, RuleSet, rule_sets
+from funnelbridge.scoring.ruleset import RuleSet, rule_sets
 
-__all__ = [
-    "BatchExpressions",
-    "batch_conditions",
-    "duckdb_connection",
-    "score_batches",
-    "score_expressions",
-    "score_tables",
-]
+__all__ = ["OUTPUT_SCHEMA", "batch_conditions", "duckdb_connection", "score_batches", "score_tables"]
 
-_US_PER_DAY = 86_400_000_000.0
-EVENTS_PER_PART = 2_000_000
 OUTPUT_SCHEMA = pa.schema(
     [("contact_id", pa.int64()), ("score_group", pa.string())]
     + [(n, pa.float64()) for n in ("fit", "engagement", "negative")]
@@ -51,18 +46,13 @@ OUTPUT_SCHEMA = pa.schema(
     + [(n, pa.string()) for n in ("grade", "temperature", "quadrant")]
     + [("mql_eligible", pa.bool_())]
 )
-
-
-@ibis.udf.scalar.builtin  # type: ignore[untyped-decorator,misc]
-def timezone(tz: str, ts: datetime) -> datetime:  # type: ignore[empty-body]
-    """DuckDB's ``timezone(zone, timestamptz)``: the local wall-clock time in ``zone``."""
-
-
-@dataclass(frozen=True)
-class BatchExpressions:
-    """The result table: one row per contact and group, with the explanation as JSON text."""
-
-    scores: ir.Table
+_QUADRANT_NAMES = list(dict.fromkeys(QUADRANTS.values()))
+_NEVER = np.iinfo(np.int64).min
+CHUNK_LEADS = 20_000
+"""Leads scored together (their explanation text is built at once: about 40 MB for 20,000 leads)."""
+THREADS = max(1, min(4, os.cpu_count() or 1))
+"""Chunks of leads scored in parallel."""
+_T = TypeVar("_T")
 
 
 def batch_conditions(scoring: Scoring) -> list[Any]:
@@ -70,192 +60,139 @@ def batch_conditions(scoring: Scoring) -> list[Any]:
     return [r.when for rs in rule_sets(scoring) for r in rs.attribute_rules]
 
 
-def _head(rule_name: str, kind: str) -> str:
-    return json.dumps({"rule": rule_name, "kind": kind})[:-1]  # '{"rule": ..., "kind": ...' (open)
-
-
-def _num(value: ir.NumericValue) -> ir.StringValue:
-    return value.cast("string")  # DuckDB prints the shortest round-trip form (10.0, 0.5, 1e-05)
-
-
-def _attribute_points(frame: LeadFrame, rs: RuleSet, explain: bool) -> ir.Table:
-    """One pass over the leads: a group's fit and negative attribute points and their explanation text."""
-    fit, neg, text = ibis.literal(0.0), ibis.literal(0.0), ibis.literal("")
-    for rule in rs.attribute_rules:
-        hit = frame.predicate(rule.when)
-        item = f'{_head(rule.name, rule.kind)}, "points": {json.dumps(rule.points)}}}, '
-        points = ibis.ifelse(hit, rule.points, 0.0)
-        if rule.kind == "fit":
-            fit = fit + points
-        else:
-            neg = neg + points
-        text = text + ibis.ifelse(hit, item, "") if explain else text
-    return frame.table.select("contact_id", fit=fit, neg_attr=neg, attr_text=text)
-
-
-def _rule_params(sets: tuple[RuleSet, ...], as_of: datetime) -> tuple[list[tuple[int, EventRule]], pa.Table]:
-    rules: list[tuple[int, EventRule]] = []
-    rows: list[dict[str, Any]] = []
-    for rs in sets:
-        for rule in rs.event_rules:
-            idx = len(rules)
-            halves = (as_of + timedelta(days=rule.half_life_days)).isoformat() if rule.half_life_days else None
-            tail = f', "half_life_days": {json.dumps(rule.half_life_days)}, "halves_at": "{halves}"' if halves else ""
-            rows.append(
-                {
-                    "rule_idx": idx, "score_group": rs.group, "kind": rule.kind, "pts": rule.points,
-                    "abs_pts": abs(rule.points), "sign": -1.0 if rule.points < 0 else 1.0, "per_day": rule.per_day,
-                    "cap_total": rule.total, "half_life": rule.half_life_days, "expires": rule.expires_days,
-                    "item_head": _head(rule.name, rule.kind), "item_tail": tail,
-                }
-            )  # fmt: skip
-            rules.append((idx, rule))
-    schema = pa.schema(
-        [("rule_idx", pa.int64()), ("score_group", pa.string()), ("kind", pa.string())]
-        + [(n, pa.float64()) for n in ("pts", "abs_pts", "sign", "per_day", "cap_total", "half_life", "expires")]
-        + [("item_head", pa.string()), ("item_tail", pa.string())]
-    )
-    return rules, pa.Table.from_pylist(rows, schema=schema)
-
-
-_NUMERIC = ["rule_idx", "pts", "abs_pts", "sign", "per_day", "cap_total", "half_life", "expires"]
-
-
-def _matched(events: ir.Table, rules: list[tuple[int, EventRule]], when: ir.TimestampScalar) -> ir.Table:
-    parts = []
-    for idx, rule in rules:
-        keep = (events.type == rule.event) & (events.occurred_at <= when)
-        if rule.where is not None:
-            keep &= compile_event_condition(events, rule.where)
-        parts.append(events.filter(keep).select("contact_id", "occurred_at", rule_idx=ibis.literal(idx, "int64")))
-    return ibis.union(*parts)
-
-
-def _earned_rows(
-    events: ir.Table, rules: list[tuple[int, EventRule]], params: ir.Table, when: ir.TimestampScalar, tz: str
-) -> ir.Table:
-    """(contact, rule, time, earned) rows. Rules are split by kind of work so no subquery is read twice: plain
-    repeatable rules, repeatable rules with a per-day cap (a window numbers each local day's events) and
-    non-repeatable rules (only the earliest event: a group-by)."""
-    plain = [(i, r) for i, r in rules if r.repeatable and r.per_day is None]
-    daily = [(i, r) for i, r in rules if r.repeatable and r.per_day is not None]
-    once = [(i, r) for i, r in rules if not r.repeatable]
-    parts = []
-    if plain:
-        t = _matched(events, plain, when).inner_join(params, "rule_idx")
-        parts.append(t.select("contact_id", "occurred_at", "rule_idx", earned=t.pts))
-    if daily:
-        t = _matched(events, daily, when).inner_join(params, "rule_idx")
-        day = timezone(tz, t.occurred_at).date()
-        nth = ibis.row_number().over(group_by=[t.contact_id, t.rule_idx, day], order_by=t.occurred_at)
-        room = ibis.greatest(ibis.literal(0.0), t.per_day - nth.cast("float64") * t.abs_pts)
-        parts.append(t.select("contact_id", "occurred_at", "rule_idx", earned=t.sign * ibis.least(t.abs_pts, room)))
-    if once:
-        m = _matched(events, once, when)
-        t = (
-            m.group_by("contact_id", "rule_idx")
-            .aggregate(occurred_at=m.occurred_at.min())
-            .inner_join(params, "rule_idx")
-        )
-        earned = ibis.cases((t.per_day.isnull(), t.pts), else_=t.sign * ibis.least(t.abs_pts, t.per_day))
-        parts.append(t.select("contact_id", "occurred_at", "rule_idx", earned=earned))
-    return ibis.union(*parts)
-
-
-def _event_points(events: ir.Table, sets: tuple[RuleSet, ...], as_of: datetime, tz: str, explain: bool) -> ir.Table:
-    """Per (contact, group): engagement and negative event points and the explanation text, in rule order."""
-    rules, table = _rule_params(sets, as_of)
-    when = ibis.timestamp(as_of)
-    params = ibis.memtable(table.select(_NUMERIC))
-    t = _earned_rows(events, rules, params, when, tz).inner_join(params, "rule_idx")
-    age = (-t.occurred_at.delta(when, unit="microsecond")).cast("float64") / _US_PER_DAY
-    t = t.mutate(age=age).filter(lambda x: x.expires.isnull() | (x.age <= x.expires))
-    factor = ibis.cases((t.half_life.isnull(), ibis.literal(1.0)), else_=ibis.literal(0.5).pow(t.age / t.half_life))
-    t = t.mutate(value=t.earned * factor)
-    g = t.group_by("contact_id", "rule_idx").aggregate(
-        value=t.value.sum(), raw=t.earned.sum(), n=t.count(), first_earning=t.occurred_at.min(where=t.earned != 0)
-    )
-    g = g.inner_join(ibis.memtable(table), "rule_idx")
-    limited = ibis.cases((g.cap_total.isnull() | (g.value.abs() <= g.cap_total), g.value), else_=g.sign * g.cap_total)
-    if not explain:
-        g = g.mutate(points=limited)
-        return g.group_by("contact_id", "score_group").aggregate(
-            engagement=g.points.sum(where=g.kind == "engagement"),
-            neg_events=g.points.sum(where=g.kind == "negative"),
-            event_text=ibis.literal(""),
-        )
-    expires_at = g.first_earning + (g.expires * _US_PER_DAY).round().cast("int64").as_interval("us")
-    iso = expires_at.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").re_replace(r"\.000000\+", "+")
-    expiry_text = ibis.cases((expires_at.isnull(), ibis.literal("")), else_=', "expires_at": "' + iso + '"')
-    g = g.mutate(points=limited)
-    item = (
-        g.item_head + ', "points": ' + _num(g.points) + ', "raw_points": ' + _num(g.raw)
-        + ', "events": ' + g.n.cast("string") + g.item_tail + expiry_text + "}, "
-    )  # fmt: skip
-    g = g.mutate(item=item)
-    return g.group_by("contact_id", "score_group").aggregate(
-        engagement=g.points.sum(where=g.kind == "engagement"),
-        neg_events=g.points.sum(where=g.kind == "negative"),
-        event_text=g.item.group_concat("", order_by=g.rule_idx),
-    )
-
-
-def _classify(t: ir.Table, scoring: Scoring) -> ir.Table:
-    grades = scoring.grades
-    grade = ibis.cases((t.fit >= grades["A"], "A"), (t.fit >= grades["B"], "B"), (t.fit >= grades["C"], "C"), else_="D")
-    t = t.mutate(total=t.fit + t.engagement + t.negative, grade=grade)
-    temp = scoring.temperature
-    band = ibis.cases((t.engagement >= temp.hot, "hot"), (t.engagement >= temp.warm, "warm"), else_="cold")
-    high_fit, high_eng = t.grade.isin(list(HIGH_FIT_GRADES)), t.engagement >= scoring.mql.engagement
-    quadrant = ibis.cases(
-        *[((high_fit == f) & (high_eng == e), name) for (f, e), name in QUADRANTS.items()], else_="low_priority"
-    )
-    mql = t.grade.isin(list(scoring.mql.grades)) & high_eng
-    if scoring.mql.total is not None:
-        mql &= t.total >= scoring.mql.total
-    return t.mutate(temperature=band, quadrant=quadrant, mql_eligible=mql)
-
-
-def _group_scores(attr: ir.Table, ev: ir.Table | None, group: str) -> ir.Table:
-    if ev is None:
-        t = attr.mutate(engagement=ibis.literal(0.0), neg_events=ibis.literal(0.0), event_text=ibis.literal(""))
-    else:
-        mine = ev.filter(ev.score_group == group).drop("score_group")
-        t = attr.left_join(mine, attr.contact_id == mine.contact_id).drop("contact_id_right")
-    text = (t.attr_text + t.event_text.fill_null("")).re_replace(r", $", "")
-    return t.select(
-        "contact_id",
-        score_group=ibis.literal(group),
-        fit=t.fit,
-        engagement=t.engagement.fill_null(0.0),
-        negative=t.neg_attr + t.neg_events.fill_null(0.0),
-        explanation="[" + text + "]",
-    )
-
-
-def score_expressions(
-    playbook: Playbook, leads: ir.Table, events: ir.Table, as_of: datetime, *, explain: bool = True
-) -> BatchExpressions:
-    """The Ibis expression scoring every lead of ``leads`` from ``events`` at ``as_of``, every group
-    (``explain=False`` leaves the explanations empty: what-if replays that only count need no text)."""
-    as_of = as_utc(as_of)
-    sets = rule_sets(playbook.scoring)
-    frame = lead_frame(leads, events, batch_conditions(playbook.scoring), as_of)
-    has_events = any(rs.event_rules for rs in sets)
-    ev = _event_points(events, sets, as_of, playbook.timezone, explain) if has_events else None
-    groups = [_group_scores(_attribute_points(frame, rs, explain), ev, rs.group) for rs in sets]
-    return BatchExpressions(_classify(ibis.union(*groups), playbook.scoring))
-
-
 def duckdb_connection(memory_limit: str = "1GB") -> Any:
     """A DuckDB connection for batch scoring: UTC session, bounded memory (spills to a temp directory)."""
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
         raise ValueError(f"memory_limit must read like 1GB or 512MiB, got {memory_limit!r}")
+    import ibis
+
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
     con.raw_sql("SET preserve_insertion_order = false")
     con.raw_sql(f"SET memory_limit = '{memory_limit}'")  # a validated size, not data
     return con
+
+
+def _aggregates(
+    leaves: list[FieldCondition], prepared: PreparedEvents, first: int, n: int, as_of: datetime
+) -> dict[str, pa.Array]:
+    """The ``events.*`` aggregates of every lead (``agg_0``, ... as :func:`lead_frame` reads them), from the
+    prepared events: counts by ``bincount``, the newest time by a maximum per lead."""
+    columns: dict[str, pa.Array] = {}
+    for i, leaf in enumerate(leaves):
+        hit = prepared.masks[first + i][prepared.code]
+        if leaf.within is not None:
+            hit &= prepared.at >= micros(as_of - parse_duration(leaf.within))
+        pos = prepared.pos[hit]
+        if leaf.field == "events.count":
+            columns[f"agg_{i}"] = pa.array(np.bincount(pos, minlength=n))
+        else:
+            newest = np.full(n, _NEVER, np.int64)
+            np.maximum.at(newest, pos, prepared.at[hit])
+            columns[f"agg_{i}"] = pa.array(newest, TS, mask=newest == _NEVER)
+    return columns
+
+
+def _attribute_hits(
+    con: Any, scoring: Scoring, leads: pa.Table, aggregates: dict[str, pa.Array], as_of: datetime
+) -> np.ndarray:
+    """bool [attribute rule (all groups, in order), lead row]: one DuckDB query over the lead frame."""
+    rules = [r for rs in rule_sets(scoring) for r in rs.attribute_rules]
+    hits = np.zeros((len(rules), leads.num_rows), bool)
+    if not rules or not leads.num_rows:
+        return hits
+    table = leads.append_column("_row", pa.array(np.arange(leads.num_rows)))
+    for name, column in aggregates.items():
+        table = table.append_column(name, column)
+    con.con.register("fb_leads", table)
+    try:
+        frame = lead_frame(con.table("fb_leads"), None, batch_conditions(scoring), as_of)
+        tests = {f"h{i}": frame.predicate(r.when).fill_null(False) for i, r in enumerate(rules)}
+        out = run_arrow(con, frame.table.select("_row", **tests))
+    finally:
+        con.con.unregister("fb_leads")
+    rows = out.column("_row").to_numpy()
+    for i in range(len(rules)):
+        hits[i, rows] = out.column(f"h{i}").to_numpy(zero_copy_only=False)
+    return hits
+
+
+def _labels(codes: np.ndarray, names: list[str]) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int8)), pa.array(names)).cast(pa.string())
+
+
+def _classified(scoring: Scoring, fit: np.ndarray, engagement: np.ndarray, negative: np.ndarray) -> dict[str, Any]:
+    """Total, grade, temperature, quadrant and MQL eligibility (as :func:`funnelbridge.scoring.results.classify`)."""
+    total = fit + engagement + negative
+    g, temp, mql = scoring.grades, scoring.temperature, scoring.mql
+    grade = np.select([fit >= g["A"], fit >= g["B"], fit >= g["C"]], [0, 1, 2], 3)
+    letters = ["A", "B", "C", "D"]
+    band = np.select([engagement >= temp.hot, engagement >= temp.warm], [0, 1], 2)
+    high_fit = np.isin(grade, [letters.index(x) for x in HIGH_FIT_GRADES])
+    high_eng = engagement >= mql.engagement
+    quadrant = np.zeros(fit.size, np.int8)
+    for (f, e), name in QUADRANTS.items():
+        quadrant[(high_fit == f) & (high_eng == e)] = _QUADRANT_NAMES.index(name)
+    eligible = np.isin(grade, [letters.index(x) for x in mql.grades if x in letters]) & high_eng
+    if mql.total is not None:
+        eligible &= total >= mql.total
+    return {
+        "total": total, "grade": _labels(grade, letters), "temperature": _labels(band, ["hot", "warm", "cold"]),
+        "quadrant": _labels(quadrant, _QUADRANT_NAMES), "mql_eligible": eligible,
+    }  # fmt: skip
+
+
+class _Chunk:
+    """One chunk of leads: its rows of the lead table and its events, grouped by combination code (so the events a
+    rule matches are a few contiguous runs, not a scan of the chunk)."""
+
+    def __init__(self, prepared: PreparedEvents, k: int, start: int, stop: int) -> None:
+        lo, hi = prepared.bounds[k], prepared.bounds[k + 1]
+        self.start, self.n = start, stop - start
+        codes = prepared.code[lo:hi]
+        space = prepared.masks.shape[1]
+        order = np.argsort(codes.astype(np.int16) if space < 1 << 15 else codes, kind="stable")
+        self.pos = prepared.pos[lo:hi][order] - start
+        self.at = prepared.at[lo:hi][order]
+        self.runs = np.zeros(space + 1, np.int64)
+        np.cumsum(np.bincount(codes, minlength=space), out=self.runs[1:])
+
+    def matching(self, mask: np.ndarray) -> np.ndarray:
+        """Indices of the chunk's events whose combination ``mask`` selects."""
+        codes = np.flatnonzero(mask)
+        if codes.size == 1:
+            return np.arange(self.runs[codes[0]], self.runs[codes[0] + 1])
+        return np.concatenate([np.arange(self.runs[c], self.runs[c + 1]) for c in codes] or [np.zeros(0, np.int64)])
+
+
+def _group_batch(
+    rs: RuleSet, first_rule: tuple[int, int], hits: np.ndarray, chunk: _Chunk, ctx: dict[str, Any]
+) -> pa.RecordBatch:
+    """The rows of one score group for one chunk of leads."""
+    n, explain = chunk.n, ctx["explain"]
+    fit, engagement, negative = np.zeros(n), np.zeros(n), np.zeros(n)
+    attr_hits = [hits[first_rule[0] + i, chunk.start : chunk.start + n] for i in range(len(rs.attribute_rules))]
+    for rule, hit in zip(rs.attribute_rules, attr_hits, strict=True):
+        (fit if rule.kind == "fit" else negative)[hit] += rule.points
+    masks: np.ndarray = ctx["masks"]
+    event_hits = []
+    for i, erule in enumerate(rs.event_rules):
+        mine = chunk.matching(masks[first_rule[1] + i])
+        got = rule_hits(erule, chunk.pos[mine], chunk.at[mine], n, ctx["as_of_us"], ctx["tz"], explain=explain)
+        if got is not None:
+            (engagement if erule.kind == "engagement" else negative)[got.rows] += got.points
+        event_hits.append(got)
+    text = (
+        explanations(rs.attribute_rules, attr_hits, rs.event_rules, event_hits, ctx["as_of"], n)
+        if explain
+        else empty_explanations(n)
+    )
+    columns = {
+        "contact_id": ctx["ids"][chunk.start : chunk.start + n], "score_group": _labels(np.zeros(n), [rs.group]),
+        "fit": fit, "engagement": engagement, "negative": negative, "explanation": text,
+    }  # fmt: skip
+    columns |= _classified(ctx["scoring"], fit, engagement, negative)
+    return pa.RecordBatch.from_pydict(columns, schema=OUTPUT_SCHEMA)
 
 
 def score_batches(
@@ -268,39 +205,53 @@ def score_batches(
     *,
     explain: bool = True,
 ) -> Iterator[pa.RecordBatch]:
-    """Score Arrow lead/event tables on DuckDB, streaming the result (one row per contact and group, in no
-    particular order) in record batches, so the explanations never sit in memory all at once.
-
-    Scoring is per contact, so large inputs are scored in partitions of contacts (``contact_id % parts``) of about
-    :data:`EVENTS_PER_PART` events each: DuckDB's working memory stays bounded whatever the input size."""
+    """Score Arrow lead/event tables, streaming the result (one row per contact and group, up to ``chunk_size``
+    leads per record batch) so the explanations never sit in memory all at once. ``explain=False`` leaves the
+    explanations empty (``[]``): what-if replays that only count need no text."""
+    as_of = as_utc(as_of)
     con = con if con is not None else duckdb_connection()
-    parts = max(1, math.ceil(events.num_rows / EVENTS_PER_PART))
-    # the query reads two registered Arrow tables (scanned in place, not copied): compiled once, run per partition
-    con.con.register("fb_leads", leads.slice(0, 0))
-    con.con.register("fb_events", events.slice(0, 0))
-    try:
-        expr = score_expressions(playbook, con.table("fb_leads"), con.table("fb_events"), as_of, explain=explain).scores
-        con._run_pre_execute_hooks(expr)  # registers the small rule-parameter memtables
-        sql = str(con.compile(expr))
-        for lead_part, event_part in _partitions(leads, events, parts):
-            con.con.register("fb_leads", lead_part)
-            con.con.register("fb_events", event_part)
-            for batch in con.con.sql(sql).to_arrow_reader(chunk_size):
-                yield batch.cast(OUTPUT_SCHEMA)  # DuckDB types float literals as DECIMAL: cast to the schema
-    finally:
-        con.con.unregister("fb_leads")
-        con.con.unregister("fb_events")
+    sets = rule_sets(playbook.scoring)
+    ids = leads.column("contact_id").to_numpy()
+    erules = [r for rs in sets for r in rs.event_rules]
+    leaves = aggregate_leaves(batch_conditions(playbook.scoring))
+    matchers = [(r.event, r.where) for r in erules] + [(leaf.event, leaf.where) for leaf in leaves]
+    step = min(chunk_size, CHUNK_LEADS)
+    prepared = prepare_events(con, events, ids, matchers, as_of, step)
+    aggregates = _aggregates(leaves, prepared, len(erules), leads.num_rows, as_of)
+    hits = _attribute_hits(con, playbook.scoring, leads, aggregates, as_of)
+    del aggregates
+    ctx = {
+        "explain": explain, "as_of": as_of, "as_of_us": micros(as_of), "tz": playbook.timezone,
+        "masks": prepared.masks, "ids": ids, "scoring": playbook.scoring,
+    }  # fmt: skip
+    firsts, a, e = [], 0, 0
+    for rs in sets:
+        firsts.append((a, e))
+        a, e = a + len(rs.attribute_rules), e + len(rs.event_rules)
+
+    def score_chunk(k: int) -> list[pa.RecordBatch]:
+        start = k * step
+        chunk = _Chunk(prepared, k, start, min(start + step, leads.num_rows))
+        return [_group_batch(rs, first, hits, chunk, ctx) for rs, first in zip(sets, firsts, strict=True)]
+
+    for batches in _in_threads(score_chunk, len(prepared.bounds) - 1):
+        yield from batches
 
 
-def _partitions(leads: pa.Table, events: pa.Table, parts: int) -> Iterator[tuple[pa.Table, pa.Table]]:
-    """Split both tables by ``contact_id % parts`` (scoring is per contact, so partitions are independent)."""
-    if parts == 1:
-        yield leads, events
+def _in_threads(work: Callable[[int], _T], count: int) -> Iterator[_T]:
+    """``work(0)``, ``work(1)``, ... run on :data:`THREADS` threads (numpy and Arrow release the GIL), yielded in
+    order, at most one chunk per thread ahead of the consumer (so memory stays bounded)."""
+    if THREADS == 1 or count < 2:
+        yield from (work(k) for k in range(count))
         return
-    lead_ids = leads.column("contact_id").to_numpy() % parts
-    event_ids = events.column("contact_id").to_numpy() % parts
-    for part in range(parts):
-        yield leads.filter(pa.array(lead_ids == part)), events.filter(pa.array(event_ids == part))
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="fb-score") as pool:
+        pending: deque[Future[_T]] = deque()
+        for k in range(count):
+            pending.append(pool.submit(work, k))
+            if len(pending) >= THREADS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def score_tables(
@@ -312,7 +263,7 @@ def score_tables(
     *,
     explain: bool = True,
 ) -> pa.Table:
-    """Score Arrow lead/event tables on DuckDB into one table ordered by contact and group."""
+    """Score Arrow lead/event tables into one table ordered by contact and group."""
     batches = list(score_batches(playbook, leads, events, as_of, con, explain=explain))
     if not batches:
         return OUTPUT_SCHEMA.empty_table()
