@@ -6,10 +6,11 @@ Writes ``bench/results/incremental.json``.
 Every figure has its baseline measured in the same run, on the same data (ratio = new rate / baseline rate), with
 wall and CPU seconds (``time.process_time``) and the load average before and after:
 
-* **in_memory**: leads of the 40-rule playbook of ``bench/scoring.py`` (same generator); their events replayed one
-  by one in time order, the lead rescored after each event at that event's time. New: ``IncrementalScorer.apply``
-  + ``score`` on a state kept in memory. Baseline: ``score_facts`` over the lead's events so far (the full
-  recompute per event, what the incremental path did before). Events per second on one core.
+* **in_memory** (20 events per lead) and **in_memory_long_history** (200): leads of the 40-rule playbook of
+  ``bench/scoring.py`` (same generator); their events replayed one by one in time order, the lead rescored after
+  each event at that event's time. New: ``IncrementalScorer.apply`` + ``score`` on a state kept in memory.
+  Baseline: ``score_facts`` over the lead's events so far (the full recompute per event, what the incremental path
+  did before). Events per second on one core.
 * **store**: a SQLite store of ``--store-leads`` leads with 20 events each, all scored once; then
   ``--store-events`` new events in time order, one transaction per event: insert it and rescore its lead. New:
   ``score_contact`` (stored state + the new event). Baseline: the previous ``score_contact`` (load all the lead's
@@ -102,10 +103,10 @@ def _rates(n: int, new: Timer, old: Timer, unit: str) -> dict[str, Any]:
 # --- in memory ------------------------------------------------------------------------------------------------
 
 
-def bench_in_memory(pb: Playbook, leads: int, seed: int) -> dict[str, Any]:
+def bench_in_memory(pb: Playbook, leads: int, per_lead: int, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed + 1)
     lead_table = SCORING.make_leads(rng, leads, LEAD_COLUMNS)
-    ev = SCORING.make_events(rng, leads, leads * 20)
+    ev = SCORING.make_events(rng, leads, leads * per_lead)
     facts = SCORING.sample_facts(lead_table, ev, np.arange(1, leads + 1))
     streams = [(cid, f, [e for e in f.events if e.occurred_at <= AS_OF]) for cid, f in facts]
     n = sum(len(h) for _, _, h in streams)
@@ -126,7 +127,7 @@ def bench_in_memory(pb: Playbook, leads: int, seed: int) -> dict[str, Any]:
             if history:
                 got = finals[cid]
                 worst = max(worst, *(abs(a.total - b.total) for a, b in zip(got, ref, strict=True)))
-    return {"leads": leads, "events": n, "rules": 40, **_rates(n, new, old, "events"),
+    return {"leads": leads, "events_per_lead": per_lead, "events": n, "rules": 40, **_rates(n, new, old, "events"),
             "max_abs_total_difference_after_last_event": worst}  # fmt: skip
 
 
@@ -303,6 +304,7 @@ def bench_drain(tmp: Path, n_leads: int, seed_: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--leads", type=int, default=400, help="leads replayed in memory")
+    ap.add_argument("--long-leads", type=int, default=30, help="leads with 200 events each, replayed in memory")
     ap.add_argument("--store-leads", type=int, default=2_000)
     ap.add_argument("--store-events", type=int, default=1_000)
     ap.add_argument("--drain-leads", type=int, default=2_000)
@@ -311,8 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     pb = SCORING.playbook_40()
     result: dict[str, Any] = {"topic": "incremental", "cpus": os.cpu_count(), "load_average_before": os.getloadavg()}
-    result["in_memory"] = bench_in_memory(pb, args.leads, args.seed)
+    result["in_memory"] = bench_in_memory(pb, args.leads, 20, args.seed)
     print(json.dumps(result["in_memory"], indent=1), flush=True)
+    result["in_memory_long_history"] = bench_in_memory(pb, args.long_leads, 200, args.seed)
+    print(json.dumps(result["in_memory_long_history"], indent=1), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         result["store"] = bench_store(pb, Path(tmp), args.store_leads, args.store_events, args.seed)
         print(json.dumps(result["store"], indent=1), flush=True)

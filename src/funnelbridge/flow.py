@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from funnelbridge.domain.clock import FrozenClock
 from funnelbridge.rules.facts import LeadFacts, shared_facts
@@ -37,14 +37,16 @@ def _model_active(conn: Connection) -> bool:
     return conn.execute(select(model_versions.c.version).where(model_versions.c.active.is_(True))).first() is not None
 
 
+_PROBABILITIES = select(scores.c.contact_id, scores.c.probability).where(
+    scores.c.contact_id.in_(bindparam("ids", expanding=True)), scores.c.score_group == "main"
+)
+
+
 def _with_probabilities(conn: Connection, facts: dict[int, LeadFacts]) -> dict[int, LeadFacts]:
     """The facts with the probability the model just stored (the criteria may read ``score.probability``)."""
     ids, fresh = list(facts), {}
     for i in range(0, len(ids), 500):
-        query = select(scores.c.contact_id, scores.c.probability).where(
-            scores.c.contact_id.in_(ids[i : i + 500]), scores.c.score_group == "main"
-        )
-        fresh.update({int(cid): p for cid, p in conn.execute(query)})
+        fresh.update({int(cid): p for cid, p in conn.execute(_PROBABILITIES, {"ids": ids[i : i + 500]})})
     out = {}
     for cid, f in facts.items():
         score = {**(f.score or {}), "probability": fresh.get(cid)}

@@ -91,7 +91,8 @@ class LeadState:
     """One lead's incremental scoring state under one playbook version."""
 
     __slots__ = (
-        "aggregates", "attr_hits", "attr_key", "attr_src", "events", "last_us", "rules", "version", "watermark",
+        "aggregates", "attr_hits", "attr_key", "attr_src", "dyn_key", "events", "last_us", "rules", "version",
+        "watermark",
     )  # fmt: skip
 
     def __init__(self, version: str, groups: Sequence[int], aggregates: int) -> None:
@@ -101,9 +102,10 @@ class LeadState:
         self.watermark = 0  # the store's newest applied event id (set by the store path)
         self.rules: list[list[RuleState | None]] = [[None] * n for n in groups]
         self.aggregates = [AggregateState() for _ in range(aggregates)]
-        self.attr_key: tuple[Any, ...] | None = None  # fields read by static attribute rules, at the last score
-        self.attr_hits: list[list[bool | None]] = []
+        self.attr_key: tuple[Any, ...] | None = None  # lead fields read by attribute rules, at the last score
+        self.attr_hits: list[list[bool]] = []  # per group, per attribute rule: holds
         self.attr_src: tuple[Any, ...] | None = None  # the mappings those fields were read from
+        self.dyn_key: tuple[float | None, ...] | None = None  # the event aggregates attribute rules read, then
 
 
 @dataclass(frozen=True)
@@ -192,8 +194,7 @@ class IncrementalScorer:
             for rule in c.rules.attribute_rules:
                 names = [leaf.field for leaf in _leaves(rule.when)]
                 flags.append(any(n.startswith("events.") for n in names))
-                if not flags[-1]:
-                    fields.update((n, lead_getter(n)) for n in names if n not in fields)
+                fields.update((n, lead_getter(n)) for n in names if n not in fields and not n.startswith("events."))
             self.dynamic.append(tuple(flags))
             self.attr_points.append(tuple(RulePoints(r.name, r.kind, r.points) for r in c.rules.attribute_rules))
         self._getters = tuple(fields.values())
@@ -277,15 +278,11 @@ class IncrementalScorer:
         now = to_us(facts.as_of)
         if state.version != self.version or (state.last_us is not None and now < state.last_us):
             raise ValueError("the state is of another playbook version or newer than as_of")
-        if self.has_dynamic:
-            aggs, specs = state.aggregates, self.aggs
-            known = {specs[i].key: _aggregate_value(specs[i], aggs[i], now) for i in self._scoring_aggs}
-            facts = LeadFacts(facts.contact, facts.account, facts.score, facts.bant, (), facts.as_of, known)
-        hits = self._static_hits(state, facts)
+        hits = self._hits(state, facts, now)
         halves: dict[float, str] = {}
         out = []
         for g, compiled in enumerate(self.compiled):
-            items = self._attribute_items(g, compiled, facts, hits[g])
+            items = self._attribute_items(g, hits[g])
             for rule, rs in zip(compiled.rules.event_rules, state.rules[g], strict=True):
                 if rs is not None:
                     item = _event_item(rule, rs, now, facts.as_of, halves)
@@ -294,34 +291,33 @@ class IncrementalScorer:
             out.append(self._group_score(compiled, facts, items, contact_id))
         return tuple(out)
 
-    def _static_hits(self, state: LeadState, facts: LeadFacts) -> list[list[bool | None]]:
-        """Results of the attribute rules without event aggregates: kept while the facts' mappings are the same
-        objects (facts are immutable) or the fields those rules read have the same values."""
+    def _hits(self, state: LeadState, facts: LeadFacts, now: int) -> list[list[bool]]:
+        """Which attribute rules hold. Kept while the facts' mappings are the same objects (facts are immutable)
+        or the lead fields the rules read have the same values — and, for rules that read event aggregates, while
+        those aggregates have the same values."""
         src = (facts.contact, facts.account, facts.score, facts.bant)
         last = state.attr_src
-        if last is not None and all(a is b for a, b in zip(src, last, strict=True)) and state.attr_hits:
-            return state.attr_hits
-        state.attr_src = src
-        key = tuple(get(facts) for get in self._getters)
-        if state.attr_key != key or not state.attr_hits:
-            state.attr_hits = [
-                [
-                    None if dyn else pred(facts)
-                    for dyn, pred in zip(self.dynamic[g], c.attribute_predicates, strict=True)
-                ]
-                for g, c in enumerate(self.compiled)
-            ]
+        same = last is not None and all(a is b for a, b in zip(src, last, strict=True)) and bool(state.attr_hits)
+        if not same:
+            state.attr_src = src
+            key = tuple(get(facts) for get in self._getters)
+            same = state.attr_key == key and bool(state.attr_hits)
             state.attr_key = key
+        if not self.has_dynamic:
+            if not same:
+                state.attr_hits = [[pred(facts) for pred in c.attribute_predicates] for c in self.compiled]
+            return state.attr_hits
+        specs, aggs = self.aggs, state.aggregates
+        values = tuple(_aggregate_value(specs[i], aggs[i], now) for i in self._scoring_aggs)
+        if not same or values != state.dyn_key:
+            known = {specs[i].key: v for i, v in zip(self._scoring_aggs, values, strict=True)}
+            with_aggs = LeadFacts(facts.contact, facts.account, facts.score, facts.bant, (), facts.as_of, known)
+            state.attr_hits = [[pred(with_aggs) for pred in c.attribute_predicates] for c in self.compiled]
+            state.dyn_key = values
         return state.attr_hits
 
-    def _attribute_items(
-        self, g: int, compiled: CompiledRuleSet, facts: LeadFacts, hits: list[bool | None]
-    ) -> list[RulePoints]:
-        items = []
-        for hit, pred, points in zip(hits, compiled.attribute_predicates, self.attr_points[g], strict=True):
-            if hit or (hit is None and pred(facts)):
-                items.append(points)
-        return items
+    def _attribute_items(self, g: int, hits: list[bool]) -> list[RulePoints]:
+        return [points for hit, points in zip(hits, self.attr_points[g], strict=True) if hit]
 
     def _group_score(
         self, compiled: CompiledRuleSet, facts: LeadFacts, items: list[RulePoints], contact_id: int

@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Connection, Select, String, and_, bindparam, cast, func, select
+from sqlalchemy import JSON, BigInteger, BindParameter, Connection, Select, String, and_, bindparam, cast, func, select
 
 from funnelbridge.errors import NotFoundError
 from funnelbridge.playbook.schema import Playbook
@@ -116,23 +116,41 @@ def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
         yield list(ids[i : i + CHUNK])
 
 
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+
+
+@cache
+def _queries() -> dict[str, Select[Any]]:
+    """The look-ups by a list of ids, built once (an expanding parameter: only the ids change between calls)."""
+    return {
+        "contacts": select(contacts).where(contacts.c.id.in_(_IDS)),
+        "accounts": select(accounts).where(accounts.c.id.in_(_IDS)),
+        "scores": select(*(scores.c[n] for n in _SCORE_COLUMNS)).where(
+            scores.c.contact_id.in_(_IDS), scores.c.score_group == "main"
+        ),
+        "counts": select(events.c.contact_id, func.count())
+        .where(events.c.contact_id.in_(_IDS))
+        .group_by(events.c.contact_id),
+        "events": select(*_EVENT_COLUMNS)
+        .where(events.c.contact_id.in_(_IDS))
+        .order_by(events.c.occurred_at, events.c.id),
+    }
+
+
 def _read_leads(conn: Connection, ids: list[int], scorer: IncrementalScorer) -> dict[int, _Lead]:
-    found = {r.id: dict(r._mapping) for r in conn.execute(select(contacts).where(contacts.c.id.in_(ids)))}
+    q = _queries()
+    found = {r.id: dict(r._mapping) for r in conn.execute(q["contacts"], {"ids": ids})}
     missing = [cid for cid in ids if cid not in found]
     if missing:
         raise NotFoundError(f"contact {missing[0]} does not exist")
-    account_ids = {c["account_id"] for c in found.values() if c.get("account_id") is not None}
+    account_ids = sorted({c["account_id"] for c in found.values() if c.get("account_id") is not None})
     accs = {}
     if account_ids:
-        accs = {r.id: dict(r._mapping) for r in conn.execute(select(accounts).where(accounts.c.id.in_(account_ids)))}
+        accs = {r.id: dict(r._mapping) for r in conn.execute(q["accounts"], {"ids": account_ids})}
     leads = {cid: _Lead(c, accs.get(c["account_id"]), {}) for cid, c in found.items()}
-    query = select(*(scores.c[n] for n in _SCORE_COLUMNS)).where(
-        scores.c.contact_id.in_(ids), scores.c.score_group == "main"
-    )
-    for row in conn.execute(query):
+    for row in conn.execute(q["scores"], {"ids": ids}):
         leads[row.contact_id].rows["main"] = dict(row._mapping)
-    counts = select(events.c.contact_id, func.count()).where(events.c.contact_id.in_(ids))
-    for cid, n in conn.execute(counts.group_by(events.c.contact_id)):
+    for cid, n in conn.execute(q["counts"], {"ids": ids}):
         leads[cid].count = int(n)
     for lead in leads.values():
         main = lead.rows.get("main")
@@ -171,8 +189,7 @@ def _read_new_events(conn: Connection, leads: dict[int, _Lead]) -> None:
 def _read_all_events(conn: Connection, ids: list[int]) -> dict[int, list[tuple[int, EventFact]]]:
     out: dict[int, list[tuple[int, EventFact]]] = {cid: [] for cid in ids}
     if ids:
-        query = select(*_EVENT_COLUMNS).where(events.c.contact_id.in_(ids)).order_by(events.c.occurred_at, events.c.id)
-        for row in conn.execute(query):
+        for row in conn.execute(_queries()["events"], {"ids": ids}):
             out[row.contact_id].append((row.id, event_fact(row)))
     return out
 

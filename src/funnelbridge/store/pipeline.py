@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from funnelbridge.domain.clock import as_utc
@@ -68,11 +68,14 @@ def get_state(conn: Connection, contact_id: int, pipeline: str) -> PipelineState
     return _state(row) if row is not None else None
 
 
+_STATES_OF = select(pipeline_states).where(pipeline_states.c.contact_id.in_(bindparam("ids", expanding=True)))
+
+
 def states_of(conn: Connection, contact_ids: Sequence[int], chunk: int = 500) -> dict[tuple[int, str], PipelineState]:
     """``{(contact_id, pipeline): state}`` of many contacts, ``chunk`` ids per query."""
-    t, ids, out = pipeline_states, list(contact_ids), {}
+    ids, out = list(contact_ids), {}
     for i in range(0, len(ids), chunk):
-        for row in conn.execute(select(t).where(t.c.contact_id.in_(ids[i : i + chunk]))):
+        for row in conn.execute(_STATES_OF, {"ids": ids[i : i + chunk]}):
             state = _state(row)
             out[(state.contact_id, state.pipeline)] = state
     return out
