@@ -10,6 +10,7 @@ and take, per step, the earliest events inside ``[s, s + window]``; their ``t1..
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -35,14 +36,12 @@ def _t(k: int) -> str:
     return f"t{k}"
 
 
+def _q(k: int) -> str:
+    return f"q{k}"
+
+
 def _u(k: int) -> str:
     return f"u{k}"
-
-
-def _first_per_attempt(joined: ir.Table, time: str, seq: str) -> ir.Table:
-    order = ibis.window(group_by=[joined.pid, joined.aseq], order_by=[joined[time], joined[seq]])
-    ranked = joined.mutate(_rn=ibis.row_number().over(order))
-    return ranked.filter(ranked._rn == 0).drop("_rn")
 
 
 def _shared_event(spec: FunnelSpec, j: int, k: int) -> bool:
@@ -56,44 +55,137 @@ def _carried_ids(spec: FunnelSpec, k: int) -> list[str]:
     return [_u(j) for j in range(1, k + 1) if any(_shared_event(spec, j, m) for m in range(j + 1, n + 1))]
 
 
-def _advance(cur: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
-    """Attempts that reach step k: ``pid, aseq, s, tk`` (+ carried ids, + ``nb`` when strict)."""
-    strict = spec.order is Order.STRICT
-    cand = ev.filter(ev[step_flag(k)]).select(
-        c_pid=ev.pid, c_us=ev.us, c_seq=ev.seq, **({"c_nb": ev[f"nb{k}"]} if strict else {})
+def _null_like(column: ir.Value) -> ir.Value:
+    return ibis.null().cast(column.type())
+
+
+def _shared_before(spec: FunnelSpec, cur: ir.Table, k: int) -> list[str]:
+    """Carried event ids of earlier steps that step k must not reuse (same event name)."""
+    return [_u(j) for j in range(1, k) if _shared_event(spec, j, k) and _u(j) in cur.columns]
+
+
+def _next_by_window(cur: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
+    """``cur`` plus ``c_us`` (+ ``c_seq``, ``c_nb``): each attempt's first step-k event at or after ``t_prev``.
+
+    An as-of lookup written as a window: alive attempts and step-k events in one stream per person, newest first
+    (events before attempts at the same instant); the running minimum over the events seen so far is the first
+    event at or after each attempt's previous step (stream positions grow with time, so ``min(seq)`` is that
+    event's position, and strict clearing bounds grow with time too). Without stream positions, attempts are
+    numbered here, in the first lookup. ``cur`` is kept narrow: every column rides through the sort.
+    """
+    i64 = ibis.null().cast("int64")
+    has_seq, strict = "seq" in ev.columns, spec.order is Order.STRICT
+    extra = {**({"_cseq": i64} if has_seq else {}), **({"_cnb": i64} if strict else {})}
+    left = cur.mutate(_key=cur.t_prev, _kind=ibis.literal(1, type="int8"), **extra)
+    cand = ev.filter(ev[step_flag(k)])
+    right = cand.select(
+        pid=cand.pid,
+        **{c: _null_like(cur[c]) for c in cur.columns if c != "pid"},
+        _key=cand.us,
+        _kind=ibis.literal(2, type="int8"),
+        **({"_cseq": cand.seq.cast("int64")} if has_seq else {}),
+        **({"_cnb": cand[f"nb{k}"].fill_null(_NO_TIME).cast("int64")} if strict else {}),
     )
-    preds = [
-        cur.pid == cand.c_pid,
-        cand.c_us >= cur.t_prev,
-        cand.c_us - cur.s <= spec.window_us,
-        *[cand.c_seq != cur[_u(j)] for j in range(1, k) if _shared_event(spec, j, k) and _u(j) in cur.columns],
-    ]
+    stream = ibis.union(left, right, distinct=False)
+    later = ibis.cumulative_window(group_by=stream.pid, order_by=[ibis.desc(stream._key), ibis.desc(stream._kind)])
+    found: dict[str, ir.Value] = {"c_us": (stream._kind == 2).ifelse(stream._key, i64).min().over(later)}
+    if has_seq:
+        found["c_seq"] = stream._cseq.min().over(later)
+    elif k == 2:
+        found["aseq"] = ibis.row_number().over(later).cast("int64")
     if strict:
-        preds.append(cand.c_us <= cur.nb.fill_null(_NO_TIME))
-    first = _first_per_attempt(cur.join(cand, preds), "c_us", "c_seq")
-    carried = {u: (first.c_seq if u == _u(k) else first[u]) for u in _carried_ids(spec, k)}
-    return first.select("pid", "aseq", "s", t_prev=first.c_us, **carried, **({"nb": first.c_nb} if strict else {}))
+        found["c_nb"] = stream._cnb.min().over(later)
+    looked = stream.mutate(**found)
+    return looked.filter(looked._kind == 1).drop("_key", "_kind", *extra)
+
+
+def _next_by_join(cur: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
+    """Like :func:`_next_by_window` when step k shares its event with an earlier step (whose event it must skip)."""
+    strict = spec.order is Order.STRICT
+    shared = _shared_before(spec, cur, k)
+    cand = ev.filter(ev[step_flag(k)]).select(
+        c_pid=ev.pid,
+        c_us=ev.us,
+        c_seq=ev.seq,
+        c_mixed=ev.mixed,
+        c_nb=ev[f"nb{k}"].fill_null(_NO_TIME) if strict else ibis.null().cast("int64"),
+    )
+    keys = cur.select(k_pid=cur.pid, k_aseq=cur.aseq, k_t=cur.t_prev, k_q=cur.q_prev, **{u: cur[u] for u in shared})
+    # At the previous step's instant, an event processed before it only counts inside a mixed group (PostHog
+    # then takes the group's events step by step); otherwise events of one instant go one by one in stream order.
+    same_instant = (cand.c_us == keys.k_t) & ((cand.c_seq > keys.k_q) | cand.c_mixed)
+    preds = [
+        keys.k_pid == cand.c_pid,
+        (cand.c_us > keys.k_t) | same_instant,
+        *[cand.c_seq != keys[u] for u in shared],
+    ]
+    joined = keys.join(cand, preds)
+    order = ibis.window(group_by=[joined.k_pid, joined.k_aseq], order_by=[joined.c_us, joined.c_seq])
+    ranked = joined.mutate(_rn=ibis.row_number().over(order))
+    first = ranked.filter(ranked._rn == 0).select("k_pid", "k_aseq", "c_us", "c_seq", "c_nb")
+    merged = cur.left_join(first, [cur.pid == first.k_pid, cur.aseq == first.k_aseq])
+    return merged.drop("k_pid", "k_aseq")
+
+
+def _advanced(found: ir.Table, spec: FunnelSpec) -> ir.BooleanValue:
+    """Did the attempt take the step: an event exists, inside the window (and, strict, before progress cleared)?"""
+    ok = found.c_us.notnull() & (found.c_us - found.s <= spec.window_us)
+    if spec.order is Order.STRICT:
+        ok = ok & (found.c_us <= found.nb.fill_null(_NO_TIME))
+    return ok
+
+
+def _pivot(base: ir.Table, reached: list[ir.Table], n: int) -> ir.Table:
+    """``pid, aseq, s, sig, bk, reach, t1..tN`` from the openers and the long ``pid, aseq, k, t`` step records."""
+    if not reached:
+        return base.mutate(reach=ibis.literal(1, type="int64"), t1=base.s)
+    i64, text = ibis.null().cast("int64"), ibis.null().cast("string")
+    seq = {"q": base.aseq} if "q" in reached[0].columns else {}
+    first = base.select("pid", "aseq", k=ibis.literal(1, type="int64"), t=base.s, **seq, sig=base.sig, bk=base.bk)
+    rest = [r.mutate(sig=i64, bk=text) for r in reached]
+    long = ibis.union(first, *rest, distinct=False)
+    positions = {_q(j): long.q.max(where=long.k == j) for j in range(1, n + 1)} if seq else {}
+    return long.group_by(["pid", "aseq"]).aggregate(
+        s=long.t.max(where=long.k == 1),
+        sig=long.sig.max(),
+        bk=long.bk.max(),
+        reach=long.k.max(),
+        **{_t(j): long.t.max(where=long.k == j) for j in range(1, n + 1)},
+        **positions,
+    )
 
 
 def _ordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
-    """Step by step, only attempts still alive are extended; step times are joined back at the end."""
+    """Step by step, only attempts still alive look for their next step; each step is one as-of lookup.
+
+    The lookups carry only what the next lookup needs; step times are collected as long ``pid, aseq, k, t`` rows
+    and pivoted once at the end (linear in the number of steps, no join per step).
+    """
     n = len(spec.steps)
     strict = spec.order is Order.STRICT
     if strict:
         ev = keep(strict_bounds(ev, n))
     openers = ev.filter(ev[step_flag(1)])
-    base = openers.select(pid=openers.pid, aseq=openers.seq, s=openers.us, bk=openers.bk)
-    carried = {u: openers.seq for u in _carried_ids(spec, 1)}
     cur = openers.select(
-        pid=openers.pid, aseq=openers.seq, s=openers.us, t_prev=openers.us, **carried,
-        **({"nb": openers.nb1} if strict else {}),
+        pid=openers.pid, aseq=openers.seq if "seq" in ev.columns else ibis.literal(0, type="int64"), s=openers.us,
+        sig=openers.sig, bk=openers.bk, t_prev=openers.us, **({"q_prev": openers.seq} if "seq" in ev.columns else {}),
+        **{u: openers.seq for u in _carried_ids(spec, 1)}, **({"nb": openers.nb1} if strict else {}),
     )  # fmt: skip
-    att = base.mutate(**{_t(1): base.s})
+    base, reached = cur, []
     for k in range(2, n + 1):
-        cur = keep(_advance(cur, ev, spec, k))
-        found = cur.select(f_pid=cur.pid, f_aseq=cur.aseq, **{_t(k): cur.t_prev})
-        att = att.left_join(found, [att.pid == found.f_pid, att.aseq == found.f_aseq]).drop("f_pid", "f_aseq")
-    return keep(att)
+        lookup = _next_by_join if _shared_before(spec, cur, k) else _next_by_window
+        found = lookup(cur, ev, spec, k)
+        found = keep(found.mutate(_ok=_advanced(found, spec)))
+        if k == 2:
+            base = found
+        moved = found.filter(found._ok)
+        seq = {"q": moved.c_seq} if "seq" in ev.columns else {}
+        reached.append(moved.select("pid", "aseq", k=ibis.literal(k, type="int64"), t=moved.c_us, **seq))
+        carried = {u: (moved.c_seq if u == _u(k) else moved[u]) for u in _carried_ids(spec, k)}
+        strict_nb = {"nb": moved.c_nb} if strict else {}
+        seq_prev = {"q_prev": moved.c_seq} if "seq" in ev.columns else {}
+        cur = moved.select("pid", "aseq", "s", t_prev=moved.c_us, **seq_prev, **carried, **strict_nb)
+    return keep(_pivot(base, reached, n))
 
 
 def _step_groups(spec: FunnelSpec) -> list[list[int]]:
@@ -107,7 +199,7 @@ def _step_groups(spec: FunnelSpec) -> list[list[int]]:
 def _unordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
     n = len(spec.steps)
     openers = ev.filter(ibis.or_(*[ev[step_flag(k)] for k in range(1, n + 1)]))
-    att = openers.select(pid=openers.pid, aseq=openers.seq, s=openers.us, bk=openers.bk)
+    att = openers.select(pid=openers.pid, aseq=openers.seq, s=openers.us, sig=openers.sig, bk=openers.bk)
     hits = [_group_hits(att, ev, spec, group) for group in _step_groups(spec)]
     union = hits[0] if len(hits) == 1 else ibis.union(*hits)
     order = ibis.window(group_by=[union.h_pid, union.h_aseq], order_by=[union.h_us, union.h_seq])
@@ -118,7 +210,7 @@ def _unordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
         )
     )
     merged = att.join(sorted_times, [att.pid == sorted_times.h_pid, att.aseq == sorted_times.h_aseq])
-    return merged.select("pid", "aseq", "s", "bk", *[_t(k) for k in range(1, n + 1)])
+    return merged.select("pid", "aseq", "s", "sig", "bk", *[_t(k) for k in range(1, n + 1)])
 
 
 def _group_hits(att: ir.Table, ev: ir.Table, spec: FunnelSpec, group: list[int]) -> ir.Table:
@@ -182,6 +274,21 @@ def _last_time(att: ir.Table, n: int) -> ir.IntegerValue:
     return ibis.cases(*cases)
 
 
+def _tie_order(att: ir.Table, spec: FunnelSpec, n: int) -> list[Any]:
+    """Among attempts reaching as far at the same instant: ordered/strict, the one whose last event comes first in
+    the stream (when steps share events, two attempts can finish on different events of one instant), then the
+    latest opening (PostHog extends the newest attempt); unordered, the earliest opening. Then the opening event's
+    ``sig, bk`` (its stream order) and ``aseq``.
+    """
+    rest = [att.sig, att.bk, att.aseq]
+    if spec.order is Order.UNORDERED:
+        return [ibis.asc(att.s), *rest]
+    if _q(1) not in att.columns:
+        return [ibis.desc(att.s), *rest]
+    last_seq = ibis.cases(*[(att.reach == k, att[_q(k)]) for k in range(1, n + 1)])
+    return [last_seq, ibis.desc(att.s), *rest]
+
+
 def counted_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> ir.Table:
     """One row per counted person: ``pid, bk, reach, t1..tN`` of the attempt that counts.
 
@@ -192,19 +299,20 @@ def counted_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> i
     """
     n = len(spec.steps)
     att = attempts(ev, spec, keep)
-    att = att.mutate(reach=_reach(att, n))
-    if spec.exclusions:
-        att = keep(_taint_time(att, ev, spec))
-    att = _effective_reach(att if spec.exclusions else att.mutate(tau=ibis.null().cast("int64")), n)
+    if "reach" not in att.columns:
+        att = att.mutate(reach=_reach(att, n))
+    if not spec.exclusions:  # every attempt is clean: the first in order is the one
+        att = att.mutate(t_last=_last_time(att, n))
+        order = ibis.window(group_by=att.pid, order_by=[ibis.desc(att.reach), att.t_last, *_tie_order(att, spec, n)])
+        ranked = att.mutate(_rn=ibis.row_number().over(order))
+        chosen = ranked.filter(ranked._rn == 0)
+        return chosen.select("pid", "bk", "reach", *[_t(k) for k in range(1, n + 1)])
+    att = _effective_reach(keep(_taint_time(att, ev, spec)), n)
     att = att.mutate(t_last=_last_time(att, n), clean=att.tau.isnull())
-    person = ibis.window(group_by=att.pid)
-    att = att.mutate(
-        best=att.eff.max().over(person),
-        best_clean=att.clean.ifelse(att.reach, 0).max().over(person),
+    order = ibis.window(
+        group_by=att.pid,
+        order_by=[ibis.desc(att.clean), ibis.desc(att.reach), att.t_last, *_tie_order(att, spec, n)],
     )
-    winners = att.filter(att.clean & (att.reach == att.best) & (att.best_clean == att.best))
-    tie = ibis.asc(winners.s) if spec.order is Order.UNORDERED else ibis.desc(winners.s)
-    order = ibis.window(group_by=winners.pid, order_by=[winners.t_last, tie, winners.aseq])
-    ranked = winners.mutate(_rn=ibis.row_number().over(order))
-    chosen = ranked.filter(ranked._rn == 0)
+    ranked = att.mutate(_rn=ibis.row_number().over(order), best=att.eff.max().over(ibis.window(group_by=att.pid)))
+    chosen = ranked.filter((ranked._rn == 0) & ranked.clean & (ranked.reach == ranked.best))
     return chosen.select("pid", "bk", "reach", *[_t(k) for k in range(1, n + 1)])

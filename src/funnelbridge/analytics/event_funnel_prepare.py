@@ -1,10 +1,12 @@
 """Stage 1 of an event funnel: one tidy row per relevant event, as an Ibis expression.
 
-Columns of the prepared table: ``pid`` (person, text), ``us`` (UTC epoch microseconds, int64), ``seq`` (the event's
-position in the person's stream), ``bk`` (breakdown value, ``""`` when blank or missing), ``m1..mN`` (the event
-matches step k), ``x1..xJ`` (it matches exclusion j), ``sig`` (bitmask of all matches) and ``mixed`` (another event
-of the person at the same microsecond matches a different set of steps: PostHog then processes the group as
-"permutations" — steps in step order, exclusions and strict clearing ignored).
+Columns of the prepared table: ``pid`` (person, text), ``us`` (UTC epoch microseconds, int64), ``bk`` (breakdown
+value, ``""`` when blank or missing), ``m1..mN`` (the event matches step k), ``x1..xJ`` (it matches exclusion j),
+``sig`` (bitmask of all matches), and only when the spec needs them (each costs a sort of the whole stream):
+``seq`` (the event's position in the person's stream, ordered by ``us, sig, bk``; for unordered funnels and for
+steps that share an event, where one event must not fill two steps) and ``mixed`` (another event of the person at
+the same microsecond matches a different set of steps: PostHog then processes the group as "permutations" — steps
+in step order, exclusions and strict clearing ignored; for strict funnels, exclusions and shared events).
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ import ibis.expr.types as ir
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order, Step
 from funnelbridge.errors import InputError
 
-__all__ = ["REQUIRED_COLUMNS", "excl_flag", "prepare_events", "step_flag", "strict_bounds"]
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "excl_flag",
+    "needs_seq",
+    "prepare_events",
+    "shares_events",
+    "step_flag",
+    "strict_bounds",
+]
 
 REQUIRED_COLUMNS = ("person_id", "event", "timestamp")
 
@@ -85,12 +95,24 @@ def prepare_events(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     )
     if spec.order is not Order.STRICT:  # strict funnels need every event: any other event breaks a sequence
         base = base.filter(base.sig != 0)
-    by_person = ibis.window(group_by=base.pid, order_by=[base.us, base.sig, base.bk])
-    same_time = ibis.window(group_by=[base.pid, base.us])
-    return base.mutate(
-        seq=ibis.row_number().over(by_person),
-        mixed=base.sig.min().over(same_time) != base.sig.max().over(same_time),
-    )
+    extra: dict[str, ir.Value] = {}
+    if needs_seq(spec):
+        by_person = ibis.window(group_by=base.pid, order_by=[base.us, base.sig, base.bk])
+        extra["seq"] = ibis.row_number().over(by_person).cast("int64")
+    if spec.order is Order.STRICT or spec.exclusions or shares_events(spec):
+        same_time = ibis.window(group_by=[base.pid, base.us])
+        extra["mixed"] = base.sig.min().over(same_time) != base.sig.max().over(same_time)
+    return base.mutate(**extra) if extra else base
+
+
+def shares_events(spec: FunnelSpec) -> bool:
+    """Do two steps name the same event (so one event could fill both)?"""
+    return len({s.event for s in spec.steps}) < len(spec.steps)
+
+
+def needs_seq(spec: FunnelSpec) -> bool:
+    """Unordered funnels and steps sharing an event name identify single events by their stream position."""
+    return spec.order is Order.UNORDERED or shares_events(spec)
 
 
 def strict_bounds(prepared: ir.Table, n_steps: int) -> ir.Table:
