@@ -6,11 +6,14 @@
 
 Synthetic data is generated with numpy straight into Arrow (no Python loops over events). Figures:
 
-* **batch**: every lead scored by the vectorized path (:func:`funnelbridge.scoring.batch.score_tables`, Ibis on
-  DuckDB) — compile, execute, explanation JSON included. Baseline, measured in the same run: a plain per-lead
-  Python loop (:func:`funnelbridge.scoring.rules_engine.score_facts`) over the same leads' facts, already in
-  memory, timed on a random sample and extrapolated linearly to all leads (it is O(leads)); the ratio is
-  extrapolated loop time / batch time. Peak RSS (``ru_maxrss``) is read right after the batch phase.
+* **batch**: every lead scored by the vectorized path (:func:`funnelbridge.scoring.batch.score_batches`:
+  conditions compiled by Ibis and run on DuckDB, event rules as numpy/Arrow vector math) — explanation JSON
+  included, streamed in record batches. Baseline, measured in the same run: a plain per-lead Python loop
+  (:func:`funnelbridge.scoring.rules_engine.score_facts`) over the same leads' facts, already in memory, timed on a
+  random sample and extrapolated linearly to all leads (it is O(leads)); the ratio is extrapolated loop time /
+  batch time, in wall seconds and in process CPU seconds (``time.process_time``, all threads: the fairer figure
+  on a shared, loaded machine). Peak RSS (VmHWM, reset after data generation) is read right after the batch
+  phase; the load average is recorded before the batch and after the baseline.
 * **incremental**: events replayed one by one in time order for a sample of leads; after each event its lead is
   rescored from its facts (``score_facts``) — events scored per second on one core. A second figure goes through
   the store: insert the event and ``score_contact`` (load facts, score, upsert, crossings) in one SQLite
@@ -274,25 +277,27 @@ def bench_batch(pb: Playbook, n_leads: int, n_events: int, sample: int, seed: in
     gen_s = time.perf_counter() - t0
     rss_before = peak_rss_mb()
     peak_was_reset = reset_peak_rss()
-    t0, parts = time.perf_counter(), []
+    load_before = os.getloadavg()
+    t0, c0, parts, text_mb = time.perf_counter(), time.process_time(), [], 0.0
     for batch in score_batches(pb, leads, ev, AS_OF):  # streamed: explanations are not kept
+        text_mb += batch.column("explanation").nbytes / 1e6
         parts.append(pa.Table.from_batches([batch]).select(["contact_id", "score_group", "total", "grade"]))
     scored = pa.concat_tables(parts)
-    batch_s = time.perf_counter() - t0
+    batch_s, batch_cpu = time.perf_counter() - t0, time.process_time() - c0
     rss_after_batch = peak_rss_mb()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in score_batches(pb, leads, ev, AS_OF, explain=False):  # the same pass without explanation text
         pass
-    bare_s = time.perf_counter() - t0
+    bare_s, bare_cpu = time.perf_counter() - t0, time.process_time() - c0
     names, counts = np.unique(scored.column("grade").to_numpy(zero_copy_only=False), return_counts=True)
     grades = dict(zip(names, counts, strict=True))
     ids = np.sort(rng.choice(np.arange(1, n_leads + 1), min(sample, n_leads), replace=False))
     facts = sample_facts(leads, ev, ids)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for cid, lead in facts:
         score_facts(pb, lead, contact_id=cid)
-    loop_s = time.perf_counter() - t0
-    loop_total = loop_s * n_leads / len(facts)
+    loop_s, loop_cpu = time.perf_counter() - t0, time.process_time() - c0
+    loop_total, loop_cpu_total = loop_s * n_leads / len(facts), loop_cpu * n_leads / len(facts)
     check = {
         r["contact_id"]: r
         for r in scored.filter(pa.compute.is_in(scored["contact_id"], pa.array(ids))).to_pylist()
@@ -301,12 +306,17 @@ def bench_batch(pb: Playbook, n_leads: int, n_events: int, sample: int, seed: in
     worst = max(abs(check[c]["total"] - score_facts(pb, f, contact_id=c)[0].total) for c, f in facts[:200])
     return {
         "leads": n_leads, "events": n_events, "rules": 40, "generate_seconds": round(gen_s, 2),
-        "batch_seconds": round(batch_s, 2), "batch_leads_per_second": round(n_leads / batch_s),
-        "batch_scores_only_seconds": round(bare_s, 2),
+        "batch_seconds": round(batch_s, 2), "batch_cpu_seconds": round(batch_cpu, 2),
+        "batch_leads_per_second": round(n_leads / batch_s), "explanation_mb": round(text_mb),
+        "batch_scores_only_seconds": round(bare_s, 2), "batch_scores_only_cpu_seconds": round(bare_cpu, 2),
         "baseline": "per-lead Python loop (score_facts) over in-memory facts, sampled and extrapolated",
         "baseline_sample_leads": len(facts), "baseline_sample_seconds": round(loop_s, 3),
-        "baseline_extrapolated_seconds": round(loop_total, 1), "ratio_batch_vs_loop": round(loop_total / batch_s, 1),
+        "baseline_extrapolated_seconds": round(loop_total, 1),
+        "baseline_extrapolated_cpu_seconds": round(loop_cpu_total, 1),
+        "ratio_batch_vs_loop": round(loop_total / batch_s, 1),
+        "ratio_batch_vs_loop_cpu": round(loop_cpu_total / batch_cpu, 1),
         "ratio_scores_only_vs_loop": round(loop_total / bare_s, 1),
+        "load_average_before_batch": load_before, "load_average_after_baseline": os.getloadavg(),
         "max_abs_difference_on_200_leads": worst, "peak_rss_mb_after_batch": round(rss_after_batch),
         "peak_rss_mb_before_batch_incl_generator": round(rss_before), "peak_reset_before_batch": peak_was_reset,
         "grade_distribution": {str(k): int(v) for k, v in grades.items()},

@@ -98,7 +98,7 @@ def _encode(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
         column = column.dictionary_encode()
     column = column.unify_dictionaries()
     size = len(column.chunk(0).dictionary) if column.num_chunks else 0
-    parts = [pc.fill_null(c.indices.cast(pa.int64()), size).to_numpy() for c in column.chunks]
+    parts = [(pc.fill_null(c.indices, size) if c.null_count else c.indices).to_numpy() for c in column.chunks]
     return (np.concatenate(parts) if parts else np.zeros(0, np.int64)), size + 1
 
 
@@ -107,6 +107,11 @@ def run_arrow(con: Any, expr: ir.Table) -> pa.Table:
     Ibis's own ``to_pyarrow`` costs several times the query on a million rows)."""
     con._run_pre_execute_hooks(expr)  # registers memtables
     return con.con.sql(str(con.compile(expr))).to_arrow_table()
+
+
+def _filled(column: pa.ChunkedArray, value: int) -> np.ndarray:
+    filled: np.ndarray = (pc.fill_null(column, value) if column.null_count else column).to_numpy()
+    return filled
 
 
 def _combination_codes(events: pa.Table, columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -170,8 +175,8 @@ def prepare_events(
     masks = np.zeros((len(matchers), rep.size), bool)
     if present.size and matchers:
         masks[:, present] = _matcher_masks(con, events.select(fields).take(pa.array(rep[present])), matchers)
-    at = pc.fill_null(events.column("occurred_at").cast(TS).cast(pa.int64()), _NEVER).to_numpy()
-    pos = lead_positions(np.asarray(lead_ids), pc.fill_null(events.column("contact_id"), -1).to_numpy())
+    at = _filled(events.column("occurred_at").cast(TS).cast(pa.int64()), _NEVER)
+    pos = lead_positions(np.asarray(lead_ids), _filled(events.column("contact_id"), -1))
     keep: np.ndarray = pos >= 0
     keep &= at <= micros(as_of)
     matchable = np.any(masks, axis=0)
