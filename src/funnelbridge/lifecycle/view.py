@@ -73,7 +73,9 @@ def lead_view(rt: Runtime, contact_id: int, *, events_limit: int = 50) -> LeadVi
             acc = conn.execute(select(accounts).where(accounts.c.id == contact["account_id"])).first()
             account = dict(acc._mapping) if acc is not None else None
         score_rows = conn.execute(
-            select(scores).where(scores.c.contact_id == contact_id).order_by(scores.c.score_group)
+            select(*(c for c in scores.c if c.name != "state"))  # the scorer's internal state stays inside
+            .where(scores.c.contact_id == contact_id)
+            .order_by(scores.c.score_group)
         )
         moves = trail(conn, [contact_id])
         timeline = sorted(
