@@ -292,12 +292,14 @@ class IncrementalScorer:
         return tuple(out)
 
     def _hits(self, state: LeadState, facts: LeadFacts, now: int) -> list[list[bool]]:
-        """Which attribute rules hold. Kept while the facts' mappings are the same objects (facts are immutable)
-        or the lead fields the rules read have the same values — and, for rules that read event aggregates, while
-        those aggregates have the same values."""
+        """Which attribute rules hold. Kept while the facts' mappings are the same (facts are immutable) or the
+        lead fields the rules read have the same values; rules reading event aggregates are re-evaluated when
+        those aggregates change."""
         src = (facts.contact, facts.account, facts.score, facts.bant)
         last = state.attr_src
-        same = last is not None and all(a is b for a, b in zip(src, last, strict=True)) and bool(state.attr_hits)
+        same = (
+            last is not None and bool(state.attr_hits) and all(a is b or a == b for a, b in zip(src, last, strict=True))
+        )
         if not same:
             state.attr_src = src
             key = tuple(get(facts) for get in self._getters)
@@ -309,11 +311,19 @@ class IncrementalScorer:
             return state.attr_hits
         specs, aggs = self.aggs, state.aggregates
         values = tuple(_aggregate_value(specs[i], aggs[i], now) for i in self._scoring_aggs)
-        if not same or values != state.dyn_key:
-            known = {specs[i].key: v for i, v in zip(self._scoring_aggs, values, strict=True)}
-            with_aggs = LeadFacts(facts.contact, facts.account, facts.score, facts.bant, (), facts.as_of, known)
-            state.attr_hits = [[pred(with_aggs) for pred in c.attribute_predicates] for c in self.compiled]
-            state.dyn_key = values
+        if same and values == state.dyn_key:
+            return state.attr_hits
+        known = {specs[i].key: v for i, v in zip(self._scoring_aggs, values, strict=True)}
+        with_aggs = LeadFacts(facts.contact, facts.account, facts.score, facts.bant, (), facts.as_of, known)
+        old = state.attr_hits if same else None
+        state.attr_hits = [
+            [
+                pred(with_aggs) if old is None or dyn else old[g][i]
+                for i, (dyn, pred) in enumerate(zip(self.dynamic[g], c.attribute_predicates, strict=True))
+            ]
+            for g, c in enumerate(self.compiled)
+        ]
+        state.dyn_key = values
         return state.attr_hits
 
     def _attribute_items(self, g: int, hits: list[bool]) -> list[RulePoints]:
