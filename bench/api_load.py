@@ -7,12 +7,17 @@ Measured three ways: the real server with its activity drainer scoring in the ba
 intake only (drainer off), and the no-op baseline. Needs Debian's ``wrk`` for the single-event part
 (``apt-get install wrk``). Results: bench/results/api_load.json.
 Traffic goes to 127.0.0.1 only, and every run is bounded in time.
+
+The machine is shared, so each phase also records the load average and the server process's CPU seconds (from
+/proc): ``server_cpu_ms`` per request or per 1,000 events is far steadier than wall-clock rates under load, and
+``*_cpu_ratio`` compares it with the baseline's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import socket
@@ -50,6 +55,25 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its finished children (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(pid: int, run: Any, *args: Any) -> dict[str, Any]:
+    """Run one load phase; add the server's CPU seconds and the load average before and after to its result."""
+    load_before, cpu_before = os.getloadavg()[0], _cpu_seconds(pid)
+    result: dict[str, Any] = run(*args)
+    result["server_cpu_s"] = _cpu_seconds(pid) - cpu_before
+    result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    if "events" in result:
+        result["server_cpu_ms_per_1000_events"] = 1e6 * result["server_cpu_s"] / result["events"]
+    else:
+        result["server_cpu_ms_per_request"] = 1e3 * result["server_cpu_s"] / max(1, result["requests"])
+    return result
+
+
 @contextmanager
 def _server(kind: str, db_url: str) -> Any:
     port = _port()
@@ -62,7 +86,7 @@ def _server(kind: str, db_url: str) -> Any:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -101,10 +125,12 @@ def _wrk(url: str, key: str, seconds: int, connections: int, tmp: Path) -> dict[
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     p50 = _seconds(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _seconds(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
+        "requests": total,
         "requests_per_s": rps,
         "p50_ms": p50 * 1e3,
         "p99_ms": p99 * 1e3,
@@ -143,6 +169,20 @@ def _batches(url: str, key: str, batches: int, size: int) -> dict[str, float]:
     }
 
 
+def _ratios(result: dict[str, Any]) -> None:
+    """Each intake figure over the baseline's: throughput (higher is better) and server CPU (lower is better)."""
+    for name in ("batch", "batch_intake_only"):
+        result[f"{name}_ratio_to_baseline"] = result[name]["events_per_s"] / result["baseline_batch"]["events_per_s"]
+        result[f"{name}_cpu_ratio"] = (
+            result[name]["server_cpu_ms_per_1000_events"] / result["baseline_batch"]["server_cpu_ms_per_1000_events"]
+        )
+    for name in ("single", "single_intake_only"):
+        if name in result:
+            base = result["baseline_single"]
+            result[f"{name}_ratio_to_baseline"] = result[name]["requests_per_s"] / base["requests_per_s"]
+            result[f"{name}_cpu_ratio"] = result[name]["server_cpu_ms_per_request"] / base["server_cpu_ms_per_request"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
@@ -157,29 +197,20 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        url, key = _store(tmp)
-        with _server("funnelbridge", url) as base:
-            result["batch"] = _batches(base + "/api/v1/events/batch", key, args.batches, args.batch_size)
-            if shutil.which("wrk"):
-                result["single"] = _wrk(base + "/api/v1/events", key, args.seconds, args.connections, tmp)
-        url2, key2 = _store(tmp / "intake")
-        with _server("intake", url2) as base:
-            result["batch_intake_only"] = _batches(base + "/api/v1/events/batch", key2, args.batches, args.batch_size)
-            if shutil.which("wrk"):
-                result["single_intake_only"] = _wrk(base + "/api/v1/events", key2, args.seconds, args.connections, tmp)
-        with _server("noop", url) as base:
-            result["baseline_batch"] = _batches(base + "/noop", key, args.batches, args.batch_size)
-            if shutil.which("wrk"):
-                result["baseline_single"] = _wrk(base + "/noop", key, args.seconds, args.connections, tmp)
-    if "single" in result:
-        result["single_ratio_to_baseline"] = (
-            result["single"]["requests_per_s"] / result["baseline_single"]["requests_per_s"]
-        )
-    result["batch_ratio_to_baseline"] = result["batch"]["events_per_s"] / result["baseline_batch"]["events_per_s"]
-    if "single_intake_only" in result:
-        result["single_intake_only_ratio"] = (
-            result["single_intake_only"]["requests_per_s"] / result["baseline_single"]["requests_per_s"]
-        )
+        has_wrk = shutil.which("wrk") is not None
+        for kind, batch_name, single_name in (
+            ("funnelbridge", "batch", "single"),
+            ("intake", "batch_intake_only", "single_intake_only"),
+            ("noop", "baseline_batch", "baseline_single"),
+        ):
+            url, key = _store(tmp / kind)
+            with _server(kind, url) as (base, pid):
+                path = "/noop" if kind == "noop" else "/api/v1/events"
+                batch_path = "/noop" if kind == "noop" else "/api/v1/events/batch"
+                result[batch_name] = _measured(pid, _batches, base + batch_path, key, args.batches, args.batch_size)
+                if has_wrk:
+                    result[single_name] = _measured(pid, _wrk, base + path, key, args.seconds, args.connections, tmp)
+    _ratios(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
