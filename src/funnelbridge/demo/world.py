@@ -5,8 +5,11 @@ cost a few tens of megabytes; strings (names, emails, domains) are derived from 
 
 Hidden truth, per person: ``fit`` (how well account and persona match the product, 0..1), ``interest`` (how
 curious they are, 0..1), ``in_market`` (their account is actively buying, during ``market_start``..``market_end``)
-and ``propensity`` = sigmoid(-6 + 4·fit + 2.5·interest + 3.5·in_market), the probability-like score that drives
-every later decision of the simulator (demo requests, BANT, deal outcomes).
+and ``propensity``, the probability-like score that drives every later decision of the simulator (demo requests,
+BANT, deal outcomes). Real buying is not a point sum, so the propensity is not one either (see
+:func:`propensity_of`): being in the market matters far more for a good fit (a poor fit that is buying buys
+elsewhere), a junior contact at a large company cannot buy, and a marketing-automation stack (HubSpot, Marketo)
+makes the product an easy add-on — signals a hand-written scoring playbook weighs only roughly, or not at all.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = [
     "account_domain",
     "account_name",
     "build_world",
+    "buying_lift",
     "email_of",
     "propensity_of",
     "traits_of",
@@ -54,12 +58,13 @@ _KIND_SHARES = (0.74, 0.13, 0.06, 0.01, 0.06)
 
 @dataclass(frozen=True)
 class Market:
-    """Tunables of the market: people per account, and the chance an account is buying
-    (``in_market_base + in_market_fit · account_fit²``; a few percent overall by default)."""
+    """Tunables of the market: people per account, and the chance an account is buying during the simulated
+    period (``in_market_base + in_market_fit · account_fit²``; about one account in ten by default, so a few
+    percent of the people)."""
 
     people_per_account: float = 4.0
-    in_market_base: float = 0.012
-    in_market_fit: float = 0.08
+    in_market_base: float = 0.035
+    in_market_fit: float = 0.17
 
 
 @dataclass(frozen=True)
@@ -160,11 +165,37 @@ def _arrivals(rng: np.random.Generator, shape: WorldShape) -> NDArray[np.int16]:
     return np.repeat(days, counts).astype(np.int16)
 
 
-def propensity_of(fit: F32, interest: F32, in_market: B) -> F32:
-    """The hidden propensity to buy: sigmoid(-6 + 4·fit + 2.5·interest + 3.5·in_market)."""
-    z = -6.0 + 4.0 * fit + 2.5 * interest + 3.5 * in_market.astype(np.float32)
+_STACK_BITS = tuple(bit for bit, t in enumerate(cat.TECHNOLOGIES) if t.name in ("hubspot", "marketo"))
+_JUNIOR = tuple(i for i, p in enumerate(cat.PERSONAS) if p.seniority in ("manager", "individual"))
+
+
+def propensity_of(fit: F32, interest: F32, in_market: B, lift: F32 | None = None) -> F32:
+    """The hidden propensity to buy: sigmoid(-6 + 2.5·fit + 2·interest + in_market·(1.5 + 4.5·fit) + lift).
+
+    The in-market term grows with fit (an interaction no sum of points has); ``lift`` is a per-person log-odds
+    shift (see :func:`buying_lift`). Increasing in fit, interest and in_market whatever the lift.
+    """
+    market = in_market.astype(np.float32)
+    z = -6.0 + 2.5 * fit + 2.0 * interest + market * (1.5 + 4.5 * fit)
+    if lift is not None:
+        z = z + lift
     result: F32 = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
     return result
+
+
+def buying_lift(acc: dict[str, Any], account: I32, persona: NDArray[np.int8]) -> F32:
+    """Per-person log-odds shift: +0.9 when the account runs HubSpot or Marketo (the product plugs into them),
+    -1.2 for a manager or individual contributor at a company of 1,000+ (they cannot sign), 0 without an account.
+    """
+    has = account >= 0
+    acc_i = np.maximum(account, 0)
+    tech = acc["acc_tech"][acc_i]
+    stack = np.zeros(account.shape[0], dtype=bool)
+    for bit in _STACK_BITS:
+        stack |= (tech >> bit) & 1 == 1
+    junior_at_large = np.isin(persona, _JUNIOR) & (acc["acc_employees"][acc_i] >= 1000)
+    lift = np.where(has, 0.9 * stack - 1.2 * junior_at_large, 0.0)
+    return lift.astype(np.float32)
 
 
 def _people(rng: np.random.Generator, shape: WorldShape, acc: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +214,7 @@ def _people(rng: np.random.Generator, shape: WorldShape, acc: dict[str, Any]) ->
     interest = rng.beta(1.3, 4.0, n) + int_lift * rng.random(n)
     buyer = (account >= 0) & (persona_fit >= 0.3)
     in_market = buyer & acc["acc_in_market"][np.maximum(account, 0)]
-    start = rng.integers(-30, shape.days, n)
+    start = rng.integers(-60, 60, n)  # relative to arrival: the window opens within two months of the first visit
     length = rng.integers(45, 150, n)
     return {
         "account": account,
@@ -209,7 +240,10 @@ def build_world(shape: WorldShape) -> World:
     acc = _accounts(rng, shape)
     people = _people(rng, shape, acc)
     arrival = _arrivals(rng, shape)
-    propensity = propensity_of(people["fit"], people["interest"], people["in_market"])
+    people["market_start"] = (people["market_start"] + arrival).astype(np.int16)
+    people["market_end"] = (people["market_end"] + arrival).astype(np.int16)
+    lift = buying_lift(acc, people["account"], people["persona"])
+    propensity = propensity_of(people["fit"], people["interest"], people["in_market"], lift)
     return World(shape=shape, arrival=arrival, propensity=propensity, **acc, **people)
 
 
