@@ -10,10 +10,12 @@ Input tables (see :mod:`funnelbridge.scoring.batch` for how they are loaded from
   ``campaign``, ``source``, ``medium``.
 
 ``events.*`` leaves become grouped event tables (count, or newest time, per contact) left-joined to the lead
-table. The semantics are those of :mod:`funnelbridge.rules.python` — missing values make every operator false but
-``not_exists``, text compares ignore case unless ``case_sensitive``, a property test holds the two compilers to
-the same answers. ``properties.<key>`` fields (free-form JSON) are not compiled here: :func:`unsupported`
-names them, and callers fall back to the Python compiler.
+table — or, when the caller computed them already (the batch scorer does, in its single pass over the events),
+columns of the lead table (:func:`lead_frame` with ``events=None``). The semantics are those of
+:mod:`funnelbridge.rules.python` — missing values make every operator false but ``not_exists``, text compares
+ignore case unless ``case_sensitive``, a property test holds the two compilers to the same answers.
+``properties.<key>`` fields (free-form JSON) are not compiled here: :func:`unsupported` names them, and callers
+fall back to the Python compiler.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
+import ibis
 import numpy as np
 import pyarrow as pa
 
@@ -64,8 +65,6 @@ def duckdb_connection(memory_limit: str = "1GB") -> Any:
     """A DuckDB connection for batch scoring: UTC session, bounded memory (spills to a temp directory)."""
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
         raise ValueError(f"memory_limit must read like 1GB or 512MiB, got {memory_limit!r}")
-    import ibis
-
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
     con.raw_sql("SET preserve_insertion_order = false")
