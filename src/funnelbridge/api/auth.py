@@ -15,9 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from threading import Lock
-from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from funnelbridge.apikeys import ApiKey, verify_api_key
@@ -156,7 +155,8 @@ async def principal(request: Request) -> Principal:
 def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only callers whose role grants ``permission``."""
 
-    async def check(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(request: Request) -> Principal:
+        who = await principal(request)  # called, not a sub-dependency: one level less to resolve per request
         if not who.can(permission):
             raise HTTPException(
                 403, f"role {who.role!r} may not {permission.value} (needs the {permission} permission)"
