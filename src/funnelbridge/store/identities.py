@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from funnelbridge.store.bulk import lookup
+from funnelbridge.store.bulk import execute_many, lookup
 from funnelbridge.store.tables import identities
 
 __all__ = [
@@ -35,8 +35,10 @@ def link_identity(conn: Connection, anonymous_id: str, contact_id: int, first_se
 
 def link_identities(conn: Connection, links: list[dict[str, Any]]) -> None:
     """Insert many ``{anonymous_id, contact_id, first_seen_at}`` links (executemany)."""
-    if links:
-        conn.execute(identities.insert(), links)
+    execute_many(conn, _LINK, links)
+
+
+_LINK = identities.insert()  # built once, so execute_many compiles it once (SQLite fast path)
 
 
 def mark_identified(conn: Connection, anonymous_id: str, at: datetime) -> None:
