@@ -15,7 +15,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from funnelbridge.analytics.event_funnel_prepare import excl_flag, step_flag, strict_bounds
+from funnelbridge.analytics.event_funnel_prepare import excl_flag, needs_seq, shares_events, step_flag, strict_bounds
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order
 
 __all__ = ["Keep", "attempts", "counted_attempts", "identity"]
@@ -64,6 +64,15 @@ def _shared_before(spec: FunnelSpec, cur: ir.Table, k: int) -> list[str]:
     return [_u(j) for j in range(1, k) if _shared_event(spec, j, k) and _u(j) in cur.columns]
 
 
+def _varying(spec: FunnelSpec) -> tuple[str, ...]:
+    """Opening-event columns that can differ between two attempts opened at one instant (the rest are constant
+    and are neither carried through the lookups nor sorted on): ``sig`` when an opening event can also match an
+    exclusion or another step, ``bk`` with a breakdown. Without stream positions, two attempts opened at one
+    instant with equal ``sig, bk`` take the same steps, so nothing else tells them apart."""
+    sig = spec.exclusions or spec.order is Order.UNORDERED or shares_events(spec)
+    return (*(("sig",) if sig else ()), *(("bk",) if spec.breakdown else ()))
+
+
 def _next_by_window(cur: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
     """``cur`` plus ``c_us`` (+ ``c_seq``, ``c_nb``): each attempt's first step-k event at or after ``t_prev``.
 
@@ -78,6 +87,8 @@ def _next_by_window(cur: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir
     extra = {**({"_cseq": i64} if has_seq else {}), **({"_cnb": i64} if strict else {})}
     left = cur.mutate(_key=cur.t_prev, _kind=ibis.literal(1, type="int8"), **extra)
     cand = ev.filter(ev[step_flag(k)])
+    if k > 2:  # later steps: only the events of people with an attempt still alive enter the sort
+        cand = cand.filter(cand.pid.isin(cur.pid))
     right = cand.select(
         pid=cand.pid,
         **{c: _null_like(cur[c]) for c in cur.columns if c != "pid"},
@@ -136,23 +147,22 @@ def _advanced(found: ir.Table, spec: FunnelSpec) -> ir.BooleanValue:
 
 
 def _pivot(base: ir.Table, reached: list[ir.Table], n: int) -> ir.Table:
-    """``pid, aseq, s, sig, bk, reach, t1..tN`` from the openers and the long ``pid, aseq, k, t`` step records."""
+    """``pid, aseq, s, sig, bk, reach, t1..tN``: the openers, with the long ``pid, aseq, k, t`` step records of the
+    attempts that advanced pivoted once (a group-by over the advances only, and one join)."""
+    seq = {_q(1): base.aseq} if "q" in (reached[0].columns if reached else ()) else {}
+    constant = {"sig": ibis.literal(0, type="int64"), "bk": ibis.literal("")}
+    openers = {c: (base[c] if c in base.columns else value) for c, value in constant.items()}
+    att = base.select("pid", "aseq", "s", **openers, t1=base.s, **seq)
     if not reached:
-        return base.mutate(reach=ibis.literal(1, type="int64"), t1=base.s)
-    i64, text = ibis.null().cast("int64"), ibis.null().cast("string")
-    seq = {"q": base.aseq} if "q" in reached[0].columns else {}
-    first = base.select("pid", "aseq", k=ibis.literal(1, type="int64"), t=base.s, **seq, sig=base.sig, bk=base.bk)
-    rest = [r.mutate(sig=i64, bk=text) for r in reached]
-    long = ibis.union(first, *rest, distinct=False)
-    positions = {_q(j): long.q.max(where=long.k == j) for j in range(1, n + 1)} if seq else {}
-    return long.group_by(["pid", "aseq"]).aggregate(
-        s=long.t.max(where=long.k == 1),
-        sig=long.sig.max(),
-        bk=long.bk.max(),
-        reach=long.k.max(),
-        **{_t(j): long.t.max(where=long.k == j) for j in range(1, n + 1)},
-        **positions,
+        return att.mutate(reach=ibis.literal(1, type="int64"))
+    long = ibis.union(*reached, distinct=False) if len(reached) > 1 else reached[0]
+    positions = {_q(j): long.q.max(where=long.k == j) for j in range(2, n + 1)} if seq else {}
+    steps = long.group_by(["pid", "aseq"]).aggregate(
+        p_reach=long.k.max(), **{_t(j): long.t.max(where=long.k == j) for j in range(2, n + 1)}, **positions
     )
+    steps = steps.rename(p_pid="pid", p_aseq="aseq")
+    joined = att.left_join(steps, [att.pid == steps.p_pid, att.aseq == steps.p_aseq])
+    return joined.mutate(reach=joined.p_reach.fill_null(1)).drop("p_pid", "p_aseq", "p_reach")
 
 
 def _ordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
@@ -168,7 +178,8 @@ def _ordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
     openers = ev.filter(ev[step_flag(1)])
     cur = openers.select(
         pid=openers.pid, aseq=openers.seq if "seq" in ev.columns else ibis.literal(0, type="int64"), s=openers.us,
-        sig=openers.sig, bk=openers.bk, t_prev=openers.us, **({"q_prev": openers.seq} if "seq" in ev.columns else {}),
+        **{c: openers[c] for c in _varying(spec)}, t_prev=openers.us,
+        **({"q_prev": openers.seq} if "seq" in ev.columns else {}),
         **{u: openers.seq for u in _carried_ids(spec, 1)}, **({"nb": openers.nb1} if strict else {}),
     )  # fmt: skip
     base, reached = cur, []
@@ -278,9 +289,9 @@ def _tie_order(att: ir.Table, spec: FunnelSpec, n: int) -> list[Any]:
     """Among attempts reaching as far at the same instant: ordered/strict, the one whose last event comes first in
     the stream (when steps share events, two attempts can finish on different events of one instant), then the
     latest opening (PostHog extends the newest attempt); unordered, the earliest opening. Then the opening event's
-    ``sig, bk`` (its stream order) and ``aseq``.
+    ``sig, bk`` (its stream order) and ``aseq`` — each only where it can differ (see :func:`_varying`).
     """
-    rest = [att.sig, att.bk, att.aseq]
+    rest = [*(att[c] for c in _varying(spec)), *([att.aseq] if needs_seq(spec) else [])]
     if spec.order is Order.UNORDERED:
         return [ibis.asc(att.s), *rest]
     if _q(1) not in att.columns:

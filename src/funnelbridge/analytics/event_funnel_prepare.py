@@ -89,6 +89,9 @@ def _breakdown(events: ir.Table, spec: FunnelSpec) -> ir.StringValue:
 def prepare_events(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     """The prepared event stream (see the module docstring) for ``spec``."""
     _check_columns(events, spec)
+    if spec.order is not Order.STRICT:  # strict funnels need every event: any other event breaks a sequence
+        names = sorted({s.event for s in (*spec.steps, *(e.step for e in spec.exclusions))})
+        events = events.filter(events.event.cast("string").isin(names))
     flags = _flags(events, spec)
     base = events.select(
         pid=_text(events.person_id), us=_epoch_us(events), bk=_breakdown(events, spec), sig=_signature(flags), **flags
