@@ -121,7 +121,7 @@ def _parse_day(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _train_store(target: str, as_of: str | None, maturity_days: float, models_dir: Path, as_json: bool) -> None:
+def _train_store(target: str, as_of: str | None, maturity_days: float | None, models_dir: Path, as_json: bool) -> None:
     from funnelbridge.bootstrap import open_runtime
     from funnelbridge.scoring.predictive.store_train import store_report_json, train_from_store
 
@@ -138,7 +138,8 @@ def _train_store(target: str, as_of: str | None, maturity_days: float, models_di
         escape(
             f"store as of {store.as_of} (last activity {store.last_activity}): {store.n_leads} leads; {store.n_rows} "
             f"decided at '{store.decision_stage}' entry (or identification) at least {store.maturity_days:g} days "
-            f"before the last activity; {store.n_immature} too young, "
+            f"before the last activity, positive when they reached '{store.target}' within those "
+            f"{store.maturity_days:g} days; {store.n_immature} too young, "
             f"{store.n_converted_before_decision} converted before deciding — left out; "
             f"{store.n_changed_after_decision} leads' attributes changed after their decision time"
         )
@@ -155,6 +156,16 @@ def _render_honesty(report: TrainingReport) -> None:
     console.print(
         escape(f"On the validation leads the model {verdict} the rule score (ROC AUC {model:.3f} vs {rule:.3f}).")
     )
+    gap = report.comparison
+    if gap is not None:
+        clear = {"better": "the model is better", "worse": "the rule score is better"}.get(gap.verdict, "")
+        note = clear or "not a clear difference: too few validation outcomes to tell them apart"
+        console.print(
+            escape(
+                f"Difference {gap.difference:+.3f}, 95% bootstrap interval {gap.ci_low:+.3f} to {gap.ci_high:+.3f} "
+                f"over {gap.n_positive} positive and {gap.n_negative} negative validation leads: {note}."
+            )
+        )
     ece = report.expected_calibration_error
     if ece is not None and ece > 0.05:
         console.print(escape(f"Calibration error {ece:.3f} is large: read the probabilities as a ranking, not odds."))
@@ -167,8 +178,12 @@ def train(
         str | None, typer.Option("--as-of", help="Store: train on history known at this date (default now).")
     ] = None,
     maturity_days: Annotated[
-        float, typer.Option(help="Store: leave out leads decided fewer days than this before --as-of.")
-    ] = 30.0,
+        float | None,
+        typer.Option(
+            help="Store: outcome horizon in days — positive when the target is reached within it; leads decided "
+            "more recently are left out (default: 90th percentile of the observed decision-to-target times, ≥ 30)."
+        ),
+    ] = None,
     time_column: Annotated[
         str | None, typer.Option(help="CSV: validate on the latest 25% by this time; else stratified random.")
     ] = None,

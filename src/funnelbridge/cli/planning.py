@@ -143,7 +143,10 @@ def _quality_table(result: Suggestion) -> Table:
 
 def suggest(
     target: Annotated[str, typer.Option(help="The outcome stage the points should predict.")] = "customer",
-    maturity_days: Annotated[float, typer.Option(help="Leave out leads decided fewer days ago than this.")] = 30.0,
+    maturity_days: Annotated[
+        float | None,
+        typer.Option(help="Outcome horizon in days (default: from the observed decision-to-target times, ≥ 30)."),
+    ] = None,
     points_per_doubling: Annotated[float, typer.Option(help="Points for each doubling of the odds.")] = 10.0,
     as_json: JsonFlag = False,
 ) -> None:

@@ -32,7 +32,6 @@ from funnelbridge.scoring.predictive.metrics import average_precision, lift_by_d
 from funnelbridge.scoring.predictive.split import MIN_PER_CLASS, MIN_ROWS, VALIDATION_SHARE, check_history
 from funnelbridge.scoring.predictive.store_features import labelled_leads
 from funnelbridge.scoring.predictive.store_history import load_history
-from funnelbridge.scoring.predictive.store_train import DEFAULT_MATURITY_DAYS
 from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.scoring.ruleset import rule_sets
 
@@ -127,7 +126,7 @@ def _fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def suggest_points(
     rt: Runtime,
     target: str = "customer",
-    maturity_days: float = DEFAULT_MATURITY_DAYS,
+    maturity_days: float | None = None,
     points_per_doubling: float = POINTS_PER_DOUBLING,
 ) -> Suggestion:
     """Learn point values for the playbook's rules from the store's outcomes (see the module docstring)."""

@@ -46,3 +46,14 @@ def test_sklearn_fallback_uses_occlusion(leads: pd.DataFrame) -> None:
     x = transform(trained.plan, leads.head(5))
     contrib = contributions(trained.model, x)
     assert np.isfinite(contrib.values).all() and np.all(contrib.base == contrib.base[0])
+
+
+def test_contributions_of_a_model_boosted_from_a_base_margin_still_sum_to_the_raw_score(leads: pd.DataFrame) -> None:
+    config = TrainConfig("outcome", id_column="lead_id", base_columns=("visits", "not_a_column"))
+    trained = train(leads, config).trained
+    assert trained.model.base is not None and trained.model.base.columns == ("visits",)
+    x = transform(trained.plan, leads)
+    contrib = contributions(trained.model, x)
+    np.testing.assert_allclose(contrib.values.sum(axis=1) + contrib.base, raw_score(trained.model, x), atol=1e-9)
+    booster_only = trained.model.estimator.predict(x, raw_score=True)
+    np.testing.assert_allclose(raw_score(trained.model, x) - booster_only, trained.model.base.margin(x), atol=1e-12)

@@ -38,6 +38,18 @@ def test_round_trip_scores_identically(tmp_path: Path, leads: pd.DataFrame, resu
     np.testing.assert_array_equal(predict_proba(loaded.trained, leads), predict_proba(result.trained, leads))
 
 
+def test_a_base_margin_is_saved_and_changes_the_version(
+    tmp_path: Path, leads: pd.DataFrame, result: TrainResult
+) -> None:
+    boosted = train(leads, TrainConfig("outcome", id_column="lead_id", base_columns=("visits",))).trained
+    saved = save_model(boosted, result.report, tmp_path)
+    assert (saved.path / "base_margin.json").is_file()
+    assert saved.version != save_model(result.trained, result.report, tmp_path).version
+    loaded = load_model(tmp_path, saved.version).trained
+    assert loaded.model.base == boosted.model.base
+    np.testing.assert_array_equal(predict_proba(loaded, leads), predict_proba(boosted, leads))
+
+
 def test_metadata_records_target_features_metrics_libraries(tmp_path: Path, result: TrainResult) -> None:
     saved = save_model(result.trained, result.report, tmp_path)
     meta = json.loads((saved.path / "metadata.json").read_text())

@@ -8,12 +8,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from funnelbridge.playbook.examples import example_path
+from funnelbridge.playbook.loader import load_playbook
 from funnelbridge.rules.facts import EventFact
 from funnelbridge.scoring.predictive.store_features import BASE_EVENT_TYPES, FeatureSpec, lead_features
 from funnelbridge.scoring.predictive.store_history import LeadHistory
+from funnelbridge.scoring.predictive.store_train import rule_scorer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-SPEC = FeatureSpec(BASE_EVENT_TYPES, ("blog", "pricing"))
+SPEC = FeatureSpec(BASE_EVENT_TYPES, ("blog", "pricing"), technologies=("hubspot",), rule_features=True)
+RULE = rule_scorer(load_playbook(example_path("b2b")))
 events = st.lists(
     st.tuples(st.sampled_from(BASE_EVENT_TYPES), st.sampled_from(["/blog/x", "/pricing", None]), st.integers(0, 2000)),
     max_size=25,
@@ -41,7 +45,8 @@ def test_events_after_the_moment_change_nothing(past, future, at_hour, mql_hour)
     known = [e for e in past if e[2] <= at_hour]
     later = [(t, p, at_hour + 1 + h) for t, p, h in future]
     entered_later = mql_hour if mql_hour is None or mql_hour <= at_hour else None
+    before, after = _lead(known, entered_later), _lead(known + later, mql_hour)
     assert _same(
-        lead_features(_lead(known, entered_later), at, SPEC, "mql"),
-        lead_features(_lead(known + later, mql_hour), at, SPEC, "mql"),
+        lead_features(before, at, SPEC, "mql", RULE(before, at)),
+        lead_features(after, at, SPEC, "mql", RULE(after, at)),
     )

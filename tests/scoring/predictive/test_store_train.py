@@ -105,6 +105,14 @@ def test_train_from_store_compares_with_the_rule_score_and_activates(db: Databas
     assert data["validation"]["roc_auc"] > 0.65 and data["rule_score"]["roc_auc"] > 0.6
     assert data["store"]["decision_stage"] == "mql" and data["store"]["n_immature"] > 0
     assert "rule_score" not in out.report.features and "contact_id" not in out.report.features
+    assert {"rule_total", "rule_fit", "rule_engagement", "rule_grade", "tech_hubspot"} <= set(out.report.features)
+    base = out.saved.trained.model.base
+    assert base is not None and base.columns == ("rule_total", "reached_decision_stage")
+    assert base.coef[0] > 0  # more rule points, more buyers: the model starts from the rule score
+    comparison = data["comparison"]
+    assert comparison["verdict"] in {"better", "worse", "no clear difference"}
+    assert comparison["ci_low"] <= comparison["difference"] <= comparison["ci_high"]
+    assert comparison["difference"] == pytest.approx(data["validation"]["roc_auc"] - data["rule_score"]["roc_auc"])
     with db.read() as conn:
         rows = conn.execute(select(model_versions)).all()
     assert [(r.version, r.active, r.target) for r in rows] == [(out.saved.version, True, "customer")]

@@ -4,6 +4,10 @@ Two methods, chosen by the size of the calibration set: Platt scaling (``sigmoid
 the raw log-odds) when it is small — isotonic regression overfits a few hundred rows — and ``isotonic`` when it
 has at least :data:`ISOTONIC_MIN_ROWS` rows and :data:`ISOTONIC_MIN_POSITIVES` positives. A fitted
 :class:`Calibrator` is plain numbers, so it is saved as JSON.
+
+Calibration must not throw the model's ranking away: isotonic regression is a step function, so many different
+raw scores land on one step and would tie. A tie-break far below any reported precision (:data:`TIE_BREAK`,
+increasing in the raw score) keeps the calibrated probabilities in the raw scores' order.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ __all__ = ["Calibrator", "Method", "choose_method", "fit_calibrator"]
 
 ISOTONIC_MIN_ROWS = 1000
 ISOTONIC_MIN_POSITIVES = 100
+TIE_BREAK = 1e-6
 
 
 class Method(StrEnum):
@@ -41,7 +46,8 @@ class Calibrator:
         """Calibrated probability of each raw score."""
         raw = np.asarray(raw, dtype=float)
         if self.method is Method.ISOTONIC:
-            return np.asarray(np.interp(raw, self.x_points, self.y_points), dtype=float)
+            steps = np.asarray(np.interp(raw, self.x_points, self.y_points), dtype=float)
+            return np.asarray(steps + TIE_BREAK * np.arctan(raw) / np.pi, dtype=float)
         return 1.0 / (1.0 + np.exp(-(self.slope * raw + self.intercept)))
 
     def to_dict(self) -> dict[str, Any]:

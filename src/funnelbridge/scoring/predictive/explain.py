@@ -1,7 +1,9 @@
 """Why a lead got its probability: the features that pushed its score up or down the most.
 
 With LightGBM the contributions are exact TreeSHAP values (``pred_contrib=True``): per feature, in log-odds,
-and together with the base value they sum to the row's raw score. The calibrated probability is a monotone
+and together with the base value they sum to the row's raw score. A model that boosts from a base margin adds
+each base column's linear term to that column's contribution and the base intercept to the base value, so the
+sum still equals the raw score. The calibrated probability is a monotone
 function of that raw score, so the signs carry over.
 
 With the scikit-learn fallback there is no TreeSHAP; the contributions are an *occlusion* approximation: the
@@ -71,7 +73,12 @@ def contributions(model: GradientModel, x: pd.DataFrame) -> Contributions:
     if model.backend is Backend.SKLEARN:
         return _occlusion(model, x)
     out = np.asarray(model.estimator.predict(x, pred_contrib=True), dtype=float)
-    return Contributions(out[:, :-1], out[:, -1], "treeshap")
+    values, base = out[:, :-1], out[:, -1]
+    if model.base is not None:  # the base margin's terms belong to their columns; its intercept to the base value
+        where = [list(x.columns).index(name) for name in model.base.columns]
+        values[:, where] += model.base.terms(x)
+        base = base + model.base.intercept
+    return Contributions(values, base, "treeshap")
 
 
 def _shown(value: object) -> str:

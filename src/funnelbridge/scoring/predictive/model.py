@@ -2,7 +2,9 @@
 
 Both are deterministic (fixed seed, one thread) and regularized for the small tables lead scoring usually has:
 shallow trees, a minimum leaf size that grows with the data, L2 regularization, a modest learning rate.
-A :class:`GradientModel` is a value: which backend, and the fitted estimator.
+A :class:`GradientModel` is a value: which backend, the fitted estimator and, optionally, the
+:class:`~funnelbridge.scoring.predictive.base_margin.BaseMargin` it boosts from (LightGBM only: scikit-learn's
+HistGradientBoosting takes no initial scores, so the fallback learns from the features alone).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from funnelbridge.scoring.predictive.base_margin import BaseMargin, fit_base_margin
 
 __all__ = ["Backend", "GradientModel", "available_backend", "fit_model", "raw_score"]
 
@@ -34,6 +38,7 @@ class GradientModel:
     backend: Backend
     estimator: Any
     baseline: pd.DataFrame  # one typical row (medians / most frequent levels), used by the sklearn explainer
+    base: BaseMargin | None = None  # the starting log-odds the booster corrects (LightGBM only)
 
 
 def available_backend() -> Backend:
@@ -72,10 +77,10 @@ def lightgbm_params(n_rows: int) -> dict[str, Any]:
     }
 
 
-def _fit_lightgbm(x: pd.DataFrame, y: np.ndarray) -> Any:
+def _fit_lightgbm(x: pd.DataFrame, y: np.ndarray, init: np.ndarray | None = None) -> Any:
     import lightgbm as lgb
 
-    data = lgb.Dataset(x, label=y, categorical_feature="auto", free_raw_data=False)
+    data = lgb.Dataset(x, label=y, init_score=init, categorical_feature="auto", free_raw_data=False)
     return lgb.train(lightgbm_params(len(x)), data, num_boost_round=_rounds(len(x)))
 
 
@@ -108,15 +113,22 @@ def _baseline(x: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(row)
 
 
-def fit_model(x: pd.DataFrame, y: np.ndarray, backend: Backend | None = None) -> GradientModel:
-    """Fit the chosen (default: best available) backend on the model matrix ``x`` and 0/1 labels ``y``."""
+def fit_model(
+    x: pd.DataFrame, y: np.ndarray, backend: Backend | None = None, base_columns: tuple[str, ...] = ()
+) -> GradientModel:
+    """Fit the chosen (default: best available) backend on the model matrix ``x`` and 0/1 labels ``y``; with
+    ``base_columns`` (LightGBM), boost from a logistic regression on those matrix columns."""
     backend = backend or available_backend()
-    fit = _fit_lightgbm if backend is Backend.LIGHTGBM else _fit_sklearn
-    return GradientModel(backend, fit(x, y), _baseline(x))
+    if backend is Backend.SKLEARN:
+        return GradientModel(backend, _fit_sklearn(x, y), _baseline(x))
+    base = fit_base_margin(x, y, base_columns) if base_columns else None
+    init = base.margin(x) if base is not None else None
+    return GradientModel(backend, _fit_lightgbm(x, y, init), _baseline(x), base)
 
 
 def raw_score(model: GradientModel, x: pd.DataFrame) -> np.ndarray:
-    """Uncalibrated log-odds of each row."""
+    """Uncalibrated log-odds of each row (the base margin, if any, plus the booster's output)."""
     if model.backend is Backend.LIGHTGBM:
-        return np.asarray(model.estimator.predict(x, raw_score=True), dtype=float)
+        raw = np.asarray(model.estimator.predict(x, raw_score=True), dtype=float)
+        return raw + model.base.margin(x) if model.base is not None else raw
     return np.asarray(model.estimator.decision_function(x), dtype=float)

@@ -2,9 +2,9 @@
 
 Layout of ``<models_dir>/<version>/``: ``model.txt`` (LightGBM text model) or ``model.joblib`` (scikit-learn
 fallback, with its explainer baseline), ``calibrator.json``, ``plan.json`` (feature plan, target coding, id and
-time columns) and ``metadata.json`` (target, features, metrics, created_at, library versions). The version is a
-short hash of the model, calibrator and plan, so the same training input yields the same version; ``LATEST``
-names the version saved last.
+time columns), ``base_margin.json`` when the booster starts from a base margin, and ``metadata.json`` (target,
+features, metrics, created_at, library versions). The version is a short hash of the model, calibrator, plan and
+base margin, so the same training input yields the same version; ``LATEST`` names the version saved last.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from funnelbridge.errors import ModelError, NotFoundError
+from funnelbridge.scoring.predictive.base_margin import BaseMargin
 from funnelbridge.scoring.predictive.calibration import Calibrator
 from funnelbridge.scoring.predictive.features import FeaturePlan
 from funnelbridge.scoring.predictive.model import Backend, GradientModel
@@ -33,6 +34,7 @@ __all__ = ["DEFAULT_MODELS_DIR", "SavedModel", "list_versions", "load_model", "s
 
 DEFAULT_MODELS_DIR = Path("models")
 _LATEST = "LATEST"
+_BASE = "base_margin.json"
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,17 @@ def save_model(trained: TrainedModel, report: TrainingReport, directory: Path = 
     model_name, model_data = _model_bytes(trained.model)
     plan_text = _plan_json(trained)
     calibrator_text = json.dumps(trained.calibrator.to_dict(), indent=2, sort_keys=True)
-    digest = hashlib.sha256(model_data + plan_text.encode() + calibrator_text.encode()).hexdigest()
+    base = trained.model.base
+    base_text = json.dumps(base.to_dict(), indent=2, sort_keys=True) if base is not None else ""
+    digest = hashlib.sha256(model_data + plan_text.encode() + calibrator_text.encode() + base_text.encode()).hexdigest()
     version = f"m-{digest[:12]}"
     path = Path(directory) / version
     path.mkdir(parents=True, exist_ok=True)
     (path / model_name).write_bytes(model_data)
     (path / "plan.json").write_text(plan_text, encoding="utf-8")
     (path / "calibrator.json").write_text(calibrator_text, encoding="utf-8")
+    if base_text:
+        (path / _BASE).write_text(base_text, encoding="utf-8")
     meta = _metadata(version, trained, report)
     (path / "metadata.json").write_text(json.dumps(meta, indent=2, allow_nan=False), encoding="utf-8")
     (Path(directory) / _LATEST).write_text(version + "\n", encoding="utf-8")
@@ -138,7 +144,9 @@ def _load_estimator(path: Path) -> GradientModel:
             raise ModelError(f"{path} is a LightGBM model; install lightgbm (the `ml` extra)") from None
 
         booster = lgb.Booster(model_str=(path / "model.txt").read_text(encoding="utf-8"))
-        return GradientModel(Backend.LIGHTGBM, booster, pd.DataFrame())
+        base_file = path / _BASE
+        base = BaseMargin.from_dict(json.loads(base_file.read_text(encoding="utf-8"))) if base_file.is_file() else None
+        return GradientModel(Backend.LIGHTGBM, booster, pd.DataFrame(), base)
     if (path / "model.joblib").is_file():
         import joblib
 

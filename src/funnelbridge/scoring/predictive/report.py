@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from funnelbridge.scoring.predictive.comparison import AucComparison
 from funnelbridge.scoring.predictive.features import DroppedColumn
 from funnelbridge.scoring.predictive.metrics import (
     CalibrationBin,
@@ -76,6 +77,7 @@ class TrainingReport:
     expected_calibration_error: float | None
     lift_by_decile: tuple[DecileRow, ...]
     rule_lift_by_decile: tuple[DecileRow, ...] | None
+    comparison: AucComparison | None = None  # model − rule ROC AUC with its bootstrap interval
 
 
 def evaluate(y: np.ndarray, probability: np.ndarray, n_train: int) -> ValidationMetrics:

@@ -5,19 +5,28 @@ handoff (MQL in the default playbooks). Its decision time is its first entry int
 counts as entered at the move that skipped it), or its ``identified_at`` when it never got there. Features see
 only what was known then: events with ``occurred_at`` ≤ decision time, windows counted back from it.
 
-**Outcome.** Positive when the lead entered the target stage (customer, sql, opportunity, ...) at or after its
-decision time. Leads decided less than ``maturity_days`` before ``as_of`` are too young to have had their
-chance; they are left out and counted, as are leads that reached the target *before* their decision time. The
-maturity window counts back from the last recorded activity up to ``as_of`` (see ``History.last_activity``).
+**Outcome.** Positive when the lead entered the target stage (customer, sql, opportunity, ...) within the
+*outcome horizon* (``maturity_days``) after its decision time. Every labelled lead has had the whole horizon to get
+there: leads decided less than the horizon before the last recorded activity (see ``History.last_activity``) are
+left out and counted, as are leads that reached the target *before* their decision time. So an early lead and a
+late one are judged by the same rule, and the later validation slice is not full of buyers still in the making.
+Without an explicit horizon it is :func:`outcome_horizon`: the 90th percentile of the observed decision-to-target
+times, at least :data:`MIN_HORIZON_DAYS`.
 
 **Attributes.** Contact and account attributes are their current values (the store keeps no history of them).
 Fields the sales process writes after the handoff (owner, BANT, last touch, unsubscribed/bounced flags,
 free-form properties) are never features; unsubscribes and bounces enter as events instead, which are dated.
 The number of leads whose contact or account row changed after their decision time is reported.
+
+**The rule score as features (stacking).** The playbook's rule score at the decision time — its fit, engagement
+and negative points, total, grade and MQL eligibility — enters as features too: what the hand-written rules say
+is information known then, and the model learns where to trust it and where the other features correct it. The
+comparison with the rule score stays fair: both are judged on the same later validation leads the model never saw.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,6 +41,7 @@ from funnelbridge.playbook.schema import Pipeline, Playbook
 from funnelbridge.rules.emails import FREE_EMAIL_DOMAINS, domain_matches, email_domain
 from funnelbridge.rules.facts import EventFact
 from funnelbridge.scoring.predictive.store_history import History, LeadHistory
+from funnelbridge.scoring.results import GroupScore
 
 __all__ = [
     "BASE_EVENT_TYPES",
@@ -44,9 +54,15 @@ __all__ = [
     "feature_spec",
     "labelled_leads",
     "lead_features",
+    "outcome_horizon",
+    "rule_features",
     "training_table",
 ]
 
+MIN_HORIZON_DAYS = 30.0
+"""The shortest outcome horizon chosen automatically (and the one used when too few leads reached the target)."""
+HORIZON_QUANTILE = 0.9
+_MIN_LAGS = 10
 WINDOWS = (7, 30, 90)
 """Event windows in days, counted back from the moment the features describe (plus all time)."""
 
@@ -68,22 +84,33 @@ _DAY = 86400.0
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """Which event types and page sections become columns (saved with a model so scoring builds the same)."""
+    """Which event types, page sections and technologies become columns, and whether the rule score's parts do
+    (saved with a model so scoring builds the same columns)."""
 
     event_types: tuple[str, ...]
     sections: tuple[str, ...]
     competitors: tuple[str, ...] = ()
+    technologies: tuple[str, ...] = ()
+    rule_features: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "event_types": list(self.event_types),
             "sections": list(self.sections),
             "competitors": list(self.competitors),
+            "technologies": list(self.technologies),
+            "rule_features": self.rule_features,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
-        return cls(tuple(data["event_types"]), tuple(data["sections"]), tuple(data.get("competitors", ())))
+        return cls(
+            tuple(data["event_types"]),
+            tuple(data["sections"]),
+            tuple(data.get("competitors", ())),
+            tuple(data.get("technologies", ())),
+            bool(data.get("rule_features", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -98,6 +125,7 @@ class TrainingTable:
     n_immature: int
     n_converted_before_decision: int
     n_changed_after_decision: int
+    horizon_days: float = MIN_HORIZON_DAYS
 
 
 def decision_stage(pipe: Pipeline) -> str:
@@ -120,8 +148,16 @@ def _section(path: str | None) -> str | None:
     return part or "home"
 
 
-def feature_spec(history: History, playbook: Playbook, top_sections: int = 8) -> FeatureSpec:
-    """Event types (the standard ones and those the playbook scores) and the most visited page sections."""
+def _technologies(account: Mapping[str, Any] | None) -> list[str]:
+    techs = (account or {}).get("technologies") or []
+    return [str(t).lower() for t in techs] if isinstance(techs, list) else []
+
+
+def feature_spec(
+    history: History, playbook: Playbook, top_sections: int = 8, top_technologies: int = 12, min_share: float = 0.02
+) -> FeatureSpec:
+    """Event types (the standard ones and those the playbook scores), the most visited page sections and the
+    most common account technologies (used by at least ``min_share`` of the leads); rule parts as features."""
     sc = playbook.scoring
     scored = [str(getattr(r, "event", None) or "") for r in (*sc.engagement, *sc.negative)]
     types = tuple(dict.fromkeys([*BASE_EVENT_TYPES, *(t for t in scored if t)]))
@@ -129,7 +165,10 @@ def feature_spec(history: History, playbook: Playbook, top_sections: int = 8) ->
         s for lead in history.leads for e in lead.events if e.type == "page_view" and (s := _section(e.path))
     )
     sections = tuple(sorted(name for name, _ in counts.most_common(top_sections)))
-    return FeatureSpec(types, sections, tuple(playbook.lists.get("competitors", ())))
+    techs: Counter[str] = Counter(t for lead in history.leads for t in set(_technologies(lead.account)))
+    floor = min_share * len(history.leads)
+    common = tuple(sorted(name for name, n in techs.most_common(top_technologies) if n >= floor))
+    return FeatureSpec(types, sections, tuple(playbook.lists.get("competitors", ())), common, rule_features=True)
 
 
 def _title_level(title: Any) -> str:
@@ -151,7 +190,7 @@ def _email_type(email: Any, competitors: Sequence[str]) -> str:
 def _fit(lead: LeadHistory, at: datetime, spec: FeatureSpec) -> dict[str, Any]:
     c, a = lead.contact, lead.account or {}
     touched = c.get("first_touch_at") is not None and c["first_touch_at"] <= at
-    techs = a.get("technologies") or []
+    techs = _technologies(lead.account)
     return {
         "title_level": _title_level(c.get("title")),
         "seniority": c.get("seniority") or "",
@@ -162,7 +201,8 @@ def _fit(lead: LeadHistory, at: datetime, spec: FeatureSpec) -> dict[str, Any]:
         "industry": a.get("industry") or "",
         "employees": float(a["employees"]) if a.get("employees") is not None else float("nan"),
         "account_country": a.get("country") or "",
-        "technologies": len(techs) if isinstance(techs, list) else 0,
+        "technologies": len(techs),
+        **{f"tech_{name}": 1.0 if name in techs else 0.0 for name in spec.technologies},
         "has_account": 1.0 if lead.account else 0.0,
     }
 
@@ -189,14 +229,34 @@ def _activity(events: Sequence[EventFact], at: datetime, spec: FeatureSpec) -> d
     return out
 
 
-def lead_features(lead: LeadHistory, at: datetime, spec: FeatureSpec, stage: str) -> dict[str, Any]:
-    """Every feature of ``lead`` as of ``at`` (nothing after ``at`` is used, except current attributes)."""
+def rule_features(score: GroupScore) -> dict[str, Any]:
+    """The rule score's parts as features: points by kind, total, grade and MQL eligibility."""
+    return {
+        "rule_fit": score.fit,
+        "rule_engagement": score.engagement,
+        "rule_negative": score.negative,
+        "rule_total": score.total,
+        "rule_grade": score.grade,
+        "rule_mql_eligible": 1.0 if score.mql_eligible else 0.0,
+    }
+
+
+def lead_features(
+    lead: LeadHistory, at: datetime, spec: FeatureSpec, stage: str, rule: GroupScore | None = None
+) -> dict[str, Any]:
+    """Every feature of ``lead`` as of ``at`` (nothing after ``at`` is used, except current attributes).
+
+    ``rule`` is the lead's rule score at ``at``; it is required when the spec uses the rule's parts.
+    """
+    if spec.rule_features and rule is None:
+        raise InputError("this feature spec needs the lead's rule score at the same moment")
     entered = lead.entries.get(stage)
     return {
         **_fit(lead, at, spec),
         **_activity(lead.events_until(at), at, spec),
         "days_since_identified": (at - lead.identified_at).total_seconds() / _DAY,
         "reached_decision_stage": 1.0 if entered is not None and entered <= at else 0.0,
+        **(rule_features(rule) if spec.rule_features and rule is not None else {}),
     }
 
 
@@ -209,22 +269,42 @@ def _check_target(pipe: Pipeline, stage: str, target: str) -> None:
 
 @dataclass(frozen=True)
 class Labelled:
-    """Mature leads with their decision time and outcome, and what was left out."""
+    """Mature leads with their decision time and outcome, what was left out, and the horizon used."""
 
     leads: tuple[tuple[LeadHistory, datetime, bool], ...]
     decision_stage: str
     n_immature: int
     n_converted_before_decision: int
+    horizon_days: float = MIN_HORIZON_DAYS
+
+
+def outcome_horizon(history: History, stage: str, target: str) -> float:
+    """Days within which most leads that reach ``target`` get there: the 90th percentile of the observed times
+    from decision to target (whole days, at least :data:`MIN_HORIZON_DAYS`; that minimum with under 10 of them)."""
+    lags = sorted(
+        (reached - at).total_seconds() / _DAY
+        for lead in history.leads
+        if (reached := lead.entries.get(target)) is not None and reached >= (at := decision_time(lead, stage))
+    )
+    if len(lags) < _MIN_LAGS:
+        return MIN_HORIZON_DAYS
+    return max(MIN_HORIZON_DAYS, float(math.ceil(lags[math.ceil(HORIZON_QUANTILE * len(lags)) - 1])))
 
 
 def labelled_leads(
-    history: History, playbook: Playbook, target: str, maturity_days: float, leads: Iterable[LeadHistory] | None = None
+    history: History,
+    playbook: Playbook,
+    target: str,
+    maturity_days: float | None = None,
+    leads: Iterable[LeadHistory] | None = None,
 ) -> Labelled:
-    """Each mature lead's decision time and whether it reached ``target`` at or after it."""
+    """Each mature lead's decision time and whether it reached ``target`` within the horizon after it."""
     pipe = playbook.pipelines[history.pipeline]
     stage = decision_stage(pipe)
     _check_target(pipe, stage, target)
-    cutoff = history.last_activity - timedelta(days=maturity_days)
+    days = outcome_horizon(history, stage, target) if maturity_days is None else maturity_days
+    horizon = timedelta(days=days)
+    cutoff = history.last_activity - horizon
     out: list[tuple[LeadHistory, datetime, bool]] = []
     immature = early = 0
     for lead in leads if leads is not None else history.leads:
@@ -234,18 +314,18 @@ def labelled_leads(
         elif at > cutoff:
             immature += 1
         else:
-            out.append((lead, at, reached is not None))
-    return Labelled(tuple(out), stage, immature, early)
+            out.append((lead, at, reached is not None and reached - at <= horizon))
+    return Labelled(tuple(out), stage, immature, early, days)
 
 
-RuleScorer = Callable[[LeadHistory, datetime], float]
+RuleScorer = Callable[[LeadHistory, datetime], GroupScore]
 
 
 def training_table(
     history: History,
     playbook: Playbook,
     target: str,
-    maturity_days: float,
+    maturity_days: float | None,
     rule_score: RuleScorer,
     leads: Iterable[LeadHistory] | None = None,
 ) -> TrainingTable:
@@ -258,8 +338,9 @@ def training_table(
     for lead, at, positive in labelled.leads:
         changed += int(lead.updated_at is not None and lead.updated_at > at)
         head = {ID: str(lead.contact_id), TIME: at, TARGET: "1" if positive else "0"}
-        rows.append({**head, RULE: rule_score(lead, at), **lead_features(lead, at, spec, stage)})
+        rule = rule_score(lead, at)
+        rows.append({**head, RULE: rule.total, **lead_features(lead, at, spec, stage, rule)})
     return TrainingTable(
         pd.DataFrame(rows), spec, stage, target, len(history.leads), labelled.n_immature,
-        labelled.n_converted_before_decision, changed,
+        labelled.n_converted_before_decision, changed, labelled.horizon_days,
     )  # fmt: skip

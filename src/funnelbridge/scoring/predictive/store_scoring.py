@@ -3,8 +3,9 @@
 
 The *active* model is the ``model_versions`` row marked active (``model train`` from the store activates the
 model it saves). A lead is scored with its features **now** — the same features the model learned from at each
-lead's decision time, counted back from the present instead. Leads without a stored rule score row are not
-given a probability (the rule scorer creates the row; run it first) and are counted.
+lead's decision time, counted back from the present instead; the rule-score features are the current playbook's
+score of the lead now. Leads without a stored rule score row are not given a probability (the rule scorer
+creates the row; run it first) and are counted.
 """
 
 from __future__ import annotations
@@ -14,18 +15,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, and_, bindparam, select, update
 
 from funnelbridge.errors import ModelError, NotFoundError
+from funnelbridge.playbook.schema import Playbook
 from funnelbridge.runtime import Runtime
 from funnelbridge.scoring.predictive.explain import Explanation, explain
 from funnelbridge.scoring.predictive.registry import SavedModel, load_model
 from funnelbridge.scoring.predictive.store_features import ID, TIME, FeatureSpec, decision_stage, lead_features
-from funnelbridge.scoring.predictive.store_history import History, load_history
+from funnelbridge.scoring.predictive.store_history import History, LeadHistory, load_history
 from funnelbridge.scoring.predictive.store_train import STORE_SPEC_FILE
 from funnelbridge.scoring.predictive.train import predict_proba
+from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.store.tables import model_versions, scores
 
 __all__ = [
@@ -89,10 +93,17 @@ def active_model(conn: Connection, version: str | None = None) -> StoreModel | N
     return _load(Path(row.path))
 
 
-def _probabilities(model: StoreModel, history: History, at: datetime, stage: str) -> dict[int, float]:
+def _row(model: StoreModel, lead: LeadHistory, at: datetime, playbook: Playbook) -> dict[str, Any]:
+    """The model's input row of ``lead`` at ``at`` (with the playbook's rule score then, when the model uses it)."""
+    rule = score_facts(playbook, lead.facts_at(at), contact_id=lead.contact_id)[0] if model.spec.rule_features else None
+    stage = decision_stage(playbook.main)
+    return {ID: str(lead.contact_id), TIME: at, **lead_features(lead, at, model.spec, stage, rule)}
+
+
+def _probabilities(model: StoreModel, history: History, at: datetime, playbook: Playbook) -> dict[int, float]:
     if not history.leads:
         return {}
-    rows = [{ID: str(le.contact_id), TIME: at, **lead_features(le, at, model.spec, stage)} for le in history.leads]
+    rows = [_row(model, le, at, playbook) for le in history.leads]
     proba = predict_proba(model.saved.trained, pd.DataFrame(rows))
     return {le.contact_id: float(p) for le, p in zip(history.leads, proba, strict=True)}
 
@@ -121,7 +132,7 @@ def _score(rt: Runtime, conn: Connection, model: StoreModel, ids: Sequence[int] 
     at = rt.clock.now()
     history = load_history(conn, at, rt.playbook.main_name, ids)
     with_rule = _scored_ids(conn, ids)
-    probabilities = _probabilities(model, history, at, decision_stage(rt.playbook.main))
+    probabilities = _probabilities(model, history, at, rt.playbook)
     kept = {cid: p for cid, p in probabilities.items() if cid in with_rule}
     _store(conn, model.version, kept)
     return kept, len(probabilities) - len(kept)
@@ -171,5 +182,4 @@ def explain_lead(rt: Runtime, contact_id: int, version: str | None = None, top: 
     if not history.leads:
         raise NotFoundError(f"contact {contact_id} is not an identified lead")
     lead = history.leads[0]
-    row = {ID: str(contact_id), TIME: at, **lead_features(lead, at, model.spec, decision_stage(rt.playbook.main))}
-    return explain(model.saved.trained, pd.DataFrame([row]), top)[0]
+    return explain(model.saved.trained, pd.DataFrame([_row(model, lead, at, rt.playbook)]), top)[0]

@@ -26,9 +26,18 @@ from funnelbridge.runtime import Runtime
 from funnelbridge.scoring.predictive.registry import DEFAULT_MODELS_DIR, SavedModel, save_model
 from funnelbridge.scoring.predictive.report import TrainingReport, report_to_json
 from funnelbridge.scoring.predictive.split import MIN_PER_CLASS, MIN_ROWS, check_history
-from funnelbridge.scoring.predictive.store_features import ID, RULE, TARGET, TIME, TrainingTable, training_table
+from funnelbridge.scoring.predictive.store_features import (
+    ID,
+    MIN_HORIZON_DAYS,
+    RULE,
+    TARGET,
+    TIME,
+    TrainingTable,
+    training_table,
+)
 from funnelbridge.scoring.predictive.store_history import History, LeadHistory, load_history
 from funnelbridge.scoring.predictive.train import TrainConfig, train
+from funnelbridge.scoring.results import GroupScore
 from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.store.tables import model_versions
 
@@ -42,7 +51,9 @@ __all__ = [
     "train_from_store",
 ]
 
-DEFAULT_MATURITY_DAYS = 30.0
+DEFAULT_MATURITY_DAYS = MIN_HORIZON_DAYS
+BASE = ("rule_total", "reached_decision_stage")
+"""The booster starts from a logistic regression on these (see ``base_margin``): the rule score and the handoff."""
 STORE_SPEC_FILE = "store.json"
 Progress = Callable[[str], None]
 
@@ -72,19 +83,19 @@ class StoreTrainOutcome:
     store: StoreSummary
 
 
-def rule_scorer(playbook: Playbook) -> Callable[[LeadHistory, datetime], float]:
-    """The playbook's main rule score (total points) of a lead at a past moment."""
+def rule_scorer(playbook: Playbook) -> Callable[[LeadHistory, datetime], GroupScore]:
+    """The playbook's main rule score of a lead at a past moment (its ``total`` is the points compared)."""
 
-    def score(lead: LeadHistory, at: datetime) -> float:
-        return score_facts(playbook, lead.facts_at(at), contact_id=lead.contact_id)[0].total
+    def score(lead: LeadHistory, at: datetime) -> GroupScore:
+        return score_facts(playbook, lead.facts_at(at), contact_id=lead.contact_id)[0]
 
     return score
 
 
-def _summary(table: TrainingTable, history: History, maturity_days: float) -> StoreSummary:
+def _summary(table: TrainingTable, history: History) -> StoreSummary:
     return StoreSummary(
         table.target, table.decision_stage, history.as_of.isoformat(), history.last_activity.isoformat(),
-        maturity_days, table.n_leads, len(table.frame), table.n_immature, table.n_converted_before_decision,
+        table.horizon_days, table.n_leads, len(table.frame), table.n_immature, table.n_converted_before_decision,
         table.n_changed_after_decision,
     )  # fmt: skip
 
@@ -112,10 +123,13 @@ def train_from_store(
     target: str = "customer",
     as_of: datetime | None = None,
     models_dir: Path = DEFAULT_MODELS_DIR,
-    maturity_days: float = DEFAULT_MATURITY_DAYS,
+    maturity_days: float | None = None,
     progress: Progress | None = None,
 ) -> StoreTrainOutcome:
-    """Build the training table from the store, train, save, activate; refuse thin or one-class history."""
+    """Build the training table from the store, train, save, activate; refuse thin or one-class history.
+
+    ``maturity_days`` is the outcome horizon (see :mod:`~funnelbridge.scoring.predictive.store_features`); None
+    chooses it from the observed decision-to-target times."""
     say = progress or (lambda _msg: None)
     at = as_utc(as_of) if as_of is not None else rt.clock.now()
     say("reading the store's history")
@@ -123,10 +137,12 @@ def train_from_store(
         history = load_history(conn, at, rt.playbook.main_name)
     say(f"building features of {len(history.leads)} leads at their decision times")
     table = training_table(history, rt.playbook, target, maturity_days, rule_scorer(rt.playbook))
-    config = TrainConfig(target=TARGET, time_column=TIME, id_column=ID, rule_score_column=RULE, positive_label="1")
+    config = TrainConfig(
+        target=TARGET, time_column=TIME, id_column=ID, rule_score_column=RULE, positive_label="1", base_columns=BASE
+    )
     _check_outcomes(table)
     result = train(table.frame, config, say)
-    store = _summary(table, history, maturity_days)
+    store = _summary(table, history)
     saved = save_model(result.trained, result.report, models_dir)
     spec = {"source": "store", "spec": table.spec.to_dict(), "store": asdict(store)}
     (saved.path / STORE_SPEC_FILE).write_text(json.dumps(spec, indent=2), encoding="utf-8")

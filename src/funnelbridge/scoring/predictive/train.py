@@ -10,7 +10,8 @@ import pandas as pd
 
 from funnelbridge.errors import InputError
 from funnelbridge.scoring.predictive.calibration import Calibrator, fit_calibrator
-from funnelbridge.scoring.predictive.features import FeaturePlan, fit_plan, transform
+from funnelbridge.scoring.predictive.comparison import compare_auc
+from funnelbridge.scoring.predictive.features import FeaturePlan, Kind, fit_plan, transform
 from funnelbridge.scoring.predictive.model import Backend, GradientModel, fit_model, raw_score
 from funnelbridge.scoring.predictive.report import (
     SplitSummary,
@@ -38,6 +39,7 @@ class TrainConfig:
     rule_score_column: str | None = None
     positive_label: str | None = None
     backend: Backend | None = None
+    base_columns: tuple[str, ...] = ()  # numeric feature columns the booster starts from (see base_margin)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,13 @@ def _rule_scores(frame: pd.DataFrame, column: str) -> np.ndarray:
     return np.where(np.isnan(values), lowest, values)  # blank scores rank lowest
 
 
+def _base_columns(plan: FeaturePlan, config: TrainConfig) -> tuple[str, ...]:
+    """The model-matrix names of the base columns that became numeric features (others are skipped)."""
+    numeric = {c.name for c in plan.columns if c.kind in (Kind.NUMERIC, Kind.BOOLEAN)}
+    matrix = dict(zip(plan.feature_names, plan.matrix_columns, strict=True))
+    return tuple(matrix[name] for name in config.base_columns if name in numeric)
+
+
 def _summary(config: TrainConfig, split: Split, n_rows: int, n_blank: int) -> SplitSummary:
     return SplitSummary(
         mode="time" if config.time_column else "stratified_random",
@@ -132,7 +141,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     plan = fit_plan(rows.iloc[train_rows], _exclusions(config), config.time_column)
     x = transform(plan, rows)
     say(f"fitting gradient boosting on {len(split.fit)} rows")
-    model = fit_model(x.iloc[split.fit], y[split.fit], config.backend)
+    model = fit_model(x.iloc[split.fit], y[split.fit], config.backend, _base_columns(plan, config))
     say(f"calibrating on {len(split.calibration)} held-out rows")
     calibrator = fit_calibrator(raw_score(model, x.iloc[split.calibration]), y[split.calibration])
     say(f"validating on {len(split.validation)} rows")
@@ -152,10 +161,11 @@ def _report(
 ) -> TrainingReport:
     valid, y_valid = split.validation, y[split.validation]
     proba = trained.calibrator.probability(raw_score(trained.model, x.iloc[valid]))
-    rule, rule_lift = None, None
+    rule, rule_lift, comparison = None, None, None
     if config.rule_score_column:
         scores = _rule_scores(rows.iloc[valid], config.rule_score_column)
         rule, rule_lift = evaluate_rule(y_valid, scores), deciles(y_valid, scores)
+        comparison = compare_auc(y_valid, proba, scores)
     table, ece = calibration_summary(y_valid, proba)
     return TrainingReport(
         model_version=None,
@@ -171,4 +181,5 @@ def _report(
         expected_calibration_error=ece,
         lift_by_decile=deciles(y_valid, proba),
         rule_lift_by_decile=rule_lift,
+        comparison=comparison,
     )
