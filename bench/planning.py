@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from dataclasses import asdict
@@ -129,7 +130,9 @@ def main() -> int:
     url = args.db or _demo(leads, days, args.seed)
     rt = _runtime(url)
     targets = [args.target] + (["sql"] if args.target != "sql" else [])
-    result = {"store": url, "model": _model(rt, targets), "plan": _plan(rt)}
+    load_before = os.getloadavg()
+    result: dict[str, Any] = {"store": url, "model": _model(rt, targets), "plan": _plan(rt)}
+    result["load_average"] = {"before": load_before, "after": os.getloadavg(), "cpus": os.cpu_count()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     print(json.dumps(result, indent=2, default=str))
