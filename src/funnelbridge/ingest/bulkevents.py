@@ -16,14 +16,16 @@ reasons), deduplicated by idempotency key in the chunk and against the store (on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, String, bindparam, func, select
 
+from funnelbridge.domain.clock import as_utc
 from funnelbridge.ingest.accounts import AccountCache
 from funnelbridge.ingest.activities import normalized_name
 from funnelbridge.ingest.attribution import ContactActivity, Touch, apply_activity
@@ -35,9 +37,9 @@ from funnelbridge.ingest.intake import store_activities
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import identities as identity_repo
-from funnelbridge.store.bulk import lookup
+from funnelbridge.store.bulk import LOOKUP_BATCH, batched, lookup
 from funnelbridge.store.events import insert_event_tuples
-from funnelbridge.store.tables import events
+from funnelbridge.store.tables import contacts, events
 
 __all__ = ["write_event_columns"]
 
@@ -208,9 +210,27 @@ def _store_simple(ctx: ImportContext, conn: Connection, rows: list[_Row]) -> set
     for contact_id in sorted(people):
         apply_traits(conn, accounts, contact_id, {}, ctx.now)
     seen = _observations(rows, contact_ids)
+    _seed_bounds(conn, ctx, [cid for cid in seen if cid not in ctx.bounds.created])
     _skip_settled(seen, ctx.identified)
     apply_activity(conn, seen, ctx.now, ctx.bounds)
     return set(seen)
+
+
+def _seed_bounds(conn: Connection, ctx: ImportContext, contact_ids: list[int]) -> None:
+    """Start the run's attribution bounds of contacts first met in this chunk at their stored values (one read),
+    so :func:`apply_activity` writes only what changes instead of an update per contact that changes nothing."""
+    bounds = ctx.bounds
+    for chunk in batched(contact_ids, LOOKUP_BATCH):
+        for row in _stored_attribution(conn, chunk):
+            bounds.created[row.id] = as_utc(row.created_at)
+            if row.identified_at is not None:
+                ctx.identified[row.id] = as_utc(row.identified_at)
+            if row.first_touch_at is not None:
+                bounds.first[row.id] = (as_utc(row.first_touch_at), row.first_source or "", row.first_medium or "",
+                                        row.first_campaign or "")  # fmt: skip
+            if row.last_touch_at is not None:
+                bounds.last[row.id] = (as_utc(row.last_touch_at), row.last_source or "", row.last_medium or "",
+                                       row.last_campaign or "")  # fmt: skip
 
 
 def _skip_settled(seen: dict[int, ContactActivity], bound: dict[int, datetime]) -> None:
@@ -240,3 +260,18 @@ def write_event_columns(ctx: ImportContext, conn: Connection, cols: Columns) -> 
         ctx.summary.merged += result.merged
         touched |= result.contact_ids
     return touched
+
+
+_c = contacts.c
+_ATTRIBUTION = select(
+    *(_c[n] for n in ("id", "created_at", "identified_at", "first_touch_at", "first_source", "first_medium",
+                      "first_campaign", "last_touch_at", "last_source", "last_medium", "last_campaign"))
+)  # fmt: skip
+_AMONG = func.json_each(bindparam("among", type_=String)).table_valued("value")
+_ATTRIBUTION_SQLITE = _ATTRIBUTION.where(_c.id.in_(select(_AMONG.c.value)))  # ids as one JSON parameter
+
+
+def _stored_attribution(conn: Connection, ids: list[int]) -> Any:
+    if conn.dialect.name == "sqlite":
+        return conn.execute(_ATTRIBUTION_SQLITE, {"among": json.dumps(ids)})
+    return conn.execute(_ATTRIBUTION.where(_c.id.in_(ids)))

@@ -143,9 +143,9 @@ def _follow_up(ctx: ImportContext, conn: Connection, plan: _Plan, touched: set[i
     if not (plan.after and touched):
         return
     if plan.defer:
-        from funnelbridge.activity import enqueue
+        from funnelbridge.ingest.intake import queue_contacts
 
-        enqueue(conn, touched, ctx.now)
+        queue_contacts(conn, touched, ctx.now)  # activity.enqueue's rows, as one compiled executemany
         return
     from funnelbridge.flow import after_activity
 
