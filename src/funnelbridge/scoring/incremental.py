@@ -21,10 +21,9 @@ Times are integer microseconds since the Unix epoch, so the state round-trips th
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,80 +31,26 @@ from funnelbridge.playbook.schema import Playbook
 from funnelbridge.rules.ast import AllOf, AnyOf, FieldCondition, NotOf
 from funnelbridge.rules.facts import EventFact, LeadFacts
 from funnelbridge.rules.python import EventPredicate, aggregate_key, compile_event_predicate, lead_getter
-from funnelbridge.scoring.decay import SECONDS_PER_DAY, capped_total, day_earned, decay_factor
+from funnelbridge.scoring.decay import day_earned, decay_factor
+from funnelbridge.scoring.incremental_state import (
+    AggregateSpec,
+    AggregateState,
+    LeadState,
+    RuleState,
+    add_aggregate,
+    age_days,
+    aggregate_value,
+    event_line,
+    from_us,
+    to_us,
+)
 from funnelbridge.scoring.results import GroupScore, RulePoints, classify
-from funnelbridge.scoring.rules_engine import CompiledRuleSet, compile_scoring, event_points, zone
+from funnelbridge.scoring.rules_engine import CompiledRuleSet, compile_scoring, zone
 from funnelbridge.scoring.ruleset import EventRule
 
 __all__ = ["AggregateState", "IncrementalScorer", "LeadState", "RuleState", "from_us", "scorer_for", "to_us"]
 
-US = 1_000_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Node = FieldCondition | AllOf | AnyOf | NotOf
-
-
-def to_us(at: datetime) -> int:
-    """An aware time as integer microseconds since the epoch (exact)."""
-    d = at - EPOCH
-    return (d.days * 86400 + d.seconds) * US + d.microseconds
-
-
-def from_us(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
-
-
-def _age(now_us: int, at_us: int) -> float:
-    """Age in days, with the very arithmetic of ``(now - at).total_seconds() / 86400``."""
-    return ((now_us - at_us) / US) / SECONDS_PER_DAY
-
-
-class RuleState:
-    """What one event rule's points need (see the module docstring)."""
-
-    __slots__ = ("anchor", "day", "day_n", "done", "item", "live", "n", "raw", "s")
-
-    def __init__(self) -> None:
-        self.done = False  # a matching event was taken (non-repeatable rules take only the first)
-        self.day: int | None = None  # local day ordinal of the newest matching event (per-day caps)
-        self.day_n = 0  # matching events on that day so far
-        self.n = 0  # events counted (rules without expiry)
-        self.raw = 0.0
-        self.s = 0.0  # decayed sum at ``anchor`` (half-life rules without expiry)
-        self.anchor = 0
-        self.live: deque[tuple[int, float]] = deque()  # (time, earned) not yet expired (expiry rules)
-        self.item: tuple[int, RulePoints | None] | None = None  # rules without half-life: (expired, line) cached
-
-
-class AggregateState:
-    """One ``events.*`` leaf: matching events counted, the newest one, and the times inside ``within``."""
-
-    __slots__ = ("n", "newest", "times")
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.newest: int | None = None
-        self.times: deque[int] = deque()
-
-
-class LeadState:
-    """One lead's incremental scoring state under one playbook version."""
-
-    __slots__ = (
-        "aggregates", "attr_hits", "attr_key", "attr_src", "dyn_key", "events", "last_us", "rules", "version",
-        "watermark",
-    )  # fmt: skip
-
-    def __init__(self, version: str, groups: Sequence[int], aggregates: int) -> None:
-        self.version = version
-        self.last_us: int | None = None  # newest event applied
-        self.events = 0  # events applied
-        self.watermark = 0  # the store's newest applied event id (set by the store path)
-        self.rules: list[list[RuleState | None]] = [[None] * n for n in groups]
-        self.aggregates = [AggregateState() for _ in range(aggregates)]
-        self.attr_key: tuple[Any, ...] | None = None  # lead fields read by attribute rules, at the last score
-        self.attr_hits: list[list[bool]] = []  # per group, per attribute rule: holds
-        self.attr_src: tuple[Any, ...] | None = None  # the mappings those fields were read from
-        self.dyn_key: tuple[float | None, ...] | None = None  # the event aggregates attribute rules read, then
 
 
 @dataclass(frozen=True)
@@ -114,15 +59,6 @@ class _RuleSpec:
     index: int
     rule: EventRule
     where: EventPredicate | None
-
-
-@dataclass(frozen=True)
-class _AggSpec:
-    key: str
-    count: bool
-    event: str | None
-    where: EventPredicate | None
-    within_us: int | None
 
 
 def _leaves(node: Node) -> Iterator[FieldCondition]:
@@ -135,11 +71,11 @@ def _leaves(node: Node) -> Iterator[FieldCondition]:
         yield from _leaves(node.not_)
 
 
-def _agg_spec(leaf: FieldCondition) -> _AggSpec:
+def _agg_spec(leaf: FieldCondition) -> AggregateSpec:
     from funnelbridge.domain.durations import parse_duration
 
     within = parse_duration(leaf.within) if leaf.within else None
-    return _AggSpec(
+    return AggregateSpec(
         aggregate_key(leaf),
         leaf.field == "events.count",
         leaf.event,
@@ -167,7 +103,7 @@ class IncrementalScorer:
             for i, (rule, where) in enumerate(zip(c.rules.event_rules, c.event_predicates, strict=True)):
                 by_type.setdefault(rule.event, []).append(_RuleSpec(g, i, rule, where))
         self.by_type = {k: tuple(v) for k, v in by_type.items()}
-        specs: dict[str, _AggSpec] = {}
+        specs: dict[str, AggregateSpec] = {}
         for cond in _conditions(playbook, self.compiled):
             for leaf in _leaves(cond):
                 if leaf.field.startswith("events."):
@@ -181,7 +117,7 @@ class IncrementalScorer:
             if leaf.field.startswith("events.")
         }
         self._scoring_aggs = tuple(i for i, a in enumerate(self.aggs) if a.key in in_scoring)
-        self._aggs_by_type: dict[str, tuple[tuple[int, _AggSpec], ...]] = {}
+        self._aggs_by_type: dict[str, tuple[tuple[int, AggregateSpec], ...]] = {}
         self._setup_attributes()
 
     def _setup_attributes(self) -> None:
@@ -203,7 +139,7 @@ class IncrementalScorer:
     def new_state(self) -> LeadState:
         return LeadState(self.version, [len(c.rules.event_rules) for c in self.compiled], len(self.aggs))
 
-    def _aggs_for(self, event_type: str) -> tuple[tuple[int, _AggSpec], ...]:
+    def _aggs_for(self, event_type: str) -> tuple[tuple[int, AggregateSpec], ...]:
         hit = self._aggs_by_type.get(event_type)
         if hit is None:
             hit = tuple((i, a) for i, a in enumerate(self.aggs) if a.event is None or a.event == event_type)
@@ -227,7 +163,7 @@ class IncrementalScorer:
                 self._add(spec.rule, rs, t, event)
         for i, agg in self._aggs_for(event.type):
             if agg.where is None or agg.where(event):
-                _add_aggregate(agg, state.aggregates[i], t)
+                add_aggregate(agg, state.aggregates[i], t)
         return True
 
     def _add(self, rule: EventRule, rs: RuleState, t: int, event: EventFact) -> None:
@@ -244,13 +180,13 @@ class IncrementalScorer:
         if rule.expires_days is not None:
             live = rs.live
             live.append((t, earned))
-            while _age(t, live[0][0]) > rule.expires_days:
+            while age_days(t, live[0][0]) > rule.expires_days:
                 live.popleft()
             return
         rs.n += 1
         rs.raw += earned
         if rule.half_life_days is not None:
-            rs.s = earned if rs.n == 1 else rs.s * decay_factor(_age(t, rs.anchor), rule.half_life_days) + earned
+            rs.s = earned if rs.n == 1 else rs.s * decay_factor(age_days(t, rs.anchor), rule.half_life_days) + earned
             rs.anchor = t
 
     def replay(self, events: Iterable[EventFact], as_of: datetime) -> LeadState:
@@ -269,7 +205,7 @@ class IncrementalScorer:
         """The ``events.*`` leaves' values at ``as_of`` (for :attr:`LeadFacts.aggregates`)."""
         now = to_us(as_of)
         return {
-            spec.key: _aggregate_value(spec, agg, now) for spec, agg in zip(self.aggs, state.aggregates, strict=True)
+            spec.key: aggregate_value(spec, agg, now) for spec, agg in zip(self.aggs, state.aggregates, strict=True)
         }
 
     def score(self, state: LeadState, facts: LeadFacts, *, contact_id: int = 0) -> tuple[GroupScore, ...]:
@@ -285,7 +221,7 @@ class IncrementalScorer:
             items = self._attribute_items(g, hits[g])
             for rule, rs in zip(compiled.rules.event_rules, state.rules[g], strict=True):
                 if rs is not None:
-                    item = _event_item(rule, rs, now, facts.as_of, halves)
+                    item = event_line(rule, rs, now, facts.as_of, halves)
                     if item is not None:
                         items.append(item)
             out.append(self._group_score(compiled, facts, items, contact_id))
@@ -310,7 +246,7 @@ class IncrementalScorer:
                 state.attr_hits = [[pred(facts) for pred in c.attribute_predicates] for c in self.compiled]
             return state.attr_hits
         specs, aggs = self.aggs, state.aggregates
-        values = tuple(_aggregate_value(specs[i], aggs[i], now) for i in self._scoring_aggs)
+        values = tuple(aggregate_value(specs[i], aggs[i], now) for i in self._scoring_aggs)
         if same and values == state.dyn_key:
             return state.attr_hits
         known = {specs[i].key: v for i, v in zip(self._scoring_aggs, values, strict=True)}
@@ -346,92 +282,6 @@ class IncrementalScorer:
             contact_id, compiled.rules.group, fit, engagement, negative, c.total, c.grade, c.temperature, c.quadrant,
             c.mql_eligible, facts.as_of, self.version, tuple(items),
         )  # fmt: skip
-
-
-def _event_item(
-    rule: EventRule, rs: RuleState, now: int, as_of: datetime, halves: dict[float, str]
-) -> RulePoints | None:
-    """The rule's line of the explanation at ``now`` — the arithmetic of ``score_event_rule``. Lines of rules
-    without a half-life change only with a new event or an expiry, so they are kept until then."""
-    half = rule.half_life_days
-    if rule.expires_days is None:
-        if rs.n == 0:
-            return None
-        if half is None:
-            if rs.item is None:
-                rs.item = (0, event_points(rule, capped_total(rs.raw, rule.total), rs.raw, rs.n, as_of, None))
-            return rs.item[1]
-        value = rs.s * decay_factor(_age(now, rs.anchor), half)
-        value = 0.0 + value if rs.n == 1 else value
-        return _line(rule, capped_total(value, rule.total), rs.raw, rs.n, as_of, None, halves)
-    expired = 0
-    for t, _ in rs.live:
-        if _age(now, t) <= rule.expires_days:
-            break
-        expired += 1
-    if half is None and rs.item is not None and rs.item[0] == expired:
-        return rs.item[1]
-    item = _expiring_item(rule, rs, now, as_of, expired, halves)
-    if half is None:
-        rs.item = (expired, item)
-    return item
-
-
-def _expiring_item(
-    rule: EventRule, rs: RuleState, now: int, as_of: datetime, expired: int, halves: dict[float, str]
-) -> RulePoints | None:
-    counted, value, raw, first = 0, 0.0, 0.0, None
-    for k, (t, earned) in enumerate(rs.live):
-        if k < expired:
-            continue
-        counted += 1
-        raw += earned
-        value += earned * decay_factor(_age(now, t), rule.half_life_days)
-        if earned != 0 and first is None:
-            first = t
-    if counted == 0:
-        return None
-    expiry = None if first is None else from_us(first) + timedelta(days=rule.expires_days or 0.0)
-    return _line(rule, capped_total(value, rule.total), raw, counted, as_of, expiry, halves)
-
-
-def _line(
-    rule: EventRule,
-    points: float,
-    raw: float,
-    counted: int,
-    as_of: datetime,
-    expiry: datetime | None,
-    halves: dict[float, str],
-) -> RulePoints:
-    """``event_points`` with the ``halves_at`` text computed once per half-life and score."""
-    half = rule.half_life_days
-    if half is None:
-        return event_points(rule, points, raw, counted, as_of, expiry)
-    text = halves.get(half)
-    if text is None:
-        text = halves[half] = (as_of + timedelta(days=half)).isoformat()
-    return RulePoints(
-        rule.name, rule.kind, points, raw, counted, half, text, expiry.isoformat() if expiry is not None else None
-    )
-
-
-def _add_aggregate(spec: _AggSpec, agg: AggregateState, t: int) -> None:
-    agg.n += 1
-    agg.newest = t
-    if spec.within_us is not None:
-        agg.times.append(t)
-        while agg.times[0] < t - spec.within_us:
-            agg.times.popleft()
-
-
-def _aggregate_value(spec: _AggSpec, agg: AggregateState, now: int) -> float | None:
-    start = None if spec.within_us is None else now - spec.within_us
-    if spec.count:
-        return float(agg.n if start is None else sum(1 for t in agg.times if t >= start))
-    if agg.newest is None or (start is not None and agg.newest < start):
-        return None
-    return _age(now, agg.newest)
 
 
 _SCORERS: dict[int, tuple[Playbook, IncrementalScorer]] = {}
