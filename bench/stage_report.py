@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -161,6 +162,24 @@ def _timed(fn: object) -> tuple[float, object]:
     return time.perf_counter() - t, out
 
 
+class _PartClock:
+    """A ``build_report`` progress hook: wall and CPU seconds (all threads) of each part, to see which dominates."""
+
+    def __init__(self, parts: dict[str, dict[str, float]]) -> None:
+        self.parts, self.part = parts, ""
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def __call__(self, part: str) -> None:
+        self.lap()
+        self.part = part
+
+    def lap(self) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        if self.part:
+            self.parts[self.part] = {"wall": round(wall - self.wall, 3), "cpu": round(cpu - self.cpu, 3)}
+        self.wall, self.cpu = wall, cpu
+
+
 def _pandas_counts(directory: Path) -> list[int]:
     tr = pq.read_table(directory / "transitions.parquet", columns=["contact_id", "journey", "to_stage"]).to_pandas()
     index = tr["to_stage"].map({s: i for i, s in enumerate(STAGES)})
@@ -178,6 +197,7 @@ def main() -> None:
     as_of = datetime(2030, 1, 1, tzinfo=UTC)  # after every synthetic event, so pandas needs no cut-off
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
+        load_before = list(os.getloadavg())
         gen_s, rows = _timed(lambda: generate(directory, args.leads, args.seed))
         baseline_pandas, expected = _timed(lambda: _pandas_counts(directory))
         engine = open_engine(None, "duckdb", parquet_dir=directory)
@@ -192,7 +212,10 @@ def main() -> None:
 
         stage_s, counts = _timed(stage_report)
         warm_s, _ = _timed(stage_report)
-        full_s, _ = _timed(lambda: build_report(ctx, ReportOptions(by=Dimension.SOURCE)))
+        parts: dict[str, dict[str, float]] = {}
+        clock = _PartClock(parts)
+        full_s, _ = _timed(lambda: build_report(ctx, ReportOptions(by=Dimension.SOURCE), clock))
+        clock.lap()  # the last part
         engine.close()
     assert counts == expected, (counts, expected)
     result = {
@@ -213,6 +236,9 @@ def main() -> None:
             "stage_funnel_report_vs_pandas": round(stage_s / baseline_pandas, 2),
             "full_report_vs_pandas": round(full_s / baseline_pandas, 2),
         },
+        "full_report_parts": parts,
+        "load_avg_before": load_before,
+        "load_avg_after": list(os.getloadavg()),
         "target": "stage_funnel_report < 5 s at 1,000,000 leads",
         "counts_match_pandas": True,
     }
