@@ -1,10 +1,13 @@
 """Stage 2 of an event funnel: attempts, their reach, exclusions, and each person's counted attempt.
 
-An attempt is identified by ``(pid, aseq)`` — the person and the stream position of its opening event — and
-carries ``s`` (opening time), ``bk`` (breakdown of the opening event) and ``t1..tN`` (when it reached each step,
-in microseconds; null when not reached). Ordered and strict attempts open on every step-1 event and take each next
-step greedily (the earliest qualifying event, one event per step). Unordered attempts open on every step event
-and take, per step, the earliest events inside ``[s, s + window]``; their ``t1..tN`` are those times sorted.
+An attempt is identified by ``(pid, aseq)`` — the person and the stream position of its opening event (or, when
+the spec needs no stream positions, a number given in the first lookup) — and carries ``s`` (opening time), ``bk``
+(breakdown of the opening event) and ``t1..tN`` (when it reached each step, in microseconds; null when not
+reached). Ordered and strict attempts open on every step-1 event and take each next step greedily (the earliest
+qualifying event, one event per step): one as-of lookup per step, written as a running minimum over a window
+(:func:`_next_by_window`), so the cost grows linearly with the steps and no step joins events to attempts.
+Unordered attempts open on every step event and take, per step, the earliest events inside ``[s, s + window]``;
+their ``t1..tN`` are those times sorted.
 """
 
 from __future__ import annotations
@@ -305,8 +308,7 @@ def counted_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> i
 
     A person counts at R, the furthest (effective) reach over all attempts, if a clean attempt reaches R; if only
     excluded attempts reach R the person is dropped. Among clean attempts at R the one that got there first
-    counts; ties go to the latest opening (ordered/strict: PostHog extends the newest attempt) or the earliest
-    (unordered: PostHog reports the oldest events still in the window), then to the lowest stream position.
+    counts; ties as in :func:`_tie_order`.
     """
     n = len(spec.steps)
     att = attempts(ev, spec, keep)

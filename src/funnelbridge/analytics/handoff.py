@@ -33,6 +33,7 @@ from funnelbridge.analytics.tables import (
     entry,
     flag,
     journeys,
+    live_transitions,
     reach,
     seconds,
 )
@@ -103,10 +104,9 @@ def _touch_stage(ctx: Context, handoff: str) -> str:
 
 
 def _rejections(ctx: Context, queue: str, handoff: str) -> ir.Table:
-    tr = ctx.table("transitions")
+    tr = live_transitions(ctx)
     tr = tr.filter(
-        (tr.pipeline == ctx.pipeline_name)
-        & tr.from_stage.isin([queue, handoff])
+        tr.from_stage.isin([queue, handoff])
         & tr.to_stage.isin(list(ctx.pipeline.detours))
         & (tr.actor_role == "sales")
         & (seconds(tr.at) <= epoch(ctx.as_of))

@@ -35,6 +35,7 @@ __all__ = [
     "journey_tops",
     "journeys",
     "journeys_expr",
+    "live_transitions",
     "people",
     "reach",
     "seconds",
@@ -135,10 +136,23 @@ def journeys(ctx: Context, *, materialize: bool = True) -> ir.Table:
 _NEVER = 2**62  # stands in for "not reached" inside LEAST (SQLite's scalar MIN returns NULL on any NULL)
 
 
-def _journey_entries(ctx: Context) -> ir.Table:
+def live_transitions(ctx: Context) -> ir.Table:
+    """The pipeline's transitions, without those of contacts merged into another one (``contacts.merged_into``):
+    a merge moves events and deals to the survivor but leaves the duplicate's transitions behind, and counting
+    them would count one person twice. (A Parquet export without the column has no merges to skip.)"""
     tr = ctx.table("transitions")
+    tr = tr.filter(tr.pipeline == ctx.pipeline_name)
+    contacts = ctx.table("contacts")
+    if "merged_into" not in contacts.columns:
+        return tr
+    merged = contacts.filter(contacts.merged_into.notnull())
+    return tr.filter(~tr.contact_id.isin(merged.id))  # a NOT IN filter: no extra nesting (SQLite's parser depth)
+
+
+def _journey_entries(ctx: Context) -> ir.Table:
+    tr = live_transitions(ctx)
     stages = ctx.stages
-    steps = tr.filter((tr.pipeline == ctx.pipeline_name) & tr.to_stage.isin(list(stages)))
+    steps = tr.filter(tr.to_stage.isin(list(stages)))
     steps = steps.select("contact_id", "journey", "to_stage", ep=seconds(steps.at), sk=steps.skipped.cast("string"))
     steps = steps.filter(steps.ep <= epoch(ctx.as_of))
     aggs: dict[str, Any] = {"entered": steps.ep.min()}
@@ -174,9 +188,9 @@ def not_after(ctx: Context, ts: ir.TimestampValue) -> ir.BooleanValue:
 def journey_tops(ctx: Context) -> ir.Table:
     """The cheap form of :func:`journeys` for the default view (any order, cohort basis): per journey only
     ``entered`` and ``top``, the index of the furthest stage reached — reached stage *i* ⇔ ``top >= i``."""
-    tr = ctx.table("transitions")
+    tr = live_transitions(ctx)
     stages = ctx.stages
-    steps = tr.filter((tr.pipeline == ctx.pipeline_name) & tr.to_stage.isin(list(stages)) & not_after(ctx, tr.at))
+    steps = tr.filter(tr.to_stage.isin(list(stages)) & not_after(ctx, tr.at))
     steps = steps.select("contact_id", "journey", "at", idx=_stage_index(steps.to_stage, stages))
     jt = steps.group_by(["contact_id", "journey"]).aggregate(first=steps.at.min(), top=steps.idx.max())
     return jt.select("contact_id", "journey", "top", entered=seconds(jt.first))

@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 
 from funnelbridge.analytics.periods import Period, epoch
 from funnelbridge.analytics.quantiles import Summary, summarize
-from funnelbridge.analytics.tables import Context, entry, journeys, reach, seconds
+from funnelbridge.analytics.tables import Context, entry, journeys, live_transitions, reach, seconds
 
 __all__ = ["StageDwell", "StageGap", "Velocity", "velocity"]
 
@@ -91,8 +91,7 @@ def _gaps(ctx: Context, jt: ir.Table) -> tuple[StageGap, ...]:
 
 def current_stages(ctx: Context) -> ir.Table:
     """contact_id, stage, since (epoch s): the latest transition of each contact in the pipeline up to as_of."""
-    tr = ctx.table("transitions")
-    tr = tr.filter(tr.pipeline == ctx.pipeline_name)
+    tr = live_transitions(ctx)
     tr = tr.mutate(ep=seconds(tr.at))
     tr = tr.filter(tr.ep <= epoch(ctx.as_of))
     ranked = tr.mutate(rn=ibis.row_number().over(group_by=tr.contact_id, order_by=[tr.ep.desc(), tr.id.desc()]))
