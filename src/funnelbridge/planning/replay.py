@@ -23,15 +23,14 @@ reads as missing).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.playbook.schema import Playbook
-from funnelbridge.rules.ast import AllOf, AnyOf, FieldCondition, NotOf
+from funnelbridge.rules.ast import leaves
 from funnelbridge.rules.facts import LeadFacts
 from funnelbridge.rules.python import compile_predicate
 from funnelbridge.runtime import Runtime
@@ -107,16 +106,6 @@ def _criteria(playbook: Playbook) -> Callable[[LeadFacts, GroupScore], bool]:
     return holds
 
 
-def _leaves(node: Any) -> Iterator[FieldCondition]:
-    if isinstance(node, FieldCondition):
-        yield node
-    elif isinstance(node, AllOf | AnyOf):
-        for child in node.all if isinstance(node, AllOf) else node.any:
-            yield from _leaves(child)
-    elif isinstance(node, NotOf):
-        yield from _leaves(node.not_)
-
-
 def relevant_event_types(playbook: Playbook) -> frozenset[str] | None:
     """Event types that can change the main score or the MQL criteria (None: every type can).
 
@@ -128,7 +117,7 @@ def relevant_event_types(playbook: Playbook) -> frozenset[str] | None:
         playbook.main.stage(decision_stage(playbook.main)).enter_when,
         *(r.when for r in main.attribute_rules),
     ]
-    for leaf in (leaf for condition in conditions for leaf in _leaves(condition)):
+    for leaf in (leaf for condition in conditions for leaf in leaves(condition)):
         if leaf.field.startswith("events."):
             if leaf.event is None:
                 return None

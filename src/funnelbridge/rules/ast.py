@@ -16,6 +16,7 @@ the trailing window before the evaluation time. The compilers live in :mod:`funn
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Union
 
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapt
 
 from funnelbridge.domain.durations import parse_duration
 
-__all__ = ["AllOf", "AnyOf", "Condition", "FieldCondition", "NotOf", "Op", "parse_condition"]
+__all__ = ["AllOf", "AnyOf", "Condition", "FieldCondition", "Node", "NotOf", "Op", "leaves", "parse_condition"]
 
 
 class Op(StrEnum):
@@ -122,3 +123,21 @@ _ADAPTER: TypeAdapter[FieldCondition | AllOf | AnyOf | NotOf] = TypeAdapter(Cond
 def parse_condition(data: Any) -> FieldCondition | AllOf | AnyOf | NotOf:
     """Validate a plain dict (from YAML) into a condition."""
     return _ADAPTER.validate_python(data)
+
+
+Node = FieldCondition | AllOf | AnyOf | NotOf
+
+
+def leaves(node: Node | None, *, into_where: bool = False) -> Iterator[FieldCondition]:
+    """Every leaf of a condition (and, with ``into_where``, the leaves of ``events.*`` where filters)."""
+    if node is None:
+        return
+    if isinstance(node, FieldCondition):
+        yield node
+        if into_where and node.where is not None:
+            yield from leaves(node.where, into_where=True)
+    elif isinstance(node, AllOf | AnyOf):
+        for child in node.all if isinstance(node, AllOf) else node.any:
+            yield from leaves(child, into_where=into_where)
+    else:
+        yield from leaves(node.not_, into_where=into_where)

@@ -21,7 +21,7 @@ fall back to the Python compiler.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ import ibis.expr.types as ir
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.domain.durations import parse_duration
 from funnelbridge.errors import EngineError
-from funnelbridge.rules.ast import AllOf, AnyOf, FieldCondition, NotOf, Op
+from funnelbridge.rules.ast import AllOf, AnyOf, FieldCondition, Node, Op, leaves
 from funnelbridge.rules.emails import FREE_EMAIL_DOMAINS, email_domain
 from funnelbridge.rules.fields import FieldType, field_type
 
@@ -44,11 +44,9 @@ __all__ = [
     "compile_event_condition",
     "lead_fields",
     "lead_frame",
-    "leaves",
     "unsupported",
 ]
 
-Node = FieldCondition | AllOf | AnyOf | NotOf
 LIST_SEPARATOR = "\x1f"
 _ORDER_OPS = {Op.GT, Op.GTE, Op.LT, Op.LTE, Op.BETWEEN}
 _US_PER_DAY = 86_400_000_000.0
@@ -59,21 +57,6 @@ _DOMAIN = "domain__"  # the lead frame computes each e-mail field's domain once,
 def column_name(field_name: str) -> str:
     """The lead-table column of a lead field: ``contact.title`` → ``contact__title``."""
     return field_name.replace(".", "__")
-
-
-def leaves(node: Node | None, *, into_where: bool = False) -> Iterator[FieldCondition]:
-    """Every leaf of a condition (and, with ``into_where``, the leaves of ``events.*`` where filters)."""
-    if node is None:
-        return
-    if isinstance(node, FieldCondition):
-        yield node
-        if into_where and node.where is not None:
-            yield from leaves(node.where, into_where=True)
-    elif isinstance(node, AllOf | AnyOf):
-        for child in node.all if isinstance(node, AllOf) else node.any:
-            yield from leaves(child, into_where=into_where)
-    else:
-        yield from leaves(node.not_, into_where=into_where)
 
 
 def unsupported(conditions: Sequence[Node | None]) -> list[str]:

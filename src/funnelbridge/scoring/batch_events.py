@@ -26,7 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from funnelbridge.rules.ibis import Node, compile_event_condition, leaves
+from funnelbridge.rules.ast import Node, leaves
+from funnelbridge.rules.ibis import compile_event_condition
 from funnelbridge.scoring.ruleset import EventRule
 
 __all__ = [

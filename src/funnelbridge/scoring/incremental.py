@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from funnelbridge.playbook.schema import Playbook
-from funnelbridge.rules.ast import AllOf, AnyOf, FieldCondition, NotOf
+from funnelbridge.rules.ast import FieldCondition, Node, leaves
 from funnelbridge.rules.facts import EventFact, LeadFacts
 from funnelbridge.rules.python import EventPredicate, aggregate_key, compile_event_predicate, lead_getter
 from funnelbridge.scoring.decay import day_earned, decay_factor
@@ -50,8 +50,6 @@ from funnelbridge.scoring.ruleset import EventRule
 
 __all__ = ["AggregateState", "IncrementalScorer", "LeadState", "RuleState", "from_us", "scorer_for", "to_us"]
 
-Node = FieldCondition | AllOf | AnyOf | NotOf
-
 
 @dataclass(frozen=True)
 class _RuleSpec:
@@ -59,16 +57,6 @@ class _RuleSpec:
     index: int
     rule: EventRule
     where: EventPredicate | None
-
-
-def _leaves(node: Node) -> Iterator[FieldCondition]:
-    if isinstance(node, FieldCondition):
-        yield node
-    elif isinstance(node, AllOf | AnyOf):
-        for child in node.all if isinstance(node, AllOf) else node.any:
-            yield from _leaves(child)
-    else:
-        yield from _leaves(node.not_)
 
 
 def _agg_spec(leaf: FieldCondition) -> AggregateSpec:
@@ -105,7 +93,7 @@ class IncrementalScorer:
         self.by_type = {k: tuple(v) for k, v in by_type.items()}
         specs: dict[str, AggregateSpec] = {}
         for cond in _conditions(playbook, self.compiled):
-            for leaf in _leaves(cond):
+            for leaf in leaves(cond):
                 if leaf.field.startswith("events."):
                     specs.setdefault(aggregate_key(leaf), _agg_spec(leaf))
         self.aggs = tuple(specs.values())
@@ -113,7 +101,7 @@ class IncrementalScorer:
             aggregate_key(leaf)
             for c in self.compiled
             for r in c.rules.attribute_rules
-            for leaf in _leaves(r.when)
+            for leaf in leaves(r.when)
             if leaf.field.startswith("events.")
         }
         self._scoring_aggs = tuple(i for i, a in enumerate(self.aggs) if a.key in in_scoring)
@@ -128,7 +116,7 @@ class IncrementalScorer:
         for c in self.compiled:
             flags = []
             for rule in c.rules.attribute_rules:
-                names = [leaf.field for leaf in _leaves(rule.when)]
+                names = [leaf.field for leaf in leaves(rule.when)]
                 flags.append(any(n.startswith("events.") for n in names))
                 fields.update((n, lead_getter(n)) for n in names if n not in fields and not n.startswith("events."))
             self.dynamic.append(tuple(flags))

@@ -20,8 +20,9 @@ from sqlalchemy import Connection, select
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.playbook.schema import Playbook
+from funnelbridge.rules.ast import leaves
 from funnelbridge.rules.facts import load_lead_facts
-from funnelbridge.rules.ibis import lead_fields, leaves, unsupported
+from funnelbridge.rules.ibis import lead_fields, unsupported
 from funnelbridge.runtime import Runtime
 from funnelbridge.scoring.batch import batch_conditions, score_batches
 from funnelbridge.scoring.batch_load import load_events, load_leads
