@@ -33,13 +33,13 @@ from funnelbridge.ingest.columnar import Columns
 from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.deadletter import Problem
 from funnelbridge.ingest.events import EVENT_TYPES, Activity, derive_key, stored_type
-from funnelbridge.ingest.intake import store_activities
+from funnelbridge.ingest.intake import store_activities, unseen
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import identities as identity_repo
-from funnelbridge.store.bulk import LOOKUP_BATCH, batched, lookup
+from funnelbridge.store.bulk import LOOKUP_BATCH, batched
 from funnelbridge.store.events import insert_event_tuples
-from funnelbridge.store.tables import contacts, events
+from funnelbridge.store.tables import contacts
 
 __all__ = ["write_event_columns"]
 
@@ -108,13 +108,7 @@ def _valid_rows(ctx: ImportContext, cols: Columns) -> list[_Row]:
 
 def _fresh(conn: Connection, rows: list[_Row]) -> list[_Row]:
     """Rows in occurrence order without repeated or already stored keys."""
-    unique: dict[str, _Row] = {}
-    for row in rows:
-        unique.setdefault(row.key, row)
-    stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, unique)
-    fresh = [r for k, r in unique.items() if k not in stored]
-    fresh.sort(key=lambda r: (r.at, r.key))
-    return fresh
+    return unseen(conn, rows, lambda r: r.key, lambda r: r.at)
 
 
 def _ids(row: _Row) -> list[str]:

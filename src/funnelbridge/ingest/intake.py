@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.sql.dml import Insert
@@ -33,10 +33,11 @@ from funnelbridge.store.bulk import batched, execute_many, insert_ignore, lookup
 from funnelbridge.store.events import insert_events
 from funnelbridge.store.tables import activity_queue, contacts, events
 
-__all__ = ["DEFAULT_BATCH", "BatchResult", "Credit", "ingest_events", "queue_contacts", "store_activities"]
+__all__ = ["DEFAULT_BATCH", "BatchResult", "Credit", "ingest_events", "queue_contacts", "store_activities", "unseen"]
 
 DEFAULT_BATCH = 5000
 RejectHook = Callable[[Rejection], None]
+T = TypeVar("T")
 _UNSUBSCRIBE = {"unsubscribe", "email_unsubscribe", "email_unsubscribed"}
 _BOUNCE = {"email_bounce", "email_bounced", "bounce"}
 
@@ -79,14 +80,20 @@ class Credit:
 _NO_CREDIT = Credit()
 
 
+def unseen(conn: Connection, items: Sequence[T], key: Callable[[T], str], at: Callable[[T], datetime]) -> list[T]:
+    """``items`` in occurrence order without repeated idempotency keys or keys already stored (the first wins)."""
+    unique: dict[str, T] = {}
+    for item in items:
+        unique.setdefault(key(item), item)
+    stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, unique)
+    fresh = [item for k, item in unique.items() if k not in stored]
+    fresh.sort(key=lambda item: (at(item), key(item)))
+    return fresh
+
+
 def _fresh(conn: Connection, activities: Sequence[Activity]) -> tuple[list[Activity], int]:
     """Activities in occurrence order without repeated or already stored keys; and how many were dropped."""
-    unique: dict[str, Activity] = {}
-    for act in activities:
-        unique.setdefault(act.key, act)
-    stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, unique)
-    fresh = [a for k, a in unique.items() if k not in stored]
-    fresh.sort(key=lambda a: (a.occurred_at, a.key))
+    fresh = unseen(conn, activities, lambda a: a.key, lambda a: a.occurred_at)
     return fresh, len(activities) - len(fresh)
 
 
