@@ -38,4 +38,9 @@ def _real(db_url: str, drain: bool) -> FastAPI:
 if __name__ == "__main__":
     kind, db, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     app = _noop() if kind == "noop" else _real(db, drain=kind == "funnelbridge")
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    if kind == "noop":
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    else:
+        from funnelbridge.api.server import serve
+
+        serve(app, "127.0.0.1", port)

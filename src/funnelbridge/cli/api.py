@@ -19,16 +19,15 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: the port setting).")] = None,
 ) -> None:
     """Serve the REST API and the web dashboard until Ctrl-C."""
-    import uvicorn
-
     from funnelbridge.api import create_app
+    from funnelbridge.api.server import serve as serve_app
     from funnelbridge.bootstrap import open_runtime
 
     settings = state().settings
     app = create_app(open_runtime(settings), settings)
     host, port = host or settings.host, port or settings.port
     console.print(f"serving on [bold]http://{host}:{port}[/] (API docs at /api/docs) — Ctrl-C to stop")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    serve_app(app, host, port)
 
 
 @apikey_app.command("create")
