@@ -50,6 +50,7 @@ def test_incremental_equals_full_recompute(case: Any) -> None:
     for cid, facts in people:
         history = sorted((e for e in facts.events if e.occurred_at <= as_of), key=lambda e: e.occurred_at)
         state = scorer.new_state()
+        unread = []  # scores whose (lazy) explanation is first read after later events changed the state
         for k, event in enumerate(history):
             assert scorer.apply(state, event)
             if rnd.random() < 0.3:
@@ -57,7 +58,13 @@ def test_incremental_equals_full_recompute(case: Any) -> None:
             upto = history[k + 1].occurred_at if k + 1 < len(history) else as_of
             at = event.occurred_at + (upto - event.occurred_at) * rnd.random()
             ref = score_facts(pb, _at(facts, history[: k + 1], at), contact_id=cid)
-            assert_same(scorer.score(state, _at(facts, [], at), contact_id=cid), ref)
+            got = scorer.score(state, _at(facts, [], at), contact_id=cid)
+            if rnd.random() < 0.5:
+                assert_same(got, ref)
+            else:
+                unread.append((got, ref))
+        for got, ref in unread:
+            assert_same(got, ref)
         final = _at(facts, history, as_of)
         assert_same(scorer.score(state, _at(facts, [], as_of), contact_id=cid), score_facts(pb, final, contact_id=cid))
         later = as_of + timedelta(days=rnd.choice([0.5, 3, 40]))

@@ -12,7 +12,13 @@ time order costs O(rules matching it) and scoring the lead at a time not before 
 * per ``events.count`` / ``events.days_since_last`` leaf of an attribute rule or a stage criterion: the count, the
   newest time and, with ``within``, the times inside the window.
 
-Attribute rules without event aggregates are re-evaluated only when a field they read changes.
+Attribute rules without event aggregates are re-evaluated only when a field they read changes. Which rules and
+aggregates an event feeds is looked up by its type and remembered by the values of the fields their ``where``
+conditions read (when those are plain text fields: ``path``, ``campaign``, ``source``, ``medium``).
+
+A score's numbers (total, fit, engagement, grade, temperature, quadrant, MQL eligibility) are computed at once;
+its explanation (:class:`~funnelbridge.scoring.results.Explanation`) keeps each event rule's numbers at scoring
+time — later events do not change it — and builds its lines (names, ISO times) only when read.
 
 ``score_facts`` stays the reference and the fallback (an out-of-order event, another playbook version, no state):
 the two agree exactly except for the decayed sum of two or more events, which agrees to rounding (~1e-12 relative).
@@ -24,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,19 +43,25 @@ from funnelbridge.scoring.incremental_state import (
     AggregateSpec,
     AggregateState,
     LeadState,
+    Line,
     RuleState,
     add_aggregate,
     age_days,
     aggregate_value,
     event_line,
+    explain,
     from_us,
     to_us,
 )
-from funnelbridge.scoring.results import GroupScore, RulePoints, classify
+from funnelbridge.scoring.results import Explanation, GroupScore, RulePoints, classify
 from funnelbridge.scoring.rules_engine import CompiledRuleSet, compile_scoring, zone
 from funnelbridge.scoring.ruleset import EventRule
 
 __all__ = ["AggregateState", "IncrementalScorer", "LeadState", "RuleState", "from_us", "scorer_for", "to_us"]
+
+MATCH_CACHE_LIMIT = 4096
+_CACHEABLE = frozenset({"path", "campaign", "source", "medium"})
+Matched = tuple[tuple["_RuleSpec", ...], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,37 @@ class _RuleSpec:
     index: int
     rule: EventRule
     where: EventPredicate | None
+
+
+class _TypePlan:
+    """The event rules and aggregates one event type can feed, and which of them an event matches — remembered by
+    the event's values of ``fields`` (the fields their conditions read) unless ``fields`` is None (not cacheable)."""
+
+    def __init__(
+        self, specs: tuple[_RuleSpec, ...], aggs: tuple[tuple[int, AggregateSpec], ...], fields: tuple[str, ...] | None
+    ) -> None:
+        self.specs, self.aggs = specs, aggs
+        self.cache: dict[Any, Matched] = {}
+        self.key: Callable[[EventFact], Any] | None = None
+        if fields:
+            self.key = attrgetter(*fields)
+        elif fields is not None:
+            self.key = lambda _: None
+
+    def match(self, event: EventFact) -> Matched:
+        if self.key is None:
+            return self._evaluate(event)
+        key = self.key(event)
+        hit = self.cache.get(key)
+        if hit is None:
+            if len(self.cache) >= MATCH_CACHE_LIMIT:
+                self.cache.clear()
+            hit = self.cache[key] = self._evaluate(event)
+        return hit
+
+    def _evaluate(self, event: EventFact) -> Matched:
+        specs = tuple(s for s in self.specs if s.where is None or s.where(event))
+        return specs, tuple(i for i, a in self.aggs if a.where is None or a.where(event))
 
 
 def _agg_spec(leaf: FieldCondition) -> AggregateSpec:
@@ -79,6 +123,12 @@ def _conditions(playbook: Playbook, compiled: Sequence[CompiledRuleSet]) -> Iter
         yield from (s.enter_when for s in pipe.stages if s.enter_when is not None)
 
 
+def _read_fields(wheres: Iterable[Node | None]) -> tuple[str, ...] | None:
+    """The event fields the conditions read, sorted; None when one is not a plain text field."""
+    names = {leaf.field for where in wheres if where is not None for leaf in leaves(where)}
+    return tuple(sorted(names)) if names <= _CACHEABLE else None
+
+
 class IncrementalScorer:
     """A playbook compiled for incremental scoring (build it with :func:`scorer_for`)."""
 
@@ -86,17 +136,20 @@ class IncrementalScorer:
         self.playbook, self.version = playbook, playbook.version
         self.tz: ZoneInfo = zone(playbook.timezone)
         self.compiled = compile_scoring(playbook.scoring)
+        self.event_rules = tuple(c.rules.event_rules for c in self.compiled)
+        self.engaging = tuple(tuple(r.kind == "engagement" for r in rules) for rules in self.event_rules)
         by_type: dict[str, list[_RuleSpec]] = {}
         for g, c in enumerate(self.compiled):
             for i, (rule, where) in enumerate(zip(c.rules.event_rules, c.event_predicates, strict=True)):
                 by_type.setdefault(rule.event, []).append(_RuleSpec(g, i, rule, where))
         self.by_type = {k: tuple(v) for k, v in by_type.items()}
-        specs: dict[str, AggregateSpec] = {}
+        specs: dict[str, tuple[AggregateSpec, Node | None]] = {}
         for cond in _conditions(playbook, self.compiled):
             for leaf in leaves(cond):
                 if leaf.field.startswith("events."):
-                    specs.setdefault(aggregate_key(leaf), _agg_spec(leaf))
-        self.aggs = tuple(specs.values())
+                    specs.setdefault(aggregate_key(leaf), (_agg_spec(leaf), leaf.where))
+        self.aggs = tuple(spec for spec, _ in specs.values())
+        self._agg_wheres = tuple(where for _, where in specs.values())
         in_scoring = {
             aggregate_key(leaf)
             for c in self.compiled
@@ -105,7 +158,7 @@ class IncrementalScorer:
             if leaf.field.startswith("events.")
         }
         self._scoring_aggs = tuple(i for i, a in enumerate(self.aggs) if a.key in in_scoring)
-        self._aggs_by_type: dict[str, tuple[tuple[int, AggregateSpec], ...]] = {}
+        self._plans: dict[str, _TypePlan] = {}
         self._setup_attributes()
 
     def _setup_attributes(self) -> None:
@@ -127,12 +180,14 @@ class IncrementalScorer:
     def new_state(self) -> LeadState:
         return LeadState(self.version, [len(c.rules.event_rules) for c in self.compiled], len(self.aggs))
 
-    def _aggs_for(self, event_type: str) -> tuple[tuple[int, AggregateSpec], ...]:
-        hit = self._aggs_by_type.get(event_type)
-        if hit is None:
-            hit = tuple((i, a) for i, a in enumerate(self.aggs) if a.event is None or a.event == event_type)
-            self._aggs_by_type[event_type] = hit
-        return hit
+    def _plan(self, event_type: str) -> _TypePlan:
+        plan = self._plans.get(event_type)
+        if plan is None:
+            specs = self.by_type.get(event_type, ())
+            aggs = tuple((i, a) for i, a in enumerate(self.aggs) if a.event is None or a.event == event_type)
+            wheres = [s.rule.where for s in specs] + [self._agg_wheres[i] for i, _ in aggs]
+            plan = self._plans[event_type] = _TypePlan(specs, aggs, _read_fields(wheres))
+        return plan
 
     # --- events -----------------------------------------------------------------------------------------------
 
@@ -142,25 +197,23 @@ class IncrementalScorer:
         if state.last_us is not None and t < state.last_us:
             return False
         state.last_us, state.events = t, state.events + 1
-        for spec in self.by_type.get(event.type, ()):
-            if spec.where is None or spec.where(event):
-                rules = state.rules[spec.group]
-                rs = rules[spec.index]
-                if rs is None:
-                    rs = rules[spec.index] = RuleState()
-                self._add(spec.rule, rs, t, event)
-        for i, agg in self._aggs_for(event.type):
-            if agg.where is None or agg.where(event):
-                add_aggregate(agg, state.aggregates[i], t)
+        specs, aggs = self._plan(event.type).match(event)
+        day: int | None = None
+        for spec in specs:
+            rule = spec.rule
+            if rule.per_day is not None and day is None:
+                day = event.occurred_at.astimezone(self.tz).toordinal()
+            self._add(rule, state.rule_state(spec.group, spec.index), t, day)
+        for i in aggs:
+            add_aggregate(self.aggs[i], state.aggregates[i], t)
         return True
 
-    def _add(self, rule: EventRule, rs: RuleState, t: int, event: EventFact) -> None:
+    def _add(self, rule: EventRule, rs: RuleState, t: int, day: int | None) -> None:
         if rs.done and not rule.repeatable:
             return
-        rs.done, rs.item = True, None
+        rs.done, rs.line = True, None
         earned = rule.points
         if rule.per_day is not None:
-            day = event.occurred_at.astimezone(self.tz).toordinal()
             if day != rs.day:
                 rs.day, rs.day_n = day, 0
             earned = day_earned(rule.points, rs.day_n, rule.per_day)
@@ -202,28 +255,63 @@ class IncrementalScorer:
         now = to_us(facts.as_of)
         if state.version != self.version or (state.last_us is not None and now < state.last_us):
             raise ValueError("the state is of another playbook version or newer than as_of")
+        sums = self._attribute_sums(state, facts, now)
+        return tuple(self._group_score(g, state, sums[g], now, facts.as_of, contact_id) for g in range(len(sums)))
+
+    def _group_score(
+        self, g: int, state: LeadState, attribute: tuple[float, float, tuple[RulePoints, ...]], now: int,
+        as_of: datetime, contact_id: int,
+    ) -> GroupScore:  # fmt: skip
+        """One group's numbers in the order of ``score_facts`` (attribute lines, then event rules in rule order);
+        the explanation keeps the event rules' numbers and is built when read."""
+        fit, negative, attribute_lines = attribute
+        engagement = 0.0
+        rules, states, engaging = self.event_rules[g], state.rules[g], self.engaging[g]
+        lines: list[Line] = []
+        for i in state.active[g]:
+            line = event_line(i, rules[i], states[i], now)  # type: ignore[arg-type]
+            if line is not None:
+                lines.append(line)
+                if engaging[i]:
+                    engagement += line[1]
+                else:
+                    negative += line[1]
+        c = classify(self.playbook.scoring, fit, engagement, negative)
+        return GroupScore(
+            contact_id, self.compiled[g].rules.group, fit, engagement, negative, c.total, c.grade, c.temperature,
+            c.quadrant, c.mql_eligible, as_of, self.version, Explanation(build=explain,
+                                                                         args=(rules, attribute_lines, lines, as_of)),
+        )  # fmt: skip
+
+    def _attribute_sums(
+        self, state: LeadState, facts: LeadFacts, now: int
+    ) -> list[tuple[float, float, tuple[RulePoints, ...]]]:
+        """Per group: fit and negative points of the attribute rules that hold, and their lines (kept while the
+        rules' answers are the same)."""
         hits = self._hits(state, facts, now)
-        halves: dict[float, str] = {}
-        out = []
-        for g, compiled in enumerate(self.compiled):
-            items = self._attribute_items(g, hits[g])
-            for rule, rs in zip(compiled.rules.event_rules, state.rules[g], strict=True):
-                if rs is not None:
-                    item = event_line(rule, rs, now, facts.as_of, halves)
-                    if item is not None:
-                        items.append(item)
-            out.append(self._group_score(compiled, facts, items, contact_id))
-        return tuple(out)
+        cached = state.attr_sums
+        if cached is not None and cached[0] is hits:
+            return cached[1]  # type: ignore[no-any-return]
+        sums = []
+        for g, group_hits in enumerate(hits):
+            fit = negative = 0.0
+            held = tuple(p for hit, p in zip(group_hits, self.attr_points[g], strict=True) if hit)
+            for item in held:
+                if item.kind == "fit":
+                    fit += item.points
+                else:
+                    negative += item.points
+            sums.append((fit, negative, held))
+        state.attr_sums = (hits, sums)
+        return sums
 
     def _hits(self, state: LeadState, facts: LeadFacts, now: int) -> list[list[bool]]:
         """Which attribute rules hold. Kept while the facts' mappings are the same (facts are immutable) or the
         lead fields the rules read have the same values; rules reading event aggregates are re-evaluated when
-        those aggregates change."""
+        those aggregates change. A changed answer is a new list (never mutated)."""
         src = (facts.contact, facts.account, facts.score, facts.bant)
         last = state.attr_src
-        same = (
-            last is not None and bool(state.attr_hits) and all(a is b or a == b for a, b in zip(src, last, strict=True))
-        )
+        same = last is not None and bool(state.attr_hits) and src == last  # items compared by identity first
         if not same:
             state.attr_src = src
             key = tuple(get(facts) for get in self._getters)
@@ -249,27 +337,6 @@ class IncrementalScorer:
         ]
         state.dyn_key = values
         return state.attr_hits
-
-    def _attribute_items(self, g: int, hits: list[bool]) -> list[RulePoints]:
-        return [points for hit, points in zip(hits, self.attr_points[g], strict=True) if hit]
-
-    def _group_score(
-        self, compiled: CompiledRuleSet, facts: LeadFacts, items: list[RulePoints], contact_id: int
-    ) -> GroupScore:
-        fit = engagement = negative = 0.0
-        for item in items:
-            kind = item.kind
-            if kind == "engagement":
-                engagement += item.points
-            elif kind == "fit":
-                fit += item.points
-            else:
-                negative += item.points
-        c = classify(self.playbook.scoring, fit, engagement, negative)
-        return GroupScore(
-            contact_id, compiled.rules.group, fit, engagement, negative, c.total, c.grade, c.temperature, c.quadrant,
-            c.mql_eligible, facts.as_of, self.version, tuple(items),
-        )  # fmt: skip
 
 
 _SCORERS: dict[int, tuple[Playbook, IncrementalScorer]] = {}

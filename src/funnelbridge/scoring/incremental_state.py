@@ -1,10 +1,12 @@
 """The incremental scorer's per-lead state and its arithmetic: times as integer microseconds, the state classes,
-an event rule's explanation line at a time, ``events.*`` aggregates (see :mod:`funnelbridge.scoring.incremental`)."""
+an event rule's line of the explanation as numbers, the explanation built from those numbers on demand, and
+``events.*`` aggregates (see :mod:`funnelbridge.scoring.incremental`)."""
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,17 +21,23 @@ __all__ = [
     "AggregateSpec",
     "AggregateState",
     "LeadState",
+    "Line",
     "RuleState",
     "add_aggregate",
     "age_days",
     "aggregate_value",
     "event_line",
+    "explain",
     "from_us",
     "to_us",
 ]
 
 US = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Line = tuple[int, float, float, int, int | None]
+"""An event rule's line of the explanation as numbers: the rule's index in its group, its points, raw points,
+events counted and (expiry rules) the time of the first counted event that earned points."""
 
 
 def to_us(at: datetime) -> int:
@@ -48,9 +56,9 @@ def age_days(now_us: int, at_us: int) -> float:
 
 
 class RuleState:
-    """What one event rule's points need (see the module docstring)."""
+    """What one event rule's points need (see the module docstring of the scorer)."""
 
-    __slots__ = ("anchor", "day", "day_n", "done", "item", "live", "n", "raw", "s")
+    __slots__ = ("anchor", "day", "day_n", "done", "line", "line_expired", "live", "n", "raw", "s")
 
     def __init__(self) -> None:
         self.done = False  # a matching event was taken (non-repeatable rules take only the first)
@@ -61,7 +69,8 @@ class RuleState:
         self.s = 0.0  # decayed sum at ``anchor`` (half-life rules without expiry)
         self.anchor = 0
         self.live: deque[tuple[int, float]] = deque()  # (time, earned) not yet expired (expiry rules)
-        self.item: tuple[int, RulePoints | None] | None = None  # rules without half-life: (expired, line) cached
+        self.line: Line | None = None  # rules without half-life: the line, kept until the next event (or expiry)
+        self.line_expired = 0  # expiry rules: how many of ``live`` had expired for ``line``
 
 
 class AggregateState:
@@ -79,8 +88,8 @@ class LeadState:
     """One lead's incremental scoring state under one playbook version."""
 
     __slots__ = (
-        "aggregates", "attr_hits", "attr_key", "attr_src", "dyn_key", "events", "last_us", "rules", "version",
-        "watermark",
+        "active", "aggregates", "attr_hits", "attr_key", "attr_src", "attr_sums", "dyn_key", "events", "last_us",
+        "rules", "version", "watermark",
     )  # fmt: skip
 
     def __init__(self, version: str, groups: Sequence[int], aggregates: int) -> None:
@@ -89,11 +98,25 @@ class LeadState:
         self.events = 0  # events applied
         self.watermark = 0  # the store's newest applied event id (set by the store path)
         self.rules: list[list[RuleState | None]] = [[None] * n for n in groups]
+        self.active: list[list[int]] = [[] for _ in groups]  # per group: indices of the rules with a state
         self.aggregates = [AggregateState() for _ in range(aggregates)]
         self.attr_key: tuple[Any, ...] | None = None  # lead fields read by attribute rules, at the last score
-        self.attr_hits: list[list[bool]] = []  # per group, per attribute rule: holds
+        self.attr_hits: list[list[bool]] = []  # per group, per attribute rule: holds (replaced, never mutated)
         self.attr_src: tuple[Any, ...] | None = None  # the mappings those fields were read from
         self.dyn_key: tuple[float | None, ...] | None = None  # the event aggregates attribute rules read, then
+        self.attr_sums: tuple[Any, ...] | None = None  # (attr_hits, per group: fit, negative, lines) for those hits
+
+    def rule_state(self, group: int, index: int) -> RuleState:
+        """The rule's state, created (and marked active) on first use."""
+        rs = self.rules[group][index]
+        if rs is None:
+            rs = self.rules[group][index] = RuleState()
+            insort(self.active[group], index)
+        return rs
+
+    def set_rules(self, rules: list[list[RuleState | None]]) -> None:
+        self.rules = rules
+        self.active = [[i for i, rs in enumerate(group) if rs is not None] for group in rules]
 
 
 @dataclass(frozen=True)
@@ -105,72 +128,58 @@ class AggregateSpec:
     within_us: int | None
 
 
-def event_line(
-    rule: EventRule, rs: RuleState, now: int, as_of: datetime, halves: dict[float, str]
-) -> RulePoints | None:
-    """The rule's line of the explanation at ``now`` — the arithmetic of ``score_event_rule``. Lines of rules
-    without a half-life change only with a new event or an expiry, so they are kept until then."""
+def event_line(index: int, rule: EventRule, rs: RuleState, now: int) -> Line | None:
+    """The rule's line at ``now`` — the arithmetic of ``score_event_rule``. Lines of rules without a half-life
+    change only with a new event or an expiry, so they are kept until then."""
+    if rule.expires_days is not None:
+        return _expiring_line(index, rule, rule.expires_days, rs, now)
+    if rs.n == 0:
+        return None
     half = rule.half_life_days
-    if rule.expires_days is None:
-        if rs.n == 0:
-            return None
-        if half is None:
-            if rs.item is None:
-                rs.item = (0, event_points(rule, capped_total(rs.raw, rule.total), rs.raw, rs.n, as_of, None))
-            return rs.item[1]
-        value = rs.s * decay_factor(age_days(now, rs.anchor), half)
-        value = 0.0 + value if rs.n == 1 else value
-        return _line(rule, capped_total(value, rule.total), rs.raw, rs.n, as_of, None, halves)
+    if half is None:
+        line = rs.line
+        if line is None:
+            line = rs.line = (index, capped_total(rs.raw, rule.total), rs.raw, rs.n, None)
+        return line
+    value = rs.s * decay_factor(age_days(now, rs.anchor), half)
+    if rs.n == 1:
+        value = 0.0 + value
+    return (index, capped_total(value, rule.total), rs.raw, rs.n, None)
+
+
+def _expiring_line(index: int, rule: EventRule, days: float, rs: RuleState, now: int) -> Line | None:
     expired = 0
     for t, _ in rs.live:
-        if age_days(now, t) <= rule.expires_days:
+        if age_days(now, t) <= days:
             break
         expired += 1
-    if half is None and rs.item is not None and rs.item[0] == expired:
-        return rs.item[1]
-    item = _expiring_item(rule, rs, now, as_of, expired, halves)
-    if half is None:
-        rs.item = (expired, item)
-    return item
-
-
-def _expiring_item(
-    rule: EventRule, rs: RuleState, now: int, as_of: datetime, expired: int, halves: dict[float, str]
-) -> RulePoints | None:
+    half = rule.half_life_days
+    if half is None and rs.line is not None and rs.line_expired == expired:
+        return rs.line
     counted, value, raw, first = 0, 0.0, 0.0, None
     for k, (t, earned) in enumerate(rs.live):
         if k < expired:
             continue
         counted += 1
         raw += earned
-        value += earned * decay_factor(age_days(now, t), rule.half_life_days)
+        value += earned * decay_factor(age_days(now, t), half)
         if earned != 0 and first is None:
             first = t
-    if counted == 0:
-        return None
-    expiry = None if first is None else from_us(first) + timedelta(days=rule.expires_days or 0.0)
-    return _line(rule, capped_total(value, rule.total), raw, counted, as_of, expiry, halves)
-
-
-def _line(
-    rule: EventRule,
-    points: float,
-    raw: float,
-    counted: int,
-    as_of: datetime,
-    expiry: datetime | None,
-    halves: dict[float, str],
-) -> RulePoints:
-    """``event_points`` with the ``halves_at`` text computed once per half-life and score."""
-    half = rule.half_life_days
+    line = None if counted == 0 else (index, capped_total(value, rule.total), raw, counted, first)
     if half is None:
-        return event_points(rule, points, raw, counted, as_of, expiry)
-    text = halves.get(half)
-    if text is None:
-        text = halves[half] = (as_of + timedelta(days=half)).isoformat()
-    return RulePoints(
-        rule.name, rule.kind, points, raw, counted, half, text, expiry.isoformat() if expiry is not None else None
-    )
+        rs.line, rs.line_expired = line, expired
+    return line
+
+
+def explain(
+    rules: Sequence[EventRule], attribute: tuple[RulePoints, ...], lines: Sequence[Line], as_of: datetime
+) -> Iterator[RulePoints]:
+    """The explanation of a group's score from the attribute lines that held and the event rules' numbers."""
+    yield from attribute
+    for index, points, raw, counted, first in lines:
+        rule = rules[index]
+        expiry = None if first is None else from_us(first) + timedelta(days=rule.expires_days or 0.0)
+        yield event_points(rule, points, raw, counted, as_of, expiry)
 
 
 def add_aggregate(spec: AggregateSpec, agg: AggregateState, t: int) -> None:
@@ -185,7 +194,14 @@ def add_aggregate(spec: AggregateSpec, agg: AggregateState, t: int) -> None:
 def aggregate_value(spec: AggregateSpec, agg: AggregateState, now: int) -> float | None:
     start = None if spec.within_us is None else now - spec.within_us
     if spec.count:
-        return float(agg.n if start is None else sum(1 for t in agg.times if t >= start))
+        if start is None:
+            return float(agg.n)
+        n = len(agg.times)
+        for t in agg.times:  # oldest first: only the few that left the window are visited
+            if t >= start:
+                break
+            n -= 1
+        return float(n)
     if agg.newest is None or (start is not None and agg.newest < start):
         return None
     return age_days(now, agg.newest)

@@ -77,7 +77,7 @@ def load_state(scorer: IncrementalScorer, data: Mapping[str, Any] | None) -> Lea
         if [len(g) for g in data["r"]] != [len(g) for g in state.rules] or len(data["a"]) != len(state.aggregates):
             return None
         state.last_us, state.events, state.watermark = data["t"], int(data["n"]), int(data["w"])
-        state.rules = [[_load_rule(rs) for rs in group] for group in data["r"]]
+        state.set_rules([[_load_rule(rs) for rs in group] for group in data["r"]])
         for agg, (n, newest, times) in zip(state.aggregates, data["a"], strict=True):
             agg.n, agg.newest, agg.times = int(n), newest, deque(int(t) for t in times)
         return state
