@@ -8,9 +8,12 @@ wall and CPU seconds (``time.process_time``) and the load average before and aft
 
 * **in_memory** (20 events per lead) and **in_memory_long_history** (200): leads of the 40-rule playbook of
   ``bench/scoring.py`` (same generator); their events replayed one by one in time order, the lead rescored after
-  each event at that event's time. New: ``IncrementalScorer.apply`` + ``score`` on a state kept in memory.
-  Baseline: ``score_facts`` over the lead's events so far (the full recompute per event, what the incremental path
-  did before). Events per second on one core.
+  each event at that event's time. New: ``IncrementalScorer.apply`` + ``score`` on a state kept in memory — every
+  group's ``GroupScore`` (total, fit, engagement, negative, grade, temperature, quadrant, MQL flag) with its
+  explanation built on first read; **explained**: the same, each explanation read after every event. Baseline:
+  ``score_facts`` over the lead's events so far (the full recompute per event, what the incremental path did
+  before). Events per second on one core; the last scores of every lead (totals and explanations, the incremental
+  ones read only after all the lead's events) are checked against the baseline's.
 * **store**: a SQLite store of ``--store-leads`` leads with 20 events each, all scored once; then
   ``--store-events`` new events in time order, one transaction per event: insert it and rescore its lead. New:
   ``score_contact`` (stored state + the new event). Baseline: the previous ``score_contact`` (load all the lead's
@@ -103,6 +106,22 @@ def _rates(n: int, new: Timer, old: Timer, unit: str) -> dict[str, Any]:
 # --- in memory ------------------------------------------------------------------------------------------------
 
 
+def _replay(pb: Playbook, streams: list[Any], explained: bool) -> dict[int, Any]:
+    """Each lead's events applied one by one, the lead scored after each (its explanation read when ``explained``);
+    the last scores per lead."""
+    scorer, finals = scorer_for(pb), {}
+    for cid, lead, history in streams:
+        state, last = scorer.new_state(), None
+        for e in history:
+            scorer.apply(state, e)
+            last = scorer.score(state, LeadFacts(lead.contact, lead.account, as_of=e.occurred_at), contact_id=cid)
+            if explained:
+                for group in last:
+                    len(group.explanation)
+        finals[cid] = last
+    return finals
+
+
 def bench_in_memory(pb: Playbook, leads: int, per_lead: int, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed + 1)
     lead_table = SCORING.make_leads(rng, leads, LEAD_COLUMNS)
@@ -110,15 +129,11 @@ def bench_in_memory(pb: Playbook, leads: int, per_lead: int, seed: int) -> dict[
     facts = SCORING.sample_facts(lead_table, ev, np.arange(1, leads + 1))
     streams = [(cid, f, [e for e in f.events if e.occurred_at <= AS_OF]) for cid, f in facts]
     n = sum(len(h) for _, _, h in streams)
-    scorer = scorer_for(pb)
-    worst, finals = 0.0, {}
+    worst, same_explanations = 0.0, True
     with Timer() as new:
-        for cid, lead, history in streams:
-            state = scorer.new_state()
-            for e in history:
-                scorer.apply(state, e)
-                last = scorer.score(state, LeadFacts(lead.contact, lead.account, as_of=e.occurred_at), contact_id=cid)
-            finals[cid] = last if history else None
+        finals = _replay(pb, streams, explained=False)
+    with Timer() as explained:
+        _replay(pb, streams, explained=True)
     with Timer() as old:
         for cid, lead, history in streams:
             for k in range(len(history)):
@@ -127,8 +142,28 @@ def bench_in_memory(pb: Playbook, leads: int, per_lead: int, seed: int) -> dict[
             if history:
                 got = finals[cid]
                 worst = max(worst, *(abs(a.total - b.total) for a, b in zip(got, ref, strict=True)))
+                same_explanations &= all(_same_lines(a, b) for a, b in zip(got, ref, strict=True))
     return {"leads": leads, "events_per_lead": per_lead, "events": n, "rules": 40, **_rates(n, new, old, "events"),
-            "max_abs_total_difference_after_last_event": worst}  # fmt: skip
+            "explained_events_per_second": round(n / explained.wall),
+            "explained_events_per_cpu_second": round(n / explained.cpu),
+            "explained_seconds": round(explained.wall, 3), "explained_cpu_seconds": round(explained.cpu, 3),
+            "max_abs_total_difference_after_last_event": worst,
+            "same_explanations_after_last_event": same_explanations}  # fmt: skip
+
+
+def _same_lines(a: Any, b: Any) -> bool:
+    """The explanations of two group scores: same rules, kinds, texts and counts, numbers to 1e-9."""
+    if len(a.explanation) != len(b.explanation):
+        return False
+    for x, y in zip(a.explanation, b.explanation, strict=True):
+        xs, ys = x.to_dict(), y.to_dict()
+        if xs.keys() != ys.keys():
+            return False
+        for k, v in xs.items():
+            w = ys[k]
+            if v != w and not (isinstance(v, float) and abs(v - w) <= 1e-9 * max(1.0, abs(w))):
+                return False
+    return True
 
 
 # --- the store ------------------------------------------------------------------------------------------------

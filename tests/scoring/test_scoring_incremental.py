@@ -122,3 +122,32 @@ def test_new_attribute_values_are_not_answered_from_the_cache() -> None:
     assert scorer.score(state, LeadFacts({"title": "VP"}, as_of=at))[0].fit == 10
     assert scorer.score(state, LeadFacts({"title": "CEO"}, as_of=at))[0].fit == 0
     assert scorer.score(state, LeadFacts({"title": "VP"}, as_of=at))[0].fit == 10
+
+
+def test_events_matched_by_fields_not_remembered_and_with_a_full_match_cache(monkeypatch: Any) -> None:
+    """``where`` on a property is evaluated for every event; on a text field the answer is remembered per value,
+    the memory emptied when full — either way the score is that of the full recompute."""
+    import funnelbridge.scoring.incremental as incremental
+
+    monkeypatch.setattr(incremental, "MATCH_CACHE_LIMIT", 2)
+    pb = playbook(
+        {
+            "engagement": [
+                {"event": "page_view", "where": {"field": "properties.plan", "op": "eq", "value": "pro"}, "points": 5},
+                {"event": "page_view", "where": {"field": "campaign", "op": "eq", "value": "spring"}, "points": 3},
+                {"event": "email_click", "where": {"field": "path", "op": "starts_with", "value": "/p"}, "points": 2},
+            ]
+        }
+    )
+    t = datetime(2025, 3, 1, tzinfo=UTC)
+    history = [
+        EventFact("page_view", t, campaign="spring", properties={"plan": "pro"}),
+        EventFact("page_view", t + timedelta(hours=1), properties={"plan": "free"}),
+        *(EventFact("email_click", t + timedelta(hours=2 + k), path=p) for k, p in enumerate(["/p1", "/x", "/p2"])),
+    ]
+    scorer = incremental.IncrementalScorer(pb)
+    state = scorer.replay(history, t + timedelta(days=1))
+    assert len(scorer._plans["email_click"].cache) <= 2 and not scorer._plans["page_view"].cache
+    at = _at(LeadFacts({}), [], t + timedelta(days=1))
+    assert_same(scorer.score(state, at), score_facts(pb, _at(LeadFacts({}), history, at.as_of)))
+    assert scorer.score(state, at)[0].engagement == 5 + 3 + 2 + 2

@@ -176,10 +176,19 @@ def explain(
 ) -> Iterator[RulePoints]:
     """The explanation of a group's score from the attribute lines that held and the event rules' numbers."""
     yield from attribute
+    halves: dict[float, str] = {}  # halves_at text per half-life (the same for every rule with that half-life)
     for index, points, raw, counted, first in lines:
         rule = rules[index]
         expiry = None if first is None else from_us(first) + timedelta(days=rule.expires_days or 0.0)
-        yield event_points(rule, points, raw, counted, as_of, expiry)
+        half = rule.half_life_days
+        if half is None:
+            yield event_points(rule, points, raw, counted, as_of, expiry)
+            continue
+        text = halves.get(half)
+        if text is None:
+            text = halves[half] = (as_of + timedelta(days=half)).isoformat()
+        ends = None if expiry is None else expiry.isoformat()
+        yield RulePoints(rule.name, rule.kind, points, raw, counted, half, text, ends)
 
 
 def add_aggregate(spec: AggregateSpec, agg: AggregateState, t: int) -> None:
