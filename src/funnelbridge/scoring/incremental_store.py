@@ -1,8 +1,8 @@
 """Incremental scoring against the store: many leads in a few queries, each rescored from its stored state and only
 its new events.
 
-Per chunk of leads: their contacts, accounts and stored scores (with the state, ``scores.state`` of the main row),
-the number of events each has, then the events newer than each state's watermark (the newest event id applied) —
+Per chunk of leads: their contacts with their accounts, their stored main scores (with the state, ``scores.state``)
+and the number of events each has, then the events newer than each state's watermark (the newest event id applied) —
 and, for the leads that cannot go on from a state, all their events. A lead goes on from its state when the state
 is of this playbook version, every event it has was either applied or is new (the count agrees: no event was moved
 in by a merge or committed late under a lower id), the new events are not older than the newest applied one and
@@ -122,39 +122,48 @@ _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 @cache
 def _queries() -> dict[str, Select[Any]]:
     """The look-ups by a list of ids, built once (an expanding parameter: only the ids change between calls)."""
+    account_columns = (c.label(f"account__{c.name}") for c in accounts.c)
+    n_events = select(func.count()).where(events.c.contact_id == scores.c.contact_id).scalar_subquery()
     return {
-        "contacts": select(contacts).where(contacts.c.id.in_(_IDS)),
-        "accounts": select(accounts).where(accounts.c.id.in_(_IDS)),
-        "scores": select(*(scores.c[n] for n in _SCORE_COLUMNS)).where(
+        "leads": select(contacts, *account_columns)
+        .select_from(contacts.outerjoin(accounts, contacts.c.account_id == accounts.c.id))
+        .where(contacts.c.id.in_(_IDS)),
+        "scores": select(*(scores.c[n] for n in _SCORE_COLUMNS), n_events.label("events_count")).where(
             scores.c.contact_id.in_(_IDS), scores.c.score_group == "main"
         ),
-        "counts": select(events.c.contact_id, func.count())
-        .where(events.c.contact_id.in_(_IDS))
-        .group_by(events.c.contact_id),
         "events": select(*_EVENT_COLUMNS)
         .where(events.c.contact_id.in_(_IDS))
         .order_by(events.c.occurred_at, events.c.id),
     }
 
 
+_CONTACT_KEYS = tuple(c.name for c in contacts.c)
+_ACCOUNT_KEYS = tuple(c.name for c in accounts.c)
+
+
+def _split(row: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A contact row joined with its account's columns → the contact and the account (None without one)."""
+    values, n = tuple(row), len(_CONTACT_KEYS)
+    account = dict(zip(_ACCOUNT_KEYS, values[n:], strict=True))
+    return dict(zip(_CONTACT_KEYS, values[:n], strict=True)), account if account["id"] is not None else None
+
+
 def _read_leads(conn: Connection, ids: list[int], scorer: IncrementalScorer) -> dict[int, _Lead]:
+    """Contacts with their accounts (one query), main score rows with the lead's event count (one query)."""
     q = _queries()
-    found = {r.id: dict(r._mapping) for r in conn.execute(q["contacts"], {"ids": ids})}
-    missing = [cid for cid in ids if cid not in found]
+    leads = {}
+    for row in conn.execute(q["leads"], {"ids": ids}):
+        contact, account = _split(row)
+        leads[contact["id"]] = _Lead(contact, account, {})
+    missing = [cid for cid in ids if cid not in leads]
     if missing:
         raise NotFoundError(f"contact {missing[0]} does not exist")
-    account_ids = sorted({c["account_id"] for c in found.values() if c.get("account_id") is not None})
-    accs = {}
-    if account_ids:
-        accs = {r.id: dict(r._mapping) for r in conn.execute(q["accounts"], {"ids": account_ids})}
-    leads = {cid: _Lead(c, accs.get(c["account_id"]), {}) for cid, c in found.items()}
     for row in conn.execute(q["scores"], {"ids": ids}):
-        leads[row.contact_id].rows["main"] = dict(row._mapping)
-    for cid, n in conn.execute(q["counts"], {"ids": ids}):
-        leads[cid].count = int(n)
-    for lead in leads.values():
-        main = lead.rows.get("main")
-        lead.state = load_state(scorer, main.get("state") if main else None)
+        main = dict(row._mapping)
+        lead = leads[row.contact_id]
+        lead.count = int(main.pop("events_count"))
+        lead.rows["main"] = main
+        lead.state = load_state(scorer, main.get("state"))
     return leads
 
 
