@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from funnelbridge import __version__
 from funnelbridge.activity import Drainer
 from funnelbridge.api.auth import KeyCache, RateLimiter
+from funnelbridge.api.fastintake import IntakeFastPath
 from funnelbridge.api.limits import BodyLimit
 from funnelbridge.api.problems import install_problem_handlers
 from funnelbridge.ingest.groupcommit import GroupCommitter
@@ -51,8 +52,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         drainer.stop()
 
 
-def create_app(rt: Runtime, settings: Settings | None = None) -> FastAPI:
-    """Build the API (and the dashboard, when installed) over a Runtime."""
+def create_app(rt: Runtime, settings: Settings | None = None, *, fast_intake: bool = True) -> FastAPI:
+    """Build the API (and the dashboard, when installed) over a Runtime. ``fast_intake``: single events take the
+    short way to the group committer (:mod:`funnelbridge.api.fastintake`); off, they go through the router."""
     settings = settings or Settings()
     app = FastAPI(
         lifespan=_lifespan,
@@ -71,6 +73,8 @@ def create_app(rt: Runtime, settings: Settings | None = None) -> FastAPI:
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
     _install_web(app, settings)
+    if fast_intake:
+        app.add_middleware(IntakeFastPath, state=app.state)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, batch=settings.max_batch_bytes)
     return app
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from threading import Lock
+from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -29,6 +30,8 @@ __all__ = [
     "Permission",
     "Principal",
     "RateLimiter",
+    "admit",
+    "bearer_token",
     "principal",
     "require",
     "verified_key",
@@ -127,7 +130,8 @@ async def verified_key(request: Request, token: str) -> ApiKey | None:
     return key
 
 
-def _token(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
+    """The API key a request presents (``Authorization: Bearer ...`` or ``X-API-Key``), if any."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
@@ -136,7 +140,7 @@ def _token(request: Request) -> str | None:
 
 async def principal(request: Request) -> Principal:
     """The caller, from an API key or the dashboard session; 401 when neither is valid."""
-    token = _token(request)
+    token = bearer_token(request)
     if token:
         key = await verified_key(request, token)
         if key is None:
@@ -152,21 +156,23 @@ async def principal(request: Request) -> Principal:
     )
 
 
+def admit(state: Any, who: Principal, permission: Permission) -> None:
+    """Refuse (403) a caller whose role lacks ``permission``, or (429) an ingest key over its rate limit; ``state``
+    is the app's state (its rate limiter)."""
+    if not who.can(permission):
+        raise HTTPException(403, f"role {who.role!r} may not {permission.value} (needs the {permission} permission)")
+    if who.role == "ingest" and who.key_id is not None:
+        allowed, wait = state.rate_limiter.allow(who.key_id)
+        if not allowed:
+            raise HTTPException(429, "ingest rate limit exceeded", headers={"Retry-After": f"{max(1, round(wait))}"})
+
+
 def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only callers whose role grants ``permission``."""
 
     async def check(request: Request) -> Principal:
         who = await principal(request)  # called, not a sub-dependency: one level less to resolve per request
-        if not who.can(permission):
-            raise HTTPException(
-                403, f"role {who.role!r} may not {permission.value} (needs the {permission} permission)"
-            )
-        if who.role == "ingest" and who.key_id is not None:
-            allowed, wait = request.app.state.rate_limiter.allow(who.key_id)
-            if not allowed:
-                raise HTTPException(
-                    429, "ingest rate limit exceeded", headers={"Retry-After": f"{max(1, round(wait))}"}
-                )
+        admit(request.app.state, who, permission)
         return who
 
     check.permissions = frozenset({permission})  # type: ignore[attr-defined]  # read by the role-matrix test

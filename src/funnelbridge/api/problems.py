@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from funnelbridge import errors
 
-__all__ = ["STATUS_BY_ERROR", "install_problem_handlers", "problem"]
+__all__ = ["STATUS_BY_ERROR", "install_problem_handlers", "problem", "problem_for"]
 
 STATUS_BY_ERROR: tuple[tuple[type[errors.FunnelbridgeError], int], ...] = (
     (errors.NotFoundError, 404),
@@ -89,6 +89,15 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, f"internal error ({type(exc).__name__})", instance=request.url.path)
+
+
+async def problem_for(request: Request, exc: Exception) -> JSONResponse:
+    """The problem response the installed handlers give for ``exc`` (for code answering outside the router)."""
+    if isinstance(exc, errors.FunnelbridgeError):
+        return await _domain(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return await _http(request, exc)
+    return await _unexpected(request, exc)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

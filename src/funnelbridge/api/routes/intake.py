@@ -16,7 +16,7 @@ from funnelbridge.ingest import IngestSummary, ingest_events, parse_payload
 from funnelbridge.ingest.deadletter import Problem, Rejection
 from funnelbridge.ingest.groupcommit import GroupCommitter
 
-__all__ = ["router"]
+__all__ = ["EVENTS_PATH", "ingest_one", "router", "summary_response"]
 
 router = APIRouter(tags=["events"])
 
@@ -32,6 +32,7 @@ _EXAMPLE = {
     "idempotency_key": "evt-0001",
 }
 MAX_BATCH = 10_000
+EVENTS_PATH = "/api/v1/events"
 
 
 def _summary(summary: IngestSummary) -> dict[str, Any]:
@@ -60,11 +61,12 @@ Wait = Annotated[
 ]
 
 
-async def _ingest_one(request: Request, payload: dict[str, Any], wait: bool) -> IngestSummary:
+async def ingest_one(state: Any, payload: dict[str, Any], wait: bool = False) -> IngestSummary:
     """One event: validated here, stored by the group committer (shared transactions; answered once committed),
-    or — with ``wait``, or when the app runs without its lifespan — stored and scored in a thread of its own."""
-    rt = request.app.state.rt
-    committer: GroupCommitter | None = getattr(request.app.state, "committer", None)
+    or — with ``wait``, or when the app runs without its lifespan — stored and scored in a thread of its own.
+    ``state`` is the app's state (its runtime and committer)."""
+    rt = state.rt
+    committer: GroupCommitter | None = getattr(state, "committer", None)
     if wait or committer is None:
         return await run_in_threadpool(ingest_events, rt, [payload], defer=not wait)
     summary = IngestSummary(received=1)
@@ -84,13 +86,17 @@ async def _ingest_one(request: Request, payload: dict[str, Any], wait: bool) -> 
     return summary
 
 
-@router.post("/api/v1/events", status_code=202)
+def summary_response(summary: IngestSummary, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The answer to an intake request: its summary; 202, or 422 when nothing was accepted."""
+    return JSONResponse(_summary(summary), status_code=_status(summary), headers=headers)
+
+
+@router.post(EVENTS_PATH, status_code=202)
 async def post_event(
     request: Request, _who: Ingester, payload: Annotated[dict[str, Any], Body(examples=[_EXAMPLE])], wait: Wait = False
 ) -> JSONResponse:
     """Ingest one event (identify, track, page, form, email). Duplicates (same idempotency key) are ignored."""
-    summary = await _ingest_one(request, payload, wait)
-    return JSONResponse(_summary(summary), status_code=_status(summary))
+    return summary_response(await ingest_one(request.app.state, payload, wait))
 
 
 @router.post("/api/v1/events/batch", status_code=202)
@@ -101,8 +107,7 @@ def post_events_batch(
     wait: Wait = False,
 ) -> JSONResponse:
     """Ingest up to 10,000 events; bad ones are reported by index (from 1) and set aside, the rest stored."""
-    summary = ingest_events(request.app.state.rt, payloads, defer=not wait)
-    return JSONResponse(_summary(summary), status_code=_status(summary))
+    return summary_response(ingest_events(request.app.state.rt, payloads, defer=not wait))
 
 
 @router.options("/track", include_in_schema=False)
@@ -132,5 +137,4 @@ async def track(request: Request, key: Annotated[str, Query(description="an inge
         raise HTTPException(400, "body must be one JSON object") from None
     if not isinstance(payload, dict):
         raise HTTPException(400, "body must be one JSON object")
-    summary = await _ingest_one(request, payload, wait=False)
-    return JSONResponse(_summary(summary), status_code=_status(summary), headers=_CORS)
+    return summary_response(await ingest_one(request.app.state, payload), headers=_CORS)
