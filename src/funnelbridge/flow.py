@@ -7,7 +7,9 @@ the new scores, the stage moves and the automation they trigger commit — or ro
 The work is batched: the leads' contacts, accounts, stored scores with their incremental states and only their new
 events are read in a few queries per chunk (:func:`funnelbridge.scoring.incremental_store.score_leads`), scored in
 memory, written in one executemany; their pipeline states are read in one query, and the stage criteria get the
-facts scoring already has (with the new score and the event aggregates the state keeps).
+facts scoring already has (with the new score and the event aggregates the state keeps). All moves of the batch
+are decided first and then written with one executemany per table (new states, moved states, transitions), their
+events published in contact order (:mod:`funnelbridge.lifecycle.batch`).
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ def _with_probabilities(conn: Connection, facts: dict[int, LeadFacts]) -> dict[i
 
 def after_activity(rt: Runtime, conn: Connection, contact_ids: Iterable[int]) -> FlowResult:
     """Score the contacts (``score_contacts``; then the active model's probability, so criteria may use
-    ``score.probability``), then ``advance`` each, in the caller's transaction."""
-    from funnelbridge.lifecycle import advance
+    ``score.probability``), then move them all as ``advance`` would each (set-based:
+    :func:`~funnelbridge.lifecycle.batch.advance_many`), in the caller's transaction."""
+    from funnelbridge.lifecycle.batch import advance_many
     from funnelbridge.scoring.incremental_store import score_leads
     from funnelbridge.scoring.service import store_scored
     from funnelbridge.store.pipeline import states_of
@@ -75,5 +78,5 @@ def after_activity(rt: Runtime, conn: Connection, contact_ids: Iterable[int]) ->
             model_score_contacts(pinned, conn, ids)
             facts = _with_probabilities(conn, facts)
         states = states_of(conn, ids)
-        moves = sum(len(advance(pinned, conn, cid, facts=facts[cid], states=states)) for cid in ids)
-    return FlowResult(len(ids), moves)
+        moves = advance_many(pinned, conn, ids, facts=facts, states=states)
+    return FlowResult(len(ids), len(moves))

@@ -5,6 +5,7 @@ advocacy stage when that stage has criteria and they hold."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
@@ -14,14 +15,36 @@ from funnelbridge.domain.durations import parse_duration
 from funnelbridge.lifecycle.criteria import LeadCriteria
 from funnelbridge.lifecycle.engine import MoveRequest, apply_move, pipeline_name, table_of
 from funnelbridge.lifecycle.model import SYSTEM, Transition
-from funnelbridge.lifecycle.table import Move, TransitionTable
+from funnelbridge.lifecycle.table import Move, Rule, TransitionTable
 from funnelbridge.rules.facts import LeadFacts
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.pipeline import PipelineState, get_state
 from funnelbridge.store.tables import events
 from funnelbridge.store.transitions import last_transition
 
-__all__ = ["advance"]
+__all__ = ["Planned", "advance", "plan_move"]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """An automatic move decided but not made yet: ``rule`` from ``state`` (None: entering the pipeline)."""
+
+    contact_id: int
+    pipeline: str
+    state: PipelineState | None
+    rule: Rule
+    move: MoveRequest
+
+    def apply(self, rt: Runtime, conn: Connection) -> Transition:
+        return apply_move(
+            rt,
+            conn,
+            self.state,
+            self.rule,
+            self.move,
+            contact_id=self.contact_id,
+            pipeline=self.pipeline,
+        )
 
 
 def advance(
@@ -44,15 +67,17 @@ def advance(
     for name in names:
         known = states if not made else None
         state = known.get((contact_id, name)) if known is not None else get_state(conn, contact_id, name)
-        moved = _advance_one(rt, conn, contact_id, name, state, facts)
-        if moved is not None:
-            made.append(moved)
+        planned = plan_move(rt, conn, contact_id, name, state, facts)
+        if planned is not None:
+            made.append(planned.apply(rt, conn))
     return made
 
 
-def _advance_one(
+def plan_move(
     rt: Runtime, conn: Connection, contact_id: int, name: str, state: PipelineState | None, facts: LeadFacts | None
-) -> Transition | None:
+) -> Planned | None:
+    """The automatic move the criteria allow now in pipeline ``name`` (reads the store only: for a recycled lead,
+    its newest event and last transition; for the criteria, its facts unless given)."""
     table = table_of(rt, name)
     now = rt.clock.now()
     criteria = LeadCriteria(conn, rt.playbook.pipelines[name], contact_id, now, facts)
@@ -74,12 +99,12 @@ def _advance_one(
             return None
         target = auto[0]
     rule = table.find(Move.ENTER if state is None else Move.ADVANCE, current, target)
-    return apply_move(rt, conn, state, rule, MoveRequest(SYSTEM, _at(now, state)), contact_id=contact_id, pipeline=name)
+    return Planned(contact_id, name, state, rule, MoveRequest(SYSTEM, _at(now, state)))
 
 
 def _advocacy(
     rt: Runtime, conn: Connection, table: TransitionTable, state: PipelineState, now: datetime, criteria: LeadCriteria
-) -> Transition | None:
+) -> Planned | None:
     """A customer becomes an evangelist on its own when the advocacy stage has criteria and they hold (e.g. a
     referral or review event); otherwise only the ``advocate`` command moves it."""
     target = table.roles.advocacy
@@ -87,12 +112,12 @@ def _advocacy(
         return None
     rule = table.find(Move.ADVOCATE, state.stage, target)
     move = MoveRequest(SYSTEM, _at(now, state), reason="advocacy")
-    return apply_move(rt, conn, state, rule, move, contact_id=state.contact_id, pipeline=state.pipeline)
+    return Planned(state.contact_id, state.pipeline, state, rule, move)
 
 
 def _reenter(
     rt: Runtime, conn: Connection, table: TransitionTable, state: PipelineState, now: datetime, criteria: LeadCriteria
-) -> Transition | None:
+) -> Planned | None:
     """A recycled lead comes back when it shows activity after it was recycled, its hold is over and the
     re-entry stage's criteria hold."""
     target = table.roles.reentry
@@ -106,7 +131,7 @@ def _reenter(
         return None
     rule = table.find(Move.REENTER, state.stage, target)
     move = MoveRequest(SYSTEM, _at(now, state), reason="renewed_engagement")
-    return apply_move(rt, conn, state, rule, move, contact_id=state.contact_id, pipeline=state.pipeline)
+    return Planned(state.contact_id, state.pipeline, state, rule, move)
 
 
 def _hold(rt: Runtime, conn: Connection, table: TransitionTable, state: PipelineState) -> timedelta:

@@ -18,7 +18,16 @@ from funnelbridge.store.pipeline import PipelineState, get_state, insert_state, 
 from funnelbridge.store.tables import contacts
 from funnelbridge.store.transitions import insert_transition
 
-__all__ = ["MoveRequest", "apply_move", "pipeline_name", "require_contact", "require_state", "table_of"]
+__all__ = [
+    "MoveRequest",
+    "apply_move",
+    "build_transition",
+    "pipeline_name",
+    "publish_move",
+    "require_contact",
+    "require_state",
+    "table_of",
+]
 
 
 @dataclass(frozen=True)
@@ -60,17 +69,10 @@ def require_state(conn: Connection, contact_id: int, pipeline: str) -> PipelineS
     return state
 
 
-def apply_move(
-    rt: Runtime,
-    conn: Connection,
-    state: PipelineState | None,
-    rule: Rule,
-    move: MoveRequest,
-    *,
-    contact_id: int,
-    pipeline: str,
+def build_transition(
+    rt: Runtime, state: PipelineState | None, rule: Rule, move: MoveRequest, *, contact_id: int, pipeline: str
 ) -> Transition:
-    """Record ``rule``'s move for the contact (state None: its first stage in the pipeline)."""
+    """The transition ``rule``'s move makes (not stored yet); a move back in time raises :class:`InputError`."""
     at = as_utc(move.at)
     if state is not None and at < state.entered_at:
         raise InputError(
@@ -79,7 +81,7 @@ def apply_move(
             field="at",
         )
     journey = 1 if state is None else state.journey + (1 if rule.new_journey else 0)
-    t = Transition(
+    return Transition(
         contact_id=contact_id,
         pipeline=pipeline,
         journey=journey,
@@ -95,13 +97,35 @@ def apply_move(
         idempotency_key=move.idempotency_key,
         kind=rule.move.value,
     )
-    if state is None:
-        insert_state(conn, PipelineState(contact_id, pipeline, rule.to_stage, at, journey, last_activity_at=at))
-    else:
-        update_state(conn, state, stage=rule.to_stage, entered_at=at, journey=journey)
-    stored = insert_transition(conn, t)
+
+
+def publish_move(rt: Runtime, conn: Connection, state: PipelineState | None, t: Transition, move: MoveRequest) -> None:
+    """Publish StageLeft (unless it is the contact's first stage) and StageEntered for a stored move."""
     if state is not None:
-        rt.bus.publish(conn, StageLeft(contact_id, at, pipeline, state.stage, rule.to_stage))
-    entered = StageEntered(contact_id, at, pipeline, rule.to_stage, t.from_stage, journey, move.actor.name, move.reason)
+        rt.bus.publish(conn, StageLeft(t.contact_id, t.at, t.pipeline, state.stage, t.to_stage))
+    entered = StageEntered(
+        t.contact_id, t.at, t.pipeline, t.to_stage, t.from_stage, t.journey, move.actor.name, move.reason
+    )
     rt.bus.publish(conn, entered)
+
+
+def apply_move(
+    rt: Runtime,
+    conn: Connection,
+    state: PipelineState | None,
+    rule: Rule,
+    move: MoveRequest,
+    *,
+    contact_id: int,
+    pipeline: str,
+) -> Transition:
+    """Record ``rule``'s move for the contact (state None: its first stage in the pipeline). For many automatic
+    moves at once, :func:`funnelbridge.lifecycle.batch.advance_many` writes the same rows in a few statements."""
+    t = build_transition(rt, state, rule, move, contact_id=contact_id, pipeline=pipeline)
+    if state is None:
+        insert_state(conn, PipelineState(contact_id, pipeline, t.to_stage, t.at, t.journey, last_activity_at=t.at))
+    else:
+        update_state(conn, state, stage=t.to_stage, entered_at=t.at, journey=t.journey)
+    stored = insert_transition(conn, t)
+    publish_move(rt, conn, state, stored, move)
     return stored

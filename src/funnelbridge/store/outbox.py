@@ -79,10 +79,21 @@ def insert_ignore(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]
     """Insert ``rows`` into ``table``, skipping any whose unique ``key`` exists already; returns rows inserted."""
     if not rows:
         return 0
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    # one multi-VALUES statement; RETURNING counts the rows really inserted (rowcount is -1 on psycopg here)
-    stmt = dialect_insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=[key])
-    return len(conn.execute(stmt.returning(table.c[key])).all())
+    # RETURNING counts the rows really inserted (rowcount is -1 on psycopg here); the statement is built once per
+    # (table, key, dialect) and takes the rows as parameters, so SQLAlchemy compiles it once, not once per call
+    return len(conn.execute(_insert_ignore(conn.dialect.name, table, key), list(rows)).all())
+
+
+_IGNORING: dict[tuple[str, str, str], Any] = {}
+
+
+def _insert_ignore(dialect: str, table: Any, key: str) -> Any:
+    cached = _IGNORING.get((dialect, table.name, key))
+    if cached is None or cached.table is not table:
+        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+        cached = _IGNORING[(dialect, table.name, key)] = stmt
+    return cached
 
 
 def _claimable(now: datetime) -> Any:

@@ -21,6 +21,8 @@ __all__ = [
     "delete_state",
     "get_state",
     "insert_state",
+    "insert_states",
+    "move_states",
     "stall_candidates",
     "states_in_stage",
     "states_of",
@@ -105,6 +107,47 @@ def insert_state(conn: Connection, state: PipelineState) -> None:
         raise ConflictError(
             f"contact {state.contact_id} entered pipeline {state.pipeline!r} concurrently; retry"
         ) from None
+
+
+def insert_states(conn: Connection, states: Sequence[PipelineState]) -> None:
+    """Create many state rows in one executemany; any row that exists already raises :class:`ConflictError`
+    (on PostgreSQL the transaction is then unusable)."""
+    if not states:
+        return
+    rows = [{k: getattr(s, k) for k in PipelineState.__dataclass_fields__} for s in states]
+    try:
+        conn.execute(insert(pipeline_states), rows)
+    except IntegrityError:
+        raise ConflictError(f"one of {len(rows)} contacts entered its pipeline concurrently; retry") from None
+
+
+_t = pipeline_states.c
+_MOVE_STATE = (
+    update(pipeline_states)
+    .where(_t.contact_id == bindparam("k_contact"), _t.pipeline == bindparam("k_pipeline"))
+    .where(_t.version == bindparam("k_version"))
+    .values(stage=bindparam("v_stage"), entered_at=bindparam("v_entered_at"), journey=bindparam("v_journey"))
+    .values(version=bindparam("v_version"))
+)
+
+
+def move_states(conn: Connection, moves: Sequence[tuple[PipelineState, str, datetime, int]]) -> None:
+    """Set (stage, entered_at, journey) of many states in one executemany, each only if its row still has the
+    state's version (as :func:`update_state` does one at a time); else raise :class:`ConflictError`."""
+    if not moves:
+        return
+    rows = [
+        {"k_contact": s.contact_id, "k_pipeline": s.pipeline, "k_version": s.version, "v_stage": stage,
+         "v_entered_at": at, "v_journey": journey, "v_version": s.version + 1}
+        for s, stage, at, journey in moves
+    ]  # fmt: skip
+    if not conn.dialect.supports_sane_multi_rowcount:  # cannot count an executemany's rows: one at a time
+        for s, stage, at, journey in moves:
+            update_state(conn, s, stage=stage, entered_at=at, journey=journey)
+        return
+    missed = len(rows) - conn.execute(_MOVE_STATE, rows).rowcount
+    if missed:
+        raise ConflictError(f"{missed} of {len(rows)} stages changed concurrently; reload and retry")
 
 
 def update_state(conn: Connection, state: PipelineState, **values: object) -> PipelineState:

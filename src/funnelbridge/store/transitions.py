@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +12,7 @@ from funnelbridge.errors import ConflictError
 from funnelbridge.lifecycle.model import Transition
 from funnelbridge.store.tables import transitions
 
-__all__ = ["by_key", "insert_transition", "last_transition", "trail"]
+__all__ = ["by_key", "insert_transition", "insert_transitions", "last_transition", "trail"]
 
 _COLUMNS = (
     "contact_id",
@@ -48,6 +48,23 @@ def insert_transition(conn: Connection, t: Transition) -> Transition:
         raise ConflictError(f"idempotency key {t.idempotency_key!r} was used concurrently; retry") from None
     key = result.inserted_primary_key
     return Transition(**{**values, "skipped": t.skipped}, id=key[0] if key else None)
+
+
+_INSERT_MANY = insert(transitions).returning(transitions.c.id, sort_by_parameter_order=True)
+
+
+def insert_transitions(conn: Connection, ts: Sequence[Transition]) -> list[Transition]:
+    """Append many transitions in one executemany (ids assigned in the given order, as one insert after another
+    would); a duplicate idempotency key raises :class:`ConflictError` (the transaction is then unusable on
+    PostgreSQL)."""
+    if not ts:
+        return []
+    rows = [{**{k: getattr(t, k) for k in _COLUMNS}, "skipped": list(t.skipped)} for t in ts]
+    try:
+        ids = [int(i) for i in conn.execute(_INSERT_MANY, rows).scalars()]
+    except IntegrityError:
+        raise ConflictError(f"an idempotency key of {len(ts)} transitions was used concurrently; retry") from None
+    return [Transition(**{**row, "skipped": t.skipped}, id=i) for row, t, i in zip(rows, ts, ids, strict=True)]
 
 
 def by_key(conn: Connection, key: str) -> Transition | None:
