@@ -37,3 +37,28 @@ def test_equal_to_the_tuple_of_its_lines(given: Explanation) -> None:
     assert repr(given) == f"Explanation({LINES!r})"
     assert pickle.loads(pickle.dumps(given)) == LINES
     assert given.__eq__("text") is NotImplemented
+
+
+@pytest.mark.parametrize(
+    ("fit", "engagement", "negative"), [(0.0, 0.0, 0.0), (80.0, 75.0, -5.0), (30.0, 50.0, 0.0), (12.5, 40.0, -100.0)]
+)
+def test_group_score_is_the_classified_dataclass(fit: float, engagement: float, negative: float) -> None:
+    from dataclasses import FrozenInstanceError
+    from datetime import UTC, datetime
+
+    from rule_helpers import playbook
+
+    from funnelbridge.scoring.results import GroupScore, classify, group_score
+
+    scoring = playbook({"mql": {"grades": ["A", "B"], "engagement": 50, "total": 60}}).scoring
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    got = group_score(scoring, 7, "main", fit, engagement, negative, at, "v1", LINES)
+    c = classify(scoring, fit, engagement, negative)
+    want = GroupScore(
+        7, "main", fit, engagement, negative, c.total, c.grade, c.temperature, c.quadrant, c.mql_eligible, at, "v1",
+        LINES,
+    )  # fmt: skip
+    assert got == want and hash(got) == hash(want) and repr(got) == repr(want)
+    assert c.total == fit + engagement + negative and c.grade == scoring.grade(fit)
+    with pytest.raises(FrozenInstanceError):
+        got.total = 0.0  # type: ignore[misc]

@@ -53,7 +53,7 @@ from funnelbridge.scoring.incremental_state import (
     from_us,
     to_us,
 )
-from funnelbridge.scoring.results import Explanation, GroupScore, RulePoints, classify
+from funnelbridge.scoring.results import Explanation, GroupScore, RulePoints, group_score
 from funnelbridge.scoring.rules_engine import CompiledRuleSet, compile_scoring, zone
 from funnelbridge.scoring.ruleset import EventRule
 
@@ -136,6 +136,7 @@ class IncrementalScorer:
         self.playbook, self.version = playbook, playbook.version
         self.tz: ZoneInfo = zone(playbook.timezone)
         self.compiled = compile_scoring(playbook.scoring)
+        self.names = tuple(c.rules.group for c in self.compiled)
         self.event_rules = tuple(c.rules.event_rules for c in self.compiled)
         self.engaging = tuple(tuple(r.kind == "engagement" for r in rules) for rules in self.event_rules)
         by_type: dict[str, list[_RuleSpec]] = {}
@@ -176,6 +177,12 @@ class IncrementalScorer:
             self.attr_points.append(tuple(RulePoints(r.name, r.kind, r.points) for r in c.rules.attribute_rules))
         self._getters = tuple(fields.values())
         self.has_dynamic = any(any(flags) for flags in self.dynamic)
+        self._dynamic = tuple(
+            (g, i, pred)
+            for g, (flags, c) in enumerate(zip(self.dynamic, self.compiled, strict=True))
+            for i, (dyn, pred) in enumerate(zip(flags, c.attribute_predicates, strict=True))
+            if dyn
+        )
 
     def new_state(self) -> LeadState:
         return LeadState(self.version, [len(c.rules.event_rules) for c in self.compiled], len(self.aggs))
@@ -256,7 +263,7 @@ class IncrementalScorer:
         if state.version != self.version or (state.last_us is not None and now < state.last_us):
             raise ValueError("the state is of another playbook version or newer than as_of")
         sums = self._attribute_sums(state, facts, now)
-        return tuple(self._group_score(g, state, sums[g], now, facts.as_of, contact_id) for g in range(len(sums)))
+        return tuple([self._group_score(g, state, sums[g], now, facts.as_of, contact_id) for g in range(len(sums))])
 
     def _group_score(
         self, g: int, state: LeadState, attribute: tuple[float, float, tuple[RulePoints, ...]], now: int,
@@ -276,12 +283,9 @@ class IncrementalScorer:
                     engagement += line[1]
                 else:
                     negative += line[1]
-        c = classify(self.playbook.scoring, fit, engagement, negative)
-        return GroupScore(
-            contact_id, self.compiled[g].rules.group, fit, engagement, negative, c.total, c.grade, c.temperature,
-            c.quadrant, c.mql_eligible, as_of, self.version, Explanation(build=explain,
-                                                                         args=(rules, attribute_lines, lines, as_of)),
-        )  # fmt: skip
+        explanation = Explanation(build=explain, args=(rules, attribute_lines, lines, as_of))
+        name, scoring = self.names[g], self.playbook.scoring
+        return group_score(scoring, contact_id, name, fit, engagement, negative, as_of, self.version, explanation)
 
     def _attribute_sums(
         self, state: LeadState, facts: LeadFacts, now: int
@@ -327,15 +331,16 @@ class IncrementalScorer:
             return state.attr_hits
         known = {specs[i].key: v for i, v in zip(self._scoring_aggs, values, strict=True)}
         with_aggs = LeadFacts(facts.contact, facts.account, facts.score, facts.bant, (), facts.as_of, known)
-        old = state.attr_hits if same else None
-        state.attr_hits = [
-            [
-                pred(with_aggs) if old is None or dyn else old[g][i]
-                for i, (dyn, pred) in enumerate(zip(self.dynamic[g], c.attribute_predicates, strict=True))
-            ]
-            for g, c in enumerate(self.compiled)
-        ]
         state.dyn_key = values
+        if not same:
+            state.attr_hits = [[pred(with_aggs) for pred in c.attribute_predicates] for c in self.compiled]
+            return state.attr_hits
+        old = state.attr_hits
+        changed = [(g, i, hit) for g, i, pred in self._dynamic if (hit := pred(with_aggs)) != old[g][i]]
+        if changed:
+            state.attr_hits = [list(group) for group in old]
+            for g, i, hit in changed:
+                state.attr_hits[g][i] = hit
         return state.attr_hits
 
 

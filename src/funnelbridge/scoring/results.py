@@ -29,6 +29,7 @@ __all__ = [
     "GroupScore",
     "RulePoints",
     "classify",
+    "group_score",
     "quadrant",
     "temperature",
 ]
@@ -188,8 +189,7 @@ def _bands(scoring: Scoring) -> _Bands:
     return bands
 
 
-def classify(scoring: Scoring, fit: float, engagement: float, negative: float) -> Classification:
-    """Total, grade, temperature, quadrant and MQL eligibility of a group's points."""
+def _classes(scoring: Scoring, fit: float, engagement: float, negative: float) -> tuple[float, str, str, str, bool]:
     b = _bands(scoring)
     total = fit + engagement + negative
     grade = "D"
@@ -200,4 +200,26 @@ def classify(scoring: Scoring, fit: float, engagement: float, negative: float) -
     engaged = engagement >= b.mql_engagement
     heat = "hot" if engagement >= b.hot else "warm" if engagement >= b.warm else "cold"
     eligible = grade in b.mql_grades and engaged and (b.mql_total is None or total >= b.mql_total)
-    return Classification(total, grade, heat, QUADRANTS[(grade in HIGH_FIT_GRADES, engaged)], eligible)
+    return total, grade, heat, QUADRANTS[(grade in HIGH_FIT_GRADES, engaged)], eligible
+
+
+def classify(scoring: Scoring, fit: float, engagement: float, negative: float) -> Classification:
+    """Total, grade, temperature, quadrant and MQL eligibility of a group's points."""
+    return Classification(*_classes(scoring, fit, engagement, negative))
+
+
+def group_score(
+    scoring: Scoring, contact_id: int, group: str, fit: float, engagement: float, negative: float, as_of: datetime,
+    version: str, explanation: Sequence[RulePoints],
+) -> GroupScore:  # fmt: skip
+    """A group's score from its points, classified as by :func:`classify`. Built without the frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field: most of a rescore's cost on the incremental path, which makes
+    one per group per event); the result is an ordinary ``GroupScore``."""
+    total, grade, heat, quad, eligible = _classes(scoring, fit, engagement, negative)
+    score = object.__new__(GroupScore)
+    object.__setattr__(score, "__dict__", {
+        "contact_id": contact_id, "group": group, "fit": fit, "engagement": engagement, "negative": negative,
+        "total": total, "grade": grade, "temperature": heat, "quadrant": quad, "mql_eligible": eligible,
+        "as_of": as_of, "playbook_version": version, "explanation": explanation,
+    })  # fmt: skip
+    return score

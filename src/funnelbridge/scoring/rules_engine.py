@@ -18,7 +18,7 @@ from funnelbridge.playbook.schema import Playbook, Scoring
 from funnelbridge.rules.facts import EventFact, LeadFacts
 from funnelbridge.rules.python import EventPredicate, Predicate, compile_event_predicate, compile_predicate
 from funnelbridge.scoring.decay import SECONDS_PER_DAY, capped_total, day_earned, decay_factor, is_expired
-from funnelbridge.scoring.results import GroupScore, RulePoints, classify
+from funnelbridge.scoring.results import GroupScore, RulePoints, group_score
 from funnelbridge.scoring.ruleset import AttributeRule, EventRule, RuleSet, rule_sets
 
 __all__ = [
@@ -152,10 +152,9 @@ def score_group(
     sums = {"fit": 0.0, "engagement": 0.0, "negative": 0.0}
     for item in items:
         sums[item.kind] += item.points
-    c = classify(scoring, sums["fit"], sums["engagement"], sums["negative"])
-    return GroupScore(
-        contact_id, compiled.rules.group, sums["fit"], sums["engagement"], sums["negative"], c.total, c.grade,
-        c.temperature, c.quadrant, c.mql_eligible, facts.as_of, version, tuple(items),
+    return group_score(
+        scoring, contact_id, compiled.rules.group, sums["fit"], sums["engagement"], sums["negative"], facts.as_of,
+        version, tuple(items),
     )  # fmt: skip
 
 
