@@ -1,11 +1,15 @@
 """API load benchmark: single-event POSTs (wrk, p50/p99 latency) and batch intake (events/s) into SQLite, each
 against a minimal FastAPI endpoint that does nothing, served the same way in the same run (the ratio is the figure).
 
-    python bench/api_load.py [--seconds 10] [--connections 16] [--batches 20] [--batch-size 1000]
+    python -m bench.api_load [--seconds 10] [--connections 16] [--batches 20] [--batch-size 1000]
+                             [--batch-clients 2]
 
-Measured three ways: the real server with its activity drainer scoring in the background, the same server with
-intake only (drainer off), and the no-op baseline. Needs Debian's ``wrk`` for the single-event part
-(``apt-get install wrk``). Results: bench/results/api_load.json.
+Measured four ways: the no-op baseline; the real server with intake only (drainer off: the issue's figure);
+the same server beside a separate ``funnelbridge worker`` process that scores the queued contacts (how
+``funnelbridge serve`` is meant to run under heavy intake); and the server scoring them itself with its
+in-process drainer (the default). ``queue_pending_after`` is how many contacts still waited for scoring when a
+phase ended. Needs Debian's ``wrk`` for the single-event part (``apt-get install wrk``). Results:
+bench/results/api_load.json, with ``targets`` (the issue's) and whether intake-only met them in this run.
 Traffic goes to 127.0.0.1 only, and every run is bounded in time.
 
 The machine is shared, so each phase also records the load average and the server process's CPU seconds (from
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,11 +66,17 @@ def _cpu_seconds(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def _measured(pid: int, run: Any, *args: Any) -> dict[str, Any]:
-    """Run one load phase; add the server's CPU seconds and the load average before and after to its result."""
-    load_before, cpu_before = os.getloadavg()[0], _cpu_seconds(pid)
+def _measured(pids: list[int], run: Any, *args: Any) -> dict[str, Any]:
+    """Run one load phase; add the server's CPU seconds (and a worker's, when there is one), the process CPU
+    seconds of this load generator, and the load average before and after to its result."""
+    load_before, cpu_before = os.getloadavg()[0], [_cpu_seconds(pid) for pid in pids]
+    own_before = time.process_time()
     result: dict[str, Any] = run(*args)
-    result["server_cpu_s"] = _cpu_seconds(pid) - cpu_before
+    cpu = [_cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
+    result["server_cpu_s"] = cpu[0]
+    if len(cpu) > 1:
+        result["worker_cpu_s"] = cpu[1]
+    result["load_generator_cpu_s"] = time.process_time() - own_before
     result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     if "events" in result:
         result["server_cpu_ms_per_1000_events"] = 1e6 * result["server_cpu_s"] / result["events"]
@@ -75,9 +86,12 @@ def _measured(pid: int, run: Any, *args: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def _server(kind: str, db_url: str) -> Any:
+def _server(kind: str, db_url: str, worker_batch: int = 0) -> Any:
+    """The server for ``kind`` (see bench/api_server.py; ``worker`` is intake plus a separate ``funnelbridge
+    worker`` process scoring the queued contacts); yields its base URL and the pids to measure."""
     port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.api_server", kind, db_url, str(port)], cwd=ROOT)
+    serving = "intake" if kind == "worker" else kind
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.api_server", serving, db_url, str(port)], cwd=ROOT)]
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -86,10 +100,38 @@ def _server(kind: str, db_url: str) -> Any:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield base, proc.pid
+        if kind == "worker":
+            procs.append(_worker(db_url, worker_batch))
+        yield base, [proc.pid for proc in procs]
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def _worker(db_url: str, batch: int) -> subprocess.Popen[bytes]:
+    """``funnelbridge worker`` on the bench's store (it drains the activity queue besides the outbox)."""
+    env = {
+        **os.environ,
+        "FUNNELBRIDGE_DATABASE_URL": db_url,
+        "FUNNELBRIDGE_PLAYBOOK": str(ROOT / "src" / "funnelbridge" / "playbook" / "examples" / "b2b.yaml"),
+    }
+    cli = Path(sys.executable).parent / "funnelbridge"
+    command = [str(cli), "worker", "--batch", str(batch)]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+
+def _pending(db_url: str) -> int:
+    """Contacts still waiting in the activity queue (what the drainer has not caught up with)."""
+    from funnelbridge.activity import pending
+    from funnelbridge.store import connect
+
+    db = connect(db_url)
+    try:
+        with db.read() as conn:
+            return pending(conn)
+    finally:
+        db.dispose()
 
 
 def _store(tmp: Path) -> tuple[str, str]:
@@ -138,49 +180,84 @@ def _wrk(url: str, key: str, seconds: int, connections: int, tmp: Path) -> dict[
     }
 
 
-def _batches(url: str, key: str, batches: int, size: int) -> dict[str, float]:
-    headers = {"Authorization": f"Bearer {key}"}
-    payloads = [
-        [
-            {
-                "type": "track",
-                "event": "email_open",
-                "anonymous_id": f"b-{(b * size + i) % 20000}",
-                "timestamp": "2026-03-01T10:00:00Z",
-                "idempotency_key": f"batch-{b}-{i}",
-            }
-            for i in range(size)
-        ]
+def _batches(url: str, key: str, batches: int, size: int, clients: int) -> dict[str, float]:
+    """POST ``batches`` batches of ``size`` events from ``clients`` concurrent connections; the bodies are encoded
+    before the clock starts (as wrk builds its requests), so the figure is the server's."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    bodies = [
+        json.dumps(
+            [
+                {
+                    "type": "track",
+                    "event": "email_open",
+                    "anonymous_id": f"b-{(b * size + i) % 20000}",
+                    "timestamp": "2026-03-01T10:00:00Z",
+                    "idempotency_key": f"batch-{b}-{i}",
+                }
+                for i in range(size)
+            ]
+        ).encode()
         for b in range(batches)
     ]
-    accepted = 0
-    with httpx.Client(timeout=300) as client:
+
+    def send(share: list[bytes]) -> int:
+        accepted = 0
+        with httpx.Client(timeout=300) as client:
+            for body in share:
+                response = client.post(url, content=body, headers=headers)
+                response.raise_for_status()
+                accepted += int(response.json().get("accepted", size))
+        return accepted
+
+    with ThreadPoolExecutor(clients) as pool:
         began = time.perf_counter()
-        for batch in payloads:
-            response = client.post(url, json=batch, headers=headers)
-            response.raise_for_status()
-            accepted += int(response.json().get("accepted", size))
+        accepted = sum(pool.map(send, [bodies[i::clients] for i in range(clients)]))
         elapsed = time.perf_counter() - began
     return {
         "events": batches * size,
+        "clients": clients,
         "accepted": accepted,
         "seconds": elapsed,
         "events_per_s": batches * size / elapsed,
     }
 
 
+WORKER_BATCH = 10  # short transactions: intake in the other process waits for SQLite's write lock meanwhile
+PHASES = (  # server kind, result name of the batch phase, of the single-event phase
+    ("noop", "baseline_batch", "baseline_single"),
+    ("intake", "batch_intake_only", "single_intake_only"),
+    ("worker", "batch_with_worker", "single_with_worker"),
+    ("funnelbridge", "batch", "single"),
+)
+
+
 def _ratios(result: dict[str, Any]) -> None:
     """Each intake figure over the baseline's: throughput (higher is better) and server CPU (lower is better)."""
-    for name in ("batch", "batch_intake_only"):
+    for name in ("batch", "batch_intake_only", "batch_with_worker"):
         result[f"{name}_ratio_to_baseline"] = result[name]["events_per_s"] / result["baseline_batch"]["events_per_s"]
         result[f"{name}_cpu_ratio"] = (
             result[name]["server_cpu_ms_per_1000_events"] / result["baseline_batch"]["server_cpu_ms_per_1000_events"]
         )
-    for name in ("single", "single_intake_only"):
+    for name in ("single", "single_intake_only", "single_with_worker"):
         if name in result:
             base = result["baseline_single"]
             result[f"{name}_ratio_to_baseline"] = result[name]["requests_per_s"] / base["requests_per_s"]
             result[f"{name}_cpu_ratio"] = result[name]["server_cpu_ms_per_request"] / base["server_cpu_ms_per_request"]
+
+
+TARGETS = {"single_requests_per_s": 1500.0, "single_p99_ms": 50.0, "batch_events_per_s": 10_000.0}
+
+
+def _targets(result: dict[str, Any]) -> None:
+    """The issue's targets and, per intake phase, whether this run met them."""
+    result["targets"] = TARGETS
+    for suffix in ("_intake_only", "_with_worker", ""):
+        single, batch = result.get(f"single{suffix}"), result[f"batch{suffix}"]
+        met = {"batch": batch["events_per_s"] >= TARGETS["batch_events_per_s"]}
+        if single is not None:
+            met["single"] = single["requests_per_s"] >= TARGETS["single_requests_per_s"]
+            met["single_p99"] = single["p99_ms"] < TARGETS["single_p99_ms"]
+        result[f"met{suffix or '_with_drainer_in_process'}"] = met
 
 
 def main() -> None:
@@ -189,6 +266,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--servers", nargs="+", default=[p[0] for p in PHASES], help="phases to run (trials; ratios need all)"
+    )
+    parser.add_argument("--worker-batch", type=int, default=WORKER_BATCH, help="contacts scored per transaction")
+    parser.add_argument("--batch-clients", type=int, default=2, help="concurrent connections posting batches")
     args = parser.parse_args()
     result: dict[str, Any] = {
         "machine": "2 cores; server and load generator share them",
@@ -198,19 +280,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         has_wrk = shutil.which("wrk") is not None
-        for kind, batch_name, single_name in (
-            ("funnelbridge", "batch", "single"),
-            ("intake", "batch_intake_only", "single_intake_only"),
-            ("noop", "baseline_batch", "baseline_single"),
-        ):
+        for kind, batch_name, single_name in [phase for phase in PHASES if phase[0] in args.servers]:
             url, key = _store(tmp / kind)
-            with _server(kind, url) as (base, pid):
+            with _server(kind, url, args.worker_batch) as (base, pids):
                 path = "/noop" if kind == "noop" else "/api/v1/events"
                 batch_path = "/noop" if kind == "noop" else "/api/v1/events/batch"
-                result[batch_name] = _measured(pid, _batches, base + batch_path, key, args.batches, args.batch_size)
+                result[batch_name] = _measured(
+                    pids, _batches, base + batch_path, key, args.batches, args.batch_size, args.batch_clients
+                )
                 if has_wrk:
-                    result[single_name] = _measured(pid, _wrk, base + path, key, args.seconds, args.connections, tmp)
-    _ratios(result)
+                    result[single_name] = _measured(pids, _wrk, base + path, key, args.seconds, args.connections, tmp)
+                if kind != "noop":
+                    result[single_name if has_wrk else batch_name]["queue_pending_after"] = _pending(url)
+    if set(args.servers) >= {p[0] for p in PHASES}:
+        _ratios(result)
+        _targets(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
