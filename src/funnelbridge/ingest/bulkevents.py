@@ -17,7 +17,7 @@ reasons), deduplicated by idempotency key in the chunk and against the store (on
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -239,14 +239,19 @@ def _skip_settled(seen: dict[int, ContactActivity], bound: dict[int, datetime]) 
             bound[contact_id] = act.identified
 
 
-def write_event_columns(ctx: ImportContext, conn: Connection, cols: Columns) -> set[int]:
-    """Store one converted chunk of event rows in the caller's transaction; returns the contacts that got events."""
+def write_event_columns(
+    ctx: ImportContext, conn: Connection, cols: Columns, *, before_intake: Callable[[Connection], None] | None = None
+) -> set[int]:
+    """Store one converted chunk of event rows in the caller's transaction; returns the contacts that got events.
+    ``before_intake`` is called before rows go through event intake (which reads events by contact)."""
     rows = _valid_rows(ctx, cols)
     fresh = _fresh(conn, rows)
     ctx.summary.duplicates += len(rows) - len(fresh)
     simple, other = _split(fresh)
     touched = _store_simple(ctx, conn, simple)
     if other:
+        if before_intake is not None:
+            before_intake(conn)
         result = store_activities(conn, [r.activity() for r in other], ctx.now, ctx.bounds)
         ctx.summary.inserted += result.inserted
         ctx.summary.duplicates += result.duplicates

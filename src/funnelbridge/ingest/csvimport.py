@@ -13,13 +13,16 @@ file has none), so rows already stored are found and left as they are; committed
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
@@ -30,13 +33,18 @@ from funnelbridge.ingest.rows import RowConverter
 from funnelbridge.ingest.summary import ImportSummary, Progress
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.bulk import batched
+from funnelbridge.store.bulkload import bulk_settings, drop_indexes, restore_indexes
+from funnelbridge.store.tables import events
 
-__all__ = ["DEFAULT_CHUNK", "EVENT_CHUNK", "import_file", "preview_mapping"]
+__all__ = ["BULK_MIN_ROWS", "DEFAULT_CHUNK", "EVENT_CHUNK", "import_file", "preview_mapping"]
 
 DEFAULT_CHUNK = 10_000
 EVENT_CHUNK = 50_000
 """Rows per transaction: events are converted and stored set-wise (:mod:`funnelbridge.ingest.bulkevents`), so
 larger chunks pay off; the other kinds are written row by row."""
+BULK_MIN_ROWS = 100_000
+"""An events file of at least this many rows (estimated), and at least half as many as the store holds, is a
+*bulk load* on SQLite: see :func:`import_file`."""
 
 
 def _writer(kind: Kind) -> Writer:
@@ -99,6 +107,7 @@ def import_file(
     after: bool = True,
     defer: bool = False,
     encoding: str = "utf-8",
+    bulk: bool | None = None,
 ) -> ImportSummary:
     """Import ``path`` (CSV, or Parquet by suffix) as ``kind``; see the module docstring.
 
@@ -109,6 +118,13 @@ def import_file(
     With ``defer`` those contacts are queued instead (:func:`funnelbridge.activity.enqueue`, in the chunk's
     transaction), which keeps a big import fast; :func:`funnelbridge.activity.drain` scores them afterwards.
     ``chunk_size`` defaults to :data:`EVENT_CHUNK` for events and :data:`DEFAULT_CHUNK` otherwise.
+
+    ``bulk`` (events only) drops the events table's secondary indexes for the import and rebuilds them at its end
+    (:mod:`funnelbridge.store.bulkload`; unique keys stay, so re-runs stay idempotent). ``None`` decides: on for a
+    large file (:data:`BULK_MIN_ROWS`) on SQLite when contacts are not scored inside the import (``defer`` or not
+    ``after``). The indexes come back early when a chunk needs them (identifications and merges read events by
+    contact), and an import killed meanwhile is repaired by the next import of events, which first creates any
+    missing index.
     """
     path = Path(path)
     table = open_table(path, encoding=encoding)
@@ -118,7 +134,7 @@ def import_file(
         summary.mapping = column_mapping.describe()
         dead_path = Path(rejects) if rejects is not None else default_rejects_path(path)
         with DeadLetterWriter(dead_path, table.headers) as dead:
-            plan = _Plan(progress, chunk_size or _chunk(column_mapping.kind), after, defer)
+            plan = _Plan(progress, chunk_size or _chunk(column_mapping.kind), after, defer, bulk)
             _run(rt, column_mapping, table, summary, dead, plan)
         summary.rejects_path = dead_path if dead.count else None
         return summary
@@ -132,6 +148,7 @@ class _Plan:
     chunk_size: int
     after: bool
     defer: bool
+    bulk: bool | None = None
 
 
 def _chunk(kind: Kind) -> int:
@@ -174,16 +191,90 @@ def _run(
 
 
 def _run_columns(ctx: ImportContext, mapping: ColumnMapping, table: Table, plan: _Plan) -> None:
-    """Events: each chunk converted column-wise and stored set-wise."""
+    """Events: each chunk converted column-wise and stored set-wise (a bulk load when :func:`_bulk` says so)."""
+    load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan))
+    converter = ColumnConverter(mapping, table.headers, ctx.zone)
+    rows = iter(table.rows)
+    try:
+        while True:
+            with _gc_paused():
+                chunk = list(islice(rows, plan.chunk_size))
+                if not chunk:
+                    break
+                _columns_chunk(ctx, converter, chunk, plan, load)
+    finally:
+        load.finish()
+
+
+def _columns_chunk(
+    ctx: ImportContext, converter: ColumnConverter, chunk: list[tuple[int, list[Any]]], plan: _Plan, load: _BulkLoad
+) -> None:
     from funnelbridge.ingest.bulkevents import write_event_columns
 
-    converter = ColumnConverter(mapping, table.headers, ctx.zone)
-    for chunk in batched(table.rows, plan.chunk_size):
-        ctx.summary.read += len(chunk)
-        columns = converter.convert(chunk)
-        for number, raw, problems in columns.rejected:
-            ctx.reject(number, raw, problems)
-        with ctx.rt.db.transaction() as conn:
-            _follow_up(ctx, conn, plan, write_event_columns(ctx, conn, columns))
-        if plan.progress:
-            plan.progress(len(chunk))
+    ctx.summary.read += len(chunk)
+    columns = converter.convert(chunk)
+    for number, raw, problems in columns.rejected:
+        ctx.reject(number, raw, problems)
+    with ctx.rt.db.transaction() as conn:
+        load.begin(conn)
+        _follow_up(ctx, conn, plan, write_event_columns(ctx, conn, columns, before_intake=load.end))
+    if plan.progress:
+        plan.progress(len(chunk))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a chunk is processed: its tens of thousands of live row lists and
+    tuples made every collection walk them all (a third of the import's CPU time). Re-enabled after the chunk."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _bulk(rt: Runtime, table: Table, plan: _Plan) -> bool:
+    if plan.bulk is not None:
+        return plan.bulk
+    if not rt.db.is_sqlite or (plan.after and not plan.defer) or (table.size_hint or 0) < BULK_MIN_ROWS:
+        return False
+    with rt.db.read() as conn:
+        stored = conn.execute(select(func.max(events.c.id))).scalar() or 0
+    return table.size_hint is not None and table.size_hint * 2 >= stored
+
+
+@dataclass
+class _BulkLoad:
+    """The events table's secondary indexes during an import: dropped for a bulk load (in the first chunk's
+    transaction), rebuilt when a chunk needs them or at the end; created if missing (a killed earlier run)."""
+
+    rt: Runtime
+    on: bool
+    started: bool = False
+
+    def begin(self, conn: Connection) -> None:
+        if not self.started:
+            self.started = True
+            if self.on:
+                drop_indexes(conn, events)
+            else:
+                restore_indexes(conn, events)
+        if self.on:
+            bulk_settings(conn, on=True)
+
+    def end(self, conn: Connection) -> None:
+        """Rebuild the indexes now (a chunk about to read events by contact), for the rest of the import."""
+        if self.on:
+            self.on = False
+            restore_indexes(conn, events)
+            bulk_settings(conn, on=False)
+
+    def finish(self) -> None:
+        if self.on or not self.started:
+            with self.rt.db.transaction() as conn:
+                self.started = True
+                restore_indexes(conn, events)
+                bulk_settings(conn, on=False)
+            self.on = False

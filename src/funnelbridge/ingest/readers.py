@@ -21,15 +21,18 @@ __all__ = ["Table", "file_digest", "open_table"]
 
 _FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # huge cells are read whole and rejected by the field's own limit
 _DELIMITERS = ",;\t|"
+_SAMPLE = 65536  # characters read to pick the delimiter and estimate the size
 
 
 @dataclass
 class Table:
-    """A header and an iterator of ``(row number, values)``; close it when done."""
+    """A header and an iterator of ``(row number, values)``; close it when done. ``size_hint`` estimates the
+    number of data rows (from the file size and the first rows of a CSV, exact for Parquet), or is None."""
 
     headers: list[str]
     rows: Iterator[tuple[int, list[Any]]]
     close: Any
+    size_hint: int | None = None
 
 
 def file_digest(path: Path) -> str:
@@ -60,11 +63,23 @@ def _delimiter(sample: str) -> str:
     return best if counts[best] else ","
 
 
+def _estimate_rows(path: Path, sample: str) -> int | None:
+    """Data rows of a CSV estimated from its size and the mean length of the lines in ``sample`` (its start)."""
+    whole = len(sample) < _SAMPLE
+    lines = sample.count("\n") + (whole and not sample.endswith("\n"))
+    if whole or lines < 2:
+        return max(0, lines - 1) if whole else None
+    head, body = sample.split("\n", 1)
+    body = body[: body.rindex("\n") + 1]
+    size = path.stat().st_size - len(head.encode("utf-8", "surrogateescape")) - 1
+    return round(size * (lines - 1) / len(body.encode("utf-8", "surrogateescape")))
+
+
 def _open_csv(path: Path, encoding: str) -> Table:
     if csv.field_size_limit() < _FIELD_LIMIT:
         csv.field_size_limit(_FIELD_LIMIT)
     handle = path.open("r", encoding=encoding, errors="surrogateescape", newline="")
-    sample = handle.read(65536)
+    sample = handle.read(_SAMPLE)
     handle.seek(0)
     reader = csv.reader(handle, delimiter=_delimiter(sample))
     try:
@@ -90,7 +105,7 @@ def _open_csv(path: Path, encoding: str) -> Table:
             if row:
                 yield number, row
 
-    return Table(_check_headers(headers, path), rows(), handle.close)
+    return Table(_check_headers(headers, path), rows(), handle.close, _estimate_rows(path, sample))
 
 
 def _open_parquet(path: Path) -> Table:
@@ -110,7 +125,7 @@ def _open_parquet(path: Path) -> Table:
                 number += 1
                 yield number, list(values)
 
-    return Table(_check_headers(headers, path), rows(), source.close)
+    return Table(_check_headers(headers, path), rows(), source.close, source.metadata.num_rows)
 
 
 def open_table(path: str | Path, *, encoding: str = "utf-8") -> Table:

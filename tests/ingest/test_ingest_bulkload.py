@@ -1,0 +1,88 @@
+"""A bulk events import (secondary indexes dropped, rebuilt at the end) stores exactly what a normal import
+stores, and any import of events repairs the indexes a killed bulk import left dropped."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ingest_helpers import accounts, identities, merges, rows
+from sqlalchemy import inspect
+
+from funnelbridge.domain.clock import FrozenClock
+from funnelbridge.domain.events import EventBus
+from funnelbridge.ingest import import_file
+from funnelbridge.ingest.readers import open_table
+from funnelbridge.playbook import load_example
+from funnelbridge.runtime import Runtime
+from funnelbridge.store import Database, connect
+from funnelbridge.store.bulkload import drop_indexes, missing_indexes
+from funnelbridge.store.migrate import upgrade
+from funnelbridge.store.tables import contacts, events
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def _events_file(path: Path, n: int, *, identify: bool) -> Path:
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["type", "email", "anonymous_id", "timestamp", "path", "utm_source"])
+        for i in range(n):
+            email = f"p{i % 97}@c{i % 13}.example" if i % 5 else ""
+            anon = f"v{i % 41}" if not email or (identify and i % 17 == 0) else ""
+            out.writerow(["page_view", email, anon, f"2026-02-0{1 + i % 9}T{i % 24:02d}:{i % 60:02d}:00Z", "/p",
+                          "ads" if i % 3 == 0 else ""])  # fmt: skip
+    return path
+
+
+def _runtime(path: Path) -> Runtime:
+    db = connect(f"sqlite:///{path}")
+    upgrade(db)
+    return Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(NOW), bus=EventBus(published=[]))
+
+
+def _state(rt: Runtime) -> dict[str, Any]:
+    with rt.db.read() as conn:
+        names = sorted(str(ix["name"]) for ix in inspect(conn).get_indexes("events"))
+    return {"indexes": names, **{t.name: rows(rt, t) for t in (accounts, contacts, identities, merges, events)}}
+
+
+def _import(rt: Runtime, path: Path, bulk: bool | None) -> tuple[int, int, int]:
+    s = import_file(rt, "events", path, chunk_size=300, defer=True, bulk=bulk)
+    return s.inserted, s.duplicates, s.contacts_created
+
+
+@pytest.mark.parametrize("identify", [False, True], ids=["plain", "with-identifications"])
+def test_bulk_import_equals_normal_import(tmp_path: Path, identify: bool) -> None:
+    path = _events_file(tmp_path / "events.csv", 2000, identify=identify)
+    normal, bulk = _runtime(tmp_path / "normal.db"), _runtime(tmp_path / "bulk.db")
+    try:
+        assert _import(normal, path, False) == _import(bulk, path, True)
+        assert _import(bulk, path, True) == (0, 2000, 0)  # a re-run changes nothing
+        assert _state(bulk) == _state(normal)
+    finally:
+        normal.db.dispose()
+        bulk.db.dispose()
+
+
+def test_next_import_restores_indexes_a_killed_bulk_import_dropped(sqlite_db: Database, tmp_path: Path) -> None:
+    rt = Runtime(db=sqlite_db, playbook=load_example("b2b"), clock=FrozenClock(NOW), bus=EventBus(published=[]))
+    with sqlite_db.transaction() as conn:
+        assert drop_indexes(conn, events)  # what a bulk import killed before its end leaves behind
+    _import(rt, _events_file(tmp_path / "few.csv", 10, identify=False), None)
+    with sqlite_db.read() as conn:
+        assert missing_indexes(conn, events) == []
+
+
+def test_size_hint_estimates_the_rows_of_a_csv(tmp_path: Path) -> None:
+    for n in (0, 3, 20_000):
+        table = open_table(_events_file(tmp_path / f"e{n}.csv", n, identify=True))
+        try:
+            hint, real = table.size_hint, sum(1 for _ in table.rows)
+        finally:
+            table.close()
+        assert real == n
+        assert hint is not None and abs(hint - n) <= n * 0.1
