@@ -12,8 +12,9 @@ wall and CPU seconds (``time.process_time``) and the load average before and aft
   group's ``GroupScore`` (total, fit, engagement, negative, grade, temperature, quadrant, MQL flag) with its
   explanation built on first read; **explained**: the same, each explanation read after every event. Baseline:
   ``score_facts`` over the lead's events so far (the full recompute per event, what the incremental path did
-  before). Events per second on one core; the last scores of every lead (totals and explanations, the incremental
-  ones read only after all the lead's events) are checked against the baseline's.
+  before). Events per second on one core: the median of ``--repeat`` interleaved runs of each variant (every run's
+  rate is kept too); the last scores of every lead (totals and explanations, the incremental ones read only after
+  all the lead's events) are checked against the baseline's.
 * **store**: a SQLite store of ``--store-leads`` leads with 20 events each, all scored once; then
   ``--store-events`` new events in time order, one transaction per event: insert it and rescore its lead. New:
   ``score_contact`` (stored state + the new event). Baseline: the previous ``score_contact`` (load all the lead's
@@ -31,6 +32,7 @@ import importlib.util
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -123,33 +125,54 @@ def _replay(pb: Playbook, streams: list[Any], explained: bool) -> dict[int, Any]
     return finals
 
 
-def bench_in_memory(pb: Playbook, leads: int, per_lead: int, seed: int) -> dict[str, Any]:
+def _median(timers: list[Timer]) -> Timer:
+    """The median wall and the median CPU time of repeated runs (a noisy, shared machine)."""
+    out = Timer()
+    out.wall, out.cpu = statistics.median(t.wall for t in timers), statistics.median(t.cpu for t in timers)
+    return out
+
+
+def bench_in_memory(pb: Playbook, leads: int, per_lead: int, seed: int, repeat: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed + 1)
     lead_table = SCORING.make_leads(rng, leads, LEAD_COLUMNS)
     ev = SCORING.make_events(rng, leads, leads * per_lead)
     facts = SCORING.sample_facts(lead_table, ev, np.arange(1, leads + 1))
     streams = [(cid, f, [e for e in f.events if e.occurred_at <= AS_OF]) for cid, f in facts]
     n = sum(len(h) for _, _, h in streams)
-    worst, same_explanations = 0.0, True
-    with Timer() as new:
-        finals = _replay(pb, streams, explained=False)
-    with Timer() as explained:
-        _replay(pb, streams, explained=True)
-    with Timer() as old:
-        for cid, lead, history in streams:
-            for k in range(len(history)):
-                seen = LeadFacts(lead.contact, lead.account, events=history[: k + 1], as_of=history[k].occurred_at)
-                ref = score_facts(pb, seen, contact_id=cid)
-            if history:
-                got = finals[cid]
-                worst = max(worst, *(abs(a.total - b.total) for a, b in zip(got, ref, strict=True)))
-                same_explanations &= all(_same_lines(a, b) for a, b in zip(got, ref, strict=True))
-    return {"leads": leads, "events_per_lead": per_lead, "events": n, "rules": 40, **_rates(n, new, old, "events"),
-            "explained_events_per_second": round(n / explained.wall),
-            "explained_events_per_cpu_second": round(n / explained.cpu),
-            "explained_seconds": round(explained.wall, 3), "explained_cpu_seconds": round(explained.cpu, 3),
+    runs: dict[str, list[Timer]] = {"new": [], "explained": [], "baseline": []}
+    for _ in range(repeat):  # interleaved, so that load changes hit every variant alike
+        with Timer() as new:
+            finals = _replay(pb, streams, explained=False)
+        with Timer() as explained:
+            _replay(pb, streams, explained=True)
+        with Timer() as old:
+            refs = _full_recompute(pb, streams)
+        runs["new"].append(new)
+        runs["explained"].append(explained)
+        runs["baseline"].append(old)
+    worst = max(abs(a.total - b.total) for cid in refs for a, b in zip(finals[cid], refs[cid], strict=True))
+    same = all(_same_lines(a, b) for cid in refs for a, b in zip(finals[cid], refs[cid], strict=True))
+    med = {k: _median(v) for k, v in runs.items()}
+    return {"leads": leads, "events_per_lead": per_lead, "events": n, "rules": 40, "repeats": repeat,
+            **_rates(n, med["new"], med["baseline"], "events"),
+            "explained_events_per_second": round(n / med["explained"].wall),
+            "explained_events_per_cpu_second": round(n / med["explained"].cpu),
+            "explained_seconds": round(med["explained"].wall, 3),
+            "explained_cpu_seconds": round(med["explained"].cpu, 3),
+            "each_run_events_per_cpu_second": {k: [round(n / t.cpu) for t in v] for k, v in runs.items()},
+            "each_run_events_per_second": {k: [round(n / t.wall) for t in v] for k, v in runs.items()},
             "max_abs_total_difference_after_last_event": worst,
-            "same_explanations_after_last_event": same_explanations}  # fmt: skip
+            "same_explanations_after_last_event": same}  # fmt: skip
+
+
+def _full_recompute(pb: Playbook, streams: list[Any]) -> dict[int, Any]:
+    """The baseline: ``score_facts`` over each lead's events so far, after each event; the last scores per lead."""
+    refs = {}
+    for cid, lead, history in streams:
+        for k in range(len(history)):
+            seen = LeadFacts(lead.contact, lead.account, events=history[: k + 1], as_of=history[k].occurred_at)
+            refs[cid] = score_facts(pb, seen, contact_id=cid)
+    return refs
 
 
 def _same_lines(a: Any, b: Any) -> bool:
@@ -341,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--leads", type=int, default=400, help="leads replayed in memory")
     ap.add_argument("--long-leads", type=int, default=30, help="leads with 200 events each, replayed in memory")
+    ap.add_argument("--repeat", type=int, default=3, help="in-memory runs of each variant (medians reported)")
     ap.add_argument("--store-leads", type=int, default=2_000)
     ap.add_argument("--store-events", type=int, default=1_000)
     ap.add_argument("--drain-leads", type=int, default=2_000)
@@ -349,9 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     pb = SCORING.playbook_40()
     result: dict[str, Any] = {"topic": "incremental", "cpus": os.cpu_count(), "load_average_before": os.getloadavg()}
-    result["in_memory"] = bench_in_memory(pb, args.leads, 20, args.seed)
+    result["in_memory"] = bench_in_memory(pb, args.leads, 20, args.seed, args.repeat)
     print(json.dumps(result["in_memory"], indent=1), flush=True)
-    result["in_memory_long_history"] = bench_in_memory(pb, args.long_leads, 200, args.seed)
+    result["in_memory_long_history"] = bench_in_memory(pb, args.long_leads, 200, args.seed, args.repeat)
     print(json.dumps(result["in_memory_long_history"], indent=1), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         result["store"] = bench_store(pb, Path(tmp), args.store_leads, args.store_events, args.seed)
