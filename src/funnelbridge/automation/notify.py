@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from funnelbridge.automation.actions import Action
 from funnelbridge.automation.triggers import Occurrence
@@ -24,22 +24,33 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+# Statements built once with bind parameters: notifications run per lead on the activity flow's hot path, and
+# building a statement per call costs several times what executing the compiled one does.
+_c = contacts.c
+_LEAD = (
+    select(_c.id, _c.email, _c.first_name, _c.last_name, _c.title, _c.owner_id, accounts.c.name.label("company"))
+    .select_from(contacts.outerjoin(accounts, accounts.c.id == _c.account_id))
+    .where(_c.id == bindparam("cid"))
+)
+_STAGES = select(pipeline_states.c.pipeline, pipeline_states.c.stage).where(
+    pipeline_states.c.contact_id == bindparam("cid")
+)
+_s = scores.c
+_SCORE = select(_s.fit, _s.engagement, _s.negative, _s.total, _s.grade, _s.temperature, _s.explanation).where(
+    _s.contact_id == bindparam("cid"), _s.score_group == "main"
+)
+_DEAL_OWNER = select(deals.c.owner_id).where(deals.c.id == bindparam("did"))
+_LEAD_OWNER = select(_c.owner_id).where(_c.id == bindparam("cid"))
+
+
 def lead_snapshot(conn: Connection, contact_id: int) -> dict[str, Any]:
     """Who the lead is, where they stand and why they scored as they did."""
-    c = contacts.c
-    query = (
-        select(c.id, c.email, c.first_name, c.last_name, c.title, c.owner_id, accounts.c.name.label("company"))
-        .select_from(contacts.outerjoin(accounts, accounts.c.id == c.account_id))
-        .where(c.id == contact_id)
-    )
-    row = conn.execute(query).first()
+    row = conn.execute(_LEAD, {"cid": contact_id}).first()
     if row is None:
         return {"id": contact_id}
     m = row._mapping
     name = " ".join(p for p in (m["first_name"], m["last_name"]) if p) or m["email"] or f"contact {contact_id}"
-    stages = conn.execute(
-        select(pipeline_states.c.pipeline, pipeline_states.c.stage).where(pipeline_states.c.contact_id == contact_id)
-    )
+    stages = conn.execute(_STAGES, {"cid": contact_id})
     lead: dict[str, Any] = {
         "id": contact_id,
         "name": name,
@@ -53,11 +64,7 @@ def lead_snapshot(conn: Connection, contact_id: int) -> dict[str, Any]:
 
 
 def _score(conn: Connection, contact_id: int) -> dict[str, Any] | None:
-    s = scores.c
-    query = select(s.fit, s.engagement, s.negative, s.total, s.grade, s.temperature, s.explanation).where(
-        s.contact_id == contact_id, s.score_group == "main"
-    )
-    row = conn.execute(query).first()
+    row = conn.execute(_SCORE, {"cid": contact_id}).first()
     return None if row is None else {k: _iso(v) for k, v in row._mapping.items()}
 
 
@@ -69,9 +76,9 @@ def _owner(conn: Connection, contact_id: int | None, deal_id: int | None = None)
     """The deal's owner for deal triggers (when it has one), else the lead's owner."""
     owner_id = None
     if deal_id is not None:
-        owner_id = conn.execute(select(deals.c.owner_id).where(deals.c.id == deal_id)).scalar()
+        owner_id = conn.execute(_DEAL_OWNER, {"did": deal_id}).scalar()
     if owner_id is None and contact_id is not None:
-        owner_id = conn.execute(select(contacts.c.owner_id).where(contacts.c.id == contact_id)).scalar()
+        owner_id = conn.execute(_LEAD_OWNER, {"cid": contact_id}).scalar()
     return None if owner_id is None else get_user(conn, int(owner_id))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from funnelbridge.automation.conditions import ConditionChecker
 from funnelbridge.playbook.schema import Playbook, RoutingRule
@@ -41,16 +41,32 @@ def week_start(at: datetime, tz: str) -> datetime:
     return datetime.combine(monday, time(0), ZoneInfo(tz)).astimezone(UTC)
 
 
+# Statements built once with bind parameters (routing runs per lead on the activity flow's hot path).
+_A = assignments.c
+_LOAD = (
+    select(_A.user_id, func.count())
+    .where(_A.user_id.in_(bindparam("uids", expanding=True)), _A.at >= bindparam("since"))
+    .group_by(_A.user_id)
+)
+_LAST_IN_TEAM = select(_A.user_id).where(_A.team == bindparam("team")).order_by(_A.id.desc()).limit(1)
+_ACCOUNT_OWNER = (
+    select(accounts.c.owner_id)
+    .join(contacts, contacts.c.account_id == accounts.c.id)
+    .where(contacts.c.id == bindparam("cid"))
+)
+_LEAD_OWNER = select(contacts.c.owner_id).where(contacts.c.id == bindparam("cid"))
+_ASSIGN = insert(assignments)
+_SET_OWNER = update(contacts).where(contacts.c.id == bindparam("cid")).values(owner_id=bindparam("uid"))
+_SET_STATE_OWNER = (
+    update(pipeline_states).where(pipeline_states.c.contact_id == bindparam("cid")).values(owner_id=bindparam("uid"))
+)
+
+
 def _weekly_load(conn: Connection, user_ids: Sequence[int], since: datetime) -> dict[int, int]:
     if not user_ids:
         return {}
-    query = (
-        select(assignments.c.user_id, func.count())
-        .where(assignments.c.user_id.in_(user_ids), assignments.c.at >= since)
-        .group_by(assignments.c.user_id)
-    )
     load = dict.fromkeys(user_ids, 0)
-    load.update({int(uid): int(n) for uid, n in conn.execute(query)})
+    load.update({int(uid): int(n) for uid, n in conn.execute(_LOAD, {"uids": list(user_ids), "since": since})})
     return load
 
 
@@ -64,15 +80,13 @@ def _candidates(conn: Connection, rule: RoutingRule, since: datetime) -> tuple[l
 
 
 def _round_robin(conn: Connection, team: str, free: list[UserRow]) -> UserRow:
-    query = select(assignments.c.user_id).where(assignments.c.team == team).order_by(assignments.c.id.desc())
-    last = conn.execute(query.limit(1)).scalar()
+    last = conn.execute(_LAST_IN_TEAM, {"team": team}).scalar()
     after = [r for r in free if last is not None and r.id > last]
     return after[0] if after else free[0]
 
 
 def _account_owner(conn: Connection, contact_id: int) -> UserRow | None:
-    query = select(accounts.c.owner_id).join(contacts, contacts.c.account_id == accounts.c.id)
-    owner_id = conn.execute(query.where(contacts.c.id == contact_id)).scalar()
+    owner_id = conn.execute(_ACCOUNT_OWNER, {"cid": contact_id}).scalar()
     owner = None if owner_id is None else get_user(conn, int(owner_id))
     return owner if owner is not None and owner.active and not owner.away else None
 
@@ -99,7 +113,7 @@ def choose_owner(
 
 
 def _current_owner(conn: Connection, contact_id: int) -> UserRow | None:
-    owner_id = conn.execute(select(contacts.c.owner_id).where(contacts.c.id == contact_id)).scalar()
+    owner_id = conn.execute(_LEAD_OWNER, {"cid": contact_id}).scalar()
     owner = None if owner_id is None else get_user(conn, int(owner_id))
     return owner if owner is not None and owner.active and not owner.away else None
 
@@ -117,17 +131,9 @@ def assign_lead(
     if choice is None:
         return None
     user, rule, method = choice
-    conn.execute(
-        insert(assignments).values(
-            contact_id=contact_id,
-            user_id=user.id,
-            team=rule.team,
-            method=method,
-            at=at,
-            playbook_version=playbook.version or "unknown",
-        )
-    )
-    conn.execute(update(contacts).where(contacts.c.id == contact_id).values(owner_id=user.id))
-    conn.execute(update(pipeline_states).where(pipeline_states.c.contact_id == contact_id).values(owner_id=user.id))
+    row = {"contact_id": contact_id, "user_id": user.id, "team": rule.team, "method": method, "at": at}
+    conn.execute(_ASSIGN, {**row, "playbook_version": playbook.version or "unknown"})
+    conn.execute(_SET_OWNER, {"cid": contact_id, "uid": user.id})
+    conn.execute(_SET_STATE_OWNER, {"cid": contact_id, "uid": user.id})
     checker.forget(contact_id)
     return Assignment(contact_id, user.id, user.email, rule.team, method)
