@@ -97,6 +97,7 @@ def run_engine(people: int, days: int, seed: int, workdir: Path, budget: float |
         "identified": result.identified,
         "actions": result.actions,
         "engine": result.engine,
+        "cpu_seconds_by_part": result.cpu_seconds,
     }
 
 

@@ -68,6 +68,9 @@ class DemoResult:
     engine: dict[str, int]
     seconds: float
     report: Any = field(default=None, compare=False)
+    cpu_seconds: dict[str, float] = field(default_factory=dict, compare=False)
+    """CPU seconds of this process per part of the simulated days (floor, simulate, intake, drain, housekeeping,
+    costs), for benchmarks; not part of what a seed determines."""
 
 
 def _settings(target: Settings | str, playbook: Path | None) -> Settings:
@@ -111,6 +114,14 @@ class _Run:
     events: int = 0
     spend: float = 0.0
     engine: Counter[str] = field(default_factory=Counter)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, part: str, work: Callable[[], Any]) -> Any:
+        began = time.process_time()
+        try:
+            return work()
+        finally:
+            self.cpu[part] = self.cpu.get(part, 0.0) + time.process_time() - began
 
 
 def _report(run: _Run, day: int, part: float) -> None:
@@ -167,14 +178,14 @@ def _housekeeping(run: _Run) -> None:
 def _simulate(run: _Run, day: int) -> None:
     midnight = day_start(run.start, day)
     run.clock.set(midnight + timedelta(hours=_SALES_HOUR))
-    work_day(run.rt, run.floor, day)
-    activity = simulate_day(run.world, run.crowd, day, run.start)
+    run.timed("floor", lambda: work_day(run.rt, run.floor, day))
+    activity = run.timed("simulate", lambda: simulate_day(run.world, run.crowd, day, run.start))
     run.clock.set(midnight + timedelta(days=1))
-    _ingest(run, activity.payloads, day)
+    run.timed("intake", lambda: _ingest(run, activity.payloads, day))
     del activity.payloads[:]  # the day's payloads are stored: let them go before the drain
-    _drain(run, day)
-    _housekeeping(run)
-    _costs(run, day, activity.arrivals_by_campaign)
+    run.timed("drain", lambda: _drain(run, day))
+    run.timed("housekeeping", lambda: _housekeeping(run))
+    run.timed("costs", lambda: _costs(run, day, activity.arrivals_by_campaign))
 
 
 def run_demo(
@@ -230,4 +241,5 @@ def run_demo(
         engine=dict(sorted(run.engine.items())),
         seconds=round(time.perf_counter() - began, 2),
         report=kept,
+        cpu_seconds={part: round(cpu, 3) for part, cpu in sorted(run.cpu.items())},
     )
