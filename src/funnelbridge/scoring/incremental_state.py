@@ -35,9 +35,11 @@ __all__ = [
 US = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-Line = tuple[int, float, float, int, int | None]
+Line = tuple[int, float, float, int, int | None, list[RulePoints] | None]
 """An event rule's line of the explanation as numbers: the rule's index in its group, its points, raw points,
-events counted and (expiry rules) the time of the first counted event that earned points."""
+events counted, (expiry rules) the time of the first counted event that earned points, and (rules without a
+half-life) a cell for its ``RulePoints`` once built: those lines do not depend on the as-of time and are kept from
+score to score until the next event or expiry, so their ``RulePoints`` is built once."""
 
 
 def to_us(at: datetime) -> int:
@@ -139,12 +141,12 @@ def event_line(index: int, rule: EventRule, rs: RuleState, now: int) -> Line | N
     if half is None:
         line = rs.line
         if line is None:
-            line = rs.line = (index, capped_total(rs.raw, rule.total), rs.raw, rs.n, None)
+            line = rs.line = (index, capped_total(rs.raw, rule.total), rs.raw, rs.n, None, [])
         return line
     value = rs.s * decay_factor(age_days(now, rs.anchor), half)
     if rs.n == 1:
         value = 0.0 + value
-    return (index, capped_total(value, rule.total), rs.raw, rs.n, None)
+    return (index, capped_total(value, rule.total), rs.raw, rs.n, None, None)
 
 
 def _expiring_line(index: int, rule: EventRule, days: float, rs: RuleState, now: int) -> Line | None:
@@ -157,6 +159,7 @@ def _expiring_line(index: int, rule: EventRule, days: float, rs: RuleState, now:
     if half is None and rs.line is not None and rs.line_expired == expired:
         return rs.line
     counted, value, raw, first = 0, 0.0, 0.0, None
+    built: list[RulePoints] | None = [] if half is None else None
     for k, (t, earned) in enumerate(rs.live):
         if k < expired:
             continue
@@ -165,7 +168,7 @@ def _expiring_line(index: int, rule: EventRule, days: float, rs: RuleState, now:
         value += earned * decay_factor(age_days(now, t), half)
         if earned != 0 and first is None:
             first = t
-    line = None if counted == 0 else (index, capped_total(value, rule.total), raw, counted, first)
+    line = None if counted == 0 else (index, capped_total(value, rule.total), raw, counted, first, built)
     if half is None:
         rs.line, rs.line_expired = line, expired
     return line
@@ -177,13 +180,17 @@ def explain(
     """The explanation of a group's score from the attribute lines that held and the event rules' numbers."""
     yield from attribute
     halves: dict[float, str] = {}  # halves_at text per half-life (the same for every rule with that half-life)
-    for index, points, raw, counted, first in lines:
+    for index, points, raw, counted, first, built in lines:
         rule = rules[index]
-        expiry = None if first is None else from_us(first) + timedelta(days=rule.expires_days or 0.0)
         half = rule.half_life_days
         if half is None:
-            yield event_points(rule, points, raw, counted, as_of, expiry)
+            assert built is not None  # lines of rules without a half-life carry their cell
+            if not built:
+                expiry = None if first is None else from_us(first) + timedelta(days=rule.expires_days or 0.0)
+                built.append(event_points(rule, points, raw, counted, as_of, expiry))
+            yield built[0]
             continue
+        expiry = None if first is None else from_us(first) + timedelta(days=rule.expires_days or 0.0)
         text = halves.get(half)
         if text is None:
             text = halves[half] = (as_of + timedelta(days=half)).isoformat()
