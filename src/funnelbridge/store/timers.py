@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, func, select, update
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.store.outbox import insert_ignore
@@ -81,14 +81,25 @@ def insert_timer(
     return insert_ignore(conn, timers, [values], "key") == 1
 
 
+def _pending_with_prefix(conn: Connection, prefix: str) -> ColumnElement[bool]:
+    """Pending (neither fired nor cancelled) and ``key`` starts with ``prefix``.
+
+    On SQLite (binary collation: keys sort as their UTF-8 bytes, in code point order) the key is also bounded by the
+    range the prefix spans and "pending" is written so that no index serves it, so the unique index on ``key`` finds
+    the timers; otherwise the planner scans every pending timer, and cancelling each lead's SLA clocks would grow
+    with the number of timers pending."""
+    starts = timers.c.key.startswith(prefix, autoescape=True)
+    pending = timers.c.fired_at.is_(None) & timers.c.cancelled_at.is_(None)
+    if conn.dialect.name != "sqlite" or not prefix or ord(prefix[-1]) >= 0x10FFFF:
+        return starts & pending
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    unindexed = func.coalesce(timers.c.fired_at, timers.c.cancelled_at).is_(None)
+    return (timers.c.key >= prefix) & (timers.c.key < upper) & starts & unindexed
+
+
 def cancel_by_prefix(conn: Connection, prefix: str, now: datetime) -> int:
     """Cancel every pending timer whose key starts with ``prefix``."""
-    stmt = (
-        update(timers)
-        .where(timers.c.key.startswith(prefix, autoescape=True))
-        .where(timers.c.fired_at.is_(None), timers.c.cancelled_at.is_(None))
-        .values(cancelled_at=now)
-    )
+    stmt = update(timers).where(_pending_with_prefix(conn, prefix)).values(cancelled_at=now)
     return int(conn.execute(stmt).rowcount)
 
 
@@ -126,7 +137,5 @@ def select_timers(conn: Connection, *, contact_id: int | None = None, pending_on
 
 def select_timers_with_prefix(conn: Connection, prefix: str) -> list[TimerRow]:
     """Pending timers whose key starts with ``prefix``."""
-    query = select(timers).where(
-        timers.c.key.startswith(prefix, autoescape=True), timers.c.fired_at.is_(None), timers.c.cancelled_at.is_(None)
-    )
+    query = select(timers).where(_pending_with_prefix(conn, prefix))
     return [_row(r) for r in conn.execute(query.order_by(timers.c.due_at))]
