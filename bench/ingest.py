@@ -15,7 +15,9 @@ events file into funnelbridge's own indexed events table with raw ``sqlite3`` ``
 identity or attribution — what the indexes alone cost.
 
 Every figure has wall seconds and CPU seconds (``time.process_time``) and the load average is recorded: the
-machine is shared, so wall rates move with the load while CPU rates and the same-run ratios are comparable.
+machine is shared, so wall rates move with the load while CPU rates and the same-run ratios are comparable. The
+baseline, the floor and funnelbridge's import each run in a fresh process of their own (``spawn``), so each peak
+RSS (``ru_maxrss``) is that part's own.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import csv
 import json
 import os
 import random
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -79,7 +83,28 @@ def _rates(figures: dict[str, float], rows: int) -> dict[str, float]:
     return {**figures, "rows_per_s": rows / figures["seconds"], "rows_per_cpu_s": rows / figures["cpu_seconds"]}
 
 
-def pandas_baseline(contacts: Path, events: Path, workdir: Path) -> dict[str, dict[str, float]]:
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _isolated(part: str, workdir: Path, *extra: str) -> Any:
+    """One part of the benchmark in a fresh process (its own peak RSS; nothing cached from the other parts)."""
+    out = workdir / f"{part}.json"
+    command = [sys.executable, __file__, "--part", part, "--workdir", str(workdir), "--part-out", str(out), *extra]
+    subprocess.run(command, check=True)
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _part(name: str, workdir: Path, drain: int) -> Any:
+    contacts, events = workdir / "contacts.csv", workdir / "events.csv"
+    if name == "pandas":
+        return pandas_baseline(contacts, events, workdir)
+    if name == "floor":
+        return measured_floor(events, workdir)
+    return funnelbridge_import(contacts, events, workdir, drain)
+
+
+def pandas_baseline(contacts: Path, events: Path, workdir: Path) -> dict[str, Any]:
     import pandas as pd
     from sqlalchemy import create_engine
 
@@ -89,12 +114,14 @@ def pandas_baseline(contacts: Path, events: Path, workdir: Path) -> dict[str, di
         for frame in pd.read_csv(path, chunksize=100_000, dtype=str, keep_default_na=False):
             frame.to_sql(name, engine, if_exists="append", index=False, chunksize=10_000)
 
-    times = {name: _measure(load, path, name)[1] for name, path in (("contacts", contacts), ("events", events))}
+    times: dict[str, Any] = {name: _measure(load, path, name)[1] for name, path in (("contacts", contacts),
+                                                                                     ("events", events))}  # fmt: skip
     engine.dispose()
+    times["peak_rss_mib"] = _peak_rss_mib()
     return times
 
 
-def indexed_floor(events: Path, workdir: Path) -> None:
+def indexed_floor(events: Path, workdir: Path) -> dict[str, float]:
     """The least work that stores the events file in funnelbridge's own (indexed) events table: ``csv`` parsing
     and one ``executemany`` of raw tuples per 50,000 rows — no validation, identity or attribution."""
     import sqlite3
@@ -128,6 +155,12 @@ def indexed_floor(events: Path, workdir: Path) -> None:
                 batch = []
         flush(batch)
     conn.close()
+    return {"peak_rss_mib": _peak_rss_mib()}
+
+
+def measured_floor(events: Path, workdir: Path) -> dict[str, float]:
+    rss, figures = _measure(indexed_floor, events, workdir)
+    return {**figures, **rss}
 
 
 def funnelbridge_import(contacts: Path, events: Path, workdir: Path, drain: int) -> dict[str, Any]:
@@ -146,7 +179,8 @@ def funnelbridge_import(contacts: Path, events: Path, workdir: Path, drain: int)
     out: dict[str, Any] = {}
     for kind, path in (("contacts", contacts), ("events", events)):
         summary, figures = _measure(lambda k, p: import_file(rt, k, p, defer=True), kind, path)
-        out[kind] = {**figures, "inserted": summary.inserted, "rejected": summary.rejected}
+        out[kind] = {**figures, "inserted": summary.inserted, "rejected": summary.rejected,
+                     "peak_rss_mib_after": _peak_rss_mib()}  # fmt: skip
     again, figures = _measure(lambda p: import_file(rt, "events", p, defer=True), events)
     out["events_rerun"] = {**figures, "inserted": again.inserted, "duplicates": again.duplicates}
     waiting = queued(rt)
@@ -154,37 +188,47 @@ def funnelbridge_import(contacts: Path, events: Path, workdir: Path, drain: int)
     out["drain"] = {**_rates(figures, result.contacts), "queued": waiting, "contacts": result.contacts,
                     "transitions": result.transitions, "failed": len(result.failed)}  # fmt: skip
     db.dispose()
+    out["peak_rss_mib"] = _peak_rss_mib()
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--contacts", type=int, default=20_000)
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--full", action="store_true", help="1,000,000 contacts and 10,000,000 events")
+    parser.add_argument("--contacts", type=int, default=None, help="default 20,000 (--full: 1,000,000)")
+    parser.add_argument("--events", type=int, default=None, help="default 200,000 (--full: 10,000,000)")
+    parser.add_argument("--full", action="store_true", help="the issue's size: 1,000,000 contacts, 10,000,000 events")
     parser.add_argument("--drain", type=int, default=5_000, help="queued contacts to score for the drain rate")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ingest.json")
+    parser.add_argument("--part", choices=["pandas", "floor", "funnelbridge"], help=argparse.SUPPRESS)
+    parser.add_argument("--part-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.full:
-        args.contacts, args.events = 1_000_000, 10_000_000
+    if args.part:
+        args.part_out.write_text(json.dumps(_part(args.part, args.workdir, args.drain)), encoding="utf-8")
+        return 0
+    args.contacts = args.contacts or (1_000_000 if args.full else 20_000)
+    args.events = args.events or (10_000_000 if args.full else 200_000)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fb-bench-ingest-"))
     workdir.mkdir(parents=True, exist_ok=True)
     contacts, events = workdir / "contacts.csv", workdir / "events.csv"
     if not (contacts.exists() and events.exists()):
         write_contacts(contacts, args.contacts, args.seed)
         write_events(events, args.events, args.contacts, args.seed)
+    for stale in workdir.glob("*.db*"):  # the stores of an earlier run in the same workdir
+        stale.unlink()
     load_before = os.getloadavg()
-    baseline = pandas_baseline(contacts, events, workdir)
-    floor = _rates(_measure(indexed_floor, events, workdir)[1], args.events)
-    ours = funnelbridge_import(contacts, events, workdir, args.drain)
+    baseline = _isolated("pandas", workdir)
+    floor = _rates(_isolated("floor", workdir), args.events)
+    ours = _isolated("funnelbridge", workdir, "--drain", str(args.drain))
     result: dict[str, Any] = {"contacts": args.contacts, "events": args.events, "cpus": os.cpu_count(),
+                              "command": " ".join(["python", "bench/ingest.py", *(argv or sys.argv[1:])]),
                               "load_average_before": load_before, "load_average_after": os.getloadavg(),
                               "baseline_pandas_to_sql": {}, "funnelbridge": ours,
                               "floor_raw_executemany_indexed_events": floor}  # fmt: skip
     for kind, rows in (("contacts", args.contacts), ("events", args.events)):
         base = result["baseline_pandas_to_sql"][kind] = _rates(baseline[kind], rows)
+        result["baseline_pandas_to_sql"]["peak_rss_mib"] = baseline["peak_rss_mib"]
         ours[kind] = _rates(ours[kind], rows)
         ours[kind]["ratio_to_pandas"] = ours[kind]["rows_per_s"] / base["rows_per_s"]
         ours[kind]["cpu_ratio_to_pandas"] = ours[kind]["rows_per_cpu_s"] / base["rows_per_cpu_s"]

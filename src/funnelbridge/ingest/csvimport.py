@@ -17,7 +17,6 @@ import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -178,10 +177,15 @@ def _run(
         _run_columns(ctx, mapping, table, plan)
         return
     writer = _writer(mapping.kind)
-    converter = RowConverter(mapping, table.headers, zone)
-    done = 0
+    with _gc_paused(plan):
+        _run_rows(ctx, writer, RowConverter(mapping, table.headers, zone), table, plan)
+
+
+def _run_rows(ctx: ImportContext, writer: Writer, converter: RowConverter, table: Table, plan: _Plan) -> None:
+    """The other kinds: rows converted one by one, written chunk by chunk."""
+    done, summary = 0, ctx.summary
     for chunk in batched(_items(ctx, converter, table.rows), plan.chunk_size):
-        with rt.db.transaction() as conn:
+        with ctx.rt.db.transaction() as conn:
             _follow_up(ctx, conn, plan, writer(ctx, conn, chunk))
         if plan.progress:
             plan.progress(summary.read - done)
@@ -194,13 +198,9 @@ def _run_columns(ctx: ImportContext, mapping: ColumnMapping, table: Table, plan:
     """Events: each chunk converted column-wise and stored set-wise (a bulk load when :func:`_bulk` says so)."""
     load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan))
     converter = ColumnConverter(mapping, table.headers, ctx.zone)
-    rows = iter(table.rows)
     try:
-        while True:
-            with _gc_paused():
-                chunk = list(islice(rows, plan.chunk_size))
-                if not chunk:
-                    break
+        with _gc_paused(plan):
+            for chunk in batched(table.rows, plan.chunk_size):
                 _columns_chunk(ctx, converter, chunk, plan, load)
     finally:
         load.finish()
@@ -223,15 +223,20 @@ def _columns_chunk(
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a chunk is processed: its tens of thousands of live row lists and
-    tuples made every collection walk them all (a third of the import's CPU time). Re-enabled after the chunk."""
-    enabled = gc.isenabled()
-    gc.disable()
+def _gc_paused(plan: _Plan) -> Iterator[None]:
+    """No cyclic garbage collection during the import: a chunk's tens of thousands of live row lists and tuples
+    (and the run's per-contact bounds) made every collection walk them all — a third of the import's CPU time,
+    and even one collection per chunk cost ~2 us a row. The import makes little cyclic garbage; collection is
+    re-enabled (if it was on) when the import ends or fails. Other threads of the process are affected meanwhile.
+    Not when contacts are scored inside the import (``after`` without ``defer``): that is slow anyway and makes
+    garbage of its own."""
+    pause = gc.isenabled() and not (plan.after and not plan.defer)
+    if pause:
+        gc.disable()
     try:
         yield
     finally:
-        if enabled:
+        if pause:
             gc.enable()
 
 
