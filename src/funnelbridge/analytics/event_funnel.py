@@ -25,7 +25,8 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-from funnelbridge.analytics.event_funnel_attempts import Keep, counted_attempts, identity
+from funnelbridge.analytics.event_funnel_attempts import Keep, identity
+from funnelbridge.analytics.event_funnel_counted import counted_attempts
 from funnelbridge.analytics.event_funnel_prepare import prepare_events
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec
 from funnelbridge.analytics.event_funnel_stats import (
@@ -161,6 +162,12 @@ def _summaries(persons: ir.Table, spec: FunnelSpec, by_breakdown: bool) -> dict[
     return summarize(spec, rows, _records(median_table(persons, n, by_breakdown)))
 
 
+#: Engines whose planner takes the whole person table as one statement (and reuses shared subqueries): there,
+#: only the person table is materialised. Elsewhere every stage is (SQLite's parser cannot take the nesting;
+#: PostgreSQL and Spark would recompute a shared stage for each of its readers).
+ONE_STATEMENT = frozenset({"duckdb"})
+
+
 class _Stages:
     """Materialises each stage once on the engine (``Table.cache``) and releases them all afterwards."""
 
@@ -177,11 +184,18 @@ class _Stages:
             cached.release()
 
 
+def _backend_name(table: ir.Table) -> str:
+    return str(table._find_backend().name)
+
+
 def run_funnel(events: ir.Table, spec: FunnelSpec) -> FunnelResult:
     """Execute the funnel on the backend of ``events`` and return named results."""
     stages = _Stages()
     try:
-        persons = person_table(events, spec, stages)
+        if _backend_name(events) in ONE_STATEMENT:
+            persons = stages(person_table(events, spec))
+        else:
+            persons = person_table(events, spec, stages)
         steps = _summaries(persons, spec, by_breakdown=False).get(OVERALL) or _steps(spec, {}, {})
         if spec.breakdown is None:
             return FunnelResult(steps)

@@ -1,4 +1,4 @@
-"""Stage 2 of an event funnel: attempts, their reach, exclusions, and each person's counted attempt.
+"""Stage 2 of an event funnel: every attempt and the steps it reaches (the counted one: event_funnel_counted).
 
 An attempt is identified by ``(pid, aseq)`` — the person and the stream position of its opening event (or, when
 the spec needs no stream positions, a number given in the first lookup) — and carries ``s`` (opening time), ``bk``
@@ -13,15 +13,14 @@ their ``t1..tN`` are those times sorted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
-from funnelbridge.analytics.event_funnel_prepare import excl_flag, needs_seq, shares_events, step_flag, strict_bounds
+from funnelbridge.analytics.event_funnel_prepare import shares_events, step_flag, strict_bounds
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order
 
-__all__ = ["Keep", "attempts", "counted_attempts", "identity"]
+__all__ = ["Keep", "attempts", "identity", "ordered_steps"]
 
 #: A materialisation hook: identity keeps one pure expression; ``run_funnel`` passes ``Table.cache`` so that each
 #: stage is computed once (and SQLite's parser never sees the whole nested query).
@@ -168,11 +167,20 @@ def _pivot(base: ir.Table, reached: list[ir.Table], n: int) -> ir.Table:
     return joined.mutate(reach=joined.p_reach.fill_null(1)).drop("p_pid", "p_aseq", "p_reach")
 
 
-def _ordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
-    """Step by step, only attempts still alive look for their next step; each step is one as-of lookup.
+def _record(moved: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
+    """The long step record ``pid, aseq, k, t (, q), s, sig, bk`` of the attempts that took step k; the opening
+    event's ``sig, bk`` (where they vary) ride only on step 2's records, null on later ones."""
+    seq = {"q": moved.c_seq} if "seq" in ev.columns else {}
+    opening = {c: (moved[c] if k == 2 else _null_like(ev[c])) for c in _varying(spec)}
+    return moved.select("pid", "aseq", k=ibis.literal(k, type="int64"), t=moved.c_us, **seq, s=moved.s, **opening)
 
-    The lookups carry only what the next lookup needs; step times are collected as long ``pid, aseq, k, t`` rows
-    and pivoted once at the end (linear in the number of steps, no join per step).
+
+def ordered_steps(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> tuple[ir.Table, list[ir.Table]]:
+    """Ordered and strict attempts, step by step: only attempts still alive look for their next step; each step
+    is one as-of lookup. Returns the openers (after the first lookup: ``pid, aseq, s`` and the varying opening
+    columns) and, per step k >= 2, the long records (:func:`_record`) of the attempts that took it.
+
+    The lookups carry only what the next lookup needs, so the cost grows linearly with the steps.
     """
     n = len(spec.steps)
     strict = spec.order is Order.STRICT
@@ -193,13 +201,18 @@ def _ordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
         if k == 2:
             base = found
         moved = found.filter(found._ok)
-        seq = {"q": moved.c_seq} if "seq" in ev.columns else {}
-        reached.append(moved.select("pid", "aseq", k=ibis.literal(k, type="int64"), t=moved.c_us, **seq))
+        reached.append(_record(moved, ev, spec, k))
         carried = {u: (moved.c_seq if u == _u(k) else moved[u]) for u in _carried_ids(spec, k)}
         strict_nb = {"nb": moved.c_nb} if strict else {}
         seq_prev = {"q_prev": moved.c_seq} if "seq" in ev.columns else {}
         cur = moved.select("pid", "aseq", "s", t_prev=moved.c_us, **seq_prev, **carried, **strict_nb)
-    return keep(_pivot(base, reached, n))
+    return base, reached
+
+
+def _ordered_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep) -> ir.Table:
+    """Every ordered/strict attempt with its step times: the step records pivoted once (no join per step)."""
+    base, reached = ordered_steps(ev, spec, keep)
+    return keep(_pivot(base, reached, len(spec.steps)))
 
 
 def _step_groups(spec: FunnelSpec) -> list[list[int]]:
@@ -242,90 +255,3 @@ def attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> ir.Table:
     if spec.order is Order.UNORDERED:
         return _unordered_attempts(ev, spec, keep)
     return _ordered_attempts(ev, spec, keep)
-
-
-def _reach(att: ir.Table, n: int) -> ir.IntegerValue:
-    reach: ir.IntegerValue = ibis.literal(1, type="int64")
-    for k in range(2, n + 1):
-        reach = reach + att[_t(k)].notnull().ifelse(1, 0).cast("int64")
-    return reach
-
-
-def _taint_time(att: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Adds ``tau``: the first exclusion event inside the attempt's excluded range (null: clean).
-
-    The range of exclusion FROM-TO is: after the attempt reached step FROM, before it reached step TO (or the end
-    of its window if it never did). Exclusion events in a mixed same-time group are ignored, as in PostHog.
-    """
-    n = len(spec.steps)
-    taints = []
-    for j, exclusion in enumerate(spec.exclusions, 1):
-        low, high = exclusion.bounds(n)
-        xs = ev.filter(ev[excl_flag(j)] & ~ev.mixed).select(x_pid=ev.pid, x_us=ev.us)
-        left = att.select("pid", "aseq", "s", _t(low), _t(high))
-        upper = left[_t(high)].fill_null(_NO_TIME)
-        preds = [left.pid == xs.x_pid, xs.x_us > left[_t(low)], xs.x_us < upper, xs.x_us - left.s <= spec.window_us]
-        joined = left.join(xs, preds)
-        taints.append(joined.group_by([joined.pid, joined.aseq]).aggregate(tau=joined.x_us.min()))
-    union = taints[0] if len(taints) == 1 else ibis.union(*taints)
-    first = union.group_by([union.pid, union.aseq]).aggregate(tau=union.tau.min())
-    first = first.select(g_pid=first.pid, g_aseq=first.aseq, tau=first.tau)
-    merged = att.left_join(first, [att.pid == first.g_pid, att.aseq == first.g_aseq])
-    return merged.drop("g_pid", "g_aseq")
-
-
-def _effective_reach(att: ir.Table, n: int) -> ir.Table:
-    """A tainted attempt still reaches at most one step past where the exclusion hit it (PostHog's max_step)."""
-    at_taint: ir.IntegerValue = ibis.literal(0, type="int64")
-    for k in range(1, n + 1):
-        at_taint = at_taint + (att[_t(k)] < att.tau).fill_null(False).ifelse(1, 0).cast("int64")
-    capped = ibis.least(att.reach, at_taint + 1)
-    return att.mutate(eff=att.tau.isnull().ifelse(att.reach, capped))
-
-
-def _last_time(att: ir.Table, n: int) -> ir.IntegerValue:
-    cases = [(att.reach == k, att[_t(k)]) for k in range(1, n + 1)]
-    return ibis.cases(*cases)
-
-
-def _tie_order(att: ir.Table, spec: FunnelSpec, n: int) -> list[Any]:
-    """Among attempts reaching as far at the same instant: ordered/strict, the one whose last event comes first in
-    the stream (when steps share events, two attempts can finish on different events of one instant), then the
-    latest opening (PostHog extends the newest attempt); unordered, the earliest opening. Then the opening event's
-    ``sig, bk`` (its stream order) and ``aseq`` — each only where it can differ (see :func:`_varying`).
-    """
-    rest = [*(att[c] for c in _varying(spec)), *([att.aseq] if needs_seq(spec) else [])]
-    if spec.order is Order.UNORDERED:
-        return [ibis.asc(att.s), *rest]
-    if _q(1) not in att.columns:
-        return [ibis.desc(att.s), *rest]
-    last_seq = ibis.cases(*[(att.reach == k, att[_q(k)]) for k in range(1, n + 1)])
-    return [last_seq, ibis.desc(att.s), *rest]
-
-
-def counted_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> ir.Table:
-    """One row per counted person: ``pid, bk, reach, t1..tN`` of the attempt that counts.
-
-    A person counts at R, the furthest (effective) reach over all attempts, if a clean attempt reaches R; if only
-    excluded attempts reach R the person is dropped. Among clean attempts at R the one that got there first
-    counts; ties as in :func:`_tie_order`.
-    """
-    n = len(spec.steps)
-    att = attempts(ev, spec, keep)
-    if "reach" not in att.columns:
-        att = att.mutate(reach=_reach(att, n))
-    if not spec.exclusions:  # every attempt is clean: the first in order is the one
-        att = att.mutate(t_last=_last_time(att, n))
-        order = ibis.window(group_by=att.pid, order_by=[ibis.desc(att.reach), att.t_last, *_tie_order(att, spec, n)])
-        ranked = att.mutate(_rn=ibis.row_number().over(order))
-        chosen = ranked.filter(ranked._rn == 0)
-        return chosen.select("pid", "bk", "reach", *[_t(k) for k in range(1, n + 1)])
-    att = _effective_reach(keep(_taint_time(att, ev, spec)), n)
-    att = att.mutate(t_last=_last_time(att, n), clean=att.tau.isnull())
-    order = ibis.window(
-        group_by=att.pid,
-        order_by=[ibis.desc(att.clean), ibis.desc(att.reach), att.t_last, *_tie_order(att, spec, n)],
-    )
-    ranked = att.mutate(_rn=ibis.row_number().over(order), best=att.eff.max().over(ibis.window(group_by=att.pid)))
-    chosen = ranked.filter((ranked._rn == 0) & ranked.clean & (ranked.reach == ranked.best))
-    return chosen.select("pid", "bk", "reach", *[_t(k) for k in range(1, n + 1)])
