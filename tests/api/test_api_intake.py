@@ -3,6 +3,7 @@ ingest keys, and the short-lived cache of verified API keys."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,3 +113,22 @@ def test_key_cache_remembers_verified_keys_for_ttl_seconds() -> None:
     cache.put("fb_y", key, now=10.0)
     cache.put("fb_z", key, now=10.0)  # over the limit: the map starts afresh
     assert cache.get("fb_x", now=10.1) is None and cache.get("fb_z", now=10.1) == key
+
+
+def test_the_server_scores_queued_contacts_while_no_request_waits(runtime: Runtime) -> None:
+    headers = _key(runtime)
+    with _client(runtime, drain_interval=0.02) as client:
+        for i in range(3):
+            event = {**EVENT, "anonymous_id": f"v{i}", "idempotency_key": f"q{i}"}
+            assert client.post("/api/v1/events", headers=headers, json=event).status_code == 202
+        committer = client.app.state.committer  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while _pending(runtime) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _pending(runtime) == 0
+        assert committer.idle_steps >= 1 and committer.idle_errors == []
+
+
+def _pending(runtime: Runtime) -> int:
+    with runtime.db.read() as conn:
+        return pending(conn)

@@ -4,12 +4,13 @@ alone — on both stores."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from typing import Any
 
 from ingest_helpers import events, identify, live_contacts, page, rows, track
 
-from funnelbridge.activity import pending
+from funnelbridge.activity import drain, pending
 from funnelbridge.ingest.events import Activity, parse_payload
 from funnelbridge.ingest.groupcommit import GroupCommitter, Receipt
 from funnelbridge.runtime import Runtime
@@ -85,3 +86,62 @@ def test_stop_stores_what_was_submitted(rt: Runtime) -> None:
     committer.start()
     committer.stop()
     assert future.done() and future.result().accepted == 1
+
+
+def _wait_for(condition: Any, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_idle_work_runs_when_no_request_waits_and_scores_the_queue(rt: Runtime) -> None:
+    committer = GroupCommitter(rt, idle=lambda: drain(rt, batch=1, max_batches=1).contacts == 1, idle_interval=0.05)
+    committer.start()
+    try:
+        acts = _acts(rt, page("a", "2026-03-01T09:00:00Z"), page("b", "2026-03-01T09:00:00Z"))
+        assert committer.submit(acts).result(timeout=30).contacts_touched == 2
+        _wait_for(lambda: _pending(rt) == 0)
+    finally:
+        committer.stop()
+    assert committer.idle_steps >= 2  # one contact a step
+
+
+def _pending(rt: Runtime) -> int:
+    with rt.db.read() as conn:
+        return pending(conn)
+
+
+def test_requests_go_before_endless_idle_work(rt: Runtime) -> None:
+    def busy() -> bool:
+        time.sleep(0.02)
+        return True  # always more to do
+
+    committer = GroupCommitter(rt, idle=busy, idle_interval=0.05)
+    committer.start()
+    try:
+        _wait_for(lambda: committer.idle_steps >= 3)
+        steps = committer.idle_steps
+        for i in range(40):  # back to back: the inbox is never empty for as long as a step took
+            committer.submit(_acts(rt, page(f"r{i}", "2026-03-01T09:00:00Z"))).result(timeout=30)
+        steps_between = committer.idle_steps - steps
+        _wait_for(lambda: committer.idle_steps > steps + steps_between)  # and once they stop, it goes on
+    finally:
+        committer.stop()
+    assert steps_between <= 20  # not a step of idle work before each request
+    assert committer.groups == 40
+
+
+def test_failing_idle_work_is_recorded_and_intake_goes_on(rt: Runtime) -> None:
+    def broken() -> bool:
+        raise RuntimeError("store away")
+
+    committer = GroupCommitter(rt, idle=broken, idle_interval=0.01)
+    committer.start()
+    try:
+        _wait_for(lambda: committer.idle_steps >= 2)
+        receipt = committer.submit(_acts(rt, page("ok", "2026-03-01T09:00:00Z"))).result(timeout=30)
+    finally:
+        committer.stop()
+    assert receipt.accepted == 1
+    assert committer.idle_errors[0] == "RuntimeError: store away"

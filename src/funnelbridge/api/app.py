@@ -6,11 +6,12 @@ import importlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
 from funnelbridge import __version__
-from funnelbridge.activity import Drainer
+from funnelbridge.activity import drain
 from funnelbridge.api.auth import KeyCache, RateLimiter
 from funnelbridge.api.fastintake import IntakeFastPath
 from funnelbridge.api.limits import BodyLimit
@@ -19,7 +20,7 @@ from funnelbridge.ingest.groupcommit import GroupCommitter
 from funnelbridge.runtime import Runtime
 from funnelbridge.settings import Settings
 
-__all__ = ["ROUTER_MODULES", "create_app"]
+__all__ = ["DRAIN_STEP", "ROUTER_MODULES", "create_app"]
 
 # Each module exposes `router`; optional ones (web dashboard, routes needing other extras) are skipped if absent.
 # Intake comes first: requests are matched against routes in order, and event intake is the hot path.
@@ -36,20 +37,26 @@ ROUTER_MODULES = (
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """While the server runs: the intake writer (group commit of single events) and the activity drainer (scores
-    and advances contacts queued by event intake)."""
+    """While the server runs: the intake writer (group commit of single events), which also scores and advances
+    the contacts event intake queued, a few at a time whenever no request waits (the activity drainer's work;
+    requests first). On shutdown it stores every event already accepted; queued contacts stay queued."""
     interval = app.state.settings.drain_interval
-    drainer = Drainer(app.state.rt, interval) if interval > 0 else None
-    committer = GroupCommitter(app.state.rt)
+    rt = app.state.rt
+    idle = partial(_drain_step, rt) if interval > 0 else None
+    committer = GroupCommitter(rt, idle=idle, idle_interval=interval or 0.25)
     committer.start()
-    if drainer:
-        drainer.start()
-    app.state.drainer, app.state.committer = drainer, committer
+    app.state.committer = committer
     yield
     committer.stop()
     app.state.committer = None
-    if drainer:
-        drainer.stop()
+
+
+DRAIN_STEP = 10
+"""Contacts scored per step of the intake writer's idle work: a step delays the requests that arrive meanwhile."""
+
+
+def _drain_step(rt: Runtime) -> bool:
+    return drain(rt, batch=DRAIN_STEP, max_batches=1).contacts == DRAIN_STEP
 
 
 def create_app(rt: Runtime, settings: Settings | None = None, *, fast_intake: bool = True) -> FastAPI:

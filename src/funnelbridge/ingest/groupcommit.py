@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -25,9 +26,19 @@ from funnelbridge.ingest.events import Activity
 from funnelbridge.ingest.intake import BatchResult, queue_contacts, store_activities
 from funnelbridge.runtime import Runtime
 
-__all__ = ["GroupCommitter", "Receipt"]
+__all__ = ["GroupCommitter", "IdleWork", "Receipt"]
 
 _STOP = None
+
+
+class _Idle:
+    """No request came: time for a step of idle work."""
+
+
+_IDLE = _Idle()
+IdleWork = Callable[[], bool]
+"""Background work the writer does while no request waits (scoring queued contacts): one small step per call,
+in the writer's thread; returns whether there may be more."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +69,24 @@ class _Raced(Exception):
 
 class GroupCommitter:
     """One writer thread storing the events of concurrent requests in shared transactions (``max_events`` at
-    most per group); contacts touched are queued for the drainer (:mod:`funnelbridge.activity`)."""
+    most per group); contacts touched are queued for the drainer (:mod:`funnelbridge.activity`).
 
-    def __init__(self, rt: Runtime, *, max_events: int = 5000) -> None:
+    ``idle``: work the writer does in small steps whenever no request waits (the API server scores the queued
+    contacts this way), polled every ``idle_interval`` seconds when it has nothing to do. Requests go first: after
+    a step the writer waits as long as the step took for a request before the next one; under sustained load
+    idle work still gets a step every ``4 * idle_interval`` seconds."""
+
+    def __init__(
+        self, rt: Runtime, *, max_events: int = 5000, idle: IdleWork | None = None, idle_interval: float = 0.25
+    ) -> None:
         self.rt, self.max_events = rt, max_events
         self._inbox: queue.SimpleQueue[_Ticket | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="funnelbridge-intake-writer", daemon=True)
+        self._idle, self._idle_interval = idle, idle_interval
+        self._more, self._pause, self._last_idle = False, idle_interval, time.monotonic()
         self.groups = 0  # transactions committed, for tests and benchmarks
+        self.idle_steps = 0  # steps of idle work done
+        self.idle_errors: list[str] = []  # the last hundred failures of idle work
 
     def start(self) -> None:
         self._thread.start()
@@ -95,10 +117,42 @@ class GroupCommitter:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = self._inbox.get()
+            first = self._next()
+            if isinstance(first, _Idle):
+                self._idle_step()
+                continue
             group, stopping = self._gather(first)
             if group:
                 self._store(group)
+                if not self._more:  # the group queued contacts: idle work has something to do from now on
+                    self._more, self._last_idle = True, time.monotonic()
+
+    def _next(self) -> _Ticket | _Idle | None:
+        """The next ticket (or stop); :data:`_IDLE` when it is time for a step of idle work: no request came
+        within the pause, or requests have kept it waiting ``4 * idle_interval`` since it had something to do (or
+        since its last step), so it is never starved."""
+        if self._idle is None:
+            return self._inbox.get()
+        if self._more and time.monotonic() - self._last_idle >= 4 * self._idle_interval:
+            return _IDLE
+        try:
+            return self._inbox.get(timeout=self._pause) if self._pause > 0 else self._inbox.get_nowait()
+        except queue.Empty:
+            return _IDLE
+
+    def _idle_step(self) -> None:
+        """One step of idle work. Then, if there is more, the writer waits as long as the step took for requests
+        before the next step (requests always go first); if not, ``idle_interval``."""
+        assert self._idle is not None
+        began = time.monotonic()
+        try:
+            more = self._idle()
+        except Exception as exc:  # e.g. the database is unreachable: keep storing events, try again later
+            self.idle_errors = [*self.idle_errors[-99:], f"{type(exc).__name__}: {exc}"]
+            more = False
+        self.idle_steps += 1
+        self._last_idle = time.monotonic()
+        self._more, self._pause = more, (self._last_idle - began if more else self._idle_interval)
 
     def _gather(self, first: _Ticket | None) -> tuple[list[_Ticket], bool]:
         """The first ticket plus whatever else is waiting, up to ``max_events``; and whether to stop after."""
