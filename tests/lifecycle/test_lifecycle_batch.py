@@ -147,12 +147,25 @@ def _reps_decide(rt: Runtime, round_: int) -> None:
 
 
 def _scenario(db: Database, playbook: Playbook, flow: Callable[[Runtime, list[int]], int]) -> dict[str, Any]:
+    rt, moves = _scenario_runtime(db, playbook, flow)
+    return {"moves": moves, "tables": _tables(db), "published": _published(rt)}
+
+
+def _published(rt: Runtime) -> list[tuple[str, list[tuple[str, Any]]]]:
+    return [_event_row(e) for e in rt.bus.published or []]
+
+
+def _scenario_runtime(
+    db: Database, playbook: Playbook, flow: Callable[[Runtime, list[int]], int], rounds: int = 7
+) -> tuple[Runtime, list[int]]:
+    """A runtime after ``rounds`` rounds of activity, flow, reps' decisions, timers and stall recycling, and how
+    many moves each step made."""
     clock = FrozenClock(T0)
     rt = Runtime(db=db, playbook=playbook, clock=clock, bus=EventBus(published=[]))
     install(rt)
     _staff(rt)
-    moves = []
-    for round_, days in enumerate([0, 1, 2, 4, 9, 12, 20]):
+    moves: list[int] = []
+    for round_, days in enumerate([0, 1, 2, 4, 9, 12, 20][:rounds]):
         clock.set(T0 + timedelta(days=days))
         summary = ingest_events(rt, _payloads(30, clock.now(), round_), after=False)
         assert not summary.rejections
@@ -163,7 +176,7 @@ def _scenario(db: Database, playbook: Playbook, flow: Callable[[Runtime, list[in
         _reps_decide(rt, round_)
         moves.append(fire_due_timers(rt))
         moves.append(recycle_stalled(rt))
-    return {"moves": moves, "tables": _tables(db), "published": [_event_row(e) for e in rt.bus.published or []]}
+    return rt, moves
 
 
 def _event_row(event: object) -> tuple[str, list[tuple[str, Any]]]:
@@ -225,3 +238,42 @@ def test_set_based_flow_leaves_what_the_per_contact_path_leaves(
     assert {row["kind"] for row in tables["outbox"]} >= {"email"}
     assert any(t["reason"] == "renewed_engagement" for t in tables["transitions"])
     assert any(t["kind"] in ("sla_reminder", "sla_breach") and t["fired_at"] for t in tables["timers"])
+
+
+def _recycle_stalled_one_by_one(rt: Runtime) -> int:
+    """The reference: each stalled lead read and recycled on its own, with apply_move in its own savepoint."""
+    from funnelbridge.lifecycle import SYSTEM, Move
+    from funnelbridge.lifecycle.engine import MoveRequest, apply_move, table_of
+    from funnelbridge.store.pipeline import get_state, stall_candidates
+
+    now, recycled = rt.clock.now(), 0
+    for name, pipe in rt.playbook.pipelines.items():
+        limits = {s: lim for s in pipe.stage_ids if (lim := pipe.stall_limit(s)) is not None}
+        with rt.db.transaction() as conn:
+            for cand in stall_candidates(conn, name, list(limits)) if limits else []:
+                state = get_state(conn, cand.contact_id, name)
+                if cand.quiet_since + limits[cand.stage] > now or state is None or state.stage != cand.stage:
+                    continue
+                rule = table_of(rt, name).find(Move.RECYCLE_STALLED, state.stage)
+                request = MoveRequest(SYSTEM, now, "stalled", f"quiet since {cand.quiet_since.isoformat()}")
+                with conn.begin_nested():
+                    apply_move(rt, conn, state, rule, request, contact_id=cand.contact_id, pipeline=name)
+                recycled += 1
+    return recycled
+
+
+@pytest.mark.parametrize("name", list(PLAYBOOKS))
+def test_set_based_stall_recycling_leaves_what_one_by_one_leaves(
+    twin_stores: tuple[Database, Database], name: str
+) -> None:
+    """After the same weeks of activity in both stores, a month of silence: every lead waiting in a stage with a
+    stall limit is recycled (and enrolled in nurture) — set-based in one store, one by one in the other."""
+    results = []
+    for store, recycle in zip(twin_stores, (recycle_stalled, _recycle_stalled_one_by_one), strict=True):
+        rt, _ = _scenario_runtime(store, PLAYBOOKS[name](), _batched, rounds=4)
+        rt.bus.published = []
+        rt.clock.set(rt.clock.now() + timedelta(days=30))  # type: ignore[attr-defined]
+        recycled = recycle(rt)
+        results.append({"recycled": recycled, "tables": _tables(store), "published": _published(rt)})
+    assert results[0] == results[1]
+    assert results[0]["recycled"] >= 3 and any(row[0] == "StageEntered" for row in results[0]["published"])
