@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, String, bindparam, func, select
@@ -108,7 +109,10 @@ def _valid_rows(ctx: ImportContext, cols: Columns) -> list[_Row]:
 
 def _fresh(conn: Connection, rows: list[_Row]) -> list[_Row]:
     """Rows in occurrence order without repeated or already stored keys."""
-    return unseen(conn, rows, lambda r: r.key, lambda r: r.at)
+    return unseen(conn, rows, _KEY, _AT)
+
+
+_KEY, _AT = attrgetter("key"), attrgetter("at")
 
 
 def _ids(row: _Row) -> list[str]:
@@ -160,7 +164,7 @@ def _create(
     rows = [{"email": value if kind == "email" else None, "external_id": value if kind == "external" else None,
              "created_at": at, "identified_at": None if kind == "anon" else at, "updated_at": at}
             for (kind, value), at in new.items()]  # fmt: skip
-    ids = contact_repo.insert_contacts_returning(conn, rows)
+    ids = _insert_contacts(conn, rows)
     links, people = [], set()
     for ((kind, value), at), contact_id in zip(new.items(), ids, strict=True):
         {"email": by_email, "external": by_ext, "anon": by_anon}[kind][value] = contact_id
@@ -170,6 +174,20 @@ def _create(
             people.add(contact_id)
     identity_repo.link_identities(conn, links)
     return people
+
+
+def _insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert new contacts; their ids in the order of ``rows``. On SQLite the ids are the next free rowids, given
+    explicitly (the write transaction holds the database lock), which lets one ``executemany`` store them all —
+    an INSERT ... RETURNING in parameter order ran one statement per contact there."""
+    if conn.dialect.name != "sqlite":
+        return contact_repo.insert_contacts_returning(conn, rows)
+    start = (conn.execute(_MAX_CONTACT_ID).scalar() or 0) + 1
+    ids = list(range(start, start + len(rows)))
+    for contact_id, row in zip(ids, rows, strict=True):
+        row.update(id=contact_id, version=1, unsubscribed=False, bounced=False)  # the columns' defaults
+    contact_repo.insert_contacts(conn, rows)
+    return ids
 
 
 def _observations(rows: Sequence[_Row], contact_ids: Sequence[int]) -> dict[int, ContactActivity]:
@@ -262,6 +280,7 @@ def write_event_columns(
 
 
 _c = contacts.c
+_MAX_CONTACT_ID = select(func.max(_c.id))
 _ATTRIBUTION = select(
     *(_c[n] for n in ("id", "created_at", "identified_at", "first_touch_at", "first_source", "first_medium",
                       "first_campaign", "last_touch_at", "last_source", "last_medium", "last_campaign"))
