@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from funnelbridge.automation.outbox import enqueue
 from funnelbridge.domain.clock import as_utc
@@ -22,17 +22,20 @@ from funnelbridge.store.timers import TimerRow, cancel_by_prefix, insert_timer
 __all__ = ["enroll", "fire_step", "remove"]
 
 _E = nurture_enrollments.c
+# Statements built once with bind parameters (they run per recycled lead and per fired step).
+_ACTIVE = select(_E.id).where(_E.contact_id == bindparam("cid"), _E.removed_at.is_(None), _E.completed_at.is_(None))
+_ACTIVE_ON = _ACTIVE.where(_E.track == bindparam("track"))
+_ENROLLMENT = select(_E.contact_id, _E.track, _E.enrolled_at).where(_E.id == bindparam("eid"))
 
 
 def _active(conn: Connection, contact_id: int, track: str | None) -> list[int]:
-    query = select(_E.id).where(_E.contact_id == contact_id, _E.removed_at.is_(None), _E.completed_at.is_(None))
-    if track is not None:
-        query = query.where(_E.track == track)
-    return [int(i) for i in conn.execute(query).scalars()]
+    if track is None:
+        return [int(i) for i in conn.execute(_ACTIVE, {"cid": contact_id}).scalars()]
+    return [int(i) for i in conn.execute(_ACTIVE_ON, {"cid": contact_id, "track": track}).scalars()]
 
 
 def _schedule(conn: Connection, playbook: Playbook, enrollment: int, step: int) -> None:
-    row = conn.execute(select(_E.contact_id, _E.track, _E.enrolled_at).where(_E.id == enrollment)).one()
+    row = conn.execute(_ENROLLMENT, {"eid": enrollment}).one()
     due = as_utc(row.enrolled_at) + parse_duration(playbook.nurture[row.track][step].after)
     payload = {"enrollment_id": enrollment, "track": row.track, "step": step}
     key = f"nurture:{enrollment}:{step}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from funnelbridge.automation import nurture
 from funnelbridge.automation.engine import Engine
@@ -158,25 +158,33 @@ TOUCH_EVENTS = ("call", "meeting", "sales_email", "email_sent", "email_reply", "
 """Event types that count as a rep's touch for a first-touch SLA (besides a completed task)."""
 
 
+# Statements built once with bind parameters (they run per fired timer).
+_WAITING = select(pipeline_states.c.stage, pipeline_states.c.journey).where(
+    pipeline_states.c.contact_id == bindparam("cid"), pipeline_states.c.pipeline == bindparam("pipeline")
+)
+_TOUCH_EVENT = (
+    select(events.c.id)
+    .where(events.c.contact_id == bindparam("cid"), events.c.type.in_(TOUCH_EVENTS))
+    .where(events.c.occurred_at >= bindparam("since"))
+    .limit(1)
+)
+_TASK_DONE = (
+    select(tasks.c.id).where(tasks.c.contact_id == bindparam("cid"), tasks.c.done_at >= bindparam("since")).limit(1)
+)
+
+
 def _still_waiting(conn: Connection, contact_id: int, payload: Mapping[str, Any]) -> bool:
     """Whether the lead is still in the stage (and journey) the clock runs in — a guard for timers whose
     cancellation was missed (e.g. the playbook changed while the clock ran)."""
-    query = select(pipeline_states.c.stage, pipeline_states.c.journey).where(
-        pipeline_states.c.contact_id == contact_id, pipeline_states.c.pipeline == payload.get("pipeline")
-    )
-    row = conn.execute(query).first()
+    row = conn.execute(_WAITING, {"cid": contact_id, "pipeline": payload.get("pipeline")}).first()
     waiting_in = payload.get("waiting_in", payload.get("stage"))
     return row is not None and row.stage == waiting_in and row.journey == payload.get("journey", row.journey)
 
 
 def _touched(conn: Connection, contact_id: int, payload: Mapping[str, Any]) -> bool:
     """Whether the lead was touched since it entered the stage: a touch event or a task marked done."""
-    since = datetime.fromisoformat(str(payload["entered_at"]))
-    event = select(events.c.id).where(
-        events.c.contact_id == contact_id, events.c.type.in_(TOUCH_EVENTS), events.c.occurred_at >= since
-    )
-    task = select(tasks.c.id).where(tasks.c.contact_id == contact_id, tasks.c.done_at >= since)
-    return any(conn.execute(q.limit(1)).first() is not None for q in (event, task))
+    params = {"cid": contact_id, "since": datetime.fromisoformat(str(payload["entered_at"]))}
+    return any(conn.execute(q, params).first() is not None for q in (_TOUCH_EVENT, _TASK_DONE))
 
 
 def _fire(engine: Engine, conn: Connection, timer: TimerRow, now: datetime) -> None:
