@@ -5,11 +5,12 @@ against a minimal FastAPI endpoint that does nothing, served the same way in the
                              [--batch-clients 2]
 
 Measured four ways: the no-op baseline; the real server with intake only (drainer off: the issue's figure);
-the same server beside a separate ``funnelbridge worker`` process that scores the queued contacts (how
-``funnelbridge serve`` is meant to run under heavy intake); and the server scoring them itself with its
-in-process drainer (the default). ``queue_pending_after`` is how many contacts still waited for scoring when a
-phase ended. Needs Debian's ``wrk`` for the single-event part (``apt-get install wrk``). Results:
-bench/results/api_load.json, with ``targets`` (the issue's) and whether intake-only met them in this run.
+the same server beside a separate ``funnelbridge worker`` process that scores the queued contacts; and the server
+scoring them itself (the default: its intake writer drains the queue whenever no request waits).
+``queue_pending_after`` is how many contacts still waited for scoring when a phase ended, ``catch_up_*`` how fast
+they were then scored with no request coming. Needs Debian's ``wrk`` for the single-event part
+(``apt-get install wrk``). Results: bench/results/api_load.json, with ``targets`` (the issue's) and whether each
+phase met them in this run.
 Traffic goes to 127.0.0.1 only, and every run is bounded in time.
 
 The machine is shared, so each phase also records the load average and the server process's CPU seconds (from
@@ -119,6 +120,26 @@ def _worker(db_url: str, batch: int) -> subprocess.Popen[bytes]:
     cli = Path(sys.executable).parent / "funnelbridge"
     command = [str(cli), "worker", "--batch", str(batch)]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+
+def _catch_up(db_url: str, pids: list[int], limit: float) -> dict[str, Any]:
+    """After the load: how fast the drainer scores the contacts left queued, with no request coming (up to
+    ``limit`` seconds); CPU seconds of the server and of a worker meanwhile."""
+    before, cpu_before = _pending(db_url), [_cpu_seconds(pid) for pid in pids]
+    began = time.perf_counter()
+    left = before
+    while left and time.perf_counter() - began < limit:
+        time.sleep(0.5)
+        left = _pending(db_url)
+    elapsed = time.perf_counter() - began
+    return {
+        "queued_at_start": before,
+        "scored": before - left,
+        "seconds": elapsed,
+        "contacts_per_s": (before - left) / elapsed,
+        "cpu_s": [_cpu_seconds(pid) - cpu for pid, cpu in zip(pids, cpu_before, strict=True)],
+        "load_average": round(os.getloadavg()[0], 2),
+    }
 
 
 def _pending(db_url: str) -> int:
@@ -270,6 +291,7 @@ def main() -> None:
         "--servers", nargs="+", default=[p[0] for p in PHASES], help="phases to run (trials; ratios need all)"
     )
     parser.add_argument("--worker-batch", type=int, default=WORKER_BATCH, help="contacts scored per transaction")
+    parser.add_argument("--catch-up", type=float, default=20.0, help="seconds to watch the drainer catch up")
     parser.add_argument("--batch-clients", type=int, default=2, help="concurrent connections posting batches")
     args = parser.parse_args()
     result: dict[str, Any] = {
@@ -292,6 +314,8 @@ def main() -> None:
                     result[single_name] = _measured(pids, _wrk, base + path, key, args.seconds, args.connections, tmp)
                 if kind != "noop":
                     result[single_name if has_wrk else batch_name]["queue_pending_after"] = _pending(url)
+                if kind in ("worker", "funnelbridge"):
+                    result[f"catch_up_{kind}"] = _catch_up(url, pids, args.catch_up)
     if set(args.servers) >= {p[0] for p in PHASES}:
         _ratios(result)
         _targets(result)

@@ -73,8 +73,8 @@ class GroupCommitter:
 
     ``idle``: work the writer does in small steps whenever no request waits (the API server scores the queued
     contacts this way), polled every ``idle_interval`` seconds when it has nothing to do. Requests go first: after
-    a step the writer waits as long as the step took for a request before the next one; under sustained load
-    idle work still gets a step every ``4 * idle_interval`` seconds."""
+    a step the writer waits as long as the step took for a request before the next one (not at all once requests
+    have stopped coming); under sustained load idle work still gets a step every ``4 * idle_interval`` seconds."""
 
     def __init__(
         self, rt: Runtime, *, max_events: int = 5000, idle: IdleWork | None = None, idle_interval: float = 0.25
@@ -83,7 +83,8 @@ class GroupCommitter:
         self._inbox: queue.SimpleQueue[_Ticket | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="funnelbridge-intake-writer", daemon=True)
         self._idle, self._idle_interval = idle, idle_interval
-        self._more, self._pause, self._last_idle = False, idle_interval, time.monotonic()
+        self._more, self._step, self._last_idle = False, 0.0, time.monotonic()  # _step: the last one's duration
+        self._quiet = False  # the last wait for a request ended without one: idle work goes on at full speed
         self.groups = 0  # transactions committed, for tests and benchmarks
         self.idle_steps = 0  # steps of idle work done
         self.idle_errors: list[str] = []  # the last hundred failures of idle work
@@ -135,14 +136,25 @@ class GroupCommitter:
             return self._inbox.get()
         if self._more and time.monotonic() - self._last_idle >= 4 * self._idle_interval:
             return _IDLE
+        pause = self._pause()
         try:
-            return self._inbox.get(timeout=self._pause) if self._pause > 0 else self._inbox.get_nowait()
+            ticket = self._inbox.get(timeout=pause) if pause > 0 else self._inbox.get_nowait()
         except queue.Empty:
+            self._quiet = self._quiet or pause > 0  # (still) no request came while waiting
             return _IDLE
+        self._quiet = False
+        return ticket
+
+    def _pause(self) -> float:
+        """How long to wait for a request before the next step of idle work."""
+        if not self._more:
+            return self._idle_interval
+        return 0.0 if self._quiet else self._step
 
     def _idle_step(self) -> None:
         """One step of idle work. Then, if there is more, the writer waits as long as the step took for requests
-        before the next step (requests always go first); if not, ``idle_interval``."""
+        before the next step (requests always go first) — or not at all when none came during the last wait; if
+        there is nothing more, ``idle_interval``."""
         assert self._idle is not None
         began = time.monotonic()
         try:
@@ -152,7 +164,7 @@ class GroupCommitter:
             more = False
         self.idle_steps += 1
         self._last_idle = time.monotonic()
-        self._more, self._pause = more, (self._last_idle - began if more else self._idle_interval)
+        self._more, self._step = more, self._last_idle - began
 
     def _gather(self, first: _Ticket | None) -> tuple[list[_Ticket], bool]:
         """The first ticket plus whatever else is waiting, up to ``max_events``; and whether to stop after."""
