@@ -102,6 +102,10 @@ class Engine:
             self._cache[key] = build().cache()
         return self._cache[key]
 
+    def is_cached(self, key: tuple[Any, ...]) -> bool:
+        """Is ``key`` materialised on this engine (see :meth:`cached`)?"""
+        return key in self._cache
+
     @property
     def name(self) -> str:
         return self.kind.value

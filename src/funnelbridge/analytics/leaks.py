@@ -265,26 +265,31 @@ def step_drivers(
     sizes = jt.group_by("conv").aggregate(n=jt.count()).execute()
     conv = int(sizes.loc[sizes.conv == 1, "n"].sum())
     drop = int(sizes.loc[sizes.conv == 0, "n"].sum())
-    keys = ["contact_id", "journey", "conv"]
-    who = people(ctx)
-    with_attrs = jt.inner_join(who, jt.contact_id == who.cid)
-    parts = [
-        with_attrs.select(*keys, name=(f"{dim.value}=" + with_attrs[dim.value]).cast("string"),
-                          kind=ibis.literal("attribute"))
-        for dim in DRIVER_DIMENSIONS
-    ]  # fmt: skip
-    ev = ctx.table("events")
-    ev = ev.filter(ev.contact_id.notnull()).select(ec=ev.contact_id, etype=ev.type, eep=seconds(ev.occurred_at))
-    did = jt.select("contact_id", "journey", "conv", "entered", "until").inner_join(ev, jt.contact_id == ev.ec)
-    did = did.filter((did.eep >= did.entered) & (did.eep <= did.until))
-    did = did.select(*keys, etype=did.etype).distinct()  # once per journey and event type
-    parts.append(did.select(*keys, name=("did " + did.etype).cast("string"), kind=ibis.literal("event")))
-    long = ibis.union(*parts, distinct=False)  # each journey has one value per attribute: no duplicates
-    frame = long.group_by(["kind", "name", "conv"]).aggregate(n=long.count()).execute()
+    frame = _driver_counts(ctx, jt).execute()
     found = _collect(frame, conv, drop)
     found = [d for d in found if d.converted_with + d.dropped_with >= min_count]
     found.sort(key=lambda d: (-abs(math.log(d.odds_ratio)), d.name))
     return tuple(found[:top])
+
+
+def _driver_counts(ctx: Context, jt: ir.Table) -> ir.Table:
+    """``kind, name, conv, n``: journeys per attribute value and per event type done, converters and droppers apart.
+    The cohort joins the people table once; each attribute is then one small group-by over that join."""
+    who = people(ctx)
+    with_attrs = jt.select("contact_id", "conv").inner_join(who, jt.contact_id == who.cid)
+    parts = []
+    for dim in DRIVER_DIMENSIONS:
+        counted = with_attrs.group_by(["conv", dim.value]).aggregate(n=with_attrs.count())
+        name = (f"{dim.value}=" + counted[dim.value]).cast("string")
+        parts.append(counted.select(kind=ibis.literal("attribute"), name=name, conv="conv", n="n"))
+    ev = ctx.table("events")
+    ev = ev.filter(ev.contact_id.notnull()).select(ec=ev.contact_id, etype=ev.type, eep=seconds(ev.occurred_at))
+    did = jt.select("contact_id", "journey", "conv", "entered", "until").inner_join(ev, jt.contact_id == ev.ec)
+    did = did.filter((did.eep >= did.entered) & (did.eep <= did.until))
+    did = did.select("contact_id", "journey", "conv", "etype").distinct()  # once per journey and event type
+    done = did.group_by(["conv", "etype"]).aggregate(n=did.count())
+    parts.append(done.select(kind=ibis.literal("event"), name=("did " + done.etype).cast("string"), conv="conv", n="n"))
+    return ibis.union(*parts, distinct=False)
 
 
 def _collect(frame: Any, conv: int, drop: int) -> list[Driver]:

@@ -22,7 +22,7 @@ from funnelbridge.analytics.handoff import HandoffScorecard, handoff_scorecard
 from funnelbridge.analytics.leaks import LeakReport, leaks
 from funnelbridge.analytics.periods import Grain, Period, parse_period
 from funnelbridge.analytics.stages import Order, StageFunnel, stage_funnel_views
-from funnelbridge.analytics.tables import Context, Dimension
+from funnelbridge.analytics.tables import Context, Dimension, journeys
 from funnelbridge.analytics.velocity import Velocity, velocity
 from funnelbridge.domain.clock import as_utc, utcnow
 from funnelbridge.errors import ConfigError, InputError
@@ -201,6 +201,7 @@ def build_report(ctx: Context, options: ReportOptions, progress: Callable[[str],
     tick = progress or (lambda _part: None)
     period = parse_period(options.period, ctx.tz, ctx.as_of)
     tick(PARTS[0])
+    journeys(ctx)  # materialised once up front: the funnel, velocity, leaks and economics all read it
     funnel, cohorts, split = stage_funnel_views(ctx, period, order=options.order, cohort=options.cohort, by=options.by)
     tick(PARTS[1])
     tick(PARTS[2])

@@ -31,6 +31,7 @@ from funnelbridge.analytics.tables import (
     flag,
     journey_tops,
     journeys,
+    journeys_ready,
     reach,
     seconds,
     skipped,
@@ -169,7 +170,7 @@ def _cohort_labels(ctx: Context, jt: ir.Table, grain: Grain, period: Period) -> 
 
 def _prepared(ctx: Context, spec: StageFunnelSpec, period: Period) -> ir.Table:
     """One flat projection of the journeys: 0/1 per stage, age, cohort label and dimension value."""
-    if spec.order is Order.ANY and spec.basis is Basis.COHORT:
+    if spec.order is Order.ANY and spec.basis is Basis.COHORT and not journeys_ready(ctx):
         jt = journey_tops(ctx)
         jt = jt.filter(in_period(jt.entered, period))
         marks = {reach(i): flag(jt.top >= i) for i in range(len(ctx.stages))}

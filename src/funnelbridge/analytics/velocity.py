@@ -100,7 +100,8 @@ def current_stages(ctx: Context) -> ir.Table:
 
 
 def _dwell(ctx: Context) -> tuple[StageDwell, ...]:
-    cur = current_stages(ctx)
+    key = ("current_stages", ctx.pipeline_name, epoch(ctx.as_of))
+    cur = ctx.engine.cached(key, lambda: current_stages(ctx))  # read twice: the summaries and the stalled counts
     cur = cur.mutate(age=ibis.literal(epoch(ctx.as_of)) - cur.since)
     found = summarize(ctx, cur, "age", ["stage"])
     limits = {s: ctx.pipeline.stall_limit(s) for s in ctx.stages}
