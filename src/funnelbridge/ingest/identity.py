@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
 
@@ -25,7 +25,10 @@ from funnelbridge.runtime import Runtime
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import events as event_repo
 from funnelbridge.store import identities as identity_repo
-from funnelbridge.store.tables import contacts, deals, merges
+from funnelbridge.store.tables import deals, merges
+
+if TYPE_CHECKING:
+    from funnelbridge.ingest.book import Book
 
 __all__ = [
     "IdentityCache",
@@ -84,7 +87,9 @@ class IdentityCache:
 
 @dataclass(frozen=True)
 class Resolution:
-    """The contact an event belongs to, and what resolving it did."""
+    """The contact an event belongs to, and what resolving it did: ``created`` a new contact, or ``identified`` an
+    anonymous visitor (a known person created with their email is created, not identified — whichever path
+    created it)."""
 
     contact_id: int
     created: bool = False
@@ -92,85 +97,77 @@ class Resolution:
     merged_id: int | None = None
 
 
-def _create(conn: Connection, cache: IdentityCache, email: str | None, external: str | None, at: datetime) -> int:
-    known = email is not None or external is not None
+def _create(book: Book, email: str | None, external: str | None, at: datetime) -> int:
     values = {"email": email, "external_id": external, "created_at": at, "updated_at": at}
-    contact_id = contact_repo.insert_contact(conn, {**values, "identified_at": at if known else None})
+    values["identified_at"] = at if (email is not None or external is not None) else None
+    contact_id = contact_repo.insert_contact(book.conn, values)
+    book.add(contact_id, values)
     if email:
-        cache.by_email[email] = contact_id
+        book.people.by_email[email] = contact_id
     if external:
-        cache.by_external[external] = contact_id
+        book.people.by_external[external] = contact_id
     return contact_id
 
 
-def _link(conn: Connection, cache: IdentityCache, anon: str, contact_id: int, at: datetime, identified: bool) -> None:
-    identity_repo.link_identity(conn, anon, contact_id, at)
+def _link(book: Book, anon: str, contact_id: int, at: datetime, identified: bool) -> None:
+    identity_repo.link_identity(book.conn, anon, contact_id, at)
     if identified:
-        identity_repo.mark_identified(conn, anon, at)
-    cache.by_anon[anon] = contact_id
+        book.mark_identified(anon, at)
+    book.people.by_anon[anon] = contact_id
 
 
-def _identify_visitor(
-    conn: Connection, cache: IdentityCache, visitor: int, email: str | None, external: str | None, at: datetime
-) -> bool:
+def _identify_visitor(book: Book, visitor: int, email: str | None, external: str | None, at: datetime) -> bool:
     """Give an anonymous contact its email/external id; False when it is already someone else."""
-    row = conn.execute(select(contacts.c.email, contacts.c.external_id).where(contacts.c.id == visitor)).one()
-    if row.email is not None or (row.external_id is not None and row.external_id != external):
+    row = book.row(visitor)
+    if row["email"] is not None or (row["external_id"] is not None and row["external_id"] != external):
         return False
     values: dict[str, Any] = {"identified_at": at}
     if email:
         values["email"] = email
-        cache.by_email[email] = visitor
+        book.people.by_email[email] = visitor
     if external:
         values["external_id"] = external
-        cache.by_external[external] = visitor
-    contact_repo.update_contact(conn, visitor, values, at)
+        book.people.by_external[external] = visitor
+    book.change(visitor, values, at)
     return True
 
 
 def resolve_contact(
-    conn: Connection,
-    cache: IdentityCache,
-    *,
-    email: str | None,
-    external_id: str | None,
-    anonymous_id: str | None,
-    at: datetime,
-    now: datetime,
+    book: Book, *, email: str | None, external_id: str | None, anonymous_id: str | None, at: datetime
 ) -> Resolution:
-    """Find (or create) the contact of an event carrying these identifiers, identifying or merging visitors."""
+    """Find (or create) the contact of an event carrying these identifiers, identifying or merging visitors;
+    the batch's :class:`~funnelbridge.ingest.book.Book` holds the rows and writes the changes."""
+    cache = book.people
     known = (cache.by_external.get(external_id) if external_id else None) or (
         cache.by_email.get(email) if email else None
     )
     visitor = cache.by_anon.get(anonymous_id) if anonymous_id else None
     identifying = email is not None or external_id is not None
     if known is None and visitor is None:
-        contact_id = _create(conn, cache, email, external_id, at)
+        contact_id = _create(book, email, external_id, at)
         if anonymous_id:
-            _link(conn, cache, anonymous_id, contact_id, at, identifying)
-        return Resolution(contact_id, created=True, identified=identifying)
+            _link(book, anonymous_id, contact_id, at, identifying)
+        return Resolution(contact_id, created=True)  # a new person, not a visitor becoming known
     if known is None:
         assert visitor is not None
         if not identifying:
             return Resolution(visitor)
-        if _identify_visitor(conn, cache, visitor, email, external_id, at):
-            identity_repo.mark_identified(conn, anonymous_id or "", at)
+        if _identify_visitor(book, visitor, email, external_id, at):
+            book.mark_identified(anonymous_id, at)
             return Resolution(visitor, identified=True)
-        return Resolution(_create(conn, cache, email, external_id, at), created=True, identified=True)
+        return Resolution(_create(book, email, external_id, at), created=True)
     if visitor is None:
         if anonymous_id:
-            _link(conn, cache, anonymous_id, known, at, True)
+            _link(book, anonymous_id, known, at, True)
         return Resolution(known)
-    if visitor == known or _email_of(conn, visitor) is not None:
+    if visitor == known or book.row(visitor)["email"] is not None:
         return Resolution(known)  # same person, or a shared device of two known people: keep both apart
-    merge_contacts(conn, known, visitor, "identified", now)
+    book.merge(known, visitor, "identified")
     cache.by_anon.update({a: known for a, c in cache.by_anon.items() if c == visitor})
-    identity_repo.mark_identified(conn, anonymous_id or "", at)
+    taken = book.row(known)["external_id"]  # the survivor takes over the visitor's external id if it had none
+    cache.by_external.update({x: known for x, c in cache.by_external.items() if c == visitor and x == taken})
+    book.mark_identified(anonymous_id, at)
     return Resolution(known, identified=True, merged_id=visitor)
-
-
-def _email_of(conn: Connection, contact_id: int) -> str | None:
-    return conn.execute(select(contacts.c.email).where(contacts.c.id == contact_id)).scalar_one_or_none()
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -19,13 +19,13 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.sql.dml import Insert
 
 from funnelbridge.errors import InputError, StoreError
-from funnelbridge.ingest.accounts import AccountCache
+from funnelbridge.ingest.accounts import account_domain
 from funnelbridge.ingest.attribution import Bounds, ContactActivity, Touch, apply_activity
+from funnelbridge.ingest.book import Book
 from funnelbridge.ingest.deadletter import Problem, Rejection
 from funnelbridge.ingest.events import Activity, parse_payload
 from funnelbridge.ingest.identity import IdentityCache, resolve_contact
 from funnelbridge.ingest.summary import IngestSummary, Progress
-from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.runtime import Runtime
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import identities as identity_repo
@@ -97,30 +97,27 @@ def _fresh(conn: Connection, activities: Sequence[Activity]) -> tuple[list[Activ
     return fresh, len(activities) - len(fresh)
 
 
-def _contact_of(conn: Connection, cache: IdentityCache, act: Activity, now: datetime, result: BatchResult) -> int:
+def _contact_of(book: Book, act: Activity, result: BatchResult) -> tuple[int, bool]:
+    """The contact of an event, and whether this event made it a known person (created or identified)."""
+    cache = book.people
     known = (cache.by_external.get(act.user_id) if act.user_id else None) or (
         cache.by_email.get(act.email) if act.email else None
     )
     anon = cache.by_anon.get(act.anonymous_id) if act.anonymous_id else None
     if known is not None and (act.anonymous_id is None or anon == known):
-        return known
+        return known, False
     if known is None and anon is not None and not act.identifying:
-        return anon
+        return anon, False
     res = resolve_contact(
-        conn,
-        cache,
-        email=act.email,
-        external_id=act.user_id,
-        anonymous_id=act.anonymous_id,
-        at=act.occurred_at,
-        now=now,
+        book, email=act.email, external_id=act.user_id, anonymous_id=act.anonymous_id, at=act.occurred_at
     )
     result.credit(act.key, created=res.created, identified=res.identified, merged=res.merged_id is not None)
-    if (res.created and act.identifying) or res.identified:
+    new = bool((res.created and act.identifying) or res.identified)
+    if new:
         result.new_people.add(res.contact_id)
     if res.merged_id is not None:
         result.moved[res.merged_id] = res.contact_id
-    return res.contact_id
+    return res.contact_id, new
 
 
 def _row(act: Activity, contact_id: int, now: datetime) -> dict[str, Any]:
@@ -139,37 +136,101 @@ def _row(act: Activity, contact_id: int, now: datetime) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Batch:
+    """One batch on its way into the store: event rows and attribution not written yet, and the book of contacts
+    and accounts. Everything is written at the end — or before a merge, which reads and moves stored rows."""
+
+    conn: Connection
+    now: datetime
+    bounds: Bounds | None
+    result: BatchResult
+    book: Book
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    seen: dict[int, ContactActivity] = field(default_factory=dict)
+    touched: set[int] = field(default_factory=set)
+
+    def add(self, act: Activity, made_person: bool) -> None:
+        contact_id, new = _contact_of(self.book, act, self.result)
+        self.rows.append(_row(act, contact_id, self.now))
+        self.result.contact_of[act.key] = contact_id
+        touch = Touch.of(act.occurred_at, act.source, act.medium, act.campaign)
+        self.seen.setdefault(contact_id, ContactActivity()).see(act.occurred_at, touch, act.identifying)
+        if act.traits or act.type in _UNSUBSCRIBE or act.type in _BOUNCE:
+            self.book.apply_traits(contact_id, _traits_of(act))
+        elif new or made_person:
+            self.book.apply_traits(contact_id, {})
+
+    def write(self, only: set[int] | None = None) -> None:
+        """Write the events and attribution held so far — all, or ``only`` those of some contacts (before a merge
+        of them). The book is flushed first: attribution of ``identified_at`` needs the stored email."""
+        rows, seen = self.rows, self.seen
+        if only is not None:
+            rows = [r for r in self.rows if r["contact_id"] in only]
+            self.rows = [r for r in self.rows if r["contact_id"] not in only]
+            seen = {cid: self.seen.pop(cid) for cid in only if cid in self.seen}
+        else:
+            self.rows, self.seen = [], {}
+        inserted = insert_events(self.conn, rows)
+        self.result.inserted += inserted
+        self.result.duplicates += len(rows) - inserted
+        apply_activity(self.conn, seen, self.now, self.bounds)
+        self.touched.update(seen)
+
+    def finish(self) -> None:
+        self.book.flush()
+        self.write()
+        moved = self.result.moved
+        if moved:
+            self.result.contact_of = {k: _final(moved, c) for k, c in self.result.contact_of.items()}
+        self.result.contact_ids = {_final(moved, c) for c in self.touched}
+
+
+def _final(moved: dict[int, int], contact_id: int) -> int:
+    while contact_id in moved:
+        contact_id = moved[contact_id]
+    return contact_id
+
+
 def store_activities(
     conn: Connection, activities: Sequence[Activity], now: datetime, bounds: Bounds | None = None
 ) -> BatchResult:
     """Store one batch of validated activities in the caller's transaction (``bounds``: see
-    :class:`~funnelbridge.ingest.attribution.Bounds`, shared by the batches of one run)."""
+    :class:`~funnelbridge.ingest.attribution.Bounds`, shared by the batches of one run).
+
+    The result is what storing the fresh events one at a time in occurrence order would give, written set-wise:
+    identifiers looked up in three queries, strangers created in one insert, the rows of contacts that traits or
+    identification change loaded in one query and changed in memory (:class:`~funnelbridge.ingest.book.Book`),
+    then one executemany per kind of write."""
     fresh, dropped = _fresh(conn, activities)
-    result = BatchResult(duplicates=dropped)
-    cache = IdentityCache()
-    cache.prefetch(conn, (a.email for a in fresh), (a.user_id for a in fresh), (a.anonymous_id for a in fresh))
-    _create_strangers(conn, cache, fresh, result)
-    rows: list[dict[str, Any]] = []
-    seen: dict[int, ContactActivity] = {}
-    traits: list[tuple[int, dict[str, Any]]] = []
+    batch = _Batch(conn, now, bounds, BatchResult(duplicates=dropped), Book(conn, now))
+    batch.book.barrier = batch.write
+    book = batch.book
+    book.people.prefetch(conn, (a.email for a in fresh), (a.user_id for a in fresh), (a.anonymous_id for a in fresh))
+    made = _create_strangers(book, fresh, batch.result)
+    _prefetch_rows(book, fresh)
     for act in fresh:
-        contact_id = _contact_of(conn, cache, act, now, result)
-        rows.append(_row(act, contact_id, now))
-        touch = Touch.of(act.occurred_at, act.source, act.medium, act.campaign)
-        activity = seen.setdefault(contact_id, ContactActivity())
-        activity.see(act.occurred_at, touch, act.identifying)
-        if act.traits or act.type in _UNSUBSCRIBE or act.type in _BOUNCE:
-            traits.append((contact_id, _traits_of(act)))
-    with_traits = {c for c, _ in traits}
-    traits.extend((c, {}) for c in sorted(result.new_people - with_traits))
-    seen = _remap(rows, seen, result.moved)
-    result.contact_of = {row["idempotency_key"]: row["contact_id"] for row in rows}
-    result.inserted = insert_events(conn, rows)
-    result.duplicates += len(rows) - result.inserted
-    _apply_traits(conn, traits, now)
-    apply_activity(conn, seen, now, bounds)
-    result.contact_ids = set(seen)
-    return result
+        batch.add(act, act.key in made)
+    batch.finish()
+    return batch.result
+
+
+def _changes_person(act: Activity) -> bool:
+    return bool(act.traits) or act.type in _UNSUBSCRIBE or act.type in _BOUNCE or act.identifying
+
+
+def _prefetch_rows(book: Book, fresh: Sequence[Activity]) -> None:
+    """Load, in one query each, the contacts that traits or identification may change and their accounts."""
+    cache, ids, domains = book.people, set[int](), set[str | None]()
+    for act in fresh:
+        if not _changes_person(act):
+            continue
+        keys = ((cache.by_email, act.email), (cache.by_external, act.user_id), (cache.by_anon, act.anonymous_id))
+        ids.update(table[key] for table, key in keys if key is not None and key in table)
+        domains.add(account_domain(act.email, (act.traits or {}).get("domain")))
+    book.load(ids)
+    domains.update(account_domain(book.rows[cid]["email"], None) for cid in ids if cid in book.rows)
+    book.prefetch_accounts(domains)
 
 
 def _stranger(cache: IdentityCache, act: Activity, claimed: set[str]) -> tuple[str, str] | None:
@@ -186,28 +247,33 @@ def _stranger(cache: IdentityCache, act: Activity, claimed: set[str]) -> tuple[s
     return None if value in table else (kind, value)
 
 
-def _create_strangers(conn: Connection, cache: IdentityCache, fresh: Sequence[Activity], result: BatchResult) -> None:
+def _create_strangers(book: Book, fresh: Sequence[Activity], result: BatchResult) -> set[str]:
     """Create, in bulk, the contacts of people first seen in this batch by one identifier (the common case);
-    anything subtler (an identify with a cookie, a known person) goes through :func:`resolve_contact`."""
-    claimed: set[str] = set()
-    new: list[tuple[str, str, datetime]] = []
+    anything subtler (an identify with a cookie, a known person) goes through :func:`resolve_contact`. Returns
+    the keys of the events that made a known person (an email or external id seen for the first time)."""
+    cache, claimed = book.people, set[str]()
+    new: list[tuple[str, str, datetime, str]] = []
     for act in fresh:
         found = _stranger(cache, act, claimed)
         if found is not None:
-            new.append((*found, act.occurred_at))
+            new.append((*found, act.occurred_at, act.key))
             result.credit(act.key, created=1)
     if not new:
-        return
-    ids = _insert_contacts(conn, [_stranger_row(kind, value, at) for kind, value, at in new])
-    links = []
-    for (kind, value, at), contact_id in zip(new, ids, strict=True):
+        return set()
+    values = [_stranger_row(kind, value, at) for kind, value, at, _ in new]
+    ids = _insert_contacts(book.conn, values)
+    links, made = [], set()
+    for (kind, value, at, key), contact_id, row in zip(new, ids, values, strict=True):
+        book.add(contact_id, row)
         if kind == "anon":
             cache.by_anon[value] = contact_id
             links.append({"anonymous_id": value, "contact_id": contact_id, "first_seen_at": at})
         else:
             (cache.by_email if kind == "email" else cache.by_external)[value] = contact_id
             result.new_people.add(contact_id)
-    identity_repo.link_identities(conn, links)
+            made.add(key)
+    identity_repo.link_identities(book.conn, links)
+    return made
 
 
 def _stranger_row(kind: str, value: str, at: datetime) -> dict[str, Any]:
@@ -251,32 +317,6 @@ def _traits_of(act: Activity) -> dict[str, Any]:
     if act.type in _BOUNCE:
         traits["bounced"] = True
     return traits
-
-
-def _apply_traits(conn: Connection, traits: list[tuple[int, dict[str, Any]]], now: datetime) -> None:
-    accounts = AccountCache()
-    for contact_id, values in traits:
-        apply_traits(conn, accounts, contact_repo.resolve_merged(conn, contact_id), values, now)
-
-
-def _remap(
-    rows: list[dict[str, Any]], seen: dict[int, ContactActivity], moved: dict[int, int]
-) -> dict[int, ContactActivity]:
-    """Point this batch's rows and observations of contacts merged away during the batch at their survivors."""
-    if not moved:
-        return seen
-
-    def final(contact_id: int) -> int:
-        while contact_id in moved:
-            contact_id = moved[contact_id]
-        return contact_id
-
-    for row in rows:
-        row["contact_id"] = final(row["contact_id"])
-    out: dict[int, ContactActivity] = {}
-    for contact_id, act in seen.items():
-        out.setdefault(final(contact_id), ContactActivity()).absorb(act)
-    return out
 
 
 def _validate(

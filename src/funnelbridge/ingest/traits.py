@@ -19,7 +19,7 @@ from funnelbridge.ingest.accounts import AccountCache, account_changes, match_ac
 from funnelbridge.store import accounts as account_repo
 from funnelbridge.store import contacts as contact_repo
 
-__all__ = ["CONTACT_TRAITS", "TRAIT_COERCERS", "apply_traits", "contact_changes"]
+__all__ = ["CONTACT_TRAITS", "TRAIT_COERCERS", "apply_traits", "company_traits", "contact_changes"]
 
 CONTACT_TRAITS = ("first_name", "last_name", "title", "seniority", "phone", "country", "unsubscribed", "bounced")
 _COMPANY = {"company": "name", "industry": "industry", "employees": "employees", "technologies": "technologies"}
@@ -59,6 +59,14 @@ def contact_changes(row: Mapping[str, Any], traits: Mapping[str, Any]) -> dict[s
     return out
 
 
+def company_traits(traits: Mapping[str, Any]) -> dict[str, Any]:
+    """Account attributes the traits give (a person's country stands in for a company's missing one)."""
+    company = {col: traits[t] for t, col in _COMPANY.items() if traits.get(t) is not None}
+    if traits.get("country") and "country" not in company:
+        company["country"] = traits["country"]
+    return company
+
+
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool | list | dict):
         return value
@@ -71,9 +79,7 @@ def apply_traits(
     """Apply traits to a contact and its account; True when anything changed."""
     row = contact_repo.get_contact(conn, contact_id)
     changes = contact_changes(row, traits)
-    company = {col: traits[t] for t, col in _COMPANY.items() if traits.get(t) is not None}
-    if traits.get("country") and "country" not in company:
-        company["country"] = traits["country"]
+    company = company_traits(traits)
     account_id = row["account_id"]
     if account_id is None or traits.get("domain"):
         account_id = match_account(
