@@ -208,22 +208,29 @@ def store_activities(
     book = batch.book
     book.people.prefetch(conn, (a.email for a in fresh), (a.user_id for a in fresh), (a.anonymous_id for a in fresh))
     made = _create_strangers(book, fresh, batch.result)
-    _prefetch_rows(book, fresh)
+    _prefetch_rows(book, fresh, made)
     for act in fresh:
         batch.add(act, act.key in made)
     batch.finish()
     return batch.result
 
 
-def _changes_person(act: Activity) -> bool:
-    return bool(act.traits) or act.type in _UNSUBSCRIBE or act.type in _BOUNCE or act.identifying
+def _may_change(cache: IdentityCache, act: Activity, made: set[str]) -> bool:
+    """Whether storing the event may change its contact's row: traits, an unsubscribe or bounce, a new person
+    (matched to an account) or an identification or merge (anything but the fast paths of :func:`_contact_of`)."""
+    if act.traits or act.type in _UNSUBSCRIBE or act.type in _BOUNCE or act.key in made:
+        return True
+    if not act.identifying:
+        return False
+    known = cache.by_external.get(act.user_id or "") or cache.by_email.get(act.email or "")
+    return known is None or (act.anonymous_id is not None and cache.by_anon.get(act.anonymous_id) != known)
 
 
-def _prefetch_rows(book: Book, fresh: Sequence[Activity]) -> None:
-    """Load, in one query each, the contacts that traits or identification may change and their accounts."""
+def _prefetch_rows(book: Book, fresh: Sequence[Activity], made: set[str]) -> None:
+    """Load, in one query each, the contacts that the batch may change and the accounts they may match."""
     cache, ids, domains = book.people, set[int](), set[str | None]()
     for act in fresh:
-        if not _changes_person(act):
+        if not _may_change(cache, act, made):
             continue
         keys = ((cache.by_email, act.email), (cache.by_external, act.user_id), (cache.by_anon, act.anonymous_id))
         ids.update(table[key] for table, key in keys if key is not None and key in table)
