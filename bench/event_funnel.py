@@ -131,7 +131,7 @@ def run_spark(duck: Any, events: int, people: int) -> dict[str, Any]:
     backend = connect("spark", session=session)
     session.read.parquet(str(path)).createOrReplaceTempView("bench_events")
     seconds, _cpu, counts = ibis_counts(backend.table("bench_events"), 4)
-    baseline = [int(v) for v in con.execute(BASELINE, {"w": WINDOW_US}).fetchone() or ()]
+    baseline = [int(v) for v in con.execute(BASELINE, {"w": WINDOW_US}).fetchall()[0] or ()]
     return {"events": events, "people": people, "ibis_seconds": seconds, "counts": counts,
             "same_counts_as_duckdb_sql": counts == baseline == duck_counts,
             "duckdb_ibis_seconds_same_events": duck_seconds,
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     gen_seconds = generate(con, args.events, args.people)
     table = backend.table("events")
     ibis_seconds, ibis_cpu, ibis_result = ibis_counts(table, 4, args.repeat)
-    sql_seconds, sql_cpu, row = timed_cpu(lambda: con.execute(BASELINE, {"w": WINDOW_US}).fetchone(), args.repeat)
+    sql_seconds, sql_cpu, row = timed_cpu(lambda: con.execute(BASELINE, {"w": WINDOW_US}).fetchall()[0], args.repeat)
     sql_result = [int(v) for v in row or ()]
     growth = {}
     for n in (int(s) for s in args.steps.split(",") if s):

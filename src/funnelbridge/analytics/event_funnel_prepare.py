@@ -96,7 +96,7 @@ def prepare_events(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     base = events.select(
         pid=_text(events.person_id), us=_epoch_us(events), bk=_breakdown(events, spec), sig=_signature(flags), **flags
     )
-    if spec.order is not Order.STRICT:  # strict funnels need every event: any other event breaks a sequence
+    if spec.order is not Order.STRICT and _has_filters(spec):  # else the event-name filter above was exact
         base = base.filter(base.sig != 0)
     extra: dict[str, ir.Value] = {}
     if needs_seq(spec):
@@ -106,6 +106,10 @@ def prepare_events(events: ir.Table, spec: FunnelSpec) -> ir.Table:
         same_time = ibis.window(group_by=[base.pid, base.us])
         extra["mixed"] = base.sig.min().over(same_time) != base.sig.max().over(same_time)
     return base.mutate(**extra) if extra else base
+
+
+def _has_filters(spec: FunnelSpec) -> bool:
+    return any(s.filters for s in (*spec.steps, *(e.step for e in spec.exclusions)))
 
 
 def shares_events(spec: FunnelSpec) -> bool:

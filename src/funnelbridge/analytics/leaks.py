@@ -265,16 +265,34 @@ def step_drivers(
     sizes = jt.group_by("conv").aggregate(n=jt.count()).execute()
     conv = int(sizes.loc[sizes.conv == 1, "n"].sum())
     drop = int(sizes.loc[sizes.conv == 0, "n"].sum())
-    frame = _driver_counts(ctx, jt).execute()
+    frame = _driver_counts(ctx, jt, _first_events(ctx, period)).execute()
     found = _collect(frame, conv, drop)
     found = [d for d in found if d.converted_with + d.dropped_with >= min_count]
     found.sort(key=lambda d: (-abs(math.log(d.odds_ratio)), d.name))
     return tuple(found[:top])
 
 
-def _driver_counts(ctx: Context, jt: ir.Table) -> ir.Table:
+def _first_events(ctx: Context, period: Period) -> ir.Table:
+    """``contact_id, journey, etype, first_at``: each cohort journey's first event of each type from entering the
+    funnel up to ``as_of``. Materialised once per report: every step's drivers read it (a journey did an event type
+    before ``until`` exactly when its first one since entering is no later), so the events are joined once."""
+
+    def build() -> ir.Table:
+        jt = _cohort(ctx, period.start_s, period.end_s).select("contact_id", "journey", "entered")
+        ev = ctx.table("events")
+        ev = ev.filter(ev.contact_id.notnull()).select(ec=ev.contact_id, etype=ev.type, eep=seconds(ev.occurred_at))
+        did = jt.inner_join(ev, jt.contact_id == ev.ec)
+        did = did.filter((did.eep >= did.entered) & (did.eep <= epoch(ctx.as_of)))
+        return did.group_by(["contact_id", "journey", "etype"]).aggregate(first_at=did.eep.min())
+
+    key = ("first_events", ctx.pipeline_name, epoch(ctx.as_of), period.start_s, period.end_s)
+    return ctx.engine.cached(key, build)
+
+
+def _driver_counts(ctx: Context, jt: ir.Table, first: ir.Table) -> ir.Table:
     """``kind, name, conv, n``: journeys per attribute value and per event type done, converters and droppers apart.
-    The cohort joins the people table once; each attribute is then one small group-by over that join."""
+    The cohort joins the people table once; each attribute is then one small group-by over that join; events come
+    from :func:`_first_events`."""
     who = people(ctx)
     with_attrs = jt.select("contact_id", "conv").inner_join(who, jt.contact_id == who.cid)
     parts = []
@@ -282,11 +300,9 @@ def _driver_counts(ctx: Context, jt: ir.Table) -> ir.Table:
         counted = with_attrs.group_by(["conv", dim.value]).aggregate(n=with_attrs.count())
         name = (f"{dim.value}=" + counted[dim.value]).cast("string")
         parts.append(counted.select(kind=ibis.literal("attribute"), name=name, conv="conv", n="n"))
-    ev = ctx.table("events")
-    ev = ev.filter(ev.contact_id.notnull()).select(ec=ev.contact_id, etype=ev.type, eep=seconds(ev.occurred_at))
-    did = jt.select("contact_id", "journey", "conv", "entered", "until").inner_join(ev, jt.contact_id == ev.ec)
-    did = did.filter((did.eep >= did.entered) & (did.eep <= did.until))
-    did = did.select("contact_id", "journey", "conv", "etype").distinct()  # once per journey and event type
+    keys = jt.select(kc=jt.contact_id, kj=jt.journey, conv=jt.conv, until=jt.until)
+    did = first.inner_join(keys, [first.contact_id == keys.kc, first.journey == keys.kj])
+    did = did.filter(did.first_at <= did.until)  # one row per journey and event type
     done = did.group_by(["conv", "etype"]).aggregate(n=did.count())
     parts.append(done.select(kind=ibis.literal("event"), name=("did " + done.etype).cast("string"), conv="conv", n="n"))
     return ibis.union(*parts, distinct=False)
