@@ -46,9 +46,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     committer = GroupCommitter(rt, idle=idle, idle_interval=interval or 0.25)
     committer.start()
     app.state.committer = committer
-    yield
-    committer.stop()
-    app.state.committer = None
+    try:
+        yield
+    finally:
+        committer.stop()
+        app.state.committer = None
 
 
 DRAIN_STEP = 10

@@ -73,7 +73,7 @@ class IntakeFastPath:
     async def _answer(self, request: Request, who: Principal, send: Send) -> None:
         body = await request.body()  # over the size limit, BodyLimit (outside) answers 413
         payload = _object(body)
-        if payload is None:  # the route's problem, as before any check of the caller (as the route does)
+        if payload is None:  # not one JSON object: the route answers (bad JSON fails there before any check)
             await self.app(request.scope, _replay(body, request.receive), send)
             return
         try:
