@@ -291,6 +291,7 @@ def main() -> None:
         "--servers", nargs="+", default=[p[0] for p in PHASES], help="phases to run (trials; ratios need all)"
     )
     parser.add_argument("--worker-batch", type=int, default=WORKER_BATCH, help="contacts scored per transaction")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     parser.add_argument("--catch-up", type=float, default=20.0, help="seconds to watch the drainer catch up")
     parser.add_argument("--batch-clients", type=int, default=2, help="concurrent connections posting batches")
     args = parser.parse_args()
@@ -319,8 +320,8 @@ def main() -> None:
     if set(args.servers) >= {p[0] for p in PHASES}:
         _ratios(result)
         _targets(result)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
