@@ -65,10 +65,14 @@ class Book:
             self.rows[contact_id] = contact_repo.get_contact(self.conn, contact_id)
         return self.rows[contact_id]
 
-    def prefetch_accounts(self, domains: Iterable[str | None]) -> None:
-        """Look up the accounts of these company domains and load their rows (two queries)."""
+    def prefetch_accounts(
+        self, domains: Iterable[str | None], rows_of: Iterable[str | None] = (), ids: Iterable[int] = ()
+    ) -> None:
+        """Look up the accounts of these company domains (one query), and load the rows of those ``rows_of``
+        these domains and of the accounts ``ids`` (one more)."""
         self.firms.prefetch(self.conn, domains, [])
-        self.account_row_of(self.firms.by_domain.values())
+        found = (self.firms.by_domain.get(d) for d in rows_of if d)
+        self.account_row_of([*ids, *(aid for aid in found if aid is not None)])
 
     def account_row_of(self, ids: Iterable[int]) -> None:
         missing = {aid for aid in ids if aid not in self.accounts}
@@ -121,7 +125,7 @@ class Book:
         if dom is None:
             return None
         if f"d:{dom}" not in self.firms.checked:
-            self.prefetch_accounts([dom])
+            self.prefetch_accounts([dom], [dom])
         found = self.firms.by_domain.get(dom)
         if found is not None:
             return found

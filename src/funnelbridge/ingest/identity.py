@@ -75,25 +75,14 @@ class IdentityCache:
         externals: Iterable[str | None],
         anons: Iterable[str | None],
     ) -> None:
-        """Load the contacts behind these keys: one query for a few keys (a request's events), else three."""
-        wanted = (
-            {e for e in emails if e and e not in self.by_email},
-            {x for x in externals if x and x not in self.by_external},
-            {a for a in anons if a and a not in self.by_anon},
+        """Load the contacts behind these keys in three queries."""
+        self.by_email.update(contact_repo.ids_by_emails(conn, (e for e in emails if e and e not in self.by_email)))
+        self.by_external.update(
+            contact_repo.ids_by_external_ids(conn, (x for x in externals if x and x not in self.by_external))
         )
-        if sum(map(len, wanted)) <= _FEW:
-            found = identity_repo.contacts_by_identifiers(conn, *wanted)
-        else:
-            found = (
-                contact_repo.ids_by_emails(conn, wanted[0]),
-                contact_repo.ids_by_external_ids(conn, wanted[1]),
-                identity_repo.contacts_by_anonymous_ids(conn, wanted[2]),
-            )
-        for table, ids in zip((self.by_email, self.by_external, self.by_anon), found, strict=True):
-            table.update(ids)
-
-
-_FEW = 32  # keys looked up in one statement (a UNION of three small IN lists)
+        self.by_anon.update(
+            identity_repo.contacts_by_anonymous_ids(conn, (a for a in anons if a and a not in self.by_anon))
+        )
 
 
 @dataclass(frozen=True)

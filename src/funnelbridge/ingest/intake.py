@@ -26,6 +26,7 @@ from funnelbridge.ingest.deadletter import Problem, Rejection
 from funnelbridge.ingest.events import Activity, parse_payload
 from funnelbridge.ingest.identity import IdentityCache, resolve_contact
 from funnelbridge.ingest.summary import IngestSummary, Progress
+from funnelbridge.ingest.traits import company_traits
 from funnelbridge.runtime import Runtime
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import identities as identity_repo
@@ -227,17 +228,25 @@ def _may_change(cache: IdentityCache, act: Activity, made: set[str]) -> bool:
 
 
 def _prefetch_rows(book: Book, fresh: Sequence[Activity], made: set[str]) -> None:
-    """Load, in one query each, the contacts that the batch may change and the accounts they may match."""
-    cache, ids, domains = book.people, set[int](), set[str | None]()
+    """Load, in one query each, the contacts the batch may change, the accounts they may be matched to (when they
+    have none or a domain is given) and the rows of accounts that company traits may change."""
+    cache, wanted = book.people, list[tuple[Activity, list[int]]]()
     for act in fresh:
-        if not _may_change(cache, act, made):
-            continue
-        keys = ((cache.by_email, act.email), (cache.by_external, act.user_id), (cache.by_anon, act.anonymous_id))
-        ids.update(table[key] for table, key in keys if key is not None and key in table)
-        domains.add(account_domain(act.email, (act.traits or {}).get("domain")))
-    book.load(ids)
-    domains.update(account_domain(book.rows[cid]["email"], None) for cid in ids if cid in book.rows)
-    book.prefetch_accounts(domains)
+        if _may_change(cache, act, made):
+            keys = ((cache.by_email, act.email), (cache.by_external, act.user_id), (cache.by_anon, act.anonymous_id))
+            wanted.append((act, [table[key] for table, key in keys if key is not None and key in table]))
+    book.load(cid for _, ids in wanted for cid in ids)
+    domains, company, firms = set[str | None](), set[str | None](), set[int]()
+    for act, ids in wanted:
+        traits, rows = act.traits or {}, [book.rows[cid] for cid in ids if cid in book.rows]
+        if traits.get("domain") or not rows or any(r["account_id"] is None for r in rows):
+            mine = {account_domain(act.email, traits.get("domain"))}
+            mine.update(account_domain(r["email"], None) for r in rows)
+            domains |= mine
+            company |= mine if company_traits(traits) else set()
+        if company_traits(traits):
+            firms.update(r["account_id"] for r in rows if r["account_id"] is not None)
+    book.prefetch_accounts(domains, company, firms)
 
 
 def _stranger(cache: IdentityCache, act: Activity, claimed: set[str]) -> tuple[str, str] | None:

@@ -6,15 +6,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, literal, select, union_all, update
+from sqlalchemy import Connection, select, update
 
 from funnelbridge.store.bulk import execute_many, lookup
-from funnelbridge.store.tables import contacts, identities
+from funnelbridge.store.tables import identities
 
 __all__ = [
     "anonymous_ids_of",
     "contacts_by_anonymous_ids",
-    "contacts_by_identifiers",
     "link_identities",
     "link_identity",
     "mark_identified",
@@ -25,27 +24,6 @@ __all__ = [
 def contacts_by_anonymous_ids(conn: Connection, anonymous_ids: Iterable[str | None]) -> dict[str, int]:
     """``{anonymous id: contact id}`` for the ids that are known."""
     return lookup(conn, identities.c.anonymous_id, identities.c.contact_id, anonymous_ids)
-
-
-def contacts_by_identifiers(
-    conn: Connection, emails: set[str], external_ids: set[str], anonymous_ids: set[str]
-) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """``({email: contact id}, {external id: contact id}, {anonymous id: contact id})`` for the keys that are known,
-    in one statement (for a handful of keys: each is a bound parameter)."""
-    parts = [
-        select(literal(kind).label("kind"), key.label("key"), value.label("contact_id")).where(key.in_(sorted(keys)))
-        for kind, key, value, keys in (
-            ("e", contacts.c.email, contacts.c.id, emails),
-            ("x", contacts.c.external_id, contacts.c.id, external_ids),
-            ("a", identities.c.anonymous_id, identities.c.contact_id, anonymous_ids),
-        )
-        if keys
-    ]
-    found: dict[str, dict[str, int]] = {"e": {}, "x": {}, "a": {}}
-    if parts:
-        for kind, key, contact_id in conn.execute(union_all(*parts) if len(parts) > 1 else parts[0]):
-            found[kind][key] = contact_id
-    return found["e"], found["x"], found["a"]
 
 
 def link_identity(conn: Connection, anonymous_id: str, contact_id: int, first_seen_at: datetime) -> None:
