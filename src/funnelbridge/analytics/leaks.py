@@ -37,6 +37,7 @@ from funnelbridge.analytics.tables import (
     Dimension,
     as_int,
     dimension_column,
+    entry,
     journeys,
     people,
     reach,
@@ -205,9 +206,10 @@ def _adjust(groups: list[list[Comparison]], alpha: float) -> list[list[Compariso
 
 
 def _top(ctx: Context, jt: ir.Table) -> ir.IntegerValue:
-    """Index of the furthest stage a journey reached (droppers of step i → i+1 have top == i)."""
+    """Index of the furthest stage a journey reached (droppers of step i → i+1 have top == i): the furthest stage
+    it entered directly (``r_i`` is set exactly when some ``e_j``, j >= i, is; the ``e`` columns are stored)."""
     n = len(ctx.stages)
-    return ibis.cases(*((jt[reach(i)].notnull(), i) for i in reversed(range(n))), else_=-1)
+    return ibis.cases(*((jt[entry(i)].notnull(), i) for i in reversed(range(n))), else_=-1)
 
 
 def _all_reasons(ctx: Context, jt: ir.Table) -> dict[str, tuple[ReasonCount, ...]]:
@@ -265,7 +267,7 @@ def step_drivers(
     sizes = jt.group_by("conv").aggregate(n=jt.count()).execute()
     conv = int(sizes.loc[sizes.conv == 1, "n"].sum())
     drop = int(sizes.loc[sizes.conv == 0, "n"].sum())
-    frame = _driver_counts(ctx, jt, _first_events(ctx, period)).execute()
+    frame = _driver_counts(ctx, period, jt, (ia, ib)).execute()
     found = _collect(frame, conv, drop)
     found = [d for d in found if d.converted_with + d.dropped_with >= min_count]
     found.sort(key=lambda d: (-abs(math.log(d.odds_ratio)), d.name))
@@ -289,23 +291,44 @@ def _first_events(ctx: Context, period: Period) -> ir.Table:
     return ctx.engine.cached(key, build)
 
 
-def _driver_counts(ctx: Context, jt: ir.Table, first: ir.Table) -> ir.Table:
-    """``kind, name, conv, n``: journeys per attribute value and per event type done, converters and droppers apart.
-    The cohort joins the people table once; each attribute is then one small group-by over that join; events come
-    from :func:`_first_events`."""
-    who = people(ctx)
-    with_attrs = jt.select("contact_id", "conv").inner_join(who, jt.contact_id == who.cid)
-    parts = []
-    for dim in DRIVER_DIMENSIONS:
-        counted = with_attrs.group_by(["conv", dim.value]).aggregate(n=with_attrs.count())
-        name = (f"{dim.value}=" + counted[dim.value]).cast("string")
-        parts.append(counted.select(kind=ibis.literal("attribute"), name=name, conv="conv", n="n"))
+def _attribute_tops(ctx: Context, period: Period) -> ir.Table:
+    """``name, top, n``: cohort journeys per attribute value (``dim=value``) and furthest stage reached. Materialised
+    once per report: a journey reached stage i exactly when ``top >= i``, so every step's attribute counts are sums
+    over this small table (the cohort joins the people table once, each attribute is one group-by)."""
+
+    def build() -> ir.Table:
+        jt = _cohort(ctx, period.start_s, period.end_s)
+        jt = jt.select("contact_id", top=_top(ctx, jt))
+        who = people(ctx)
+        joined = jt.inner_join(who, jt.contact_id == who.cid)
+        parts = []
+        for dim in DRIVER_DIMENSIONS:
+            counted = joined.group_by(["top", dim.value]).aggregate(n=joined.count())
+            parts.append(counted.select(name=(f"{dim.value}=" + counted[dim.value]).cast("string"), top="top", n="n"))
+        return ibis.union(*parts, distinct=False)
+
+    key = ("attribute_tops", ctx.pipeline_name, epoch(ctx.as_of), period.start_s, period.end_s)
+    return ctx.engine.cached(key, build)
+
+
+def _driver_counts(ctx: Context, period: Period, jt: ir.Table, step: tuple[int, int]) -> ir.Table:
+    """``kind, name, conv, n``: the step's journeys (``jt``: reached its from-stage) per attribute value and per
+    event type done, converters and droppers apart, from :func:`_attribute_tops` and :func:`_first_events`."""
+    ia, ib = step
+    tops = _attribute_tops(ctx, period)
+    tops = tops.filter(tops.top >= ia)
+    tops = tops.mutate(conv=ibis.cases((tops.top >= ib, 1), else_=0))
+    attrs = tops.group_by(["name", "conv"]).aggregate(n=tops.n.sum())
+    first = _first_events(ctx, period)
     keys = jt.select(kc=jt.contact_id, kj=jt.journey, conv=jt.conv, until=jt.until)
     did = first.inner_join(keys, [first.contact_id == keys.kc, first.journey == keys.kj])
     did = did.filter(did.first_at <= did.until)  # one row per journey and event type
     done = did.group_by(["conv", "etype"]).aggregate(n=did.count())
-    parts.append(done.select(kind=ibis.literal("event"), name=("did " + done.etype).cast("string"), conv="conv", n="n"))
-    return ibis.union(*parts, distinct=False)
+    return ibis.union(
+        attrs.select(kind=ibis.literal("attribute"), name="name", conv="conv", n=attrs.n.cast("int64")),
+        done.select(kind=ibis.literal("event"), name=("did " + done.etype).cast("string"), conv="conv", n="n"),
+        distinct=False,
+    )
 
 
 def _collect(frame: Any, conv: int, drop: int) -> list[Driver]:
