@@ -226,10 +226,10 @@ def _columns_chunk(
 def _gc_paused(plan: _Plan) -> Iterator[None]:
     """No cyclic garbage collection during the import: a chunk's tens of thousands of live row lists and tuples
     (and the run's per-contact bounds) made every collection walk them all — a third of the import's CPU time,
-    and even one collection per chunk cost ~2 us a row. The import makes little cyclic garbage; collection is
-    re-enabled (if it was on) when the import ends or fails. Other threads of the process are affected meanwhile.
-    Not when contacts are scored inside the import (``after`` without ``defer``): that is slow anyway and makes
-    garbage of its own."""
+    and even one collection per chunk cost ~2 us a row. The import makes next to no cyclic garbage (5 objects
+    after 200,000 events); collection is re-enabled (if it was on) when the import ends or fails. Other threads
+    of the process are affected meanwhile. Not when contacts are scored inside the import (``after`` without
+    ``defer``): that is slow anyway and makes garbage of its own."""
     pause = gc.isenabled() and not (plan.after and not plan.defer)
     if pause:
         gc.disable()
