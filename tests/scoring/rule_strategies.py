@@ -55,11 +55,11 @@ lead_leaves = st.one_of(
         st.sampled_from([0, 50, 200, 1000]),
     ),
     st.builds(lambda v: _leaf("account.employees", "between", v), st.sampled_from([[50, 200], [0, 10]])),
-    st.builds(lambda v: _leaf("account.employees", "in", v), st.sampled_from([[50, 200], [7]])),
+    st.builds(lambda v: _leaf("account.employees", "in", v), st.sampled_from([[50, 200], [7], []])),
     st.builds(
         lambda op, v: _leaf("account.industry", op, v),
         st.sampled_from(["in", "not_in"]),
-        st.sampled_from([["software", "finance"], ["retail"]]),
+        st.sampled_from([["software", "finance"], ["retail"], []]),
     ),
     st.builds(
         lambda op, v: _leaf("account.technologies", op, v),

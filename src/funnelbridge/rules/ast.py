@@ -17,6 +17,7 @@ the trailing window before the evaluation time. The compilers live in :mod:`funn
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Union
 
@@ -64,6 +65,16 @@ class FieldCondition(BaseModel):
     event: str | None = None
     where: Condition | None = None
     within: str | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _dates_as_iso(cls, value: Any) -> Any:
+        """YAML reads an unquoted ``2025-06-01`` as a date: keep it as ISO text, as the compilers expect."""
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, list | tuple):
+            return [v.isoformat() if isinstance(v, date) else v for v in value]
+        return value
 
     @field_validator("within")
     @classmethod

@@ -8,6 +8,7 @@ rejected at playbook load time.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -94,6 +95,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _time_problem(value: Any) -> str | None:
+    """Why a timestamp field's comparison value is not an ISO time (``2025-06-01`` or ``2025-06-01T10:00+02:00``)."""
+    for item in value if isinstance(value, list | tuple) else [value]:
+        if isinstance(item, datetime | date):
+            continue
+        try:
+            datetime.fromisoformat(str(item))
+        except ValueError:
+            return f"expected an ISO time such as 2025-06-01 or 2025-06-01T10:00:00+00:00, got {item!r}"
+    return None
+
+
 def _value_problem(leaf: FieldCondition, ftype: FieldType) -> str | None:
     op, value = leaf.op, leaf.value
     if op in _NO_VALUE_OPS:
@@ -107,9 +120,11 @@ def _value_problem(leaf: FieldCondition, ftype: FieldType) -> str | None:
             return f"op between needs [low, high], got {value!r}"
         if ftype == FieldType.NUM and not all(_is_number(v) for v in value):
             return f"expected numbers for a numeric field, got {value!r}"
-        return None
+        return _time_problem(value) if ftype == FieldType.TIME else None
     if op in _NUMERIC_OPS and ftype == FieldType.NUM and not _is_number(value):
         return f"expected a number, got {value!r}"
+    if ftype == FieldType.TIME:
+        return _time_problem(value)
     if op == Op.MATCHES:
         import re
 
@@ -121,7 +136,15 @@ def _value_problem(leaf: FieldCondition, ftype: FieldType) -> str | None:
 
 
 def check_condition_leaf(leaf: FieldCondition, *, event_level: bool = False) -> str | None:
-    """Return why ``leaf`` is invalid (unknown field, op/type mismatch), or None when it is fine."""
+    """Return why ``leaf`` is invalid (unknown field, op/type mismatch), or None when it is fine. The reason
+    names the field, so a load error shows file, line, path and field even deep in a nested condition."""
+    problem = _leaf_problem(leaf, event_level=event_level)
+    if problem is None or repr(leaf.field) in problem or f" {leaf.field}" in problem:
+        return problem
+    return f"field {leaf.field!r}: {problem}"
+
+
+def _leaf_problem(leaf: FieldCondition, *, event_level: bool) -> str | None:
     ftype = field_type(leaf.field, event_level=event_level)
     if ftype is None:
         known = sorted(EVENT_FIELDS if event_level else LEAD_FIELDS)
@@ -133,6 +156,6 @@ def check_condition_leaf(leaf: FieldCondition, *, event_level: bool = False) -> 
         return "event/where/within only apply to events.* fields"
     if leaf.op in _NUMERIC_OPS and ftype in (FieldType.STR, FieldType.BOOL, FieldType.LIST):
         return f"op {leaf.op} needs a number or time field, {leaf.field} is {ftype}"
-    if leaf.op in _TEXT_OPS and ftype in (FieldType.NUM, FieldType.BOOL, FieldType.LIST):
+    if leaf.op in _TEXT_OPS and ftype in (FieldType.NUM, FieldType.BOOL, FieldType.LIST, FieldType.TIME):
         return f"op {leaf.op} needs a text field, {leaf.field} is {ftype}"
     return _value_problem(leaf, ftype)

@@ -224,8 +224,33 @@ def _check_supported(field_name: str) -> None:
         raise EngineError(f"the Ibis compiler does not handle free-form field {field_name!r}; use the Python path")
 
 
+_TEXT_TIME_ENGINES = {"sqlite"}
+"""Ibis engines that store timestamps as text and compare them as text (``2025-04-01T00:00:00+00:00`` sorts
+after ``2025-04-01 00:00:00``) and cannot subtract them: time conditions are refused there, not answered wrong."""
+
+
+def _check_engine(table: ir.Table, conditions: Sequence[Node | None], *, event_level: bool) -> None:
+    try:
+        engine = ibis.get_backend(table).name
+    except Exception:  # an unbound expression: the engine is chosen at execution
+        return
+    if engine not in _TEXT_TIME_ENGINES:
+        return
+    for cond in conditions:
+        for leaf in leaves(cond, into_where=True):
+            timed = (
+                leaf.field.startswith("events.") or field_type(leaf.field, event_level=event_level) == FieldType.TIME
+            )
+            if timed:
+                raise EngineError(
+                    f"the Ibis compiler cannot compare times on {engine} (it compares them as text): "
+                    f"{leaf.field!r} needs DuckDB (the batch scorer's engine) or the Python path"
+                )
+
+
 def compile_event_condition(events: ir.Table, condition: Node) -> ir.BooleanValue:
     """An event-level condition (a rule's ``where``) as a boolean column of ``events``."""
+    _check_engine(events, [condition], event_level=True)
 
     def leaf_fn(leaf: FieldCondition) -> ir.BooleanValue:
         _check_supported(leaf.field)
@@ -309,6 +334,7 @@ def lead_frame(
     With ``events=None`` the lead table carries the aggregates itself, as columns ``agg_0``, ``agg_1``, ... in the
     order of :func:`aggregate_leaves`: the number of matching events (``events.count``) or the time of the newest
     (``events.days_since_last``, null when none)."""
+    _check_engine(leads, conditions, event_level=False)
     as_of = as_utc(as_of)
     frame = LeadFrame(leads, as_of)
     table = leads
