@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from ingest_helpers import accounts, by_email, events, identify, identities, live_contacts, merges, page, rows, track
+from sqlalchemy import select
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.errors import DomainError
@@ -110,6 +111,9 @@ def test_accounts_by_domain_never_for_free_mail(rt: Runtime) -> None:
     assert by_email(rt, "b@acme.com")["account_id"] == acme["id"]
     assert by_email(rt, "c@gmail.com")["account_id"] is None
     assert by_email(rt, "d@yahoo.co.uk")["account_id"] is None
+    with rt.db.read() as conn:  # attributes never given stay SQL NULL (not a JSON null)
+        unset = select(accounts.c.id).where(accounts.c.technologies.is_(None), accounts.c.industry.is_(None))
+        assert list(conn.execute(unset).scalars()) == [acme["id"]]
 
 
 def test_unsubscribe_and_bounce_events_set_flags(rt: Runtime) -> None:

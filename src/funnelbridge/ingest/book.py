@@ -159,8 +159,13 @@ class Book:
     def _insert_accounts(self) -> None:
         if not self.new_accounts:
             return
-        rows = [{k: self.accounts[temp][k] for k in _NEW_ACCOUNT} for temp in self.new_accounts]
-        real = dict(zip(self.new_accounts, account_repo.insert_accounts_returning(self.conn, rows), strict=True))
+        groups: dict[tuple[str, ...], list[int]] = {}  # by the columns set: unset ones stay SQL NULL, not JSON null
+        for temp in self.new_accounts:
+            groups.setdefault(tuple(k for k in _NEW_ACCOUNT if self.accounts[temp][k] is not None), []).append(temp)
+        real: dict[int, int] = {}
+        for columns, temps in groups.items():
+            rows = [{k: self.accounts[temp][k] for k in columns} for temp in temps]
+            real.update(zip(temps, account_repo.insert_accounts_returning(self.conn, rows), strict=True))
         for temp, account_id in real.items():
             self.accounts[account_id] = {**self.accounts.pop(temp), "id": account_id}
             self.account_changed.pop(temp, None)
