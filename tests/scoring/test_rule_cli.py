@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 from rule_helpers import add_account, add_contact, add_events
+from sqlalchemy import select
 
 from funnelbridge.bootstrap import init_project
 from funnelbridge.cli import main
 from funnelbridge.cli.app import state
 from funnelbridge.cli.score import parse_as_of
+from funnelbridge.errors import InputError
 from funnelbridge.settings import Settings
 from funnelbridge.store import connect
+from funnelbridge.store.tables import scores
 
 
 @pytest.fixture
@@ -52,6 +55,26 @@ def test_score_errors_are_one_line(settings: Settings, capsys: pytest.CaptureFix
     assert "no contact with e-mail" in capsys.readouterr().err
     assert main(["score", "--as-of", "yesterday"]) == 1
     assert "--as-of" in capsys.readouterr().err
+    for argv in (["score", "--explain", "nobody@x.io"], ["score", "--as-of", "2025-02-30"]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    with pytest.raises(InputError):
+        main(["--debug", "score", "--as-of", "2025-02-30"])
+
+
+def test_a_stored_rescore_refuses_a_future_as_of(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    future = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    assert main(["score", "--as-of", future]) == 1
+    assert "is in the future" in capsys.readouterr().err
+    db = connect(settings.database_url)
+    with db.read() as conn:
+        assert conn.execute(select(scores)).first() is None  # nothing stored
+    db.dispose()
+    assert main(["score", "--as-of", datetime.now(UTC).date().isoformat()]) == 0  # today: scored now
+    assert "stored 2 score rows" in capsys.readouterr().out
+    assert main(["score", "--as-of", future, "--explain", "vp@acme.com"]) == 0  # a look ahead stores nothing
+    assert "demo request" in capsys.readouterr().out
 
 
 def test_parse_as_of_is_end_of_day_in_playbook_zone() -> None:

@@ -41,6 +41,18 @@ def parse_as_of(text: str | None, timezone: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
 
 
+def _not_future(as_of: datetime | None, now: datetime) -> datetime | None:
+    """A stored rescore may not look ahead (it would store decayed future scores as current and fire automation on
+    crossings that have not happened): a later time is refused; today's date (end of today) means now."""
+    if as_of is None or as_of <= now:
+        return as_of
+    if as_of - now < timedelta(days=1) and as_of.microsecond == 999999:
+        return None
+    raise InputError(
+        f"{as_of.isoformat()} is in the future; a rescore stores its scores: use today or earlier", field="--as-of"
+    )
+
+
 def _distribution_table(summary: RescoreSummary) -> Table:
     table = Table(title=f"{summary.leads} leads by fit grade (rules engine: {summary.engine})")
     table.add_column("grade")
@@ -120,7 +132,7 @@ def _rescore(as_of_text: str | None, as_json: bool) -> None:
     from funnelbridge.scoring.service import rescore_all
 
     rt = open_runtime(state().settings)
-    as_of = parse_as_of(as_of_text, rt.playbook.timezone)
+    as_of = _not_future(parse_as_of(as_of_text, rt.playbook.timezone), rt.clock.now())
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
         task = bar.add_task("scoring leads (load → score → store)", total=None)
