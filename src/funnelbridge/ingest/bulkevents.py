@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any
@@ -231,18 +231,24 @@ def _store_simple(ctx: ImportContext, conn: Connection, rows: list[_Row]) -> set
 def _seed_bounds(conn: Connection, ctx: ImportContext, contact_ids: list[int]) -> None:
     """Start the run's attribution bounds of contacts first met in this chunk at their stored values (one read),
     so :func:`apply_activity` writes only what changes instead of an update per contact that changes nothing."""
-    bounds = ctx.bounds
+    bounds, stamp = ctx.bounds, _stamp
     for chunk in batched(contact_ids, LOOKUP_BATCH):
-        for row in _stored_attribution(conn, chunk):
-            bounds.created[row.id] = as_utc(row.created_at)
-            if row.identified_at is not None:
-                ctx.identified[row.id] = as_utc(row.identified_at)
-            if row.first_touch_at is not None:
-                bounds.first[row.id] = (as_utc(row.first_touch_at), row.first_source or "", row.first_medium or "",
-                                        row.first_campaign or "")  # fmt: skip
-            if row.last_touch_at is not None:
-                bounds.last[row.id] = (as_utc(row.last_touch_at), row.last_source or "", row.last_medium or "",
-                                       row.last_campaign or "")  # fmt: skip
+        for cid, created, identified, first_at, fs, fm, fc, last_at, ls, lm, lc in _stored_attribution(conn, chunk):
+            bounds.created[cid] = stamp(created)
+            if identified is not None:
+                ctx.identified[cid] = stamp(identified)
+            if first_at is not None:
+                bounds.first[cid] = (stamp(first_at), fs or "", fm or "", fc or "")
+            if last_at is not None:
+                bounds.last[cid] = (stamp(last_at), ls or "", lm or "", lc or "")
+
+
+def _stamp(value: datetime | str) -> datetime:
+    """A stored time as aware UTC: raw SQLite text (naive UTC, as :class:`~funnelbridge.store.types.UTCDateTime`
+    writes it) or a driver's datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return as_utc(value)
 
 
 def _skip_settled(seen: dict[int, ContactActivity], bound: dict[int, datetime]) -> None:
@@ -290,6 +296,13 @@ _ATTRIBUTION_SQLITE = _ATTRIBUTION.where(_c.id.in_(select(_AMONG.c.value)))  # i
 
 
 def _stored_attribution(conn: Connection, ids: list[int]) -> Any:
+    """The attribution columns of contacts ``ids``; on SQLite as raw rows (times as stored text), read through the
+    statement compiled once — SQLAlchemy's per-row result processing cost more than the query."""
     if conn.dialect.name == "sqlite":
-        return conn.execute(_ATTRIBUTION_SQLITE, {"among": json.dumps(ids)})
+        return conn.exec_driver_sql(_attribution_sql(conn.dialect), (json.dumps(ids),))
     return conn.execute(_ATTRIBUTION.where(_c.id.in_(ids)))
+
+
+@lru_cache(maxsize=4)
+def _attribution_sql(conn_dialect: Any) -> str:
+    return str(_ATTRIBUTION_SQLITE.compile(dialect=conn_dialect))

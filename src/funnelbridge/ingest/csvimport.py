@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
 
-from funnelbridge.ingest.columnar import ColumnConverter
+from funnelbridge.ingest.columnar import ColumnConverter, Columns
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
 from funnelbridge.ingest.context import ImportContext, Item, Writer
 from funnelbridge.ingest.deadletter import DeadLetterWriter, default_rejects_path
@@ -141,6 +142,9 @@ def import_file(
         table.close()
 
 
+_Chunk = list[tuple[int, list[Any]]]
+
+
 @dataclass(frozen=True)
 class _Plan:
     progress: Progress | None
@@ -199,27 +203,42 @@ def _run_columns(ctx: ImportContext, mapping: ColumnMapping, table: Table, plan:
     load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan))
     converter = ColumnConverter(mapping, table.headers, ctx.zone)
     try:
-        with _gc_paused(plan):
-            for chunk in batched(table.rows, plan.chunk_size):
-                _columns_chunk(ctx, converter, chunk, plan, load)
+        with _gc_paused(plan), ThreadPoolExecutor(1, thread_name_prefix="fb-csv") as reader:
+            for read, columns in _prefetched(reader, converter, table, plan.chunk_size):
+                _columns_chunk(ctx, read, columns, plan, load)
     finally:
         load.finish()
 
 
-def _columns_chunk(
-    ctx: ImportContext, converter: ColumnConverter, chunk: list[tuple[int, list[Any]]], plan: _Plan, load: _BulkLoad
-) -> None:
+def _read_chunk(converter: ColumnConverter, chunks: Iterator[_Chunk]) -> tuple[int, Columns] | None:
+    chunk = next(chunks, None)
+    return None if chunk is None else (len(chunk), converter.convert(chunk))
+
+
+def _prefetched(
+    reader: ThreadPoolExecutor, converter: ColumnConverter, table: Table, size: int
+) -> Iterator[tuple[int, Columns]]:
+    """``(rows read, converted chunk)`` in file order; the next chunk is read and converted in ``reader``'s thread
+    while the caller stores this one (SQLite's statements and commits release the GIL, so parsing overlaps them).
+    Only the thread reads the file and uses ``converter``; nothing is written there."""
+    chunks = batched(table.rows, size)
+    pending = reader.submit(_read_chunk, converter, chunks)
+    while (done := pending.result()) is not None:
+        pending = reader.submit(_read_chunk, converter, chunks)
+        yield done
+
+
+def _columns_chunk(ctx: ImportContext, read: int, columns: Columns, plan: _Plan, load: _BulkLoad) -> None:
     from funnelbridge.ingest.bulkevents import write_event_columns
 
-    ctx.summary.read += len(chunk)
-    columns = converter.convert(chunk)
+    ctx.summary.read += read
     for number, raw, problems in columns.rejected:
         ctx.reject(number, raw, problems)
     with ctx.rt.db.transaction() as conn:
         load.begin(conn)
         _follow_up(ctx, conn, plan, write_event_columns(ctx, conn, columns, before_intake=load.end))
     if plan.progress:
-        plan.progress(len(chunk))
+        plan.progress(read)
 
 
 @contextmanager
