@@ -1,11 +1,12 @@
 """Event intake: storing a batch of validated activities — identity, events, traits, attribution — and the
 library call :func:`ingest_events` over payloads.
 
-A batch is processed in occurrence order, duplicates (same idempotency key, in the batch or already stored) are
-dropped before anything else happens, contacts are resolved through a per-batch cache (three look-up queries,
-then only misses touch the database), events are inserted with one ``executemany``, and then traits and the
-first/last touch are applied per contact. Out-of-order delivery is harmless: attribution and ``created_at`` keep
-the earliest/latest by occurrence time, not by arrival.
+A batch is stored as if its fresh events (duplicates by idempotency key dropped first, in the batch or already
+stored) were stored one at a time in occurrence order, but set-wise: identifiers looked up in three queries,
+strangers created in one insert, the contacts and accounts the batch may change held in a
+:class:`~funnelbridge.ingest.book.Book` and written with one ``executemany`` per set of changed columns, events
+inserted with one ``executemany`` and first/last touch applied with one per column group. Out-of-order delivery is
+harmless: attribution and ``created_at`` keep the earliest/latest by occurrence time, not by arrival.
 """
 
 from __future__ import annotations
