@@ -126,3 +126,21 @@ def test_decay_is_monotone_in_time() -> None:
         for k in range(5)
     ]
     assert [v.engagement for v in values] == pytest.approx([7 * math.pow(0.5, k / 3) for k in range(5)])
+
+
+def test_explanation_says_when_points_halve_or_expire() -> None:
+    rules = {
+        "engagement": [
+            {"name": "dl", "event": "asset_download", "points": 20, "half_life": "10d"},
+            {"name": "click", "event": "email_click", "points": 3, "expires_after": "30d"},
+        ]
+    }
+    evs = [EventFact("asset_download", AS_OF - 4 * DAY), EventFact("email_click", AS_OF - 3 * DAY),
+           EventFact("email_click", AS_OF - DAY)]  # fmt: skip
+    dl, click = _score(rules, evs)[0].explanation
+    assert dl.halves_at == (AS_OF + 10 * DAY).isoformat() and dl.expires_at is None
+    at_halves = LeadFacts(contact={"email": "a@acme.com"}, events=evs, as_of=datetime.fromisoformat(dl.halves_at))
+    later = score_facts(playbook(rules), at_halves, contact_id=1)[0].explanation[0]
+    assert later.points == pytest.approx(dl.points / 2)
+    assert click.expires_at == (AS_OF - 3 * DAY + 30 * DAY).isoformat() and click.halves_at is None
+    assert click.points == 6

@@ -105,3 +105,17 @@ def test_rescore_keeps_the_predictive_probability(db: Database) -> None:
     with db.read() as conn:
         row = conn.execute(select(scores)).one()
     assert (row.probability, row.model_version, row.engagement) == (0.42, "m1", 10)
+
+
+@pytest.mark.parametrize("where", [None, {"field": "properties.seconds", "op": "gte", "value": 1}])
+def test_rescore_reports_progress_to_the_end(db: Database, where: dict[str, object] | None) -> None:
+    rule: dict[str, object] = {"event": "page_view", "points": 5} | ({"where": where} if where else {})
+    rt = Runtime(db, playbook({"engagement": [rule]}), FrozenClock(NOW), EventBus())
+    with db.transaction() as conn:
+        for i in range(3):
+            add_contact(conn, email=f"p{i}@acme.com")
+    calls: list[tuple[int, int]] = []
+    summary = rescore_all(rt, progress=lambda done, total: calls.append((done, total)))
+    assert summary.engine == ("python" if where else "duckdb")
+    assert calls and calls[-1] == (summary.rows, summary.rows) and summary.rows == 3
+    assert all(done <= total for done, total in calls)

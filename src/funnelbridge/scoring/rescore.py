@@ -83,7 +83,7 @@ def _python_rows(rt: Runtime, conn: Connection, as_of: datetime, progress: Progr
     for i, (cid,) in enumerate(ids, 1):
         facts = load_lead_facts(conn, cid, as_of)
         rows += [score_row(s, now) for s in score_facts(rt.playbook, facts, contact_id=cid)]
-        if progress and i % 1000 == 0:
+        if progress and (i % 1000 == 0 or i == len(ids)):
             progress(i, len(ids))
     return rows
 
