@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import duckdb
 import ibis
 import pytest
 import yaml
@@ -14,6 +15,7 @@ from funnelbridge.errors import PlaybookError
 from funnelbridge.playbook import example_path, parse_playbook
 from funnelbridge.rules.ast import parse_condition
 from funnelbridge.rules.facts import LeadFacts
+from funnelbridge.rules.fields import check_condition_leaf
 from funnelbridge.rules.ibis import lead_fields, lead_frame
 from funnelbridge.rules.python import compile_predicate
 from funnelbridge.scoring.batch_load import leads_from_facts
@@ -92,3 +94,21 @@ def test_unquoted_yaml_dates_compare_as_times_in_both_compilers() -> None:
     python = {cid: [compile_predicate(c)(facts) for c in conds] for cid, facts in people}
     assert python == {1: [True, False, False], 2: [False, True, True], 3: [False, False, False]}
     assert batch == python
+
+
+PATTERNS = [r"(?=vp)", r"(?!vp)x", r"(?<=a)b", r"(?<!a)b", r"(a)\1", r"(?P<n>a)(?P=n)", r"(?>a)", r"\Z", r"a*+",
+            r"a++", r"a{2}+", r"[(?=]x", r"\(?=x", r"[a]+", r"\\1", r"(?P<n>a)", r"(?:x)+", r"\bvp\b", r"[\]]+",
+            r"\b(vp|vice president|director|head|chief|c[eit]o)\b", r"^/blog/[ab]$"]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_patterns_the_batch_engine_cannot_run_are_rejected_at_load(pattern: str) -> None:
+    try:
+        duckdb.sql("select regexp_matches('vp', ?)", params=[pattern]).fetchall()
+        runs_on_duckdb = True
+    except duckdb.Error:
+        runs_on_duckdb = False
+    problem = check_condition_leaf(parse_condition({"field": "contact.title", "op": "matches", "value": pattern}))
+    assert (problem is None) == runs_on_duckdb, problem
+    if problem is not None:
+        assert "not supported by the batch engine (RE2)" in problem and "contact.title" in problem

@@ -132,6 +132,36 @@ def _value_problem(leaf: FieldCondition, ftype: FieldType) -> str | None:
             re.compile(str(value))
         except re.error as exc:
             return f"invalid regular expression {value!r}: {exc}"
+        return _re2_problem(str(value))
+    return None
+
+
+_PYTHON_ONLY_GROUPS = ("(?=", "(?!", "(?<=", "(?<!", "(?P=", "(?>")
+
+
+def _re2_problem(pattern: str) -> str | None:
+    """Why ``pattern`` uses syntax Python's ``re`` has and RE2 (DuckDB's regular expressions, the batch path)
+    lacks — look-arounds, back-references, atomic groups, possessive quantifiers, ``\\Z`` — or None."""
+    i, in_class, previous = 0, False, ""
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            escaped = pattern[i + 1 : i + 2]
+            if escaped and escaped in "123456789Z" and not in_class:
+                return f"regular expression {pattern!r}: \\{escaped} is not supported by the batch engine (RE2)"
+            i, previous = i + 2, "x"
+            continue
+        if in_class:
+            in_class = char != "]" or pattern[i - 1] == "["
+        elif char == "[":
+            in_class = True
+        elif char == "(" and pattern.startswith(_PYTHON_ONLY_GROUPS, i):
+            group = next(g for g in _PYTHON_ONLY_GROUPS if pattern.startswith(g, i))
+            return f"regular expression {pattern!r}: {group}...) is not supported by the batch engine (RE2)"
+        elif char == "+" and previous in ("*", "+", "?", "}"):
+            return f"regular expression {pattern!r}: possessive {previous}+ is not supported by the batch engine (RE2)"
+        previous = char if not in_class else ""
+        i += 1
     return None
 
 
