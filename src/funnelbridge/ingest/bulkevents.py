@@ -38,11 +38,11 @@ from funnelbridge.ingest.intake import store_activities, unseen
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import identities as identity_repo
-from funnelbridge.store.bulk import LOOKUP_BATCH, batched
-from funnelbridge.store.events import insert_event_tuples
+from funnelbridge.store.bulk import LOOKUP_BATCH, batched, sqlite_time
+from funnelbridge.store.events import insert_event_tuples, insert_sqlite_event_params
 from funnelbridge.store.tables import contacts
 
-__all__ = ["write_event_columns"]
+__all__ = ["EventChunk", "prepare_event_columns", "write_event_columns"]
 
 _SPECIAL = {"unsubscribe", "email_unsubscribe", "email_unsubscribed", "email_bounce", "email_bounced", "bounce"}
 
@@ -78,16 +78,33 @@ class _Row:
     medium: str | None
     campaign: str | None
     props: Any
+    stamp: str
+    """``at`` as SQLite stores it (:func:`~funnelbridge.store.bulk.sqlite_time`), formatted off the write path."""
+    ident: tuple[str, str]
+    """The identifier a simple row is resolved by: ``("email" | "external" | "anon", value)``."""
 
     def activity(self) -> Activity:
         return Activity(self.key, self.kind, self.type, self.at, self.anon, self.email, self.user, self.path,
                         self.source, self.medium, self.campaign, self.props)  # fmt: skip
 
 
-def _valid_rows(ctx: ImportContext, cols: Columns) -> list[_Row]:
-    """The chunk's rows that are events; the others are refused (same fields and reasons as ``activity_of``)."""
+@dataclass(slots=True)
+class EventChunk:
+    """A converted chunk checked and keyed without the database (:func:`prepare_event_columns`): its event rows
+    and its refused rows ``(row number, raw values, problem)``, in file order."""
+
+    rows: list[_Row]
+    refused: list[tuple[int, Sequence[Any], Problem]]
+
+
+def prepare_event_columns(cols: Columns) -> EventChunk:
+    """The database-free part of :func:`write_event_columns`: rows checked column-wise (same fields and reasons
+    as ``activity_of``), idempotency keys derived, times formatted. Pure, so an import runs it for the next chunk
+    in a background thread while the current one is stored."""
     get = cols.get
     out: list[_Row] = []
+    refused: list[tuple[int, Sequence[Any], Problem]] = []
+    stamp = sqlite_time
     fields = zip(cols.rows, cols.raws, get("type"), get("event"), get("occurred_at"), get("email"), get("user_id"),
                  get("anonymous_id"), get("idempotency_key"), get("properties"), get("path"), get("source"),
                  get("medium"), get("campaign"), strict=True)  # fmt: skip
@@ -99,12 +116,14 @@ def _valid_rows(ctx: ImportContext, cols: Columns) -> list[_Row]:
         if problem is None and not (email or user or anon):
             problem = ("email", "an event needs an email, a user id or an anonymous id")
         if problem is not None:
-            ctx.reject(number, raw, [Problem(*problem)])
+            refused.append((number, raw, Problem(*problem)))
             continue
         kind, type_ = named[0], named[1]
         key = key or derive_key(kind, anon, email, user, type_, at, props)  # type: ignore[arg-type]
-        out.append(_Row(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props))  # type: ignore[arg-type]
-    return out
+        ident = ("email", email) if email is not None else ("external", user) if user is not None else ("anon", anon)
+        out.append(_Row(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props, stamp(at),  # type: ignore[arg-type]
+                        ident))  # type: ignore[arg-type]  # fmt: skip
+    return EventChunk(out, refused)
 
 
 def _fresh(conn: Connection, rows: list[_Row]) -> list[_Row]:
@@ -141,8 +160,7 @@ def _resolve(conn: Connection, rows: list[_Row]) -> tuple[list[int], set[int], i
     by_email = contact_repo.ids_by_emails(conn, {r.email for r in rows if r.email is not None})
     by_ext = contact_repo.ids_by_external_ids(conn, {r.user for r in rows if r.user is not None})
     by_anon = identity_repo.contacts_by_anonymous_ids(conn, {r.anon for r in rows if r.anon is not None})
-    idents = [("email", r.email) if r.email is not None else ("external", r.user) if r.user is not None
-              else ("anon", r.anon) for r in rows]  # fmt: skip
+    idents = [r.ident for r in rows]
     tables = {"email": by_email, "external": by_ext, "anon": by_anon}
     new: dict[tuple[str, str], datetime] = {}
     for ident, row in zip(idents, rows, strict=True):
@@ -204,17 +222,24 @@ def _observations(rows: Sequence[_Row], contact_ids: Sequence[int]) -> dict[int,
     return seen
 
 
-def _event_rows(rows: Sequence[_Row], contact_ids: Sequence[int], now: datetime) -> list[tuple[Any, ...]]:
-    """Event rows in :data:`~funnelbridge.store.events.EVENT_COLUMNS` order."""
-    return [(r.key, cid, r.anon, r.type, r.at, now, r.path, r.campaign, r.source, r.medium, r.props)
-            for r, cid in zip(rows, contact_ids, strict=True)]  # fmt: skip
+def _insert_events(conn: Connection, rows: Sequence[_Row], contact_ids: Sequence[int], now: datetime) -> int:
+    """Insert the rows' events (in :data:`~funnelbridge.store.events.EVENT_COLUMNS` order); on SQLite with the
+    times already formatted and the properties dumped here."""
+    pairs = zip(rows, contact_ids, strict=True)
+    if conn.dialect.name != "sqlite":
+        return insert_event_tuples(conn, [(r.key, cid, r.anon, r.type, r.at, now, r.path, r.campaign, r.source,
+                                           r.medium, r.props) for r, cid in pairs])  # fmt: skip
+    received, dumps = sqlite_time(now), json.dumps
+    return insert_sqlite_event_params(conn, [(r.key, cid, r.anon, r.type, r.stamp, received, r.path, r.campaign,
+                                              r.source, r.medium, None if r.props is None else dumps(r.props))
+                                             for r, cid in pairs])  # fmt: skip
 
 
 def _store_simple(ctx: ImportContext, conn: Connection, rows: list[_Row]) -> set[int]:
     if not rows:
         return set()
     contact_ids, people, created = _resolve(conn, rows)
-    inserted = insert_event_tuples(conn, _event_rows(rows, contact_ids, ctx.now))
+    inserted = _insert_events(conn, rows, contact_ids, ctx.now)
     ctx.summary.inserted += inserted
     ctx.summary.duplicates += len(rows) - inserted
     ctx.summary.contacts_created += created
@@ -264,11 +289,19 @@ def _skip_settled(seen: dict[int, ContactActivity], bound: dict[int, datetime]) 
 
 
 def write_event_columns(
-    ctx: ImportContext, conn: Connection, cols: Columns, *, before_intake: Callable[[Connection], None] | None = None
+    ctx: ImportContext,
+    conn: Connection,
+    cols: Columns | EventChunk,
+    *,
+    before_intake: Callable[[Connection], None] | None = None,
 ) -> set[int]:
-    """Store one converted chunk of event rows in the caller's transaction; returns the contacts that got events.
-    ``before_intake`` is called before rows go through event intake (which reads events by contact)."""
-    rows = _valid_rows(ctx, cols)
+    """Store one converted chunk of event rows (or its :func:`prepare_event_columns`) in the caller's transaction;
+    returns the contacts that got events. Refused rows go to the dead letters first. ``before_intake`` is called
+    before rows go through event intake (which reads events by contact)."""
+    chunk = cols if isinstance(cols, EventChunk) else prepare_event_columns(cols)
+    for number, raw, problem in chunk.refused:
+        ctx.reject(number, raw, [problem])
+    rows = chunk.rows
     fresh = _fresh(conn, rows)
     ctx.summary.duplicates += len(rows) - len(fresh)
     simple, other = _split(fresh)

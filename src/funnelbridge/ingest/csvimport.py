@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
 
+from funnelbridge.ingest.bulkevents import EventChunk, prepare_event_columns, write_event_columns
 from funnelbridge.ingest.columnar import ColumnConverter, Columns
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
 from funnelbridge.ingest.context import ImportContext, Item, Writer
@@ -204,21 +205,26 @@ def _run_columns(ctx: ImportContext, mapping: ColumnMapping, table: Table, plan:
     converter = ColumnConverter(mapping, table.headers, ctx.zone)
     try:
         with _gc_paused(plan), ThreadPoolExecutor(1, thread_name_prefix="fb-csv") as reader:
-            for read, columns in _prefetched(reader, converter, table, plan.chunk_size):
-                _columns_chunk(ctx, read, columns, plan, load)
+            for read, columns, prepared in _prefetched(reader, converter, table, plan.chunk_size):
+                _columns_chunk(ctx, read, columns, prepared, plan, load)
     finally:
         load.finish()
 
 
-def _read_chunk(converter: ColumnConverter, chunks: Iterator[_Chunk]) -> tuple[int, Columns] | None:
+_Read = tuple[int, Columns, EventChunk]
+
+
+def _read_chunk(converter: ColumnConverter, chunks: Iterator[_Chunk]) -> _Read | None:
     chunk = next(chunks, None)
-    return None if chunk is None else (len(chunk), converter.convert(chunk))
+    if chunk is None:
+        return None
+    columns = converter.convert(chunk)
+    return len(chunk), columns, prepare_event_columns(columns)
 
 
-def _prefetched(
-    reader: ThreadPoolExecutor, converter: ColumnConverter, table: Table, size: int
-) -> Iterator[tuple[int, Columns]]:
-    """``(rows read, converted chunk)`` in file order; the next chunk is read and converted in ``reader``'s thread
+def _prefetched(reader: ThreadPoolExecutor, converter: ColumnConverter, table: Table, size: int) -> Iterator[_Read]:
+    """``(rows read, converted chunk, its events)`` in file order; the next chunk is read, converted and checked
+    (:func:`~funnelbridge.ingest.bulkevents.prepare_event_columns`) in ``reader``'s thread
     while the caller stores this one (SQLite's statements and commits release the GIL, so parsing overlaps them).
     Only the thread reads the file and uses ``converter``; nothing is written there."""
     chunks = batched(table.rows, size)
@@ -228,15 +234,15 @@ def _prefetched(
         yield done
 
 
-def _columns_chunk(ctx: ImportContext, read: int, columns: Columns, plan: _Plan, load: _BulkLoad) -> None:
-    from funnelbridge.ingest.bulkevents import write_event_columns
-
+def _columns_chunk(
+    ctx: ImportContext, read: int, columns: Columns, prepared: EventChunk, plan: _Plan, load: _BulkLoad
+) -> None:
     ctx.summary.read += read
     for number, raw, problems in columns.rejected:
         ctx.reject(number, raw, problems)
     with ctx.rt.db.transaction() as conn:
         load.begin(conn)
-        _follow_up(ctx, conn, plan, write_event_columns(ctx, conn, columns, before_intake=load.end))
+        _follow_up(ctx, conn, plan, write_event_columns(ctx, conn, prepared, before_intake=load.end))
     if plan.progress:
         plan.progress(read)
 

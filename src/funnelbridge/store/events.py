@@ -18,7 +18,14 @@ from sqlalchemy import Connection, select, update
 from funnelbridge.store.bulk import batched, insert_ignore, sqlite_time
 from funnelbridge.store.tables import events
 
-__all__ = ["EVENT_COLUMNS", "event_ids_of", "insert_event_tuples", "insert_events", "move_event_ids"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "event_ids_of",
+    "insert_event_tuples",
+    "insert_events",
+    "insert_sqlite_event_params",
+    "move_event_ids",
+]
 
 EVENT_COLUMNS = (
     "idempotency_key",
@@ -101,6 +108,14 @@ def insert_event_tuples(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> in
          None if row[10] is None else dumps(row[10]))
         for row in rows
     ]  # fmt: skip
+    return insert_sqlite_event_params(conn, params)
+
+
+def insert_sqlite_event_params(conn: Connection, params: Sequence[tuple[Any, ...]]) -> int:
+    """SQLite only: insert events given as driver parameters in :data:`EVENT_COLUMNS` order — times already as
+    :func:`~funnelbridge.store.bulk.sqlite_time` text, properties as JSON text or None — skipping stored keys."""
+    if not params:
+        return 0
     return int(conn.exec_driver_sql(_sqlite_sql(conn), params).rowcount)  # type: ignore[arg-type]
 
 
