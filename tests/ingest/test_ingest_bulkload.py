@@ -86,3 +86,33 @@ def test_size_hint_estimates_the_rows_of_a_csv(tmp_path: Path) -> None:
             table.close()
         assert real == n
         assert hint is not None and abs(hint - n) <= n * 0.1
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["normal", "bulk"])
+def test_a_failure_while_the_next_chunk_is_read_ahead_keeps_the_committed_chunks(tmp_path: Path, bulk: bool) -> None:
+    """The next chunk is read and converted in a background thread while one is stored: an error raised after
+    the second chunk's commit ends the import there (the read-ahead chunk is dropped, indexes are back), and the
+    next run stores exactly the rest."""
+    path = _events_file(tmp_path / "events.csv", 1500, identify=False)
+    rt, clean = _runtime(tmp_path / "stopped.db"), _runtime(tmp_path / "clean.db")
+    done: list[int] = []
+
+    def progress(count: int) -> None:
+        done.append(count)
+        if len(done) == 2:
+            raise _Stop
+
+    try:
+        with pytest.raises(_Stop):
+            import_file(rt, "events", path, progress=progress, chunk_size=300, defer=True, bulk=bulk)
+        assert len(rows(rt, events)) == 600 and _state(rt)["indexes"] == _state(clean)["indexes"]
+        assert _import(rt, path, bulk)[:2] == (900, 600)
+        _import(clean, path, bulk)
+        assert _state(rt) == _state(clean)
+    finally:
+        rt.db.dispose()
+        clean.db.dispose()
