@@ -34,13 +34,13 @@ from funnelbridge.ingest.columnar import Columns
 from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.deadletter import Problem
 from funnelbridge.ingest.events import EVENT_TYPES, Activity, derive_key, stored_type
-from funnelbridge.ingest.intake import store_activities, unseen
+from funnelbridge.ingest.intake import store_activities
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import identities as identity_repo
-from funnelbridge.store.bulk import LOOKUP_BATCH, batched, sqlite_time
+from funnelbridge.store.bulk import LOOKUP_BATCH, batched, lookup, sqlite_time
 from funnelbridge.store.events import insert_event_tuples, insert_sqlite_event_params
-from funnelbridge.store.tables import contacts
+from funnelbridge.store.tables import contacts, events
 
 __all__ = ["EventChunk", "prepare_event_columns", "write_event_columns"]
 
@@ -91,10 +91,13 @@ class _Row:
 @dataclass(slots=True)
 class EventChunk:
     """A converted chunk checked and keyed without the database (:func:`prepare_event_columns`): its event rows
-    and its refused rows ``(row number, raw values, problem)``, in file order."""
+    without repeated keys (the first wins) in occurrence order, how many repeats were dropped, its refused rows
+    ``(row number, raw values, problem)`` in file order, and whether any row needs event intake (:func:`_split`)."""
 
     rows: list[_Row]
+    repeats: int
     refused: list[tuple[int, Sequence[Any], Problem]]
+    special: bool
 
 
 def prepare_event_columns(cols: Columns) -> EventChunk:
@@ -123,15 +126,22 @@ def prepare_event_columns(cols: Columns) -> EventChunk:
         ident = ("email", email) if email is not None else ("external", user) if user is not None else ("anon", anon)
         out.append(_Row(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props, stamp(at),  # type: ignore[arg-type]
                         ident))  # type: ignore[arg-type]  # fmt: skip
-    return EventChunk(out, refused)
+    unique: dict[str, _Row] = {}
+    for row in out:
+        unique.setdefault(row.key, row)
+    special = any(r.type in _SPECIAL or (r.anon is not None) + (r.email is not None) + (r.user is not None) > 1
+                  for r in unique.values())  # fmt: skip
+    return EventChunk(sorted(unique.values(), key=_ORDER), len(out) - len(unique), refused, special)
 
 
 def _fresh(conn: Connection, rows: list[_Row]) -> list[_Row]:
-    """Rows in occurrence order without repeated or already stored keys."""
-    return unseen(conn, rows, _KEY, _AT)
+    """The chunk's rows (unique keys, occurrence order) whose keys are not stored yet: what event intake's
+    :func:`~funnelbridge.ingest.intake.unseen` keeps, its in-chunk part done by :func:`prepare_event_columns`."""
+    stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, [r.key for r in rows])
+    return [r for r in rows if r.key not in stored] if stored else rows
 
 
-_KEY, _AT = attrgetter("key"), attrgetter("at")
+_ORDER = attrgetter("at", "key")  # occurrence order, as unseen() sorts
 
 
 def _ids(row: _Row) -> list[str]:
@@ -301,10 +311,9 @@ def write_event_columns(
     chunk = cols if isinstance(cols, EventChunk) else prepare_event_columns(cols)
     for number, raw, problem in chunk.refused:
         ctx.reject(number, raw, [problem])
-    rows = chunk.rows
-    fresh = _fresh(conn, rows)
-    ctx.summary.duplicates += len(rows) - len(fresh)
-    simple, other = _split(fresh)
+    fresh = _fresh(conn, chunk.rows)
+    ctx.summary.duplicates += chunk.repeats + len(chunk.rows) - len(fresh)
+    simple, other = _split(fresh) if chunk.special else (fresh, [])
     touched = _store_simple(ctx, conn, simple)
     if other:
         if before_intake is not None:
