@@ -202,7 +202,8 @@ def _record(path: Path, seed: int, run: dict[str, Any]) -> None:
     runs.append({**run, "seed": seed})
     runs.sort(key=lambda r: (r["days"], r["people"]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"benchmark": "demo", "runs": runs}, indent=2) + "\n", encoding="utf-8")
+    kept = {k: v for k, v in old.items() if k not in ("benchmark", "runs")}  # notes, earlier results
+    path.write_text(json.dumps({"benchmark": "demo", "runs": runs, **kept}, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
