@@ -91,7 +91,7 @@ class _Row:
 @dataclass(slots=True)
 class EventChunk:
     """A converted chunk checked and keyed without the database (:func:`prepare_event_columns`): its event rows
-    without repeated keys (the first wins) in occurrence order, how many repeats were dropped, its refused rows
+    without repeated keys (the first wins) in file order, how many repeats were dropped, its refused rows
     ``(row number, raw values, problem)`` in file order, and whether any row needs event intake (:func:`_split`)."""
 
     rows: list[_Row]
@@ -131,14 +131,16 @@ def prepare_event_columns(cols: Columns) -> EventChunk:
         unique.setdefault(row.key, row)
     special = any(r.type in _SPECIAL or (r.anon is not None) + (r.email is not None) + (r.user is not None) > 1
                   for r in unique.values())  # fmt: skip
-    return EventChunk(sorted(unique.values(), key=_ORDER), len(out) - len(unique), refused, special)
+    return EventChunk(list(unique.values()), len(out) - len(unique), refused, special)
 
 
 def _fresh(conn: Connection, rows: list[_Row]) -> list[_Row]:
-    """The chunk's rows (unique keys, occurrence order) whose keys are not stored yet: what event intake's
-    :func:`~funnelbridge.ingest.intake.unseen` keeps, its in-chunk part done by :func:`prepare_event_columns`."""
+    """The chunk's rows (unique keys) whose keys are not stored yet, in occurrence order: what event intake's
+    :func:`~funnelbridge.ingest.intake.unseen` keeps, its in-chunk part done by :func:`prepare_event_columns`.
+    Sorted after the look-up, so a re-run (every key stored) sorts nothing."""
     stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, [r.key for r in rows])
-    return [r for r in rows if r.key not in stored] if stored else rows
+    fresh = [r for r in rows if r.key not in stored] if stored else rows
+    return sorted(fresh, key=_ORDER)
 
 
 _ORDER = attrgetter("at", "key")  # occurrence order, as unseen() sorts
