@@ -33,9 +33,8 @@ def serve_dashboard(
     ready: Callable[[DashboardLogin], None] | None = None,
 ) -> None:
     """Give the demo admin a password, tell ``ready`` the URL and login, and serve until interrupted."""
-    import uvicorn
-
     from funnelbridge.api import create_app
+    from funnelbridge.api.server import serve
     from funnelbridge.bootstrap import open_runtime
     from funnelbridge.passwords import set_password
 
@@ -43,4 +42,4 @@ def serve_dashboard(
     set_password(rt, DEMO_ADMIN, DEMO_PASSWORD)
     if ready is not None:
         ready(DashboardLogin(f"http://{host}:{port}/", DEMO_ADMIN, DEMO_PASSWORD))
-    uvicorn.run(create_app(rt, settings), host=host, port=port, log_level="warning")
+    serve(create_app(rt, settings), host, port)
