@@ -46,7 +46,11 @@ class DrainResult:
 
 
 def _claim(conn: Connection, limit: int) -> list[int]:
-    query = select(activity_queue.c.contact_id).order_by(activity_queue.c.queued_at).limit(limit)
+    query = (
+        select(activity_queue.c.contact_id)
+        .order_by(activity_queue.c.queued_at, activity_queue.c.contact_id)
+        .limit(limit)
+    )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = [int(cid) for cid in conn.execute(query).scalars()]

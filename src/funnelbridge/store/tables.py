@@ -403,6 +403,7 @@ activity_queue = Table(
     metadata,
     Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
     Column("queued_at", TS, nullable=False, comment="first activity not yet scored and advanced"),
+    Index("ix_activity_queue_queued", "queued_at", "contact_id"),  # the drain claims the oldest first
 )
 
 model_versions = Table(
