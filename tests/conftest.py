@@ -7,10 +7,16 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 
 from funnelbridge.store import Database, connect
 from funnelbridge.store.migrate import upgrade
+
+# CI (`.ci/run` sets FUNNELBRIDGE_HYPOTHESIS=ci) runs the property tests with a fixed seed so that a verdict on
+# main is reproducible; locally each run explores new examples (and a failure is replayed from .hypothesis/).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("FUNNELBRIDGE_HYPOTHESIS", "default"))
 
 PG_URL = os.environ.get("FUNNELBRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
