@@ -93,10 +93,9 @@ class _Stop(Exception):
 
 
 @pytest.mark.parametrize("bulk", [False, True], ids=["normal", "bulk"])
-def test_a_failure_while_the_next_chunk_is_read_ahead_keeps_the_committed_chunks(tmp_path: Path, bulk: bool) -> None:
-    """The next chunk is read and converted in a background thread while one is stored: an error raised after
-    the second chunk's commit ends the import there (the read-ahead chunk is dropped, indexes are back), and the
-    next run stores exactly the rest."""
+def test_a_failure_after_a_chunk_keeps_the_committed_chunks(tmp_path: Path, bulk: bool) -> None:
+    """An error raised after the second chunk's commit ends the import there (indexes are back), and the next
+    run stores exactly the rest."""
     path = _events_file(tmp_path / "events.csv", 1500, identify=False)
     rt, clean = _runtime(tmp_path / "stopped.db"), _runtime(tmp_path / "clean.db")
     done: list[int] = []

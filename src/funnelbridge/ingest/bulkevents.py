@@ -78,10 +78,6 @@ class _Row:
     medium: str | None
     campaign: str | None
     props: Any
-    stamp: str
-    """``at`` as SQLite stores it (:func:`~funnelbridge.store.bulk.sqlite_time`), formatted off the write path."""
-    ident: tuple[str, str]
-    """The identifier a simple row is resolved by: ``("email" | "external" | "anon", value)``."""
 
     def activity(self) -> Activity:
         return Activity(self.key, self.kind, self.type, self.at, self.anon, self.email, self.user, self.path,
@@ -102,12 +98,11 @@ class EventChunk:
 
 def prepare_event_columns(cols: Columns) -> EventChunk:
     """The database-free part of :func:`write_event_columns`: rows checked column-wise (same fields and reasons
-    as ``activity_of``), idempotency keys derived, times formatted. Pure, so an import runs it for the next chunk
-    in a background thread while the current one is stored."""
+    as ``activity_of``), idempotency keys derived, repeated keys dropped (the first wins).
+    Touches no database (a background reader thread could run it; measured, that did not pay: see docs/ingest.md)."""
     get = cols.get
     out: list[_Row] = []
     refused: list[tuple[int, Sequence[Any], Problem]] = []
-    stamp = sqlite_time
     fields = zip(cols.rows, cols.raws, get("type"), get("event"), get("occurred_at"), get("email"), get("user_id"),
                  get("anonymous_id"), get("idempotency_key"), get("properties"), get("path"), get("source"),
                  get("medium"), get("campaign"), strict=True)  # fmt: skip
@@ -123,9 +118,7 @@ def prepare_event_columns(cols: Columns) -> EventChunk:
             continue
         kind, type_ = named[0], named[1]
         key = key or derive_key(kind, anon, email, user, type_, at, props)  # type: ignore[arg-type]
-        ident = ("email", email) if email is not None else ("external", user) if user is not None else ("anon", anon)
-        out.append(_Row(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props, stamp(at),  # type: ignore[arg-type]
-                        ident))  # type: ignore[arg-type]  # fmt: skip
+        out.append(_Row(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props))  # type: ignore[arg-type]
     unique: dict[str, _Row] = {}
     for row in out:
         unique.setdefault(row.key, row)
@@ -172,7 +165,8 @@ def _resolve(conn: Connection, rows: list[_Row]) -> tuple[list[int], set[int], i
     by_email = contact_repo.ids_by_emails(conn, {r.email for r in rows if r.email is not None})
     by_ext = contact_repo.ids_by_external_ids(conn, {r.user for r in rows if r.user is not None})
     by_anon = identity_repo.contacts_by_anonymous_ids(conn, {r.anon for r in rows if r.anon is not None})
-    idents = [r.ident for r in rows]
+    idents = [("email", r.email) if r.email is not None else ("external", r.user) if r.user is not None
+              else ("anon", r.anon) for r in rows]  # fmt: skip
     tables = {"email": by_email, "external": by_ext, "anon": by_anon}
     new: dict[tuple[str, str], datetime] = {}
     for ident, row in zip(idents, rows, strict=True):
@@ -241,8 +235,8 @@ def _insert_events(conn: Connection, rows: Sequence[_Row], contact_ids: Sequence
     if conn.dialect.name != "sqlite":
         return insert_event_tuples(conn, [(r.key, cid, r.anon, r.type, r.at, now, r.path, r.campaign, r.source,
                                            r.medium, r.props) for r, cid in pairs])  # fmt: skip
-    received, dumps = sqlite_time(now), json.dumps
-    return insert_sqlite_event_params(conn, [(r.key, cid, r.anon, r.type, r.stamp, received, r.path, r.campaign,
+    received, dumps, stamp = sqlite_time(now), json.dumps, sqlite_time
+    return insert_sqlite_event_params(conn, [(r.key, cid, r.anon, r.type, stamp(r.at), received, r.path, r.campaign,
                                               r.source, r.medium, None if r.props is None else dumps(r.props))
                                              for r, cid in pairs])  # fmt: skip
 

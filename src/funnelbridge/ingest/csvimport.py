@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,9 +203,10 @@ def _run_columns(ctx: ImportContext, mapping: ColumnMapping, table: Table, plan:
     load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan))
     converter = ColumnConverter(mapping, table.headers, ctx.zone)
     try:
-        with _gc_paused(plan), ThreadPoolExecutor(1, thread_name_prefix="fb-csv") as reader:
-            for read, columns, prepared in _prefetched(reader, converter, table, plan.chunk_size):
-                _columns_chunk(ctx, read, columns, prepared, plan, load)
+        with _gc_paused(plan):
+            chunks = batched(table.rows, plan.chunk_size)
+            while (done := _read_chunk(converter, chunks)) is not None:
+                _columns_chunk(ctx, *done, plan, load)
     finally:
         load.finish()
 
@@ -220,18 +220,6 @@ def _read_chunk(converter: ColumnConverter, chunks: Iterator[_Chunk]) -> _Read |
         return None
     columns = converter.convert(chunk)
     return len(chunk), columns, prepare_event_columns(columns)
-
-
-def _prefetched(reader: ThreadPoolExecutor, converter: ColumnConverter, table: Table, size: int) -> Iterator[_Read]:
-    """``(rows read, converted chunk, its events)`` in file order; the next chunk is read, converted and checked
-    (:func:`~funnelbridge.ingest.bulkevents.prepare_event_columns`) in ``reader``'s thread
-    while the caller stores this one (SQLite's statements and commits release the GIL, so parsing overlaps them).
-    Only the thread reads the file and uses ``converter``; nothing is written there."""
-    chunks = batched(table.rows, size)
-    pending = reader.submit(_read_chunk, converter, chunks)
-    while (done := pending.result()) is not None:
-        pending = reader.submit(_read_chunk, converter, chunks)
-        yield done
 
 
 def _columns_chunk(
