@@ -256,9 +256,8 @@ def _ratios(result: dict[str, Any]) -> None:
     """Each intake figure over the baseline's: throughput (higher is better) and server CPU (lower is better)."""
     for name in ("batch", "batch_intake_only", "batch_with_worker"):
         result[f"{name}_ratio_to_baseline"] = result[name]["events_per_s"] / result["baseline_batch"]["events_per_s"]
-        result[f"{name}_cpu_ratio"] = (
-            result[name]["server_cpu_ms_per_1000_events"] / result["baseline_batch"]["server_cpu_ms_per_1000_events"]
-        )
+        base_cpu = result["baseline_batch"]["server_cpu_ms_per_1000_events"]  # 0 below /proc's 10 ms resolution
+        result[f"{name}_cpu_ratio"] = result[name]["server_cpu_ms_per_1000_events"] / base_cpu if base_cpu else None
     for name in ("single", "single_intake_only", "single_with_worker"):
         if name in result:
             base = result["baseline_single"]
