@@ -152,6 +152,18 @@ def test_one_event_cannot_fill_two_steps(backend: Any) -> None:
     assert times(got) == [None, 5.0]
 
 
+def test_mixed_group_reopening_step_one_ends_the_older_attempt(backend: Any) -> None:
+    # PostHog takes a mixed same-instant group's (event, step) pairs in ascending step order: c@1 re-opens step 1
+    # with itself first, so it can no longer advance the attempt opened at c@0 (issue 7).
+    rows: list[Row] = [("p", "c", 0), ("p", "x", 0), ("p", "a", 1), ("p", "y", 1), ("p", "c", 1), ("p", "c", 10)]
+    strict = FunnelSpec((C, C, C), window=timedelta(seconds=1), order=Order.STRICT)
+    assert counts(run(backend, rows, strict)) == [1, 0, 0]
+    rows = [("p", "c", 0), ("p", "c", 1), ("p", "d", 1), ("q", "c", 0), ("q", "c", 1), ("q", "d", 2)]
+    assert counts(run(backend, rows, FunnelSpec((C, C, Step("d"))))) == [2, 1, 1]
+    # c@1 re-opens step 1 before d@1 is taken: the new attempt takes d, and cannot reuse c@1 as step 3
+    assert counts(run(backend, rows, FunnelSpec((C, Step("d"), C)))) == [2, 2, 0]
+
+
 def test_duplicate_rows_count_once(backend: Any) -> None:
     rows: list[Row] = [("p", "a", 0), ("p", "a", 0), ("p", "b", 5), ("p", "b", 5)]
     for order in Order:
@@ -267,3 +279,5 @@ def test_spark_runs_the_same_expressions(spark_backend: Any) -> None:
     assert counts(run(spark_backend, BASIC, FunnelSpec((A, B, C)))) == [3, 2, 1]
     rows: list[Row] = [("p", "a", 0), ("p", "other", 1), ("p", "b", 2), ("q", "a", 0), ("q", "b", 0)]
     assert counts(run(spark_backend, rows, FunnelSpec((A, B), order=Order.STRICT))) == [2, 1]
+    rows = [("p", "c", 0), ("p", "c", 1), ("p", "d", 1), ("q", "c", 0), ("q", "c", 1), ("q", "d", 2)]
+    assert counts(run(spark_backend, rows, FunnelSpec((C, C, Step("d"))))) == [2, 1, 1]

@@ -99,7 +99,18 @@ def _next_by_window(cur: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir
         **({"_cseq": cand.seq.cast("int64")} if has_seq else {}),
         **({"_cnb": cand[f"nb{k}"].fill_null(_NO_TIME).cast("int64")} if strict else {}),
     )
-    stream = ibis.union(left, right, distinct=False)
+    parts = [left, right]
+    if _blocks(spec, ev, k):  # after the attempts of the same instant: only strictly later groups block
+        blk = ev.filter(ev[step_flag(1)] & ev.mixed)
+        blk = blk.select(
+            pid=blk.pid,
+            **{c: _null_like(cur[c]) for c in cur.columns if c != "pid"},
+            _key=blk.us,
+            _kind=ibis.literal(0, type="int8"),
+            **{c: i64 for c in extra},
+        )
+        parts.append(blk)
+    stream = ibis.union(*parts, distinct=False)
     later = ibis.cumulative_window(group_by=stream.pid, order_by=[ibis.desc(stream._key), ibis.desc(stream._kind)])
     found: dict[str, ir.Value] = {"c_us": (stream._kind == 2).ifelse(stream._key, i64).min().over(later)}
     if has_seq:
@@ -108,34 +119,55 @@ def _next_by_window(cur: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir
         found["aseq"] = ibis.row_number().over(later).cast("int64")
     if strict:
         found["c_nb"] = stream._cnb.min().over(later)
+    if len(parts) > 2:
+        found["_blk"] = (stream._kind == 0).ifelse(stream._key, i64).min().over(later)
     looked = stream.mutate(**found)
-    return looked.filter(looked._kind == 1).drop("_key", "_kind", *extra)
+    looked = looked.filter(looked._kind == 1).drop("_key", "_kind", *extra)
+    if len(parts) > 2:  # a blocking group at or before the found event: the attempt is gone (see _blocks)
+        gone = looked._blk.notnull() & (looked._blk <= looked.c_us)
+        looked = looked.mutate(c_us=gone.ifelse(i64, looked.c_us)).drop("_blk")
+    return looked
+
+
+def _blocks(spec: FunnelSpec, ev: ir.Table, k: int) -> bool:
+    """Must the step-2 lookup stop at a mixed same-instant group holding a step-1 event? PostHog takes such a
+    group's (event, step) pairs in ascending step order, so the group's step-1 event first re-opens step 1 with
+    itself: every older attempt still at step 1 is gone, and the group's events advance only the new one. This
+    only changes the outcome (otherwise the new attempt dominates) when a later step shares step 1's event."""
+    return k == 2 and "mixed" in ev.columns and bool(_carried_ids(spec, 1))
 
 
 def _next_by_join(cur: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
     """Like :func:`_next_by_window` when step k shares its event with an earlier step (whose event it must skip)."""
     strict = spec.order is Order.STRICT
     shared = _shared_before(spec, cur, k)
-    cand = ev.filter(ev[step_flag(k)]).select(
+    # Step 2 (see _blocks): events that re-open step 1 in a mixed group enter as blockers; the first candidate
+    # being one means "none".
+    opens = ev[step_flag(1)] & ev.mixed if _blocks(spec, ev, k) else ibis.literal(False)
+    cand = ev.filter(ev[step_flag(k)] | opens).select(
         c_pid=ev.pid,
         c_us=ev.us,
         c_seq=ev.seq,
         c_mixed=ev.mixed,
+        c_step=ev[step_flag(k)],
+        c_opens=opens,
         c_nb=ev[f"nb{k}"].fill_null(_NO_TIME) if strict else ibis.null().cast("int64"),
     )
     keys = cur.select(k_pid=cur.pid, k_aseq=cur.aseq, k_t=cur.t_prev, k_q=cur.q_prev, **{u: cur[u] for u in shared})
     # At the previous step's instant, an event processed before it only counts inside a mixed group (PostHog
     # then takes the group's events step by step); otherwise events of one instant go one by one in stream order.
-    same_instant = (cand.c_us == keys.k_t) & ((cand.c_seq > keys.k_q) | cand.c_mixed)
+    same_instant = (cand.c_us == keys.k_t) & ((cand.c_seq > keys.k_q) | cand.c_mixed) & cand.c_step
     preds = [
         keys.k_pid == cand.c_pid,
         (cand.c_us > keys.k_t) | same_instant,
         *[cand.c_seq != keys[u] for u in shared],
     ]
     joined = keys.join(cand, preds)
-    order = ibis.window(group_by=[joined.k_pid, joined.k_aseq], order_by=[joined.c_us, joined.c_seq])
+    blocked = joined.c_opens & (joined.c_us > joined.k_t)
+    joined = joined.mutate(_blk=blocked.ifelse(0, 1))
+    order = ibis.window(group_by=[joined.k_pid, joined.k_aseq], order_by=[joined.c_us, joined._blk, joined.c_seq])
     ranked = joined.mutate(_rn=ibis.row_number().over(order))
-    first = ranked.filter(ranked._rn == 0).select("k_pid", "k_aseq", "c_us", "c_seq", "c_nb")
+    first = ranked.filter((ranked._rn == 0) & (ranked._blk == 1)).select("k_pid", "k_aseq", "c_us", "c_seq", "c_nb")
     merged = cur.left_join(first, [cur.pid == first.k_pid, cur.aseq == first.k_aseq])
     return merged.drop("k_pid", "k_aseq")
 
@@ -170,7 +202,7 @@ def _pivot(base: ir.Table, reached: list[ir.Table], n: int) -> ir.Table:
 def _record(moved: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
     """The long step record ``pid, aseq, k, t (, q), s, sig, bk`` of the attempts that took step k; the opening
     event's ``sig, bk`` (where they vary) ride only on step 2's records, null on later ones."""
-    seq = {"q": moved.c_seq} if "seq" in ev.columns else {}
+    seq = {"q": moved.c_seq.cast("int64")} if "seq" in ev.columns else {}
     opening = {c: (moved[c] if k == 2 else _null_like(ev[c])) for c in _varying(spec)}
     return moved.select("pid", "aseq", k=ibis.literal(k, type="int64"), t=moved.c_us, **seq, s=moved.s, **opening)
 
