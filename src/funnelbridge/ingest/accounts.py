@@ -87,13 +87,26 @@ def create_accounts(
         row.update({k: v for k, v in attrs.items() if v is not None and k in ACCOUNT_ATTRIBUTES})
     rows = [{**r, "name": r["name"] or r["domain"] or r["external_id"], "created_at": at, "updated_at": at}
             for r in missing.values()]  # fmt: skip
-    for row, account_id in zip(rows, account_repo.insert_accounts_returning(conn, rows), strict=True):
+    for row, account_id in zip(rows, _insert_grouped(conn, rows), strict=True):
         if row["domain"]:
             cache.by_domain[row["domain"]] = account_id
         if row["external_id"]:
             cache.by_external[row["external_id"]] = account_id
         cache.fresh.add(account_id)
     cache.created += len(rows)
+
+
+def _insert_grouped(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` with one multi-row insert per set of non-empty columns (an unset column stays SQL NULL: a
+    JSON column given None would store JSON ``null``); the new ids in the order of ``rows``."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(tuple(k for k, v in row.items() if v is not None), []).append(i)
+    ids: dict[int, int] = {}
+    for columns, members in groups.items():
+        chunk = [{k: rows[i][k] for k in columns} for i in members]
+        ids.update(zip(members, account_repo.insert_accounts_returning(conn, chunk), strict=True))
+    return [ids[i] for i in range(len(rows))]
 
 
 def match_account(
@@ -154,8 +167,8 @@ def write_accounts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
 def _upsert_account(conn: Connection, ctx: ImportContext, cache: AccountCache, rec: dict[str, Any]) -> None:
     found = _find(conn, cache, rec["domain"], rec.get("external_id"))
     if found is None:
-        values = {k: rec.get(k) for k in ("external_id", "domain", *ACCOUNT_ATTRIBUTES)}
-        values["name"] = values["name"] or rec["domain"] or rec.get("external_id")
+        values = {k: rec[k] for k in ("external_id", "domain", *ACCOUNT_ATTRIBUTES) if rec.get(k) is not None}
+        values["name"] = values.get("name") or rec["domain"] or rec.get("external_id")
         at = rec.get("created_at") or ctx.now
         new_id = account_repo.insert_account(conn, {**values, "created_at": at, "updated_at": ctx.now})
         cache.by_domain.update({rec["domain"]: new_id} if rec["domain"] else {})

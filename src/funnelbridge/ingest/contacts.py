@@ -4,6 +4,7 @@ different stored contacts (the email's contact is merged into the external id's;
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection
@@ -135,7 +136,7 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
             ctx.summary.updated += 1
         else:
             ctx.summary.unchanged += 1
-    contact_repo.insert_contacts(conn, inserts)
+    _insert_contacts(conn, inserts)
     ctx.summary.inserted += len(inserts)
     ctx.summary.accounts_created += accounts.created
     _update_accounts(conn, ctx, company, accounts.fresh)
@@ -144,6 +145,16 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
         fresh |= contact_repo.ids_by_external_ids(conn, (r["external_id"] for r in inserts))
         touched |= set(fresh.values())
     return touched
+
+
+def _insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert new contacts; those without properties without the column, so it stays SQL NULL (a JSON column
+    given None stores JSON ``null`` on PostgreSQL)."""
+    for bare, run in groupby(rows, key=lambda r: r["properties"] is None):  # runs keep the file's order of ids
+        batch = list(run)
+        if bare:
+            batch = [{k: v for k, v in r.items() if k != "properties"} for r in batch]
+        contact_repo.insert_contacts(conn, batch)
 
 
 def _target(people: IdentityCache, record: dict[str, Any]) -> int | None:
