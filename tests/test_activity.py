@@ -75,3 +75,27 @@ def test_the_worker_drains_deferred_activity(db: Database) -> None:
     with db.read() as conn:
         assert pending(conn) == 0
     assert {i.email for i in lifecycle.sales_queue(rt)} == {"p1@acme1.com", "p2@acme2.com"}
+
+
+def test_gc_paused_restores_collection_even_when_the_batch_fails() -> None:
+    import gc
+
+    from funnelbridge.activity import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    try:
+        with gc_paused():
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # it stays as the caller had it
+    finally:
+        gc.enable()
