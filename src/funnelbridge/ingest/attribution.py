@@ -21,10 +21,11 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, bindparam, func, tuple_, update
 
 from funnelbridge.domain.clock import as_utc
+from funnelbridge.ingest.attribution_sql import activity_changes, write_activity_sqlite
 from funnelbridge.store.bulk import execute_many
 from funnelbridge.store.tables import contacts
 
-__all__ = ["Bounds", "ContactActivity", "Touch", "apply_activity", "touch_changes"]
+__all__ = ["Bounds", "ContactActivity", "Touch", "apply_activity", "apply_activity_grouped", "touch_changes"]
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,24 @@ def apply_activity(
 ) -> None:
     """Write what a batch saw to its contacts, in SQL: each column changes only where the stored value is later
     (created_at, identified_at, first touch) or earlier (last touch) than what was seen — no read-back needed.
-    ``bounds`` (kept across the batches of one run) skips contacts an earlier batch already settled."""
+    ``bounds`` (kept across the batches of one run) skips contacts an earlier batch already settled.
+
+    On SQLite each changed contact gets one UPDATE that sets all four groups at once (each under its own
+    condition, exactly as the four separate updates would, ``version`` counting each group that changed), run as
+    one ``executemany`` over plain tuples (:mod:`funnelbridge.ingest.attribution_sql`); elsewhere one
+    ``executemany`` per group."""
     bounds = bounds if bounds is not None else Bounds()
     acts = sorted(seen.items())
+    if conn.dialect.name == "sqlite":
+        write_activity_sqlite(conn, activity_changes(acts, bounds), now)
+    else:
+        apply_activity_grouped(conn, acts, now, bounds)
+
+
+def apply_activity_grouped(
+    conn: Connection, acts: list[tuple[int, ContactActivity]], now: datetime, bounds: Bounds
+) -> None:
+    """:func:`apply_activity` as one ``executemany`` per group (any dialect; the reference of the SQLite one)."""
     identified = [{"k_id": cid, "t_at": a.identified} for cid, a in acts if a.identified is not None]
     execute_many(conn, _time_update("created_at"), _at(now, _created_rows(acts, bounds)))
     execute_many(conn, _time_update("identified_at", known_only=True), _at(now, identified))
