@@ -77,6 +77,26 @@ _CONTACT = (
     _f("created_at", "timestamp", "create_date", "createddate", "created_date", "created"),
     _f("unsubscribed", "bool", "unsubscribed_from_all_email", "hasoptedoutofemail", "email_opt_out", "opted_out"),
     _f("bounced", "bool", "isemailbounced", "email_bounced", "hard_bounced"),
+    _f("lifecycle_stage", "text:100", "lifecyclestage", "status", "lead_status"),
+    _f("became_subscriber_at", "timestamp", "became_a_subscriber_date", "hs_lifecyclestage_subscriber_date"),
+    _f("became_lead_at", "timestamp", "became_a_lead_date", "hs_lifecyclestage_lead_date"),
+    _f(
+        "became_mql_at",
+        "timestamp",
+        "became_a_marketing_qualified_lead_date",
+        "hs_lifecyclestage_marketingqualifiedlead_date",
+    ),
+    _f(
+        "became_sql_at",
+        "timestamp",
+        "became_a_sales_qualified_lead_date",
+        "hs_lifecyclestage_salesqualifiedlead_date",
+        "converteddate",
+        "converted_date",
+    ),
+    _f("became_opportunity_at", "timestamp", "became_an_opportunity_date", "hs_lifecyclestage_opportunity_date"),
+    _f("became_customer_at", "timestamp", "became_a_customer_date", "hs_lifecyclestage_customer_date"),
+    _f("became_evangelist_at", "timestamp", "became_an_evangelist_date", "hs_lifecyclestage_evangelist_date"),
     _f("properties", "json"),
 )
 
@@ -199,7 +219,8 @@ def _guess_format(normalized: Sequence[str]) -> str:
 def detect_mapping(
     kind: Kind | str, headers: Sequence[str], override: Mapping[str, str | None] | None = None
 ) -> ColumnMapping:
-    """Map ``headers`` to fields of ``kind``: the override first, then aliases; the first column wins a field."""
+    """Map ``headers`` to fields of ``kind``: the override first, then a column named as the field, then aliases
+    (the first such column wins a field)."""
     kind = _kind(kind)
     specs = {s.name: s for s in KINDS[kind]}
     override = dict(override or {})
@@ -209,6 +230,7 @@ def detect_mapping(
             f"unknown field(s) {', '.join(unknown)}; {kind} fields are: {', '.join(specs)}", field="mapping"
         )
     aliases, taken = _alias_table(kind), set(t for t in override.values() if t)
+    exact = {n for h in headers if h not in override and (n := normalize_header(h)) in specs}
     fields, extras, ignored = {}, [], []
     for header in headers:
         if header in override:
@@ -218,8 +240,9 @@ def detect_mapping(
             else:
                 ignored.append(header)
             continue
-        target = aliases.get(normalize_header(header))
-        if target and target not in taken:
+        name = normalize_header(header)
+        target = aliases.get(name)
+        if target and target not in taken and (target not in exact or name == target):  # a field's own name wins
             fields[header] = target
             taken.add(target)
         else:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from funnelbridge.ingest.accounts import AccountCache, account_changes, account_domain, create_accounts, match_account
 from funnelbridge.ingest.attribution import ContactActivity, Touch, touch_changes
 from funnelbridge.ingest.context import ImportContext, Item
+from funnelbridge.ingest.history import History, plan_history, stage_map, write_history
 from funnelbridge.ingest.identity import IdentityCache, merge_contacts
 from funnelbridge.store import accounts as account_repo
 from funnelbridge.store import contacts as contact_repo
@@ -55,8 +56,12 @@ def _activity(record: dict[str, Any], at: Any) -> ContactActivity:
     return seen
 
 
-def _new_row(ctx: ImportContext, record: dict[str, Any], account_id: int | None) -> dict[str, Any]:
+def _new_row(
+    ctx: ImportContext, record: dict[str, Any], account_id: int | None, history: History | None
+) -> dict[str, Any]:
     at = record.get("created_at") or ctx.now
+    if history is not None and history.earliest is not None and history.earliest < at:
+        at = history.earliest  # a person who entered the funnel then existed then
     touch = Touch.of(at, record.get("source"), record.get("medium"), record.get("campaign"))
     row = {name: record.get(name) for name in _PLAIN}
     row.update({flag: bool(record.get(flag)) for flag in _FLAGS})
@@ -108,7 +113,7 @@ def _update_accounts(conn: Connection, ctx: ImportContext, attrs: dict[int, dict
 
 def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> set[int]:
     """Upsert one chunk of contact rows; returns the ids of inserted or changed contacts (when re-scoring)."""
-    items = _fold(ctx, items)
+    items, histories = _plan(ctx, _fold(ctx, items))
     people, accounts = IdentityCache(), AccountCache()
     people.prefetch(conn, (i.record.get("email") for i in items), (i.record.get("external_id") for i in items), ())
     wanted = [(account_domain(i.record.get("email"), i.record.get("domain")), i.record.get("account_external_id"),
@@ -127,7 +132,7 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
             company.setdefault(account_id, {}).update(_company(record))
         target = _target(people, record)
         if target is None:
-            inserts.append(_new_row(ctx, record, account_id))
+            inserts.append(_new_row(ctx, record, account_id, histories.get(item.row)))
             continue
         changes = _changes(stored[target], record, account_id, ctx)
         if changes:
@@ -140,11 +145,51 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
     ctx.summary.inserted += len(inserts)
     ctx.summary.accounts_created += accounts.created
     _update_accounts(conn, ctx, company, accounts.fresh)
-    if ctx.after and inserts:
-        fresh = contact_repo.ids_by_emails(conn, (r["email"] for r in inserts))
-        fresh |= contact_repo.ids_by_external_ids(conn, (r["external_id"] for r in inserts))
-        touched |= set(fresh.values())
-    return touched
+    fresh: tuple[dict[str, int], dict[str, int]] = ({}, {})
+    if inserts and (ctx.after or histories):
+        fresh = (contact_repo.ids_by_emails(conn, (r["email"] for r in inserts)),
+                 contact_repo.ids_by_external_ids(conn, (r["external_id"] for r in inserts)))  # fmt: skip
+        touched |= set(fresh[0].values()) | set(fresh[1].values()) if ctx.after else set()
+    written = _write_histories(ctx, conn, items, histories, people, fresh)
+    return touched | written if ctx.after else touched
+
+
+def _plan(ctx: ImportContext, items: list[Item]) -> tuple[list[Item], dict[int, History]]:
+    """Take each row's lifecycle history out of its record (:func:`plan_history`); rows whose history is wrong
+    are rejected. Returns the rows kept and the histories by row number."""
+    smap = stage_map(ctx.rt.playbook)
+    kept: list[Item] = []
+    plans: dict[int, History] = {}
+    for item in items:
+        plan = plan_history(item.record, smap, ctx.now)
+        if isinstance(plan, list):
+            ctx.reject(item.row, item.raw, plan)
+            continue
+        if plan is not None:
+            plans[item.row] = plan
+        kept.append(item)
+    return kept, plans
+
+
+def _write_histories(
+    ctx: ImportContext,
+    conn: Connection,
+    items: list[Item],
+    histories: dict[int, History],
+    people: IdentityCache,
+    fresh: tuple[dict[str, int], dict[str, int]],
+) -> set[int]:
+    """Write the rows' histories for their contacts that have none yet (:func:`write_history`)."""
+    if not histories:
+        return set()
+    by_contact: dict[int, History] = {}
+    for item in items:
+        history = histories.get(item.row)
+        ext, email = item.record.get("external_id"), item.record.get("email")
+        cid = _target(people, item.record) or (fresh[1].get(ext) if ext else None) or fresh[0].get(email or "")
+        if history is not None and cid is not None:
+            by_contact[cid] = history
+    return write_history(conn, ctx.rt.playbook, by_contact, ctx.now)
 
 
 def _insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
