@@ -36,7 +36,10 @@ def top_reasons(explanation: Sequence[dict[str, Any]] | None, limit: int = 3) ->
 def _main_scores(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
     if not ids:
         return {}
-    query = select(scores).where(scores.c.contact_id.in_(ids), scores.c.score_group == "main")
+    c = scores.c  # only what a card shows (not the incremental state, whose JSON would be decoded for nothing)
+    query = select(c.contact_id, c.temperature, c.engagement, c.explanation).where(
+        c.contact_id.in_(ids), c.score_group == "main"
+    )
     return {row.contact_id: row for row in conn.execute(query)}
 
 

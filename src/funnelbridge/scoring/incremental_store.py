@@ -20,11 +20,24 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, BindParameter, Connection, Select, String, and_, bindparam, cast, func, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    BindParameter,
+    Connection,
+    Numeric,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    select,
+)
 
 from funnelbridge.errors import NotFoundError
 from funnelbridge.playbook.schema import Playbook
-from funnelbridge.rules.facts import EventFact, LeadFacts, event_fact, lead_facts
+from funnelbridge.rules.facts import BANT_KEYS, EventFact, LeadFacts, event_fact, score_facts_of
 from funnelbridge.scoring.incremental import IncrementalScorer, LeadState, RuleState, scorer_for
 from funnelbridge.scoring.results import GroupScore
 from funnelbridge.store.tables import accounts, contacts, events, scores
@@ -141,11 +154,31 @@ _CONTACT_KEYS = tuple(c.name for c in contacts.c)
 _ACCOUNT_KEYS = tuple(c.name for c in accounts.c)
 
 
+def _decimal_columns(keys: tuple[str, ...], table: Any) -> tuple[str, ...]:
+    return tuple(k for k in keys if isinstance(table.c[k].type, Numeric))
+
+
+_CONTACT_DECIMALS = _decimal_columns(_CONTACT_KEYS, contacts)
+_ACCOUNT_DECIMALS = _decimal_columns(_ACCOUNT_KEYS, accounts)
+
+
+def _plain(row: dict[str, Any], decimals: tuple[str, ...]) -> dict[str, Any]:
+    """A row as conditions compare it — what :func:`~funnelbridge.rules.facts.plain_row` makes, in one pass: its
+    times are aware UTC already (``UTCDateTime``), only numeric columns (Decimal) become floats."""
+    for key in decimals:
+        value = row[key]
+        if value is not None:
+            row[key] = float(value)
+    return row
+
+
 def _split(row: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """A contact row joined with its account's columns → the contact and the account (None without one)."""
+    """A contact row joined with its account's columns → the contact and the account (None without one), plain."""
     values, n = tuple(row), len(_CONTACT_KEYS)
-    account = dict(zip(_ACCOUNT_KEYS, values[n:], strict=True))
-    return dict(zip(_CONTACT_KEYS, values[:n], strict=True)), account if account["id"] is not None else None
+    contact = _plain(dict(zip(_CONTACT_KEYS, values[:n], strict=True)), _CONTACT_DECIMALS)
+    if values[n] is None:  # the account's id: no account
+        return contact, None
+    return contact, _plain(dict(zip(_ACCOUNT_KEYS, values[n:], strict=True)), _ACCOUNT_DECIMALS)
 
 
 def _read_leads(conn: Connection, ids: list[int], scorer: IncrementalScorer) -> dict[int, _Lead]:
@@ -159,11 +192,12 @@ def _read_leads(conn: Connection, ids: list[int], scorer: IncrementalScorer) -> 
     if missing:
         raise NotFoundError(f"contact {missing[0]} does not exist")
     for row in conn.execute(q["scores"], {"ids": ids}):
-        main = dict(row._mapping)
-        lead = leads[row.contact_id]
-        lead.count = int(main.pop("events_count"))
+        *values, count = row
+        main = dict(zip(_SCORE_COLUMNS, values, strict=True))
+        lead = leads[main["contact_id"]]
+        lead.count = int(count)
         lead.rows["main"] = main
-        lead.state = load_state(scorer, main.get("state"))
+        lead.state = load_state(scorer, main["state"])
     return leads
 
 
@@ -250,7 +284,9 @@ def _score_one(
         state = _rebuild(scorer, history, as_of)
         keep = all(e.occurred_at <= as_of for _, e in history)
     old = lead.rows.get("main")
-    facts = lead_facts(lead.contact, lead.account, old, (), as_of)
+    contact = lead.contact  # plain already (``_split``)
+    bant = {key: contact.get(f"bant_{key}") for key in BANT_KEYS}
+    facts = LeadFacts(contact, lead.account, score_facts_of(old), bant, (), as_of)
     results = scorer.score(state, facts, contact_id=cid)
     main = results[0]
     new_score = {

@@ -27,8 +27,22 @@ class ScoreSnapshot:
 NEVER_SCORED = ScoreSnapshot(0.0, 0.0, "cold")
 
 
+_CACHE: dict[int, tuple[Playbook, tuple[tuple[str, float], ...]]] = {}
+
+
 def thresholds(playbook: Playbook) -> tuple[tuple[str, float], ...]:
-    """``(measure, threshold)`` pairs watched on the main score, without repeats, in a stable order."""
+    """``(measure, threshold)`` pairs watched on the main score, without repeats, in a stable order (worked out
+    once per playbook object: every rescored lead asks)."""
+    hit = _CACHE.get(id(playbook))
+    if hit is not None and hit[0] is playbook:
+        return hit[1]
+    if len(_CACHE) > 32:
+        _CACHE.clear()
+    found = _CACHE[id(playbook)] = (playbook, _thresholds(playbook))
+    return found[1]
+
+
+def _thresholds(playbook: Playbook) -> tuple[tuple[str, float], ...]:
     sc = playbook.scoring
     found = [("engagement", sc.mql.engagement), ("engagement", sc.temperature.warm), ("engagement", sc.temperature.hot)]
     if sc.mql.total is not None:

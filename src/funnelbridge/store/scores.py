@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Connection, Text, bindparam, cast, delete, func, se
 from sqlalchemy.dialects import postgresql, sqlite
 
 from funnelbridge.scoring.results import GroupScore, RulePoints
+from funnelbridge.store.bulk import execute_many
 from funnelbridge.store.tables import scores
 
 __all__ = [
@@ -67,10 +68,11 @@ def score_row(score: GroupScore, updated_at: datetime) -> dict[str, Any]:
 
 def upsert_scores(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert or replace score rows (keyed by contact and group), in one executemany. When the rows carry a
-    ``state`` key (every row then), the incremental scorer's state is written too; otherwise it is kept."""
+    ``state`` key (every row then), the incremental scorer's state is written too; otherwise it is kept. On SQLite
+    the parameters skip SQLAlchemy's per-row processing (:func:`~funnelbridge.store.bulk.execute_many`)."""
     if not rows:
         return
-    conn.execute(_upsert(conn.dialect.name, "state" in rows[0]), list(rows))
+    execute_many(conn, _upsert(conn.dialect.name, "state" in rows[0]), rows)
 
 
 @lru_cache(maxsize=8)
