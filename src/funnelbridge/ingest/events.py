@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from funnelbridge.errors import InputError
@@ -38,7 +38,9 @@ __all__ = [
     "MAX_PAYLOAD_CHARS",
     "Activity",
     "derive_key",
+    "fast_payload",
     "parse_payload",
+    "parse_payload_precise",
     "stored_type",
     "validate_traits",
 ]
@@ -180,7 +182,16 @@ def _attribution(props: dict[str, Any] | None, index: int | str) -> dict[str, An
 
 
 def parse_payload(payload: Any, *, index: int | str, now: datetime) -> Activity:
-    """Validate one payload; raises InputError naming the payload (``payload 3``) and the field."""
+    """Validate one payload; raises InputError naming the payload (``payload 3``) and the field.
+
+    A plainly valid payload takes :func:`fast_payload`; anything else (and every error) the precise validator,
+    :func:`parse_payload_precise` — both give the same activity."""
+    activity = fast_payload(payload, now)
+    return activity if activity is not None else parse_payload_precise(payload, index=index, now=now)
+
+
+def parse_payload_precise(payload: Any, *, index: int | str, now: datetime) -> Activity:
+    """:func:`parse_payload` by the precise validator alone: every check in turn, each failure with its field."""
     if not isinstance(payload, Mapping):
         reason = getattr(payload, "reason", None) or f"expected a JSON object, got {type(payload).__name__}"
         raise _fail(index, "payload", reason)
@@ -217,3 +228,148 @@ def validate_traits(traits: dict[str, Any], index: int | str) -> dict[str, Any]:
         except c.CoerceError as exc:
             raise _fail(index, f"traits.{name}", str(exc)) from None
     return out
+
+
+# --- the fast path -----------------------------------------------------------------------------------------------
+# Plainly valid payloads — the common keys as ASCII text that needs no trimming, an ISO timestamp, flat properties
+# and traits — are read with a few type checks; for anything else :func:`fast_payload` answers None and the
+# precise validator decides (and words any error). tests/ingest/test_ingest_payload_fast.py checks that both agree.
+
+_KINDS = frozenset(EVENT_TYPES)
+_PLAIN_NAME = re.compile(r"[a-z][a-z0-9_.:]{0,99}")  # an event name that lower-casing and _ for - leave alone
+_UTM_KEYS = (("source", 100), ("medium", 100), ("campaign", 200))
+_FLAT = (str, int, float, bool, type(None))
+_SIZE_SLACK = 16  # JSON brackets and separators of the [props, traits] list
+
+
+class _NotPlain(Exception):
+    """The payload is not plainly valid: the precise validator takes it."""
+
+
+def _plain(raw: Any, limit: int) -> Any:
+    """``raw`` when ``to_text(limit)`` returns it unchanged (ASCII text, nothing to trim, no NUL, short enough)."""
+    if raw is None or (
+        type(raw) is str and 0 < len(raw) <= limit and raw.isascii() and raw[0] > " " and raw[-1] > " "
+        and "\x00" not in raw
+    ):  # fmt: skip
+        return raw
+    raise _NotPlain
+
+
+def _json_bound(obj: dict[str, Any] | None) -> int:
+    """An upper bound of the JSON size (``ensure_ascii=False``) of a flat object."""
+    if obj is None:
+        return 4
+    size = 2
+    for key, value in obj.items():
+        kind = type(value)
+        if kind is str:
+            size += 6 * len(value) + 2
+        elif kind is int and -(10**18) < value < 10**18:
+            size += 20
+        elif kind is list and all(type(v) is str for v in value):
+            size += sum(6 * len(v) + 4 for v in value) + 2
+        elif kind in _FLAT and kind is not int:
+            size += 24
+        else:
+            raise _NotPlain
+        size += 6 * len(key) + 6
+    return size
+
+
+def _fast_object(raw: Any) -> dict[str, Any] | None:
+    """A copy of a properties/traits object with text keys, or None when absent."""
+    if raw is None:
+        return None
+    if type(raw) is not dict or not all(type(k) is str for k in raw):
+        raise _NotPlain
+    return dict(raw)
+
+
+def _fast_email(raw: Any, traits: dict[str, Any] | None) -> str | None:
+    """The normalized email (None when there is none; an email only in traits is not plain)."""
+    if raw is not None and type(raw) is not str:
+        raise _NotPlain
+    try:
+        email = c.to_email(raw)
+    except c.CoerceError:
+        raise _NotPlain from None
+    if email is None and traits and traits.get("email") is not None:
+        raise _NotPlain
+    return email  # type: ignore[no-any-return]
+
+
+def _fast_time(raw: Any, now: datetime) -> datetime:
+    if type(raw) is not str:
+        raise _NotPlain
+    text = raw.strip()
+    try:
+        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        if value.tzinfo is None:
+            raise _NotPlain
+        value = value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise _NotPlain from None
+    if value > now + _FUTURE:
+        raise _NotPlain
+    return value
+
+
+def _fast_event(payload: dict[str, Any], kind: str) -> str | None:
+    if kind not in ("track", "email"):
+        return None
+    event = payload.get("event")
+    if type(event) is not str or not _PLAIN_NAME.fullmatch(event):
+        raise _NotPlain
+    return event
+
+
+def _fast_attribution(props: dict[str, Any] | None) -> dict[str, str | None]:
+    if not props:
+        return _NO_TOUCH
+    out = {"path": _plain(props.get("path"), 1000)}
+    for name, limit in _UTM_KEYS:
+        key = f"utm_{name}"
+        out[name] = _plain(props[key] if key in props else props.get(name), limit)
+    return out
+
+
+_NO_TOUCH: dict[str, str | None] = {"path": None, "source": None, "medium": None, "campaign": None}
+
+
+def fast_payload(payload: Any, now: datetime) -> Activity | None:
+    """The activity of a plainly valid payload, exactly as :func:`parse_payload_precise` gives it; None when the
+    payload is not plainly valid (it may still be valid: the precise validator decides)."""
+    if type(payload) is not dict or not payload.keys() <= _KEYS:
+        return None
+    kind = payload.get("type")
+    if type(kind) is not str or kind not in _KINDS:
+        return None
+    try:
+        return _fast(payload, now)
+    except _NotPlain:
+        return None
+
+
+def _fast(payload: dict[str, Any], now: datetime) -> Activity:
+    kind = payload["type"]
+    anon, user = _plain(payload.get("anonymous_id"), 200), _plain(payload.get("user_id"), 200)
+    given_key = _plain(payload.get("idempotency_key"), 200)
+    props, traits = _fast_object(payload.get("properties")), _fast_object(payload.get("traits"))
+    email = _fast_email(payload.get("email"), traits)
+    if email is None and user is None and (kind == "identify" or anon is None):
+        raise _NotPlain
+    at = _fast_time(payload.get("timestamp"), now)
+    if (props is not None or traits is not None) and _json_bound(props) + _json_bound(traits) + _SIZE_SLACK > (
+        MAX_PAYLOAD_CHARS
+    ):
+        raise _NotPlain
+    type_ = stored_type(kind, _fast_event(payload, kind))
+    touch = _fast_attribution(props)
+    key = given_key or derive_key(kind, anon, email, user, type_, at, props)
+    if traits:
+        try:
+            traits = validate_traits(traits, 0)
+        except InputError:
+            raise _NotPlain from None
+    return Activity(key, kind, type_, at, anon, email, user, **touch, properties=props, traits=traits or None)
