@@ -159,6 +159,12 @@ class IncrementalScorer:
             if leaf.field.startswith("events.")
         }
         self._scoring_aggs = tuple(i for i, a in enumerate(self.aggs) if a.key in in_scoring)
+        wheres = [r.where for c in self.compiled for r in c.rules.event_rules] + list(self._agg_wheres)
+        self.event_fields = frozenset(
+            leaf.field.split(".", 1)[0] for where in wheres if where is not None for leaf in leaves(where)
+        )
+        """The fields besides ``type`` and ``occurred_at`` (``properties`` for ``properties.*``) that the event
+        rules' and aggregates' conditions read: the others never change a score."""
         self._plans: dict[str, _TypePlan] = {}
         self._setup_attributes()
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
+    null,
     select,
 )
 
@@ -45,8 +46,17 @@ from funnelbridge.store.tables import accounts, contacts, events, scores
 __all__ = ["ScoredLead", "dump_state", "load_state", "score_leads"]
 
 CHUNK = 200
-_EVENT_COLUMNS = (events.c.id, events.c.contact_id, events.c.type, events.c.occurred_at, events.c.path,
-                  events.c.campaign, events.c.source, events.c.medium, events.c.properties)  # fmt: skip
+_EVENT_FIELDS = ("path", "campaign", "source", "medium", "properties")
+
+
+@cache
+def _event_columns(read: frozenset[str]) -> tuple[Any, ...]:
+    """The events' columns the scorer needs: id, contact, type and time, and of the other fields only those its
+    conditions read (``read``: :attr:`IncrementalScorer.event_fields`) — the others are NULL, so e.g. the
+    properties JSON is not decoded when no condition looks at it (the events read here feed only the scorer)."""
+    rest = (events.c[name] if name in read else null().label(name) for name in _EVENT_FIELDS)
+    return (events.c.id, events.c.contact_id, events.c.type, events.c.occurred_at, *rest)
+
 
 _SCORE_COLUMNS = (
     "contact_id", "fit", "engagement", "negative", "total", "grade", "temperature", "probability", "state",
@@ -133,7 +143,7 @@ _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 
 @cache
-def _queries() -> dict[str, Select[Any]]:
+def _queries(read: frozenset[str]) -> dict[str, Select[Any]]:
     """The look-ups by a list of ids, built once (an expanding parameter: only the ids change between calls)."""
     account_columns = (c.label(f"account__{c.name}") for c in accounts.c)
     n_events = select(func.count()).where(events.c.contact_id == scores.c.contact_id).scalar_subquery()
@@ -144,7 +154,7 @@ def _queries() -> dict[str, Select[Any]]:
         "scores": select(*(scores.c[n] for n in _SCORE_COLUMNS), n_events.label("events_count")).where(
             scores.c.contact_id.in_(_IDS), scores.c.score_group == "main"
         ),
-        "events": select(*_EVENT_COLUMNS)
+        "events": select(*_event_columns(read))
         .where(events.c.contact_id.in_(_IDS))
         .order_by(events.c.occurred_at, events.c.id),
     }
@@ -183,7 +193,7 @@ def _split(row: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
 
 def _read_leads(conn: Connection, ids: list[int], scorer: IncrementalScorer) -> dict[int, _Lead]:
     """Contacts with their accounts (one query), main score rows with the lead's event count (one query)."""
-    q = _queries()
+    q = _queries(scorer.event_fields)
     leads = {}
     for row in conn.execute(q["leads"], {"ids": ids}):
         contact, account = _split(row)
@@ -202,7 +212,7 @@ def _read_leads(conn: Connection, ids: list[int], scorer: IncrementalScorer) -> 
 
 
 @cache
-def _after_marks(dialect: str) -> Select[Any]:
+def _after_marks(dialect: str, read: frozenset[str]) -> Select[Any]:
     """Events of the leads of a JSON object ``{contact_id: watermark}`` with an id above their watermark: one
     parameter however many leads (``json_each`` / ``json_each_text``), built once per dialect."""
     if dialect == "postgresql":
@@ -210,16 +220,16 @@ def _after_marks(dialect: str) -> Select[Any]:
     else:
         marks = func.json_each(bindparam("marks", type_=String)).table_valued("key", "value")
     on = and_(events.c.contact_id == cast(marks.c.key, BigInteger), events.c.id > cast(marks.c.value, BigInteger))
-    return select(*_EVENT_COLUMNS).select_from(marks.join(events, on)).order_by(events.c.occurred_at, events.c.id)
+    return select(*_event_columns(read)).select_from(marks.join(events, on)).order_by(events.c.occurred_at, events.c.id)
 
 
-def _read_new_events(conn: Connection, leads: dict[int, _Lead]) -> None:
+def _read_new_events(conn: Connection, leads: dict[int, _Lead], read: frozenset[str]) -> None:
     """Events after each state's watermark (one query); leads whose count then does not add up lose the state."""
     marks = {cid: lead.state.watermark for cid, lead in leads.items() if lead.state is not None}
     if not marks:
         return
     new: dict[int, list[tuple[int, EventFact]]] = {cid: [] for cid in marks}
-    for row in conn.execute(_after_marks(conn.dialect.name), {"marks": json.dumps(marks)}):
+    for row in conn.execute(_after_marks(conn.dialect.name, read), {"marks": json.dumps(marks)}):
         new[row.contact_id].append((row.id, event_fact(row)))
     for cid, found in new.items():
         lead = leads[cid]
@@ -229,10 +239,10 @@ def _read_new_events(conn: Connection, leads: dict[int, _Lead]) -> None:
             lead.state = None
 
 
-def _read_all_events(conn: Connection, ids: list[int]) -> dict[int, list[tuple[int, EventFact]]]:
+def _read_all_events(conn: Connection, ids: list[int], read: frozenset[str]) -> dict[int, list[tuple[int, EventFact]]]:
     out: dict[int, list[tuple[int, EventFact]]] = {cid: [] for cid in ids}
     if ids:
-        for row in conn.execute(_queries()["events"], {"ids": ids}):
+        for row in conn.execute(_queries(read)["events"], {"ids": ids}):
             out[row.contact_id].append((row.id, event_fact(row)))
     return out
 
@@ -261,9 +271,9 @@ def score_leads(playbook: Playbook, conn: Connection, contact_ids: Sequence[int]
     out: dict[int, ScoredLead] = {}
     for ids in _chunks(contact_ids):
         leads = _read_leads(conn, ids, scorer)
-        _read_new_events(conn, leads)
+        _read_new_events(conn, leads, scorer.event_fields)
         states = {cid: _go_on(scorer, lead, as_of) for cid, lead in leads.items()}
-        histories = _read_all_events(conn, [cid for cid in ids if states[cid] is None])
+        histories = _read_all_events(conn, [cid for cid in ids if states[cid] is None], scorer.event_fields)
         for cid in ids:
             out[cid] = _score_one(scorer, cid, leads[cid], states[cid], histories.get(cid), as_of)
     return [out[cid] for cid in contact_ids]

@@ -35,15 +35,34 @@ SCORE_COLUMNS = (
 
 
 _LINE_FIELDS = tuple(f.name for f in fields(RulePoints))
+_OPTIONAL = tuple(name for name in _LINE_FIELDS if name not in ("rule", "kind", "points"))
+_LINES: dict[int, tuple[RulePoints, dict[str, Any]]] = {}
+_LINES_MAX = 4096
+
+
+def _line_json(item: RulePoints) -> dict[str, Any]:
+    """One line as JSON data; remembered per line object (an attribute rule's line is one object shared by every
+    lead it holds for; the entry keeps the object alive, so its id is not reused). Never mutate the result."""
+    hit = _LINES.get(id(item))
+    if hit is not None and hit[0] is item:
+        return hit[1]
+    out: dict[str, Any] = {"rule": item.rule, "kind": item.kind, "points": item.points}
+    for name in _OPTIONAL:
+        value = getattr(item, name)
+        if value is not None:
+            out[name] = value
+    if None in (item.rule, item.kind, item.points):  # not by the types; kept as the generic form had it
+        out = {k: v for k, v in out.items() if v is not None}
+    if len(_LINES) >= _LINES_MAX:
+        _LINES.clear()
+    _LINES[id(item)] = (item, out)
+    return out
 
 
 def explanation_json(items: Iterable[RulePoints]) -> list[dict[str, Any]]:
-    """``GroupScore.explanation_json`` without ``dataclasses.asdict``'s deep copies (every line is flat)."""
-    out = []
-    for item in items:
-        values = (getattr(item, name) for name in _LINE_FIELDS)
-        out.append({k: v for k, v in zip(_LINE_FIELDS, values, strict=True) if v is not None})
-    return out
+    """``GroupScore.explanation_json`` without ``dataclasses.asdict``'s deep copies (every line is flat); the
+    lines' dicts may be shared between calls (never mutate them)."""
+    return [_line_json(item) for item in items]
 
 
 def score_row(score: GroupScore, updated_at: datetime) -> dict[str, Any]:
