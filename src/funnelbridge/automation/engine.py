@@ -4,6 +4,8 @@ webhook) and stage moves go to the outbox for the worker."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +14,7 @@ from sqlalchemy import Connection, select
 
 from funnelbridge.automation import nurture
 from funnelbridge.automation.actions import Action, ActionKind, parse_action
+from funnelbridge.automation.batch import Lookups, Scope, Writes
 from funnelbridge.automation.conditions import ConditionChecker
 from funnelbridge.automation.notify import notification_payload
 from funnelbridge.automation.outbox import enqueue
@@ -38,10 +41,37 @@ class Outcome:
 
 @dataclass
 class Engine:
-    """Runs automation rules for one Runtime (holds the compiled-condition cache)."""
+    """Runs automation rules for one Runtime (holds the compiled-condition cache, and the open batch's
+    :class:`~funnelbridge.automation.batch.Scope` inside :meth:`batched`)."""
 
     rt: Runtime
     checker: ConditionChecker = field(default_factory=ConditionChecker)
+    scope: Scope | None = None
+
+    @contextmanager
+    def batched(self, conn: Connection, facts: Mapping[int, Any] | None = None) -> Iterator[Scope]:
+        """Within the block, actions' outbox rows and timers are buffered and stored when it ends, users and
+        routing state are read once, and conditions may be answered from ``facts`` (the leads' facts now, by
+        contact) — see :mod:`funnelbridge.automation.batch`. Nested blocks join the open one."""
+        if self.scope is not None:
+            yield self.scope
+            return
+        scope = self.scope = Scope(facts=facts or {})
+        self.checker.seed(scope.facts)
+        try:
+            yield scope
+            scope.writes.flush(conn)
+        finally:
+            self.scope = None
+            self.checker.seed({})
+
+    @property
+    def writes(self) -> Writes | None:
+        return None if self.scope is None else self.scope.writes
+
+    @property
+    def lookups(self) -> Lookups | None:
+        return None if self.scope is None else self.scope.lookups
 
     def run(
         self, conn: Connection, occ: Occurrence, rules: list[tuple[int, AutomationRule]] | None = None
@@ -63,27 +93,27 @@ class Engine:
     def _invalid(self, conn: Connection, occ: Occurrence, spec: object, key: str, error: str) -> Outcome:
         """Record an action the playbook got wrong as a dead-on-arrival outbox row (``outbox --failed``)."""
         payload = {"error": error, "action": spec, "trigger": occ.trigger.value, "contact_id": occ.contact_id}
-        enqueue(conn, key=key, kind="invalid", payload=payload, at=self.rt.clock.now())
+        enqueue(conn, key=key, kind="invalid", payload=payload, at=self.rt.clock.now(), into=self.writes)
         return Outcome(key, "invalid", error)
 
     def _execute(self, conn: Connection, occ: Occurrence, action: Action, key: str, rule: str | None) -> list[Outcome]:
         at = occ.at
         if action.kind is ActionKind.ASSIGN:
-            got = assign_lead(conn, self.rt.playbook, occ.contact_id, at, self.checker)
+            got = assign_lead(conn, self.rt.playbook, occ.contact_id, at, self.checker, self.lookups)
             return [Outcome(key, "assign", "no available rep" if got is None else f"{got.email} ({got.method})")]
         if action.kind is ActionKind.NOTIFY:
-            payload = notification_payload(conn, occ, action, rule)
+            payload = notification_payload(conn, occ, action, rule, self.lookups)
             payload["stage_title"] = self._stage_title(occ)
-            new = enqueue(conn, key=key, kind=action.via, payload=payload, at=self.rt.clock.now())
+            new = enqueue(conn, key=key, kind=action.via, payload=payload, at=self.rt.clock.now(), into=self.writes)
             return [Outcome(key, action.via, "queued" if new else "already queued")]
         if action.kind is ActionKind.TASK:
             return [self._task(conn, occ, action, key)]
         if action.kind is ActionKind.ENROLL:
-            got_id = nurture.enroll(conn, self.rt.playbook, occ.contact_id, str(action.target), at)
+            got_id = nurture.enroll(conn, self.rt.playbook, occ.contact_id, str(action.target), at, self.writes)
             return [Outcome(key, "enroll", "already enrolled" if got_id is None else f"enrollment {got_id}")]
         if action.kind is ActionKind.UNENROLL:
             track = None if action.target in (None, "all") else action.target
-            n = nurture.remove(conn, occ.contact_id, track, at)
+            n = nurture.remove(conn, occ.contact_id, track, at, self.writes)
             return [Outcome(key, "unenroll", f"{n} removed")]
         return [self._move(conn, occ, action, key)]
 
@@ -110,7 +140,7 @@ class Engine:
             "pipeline": occ.pipeline,
             "trigger": occ.trigger.value,
         }
-        new = enqueue(conn, key=key, kind="move", payload=request, at=self.rt.clock.now())
+        new = enqueue(conn, key=key, kind="move", payload=request, at=self.rt.clock.now(), into=self.writes)
         return Outcome(key, "move", "queued" if new else "already queued")
 
     def _task(self, conn: Connection, occ: Occurrence, action: Action, key: str) -> Outcome:

@@ -11,13 +11,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from funnelbridge.automation.batch import Writes, cancel_timers, schedule_timer
 from funnelbridge.automation.outbox import enqueue
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.domain.durations import parse_duration
 from funnelbridge.errors import PlaybookError
 from funnelbridge.playbook.schema import Playbook
 from funnelbridge.store.tables import contacts, nurture_enrollments
-from funnelbridge.store.timers import TimerRow, cancel_by_prefix, insert_timer
+from funnelbridge.store.timers import TimerRow
 
 __all__ = ["enroll", "fire_step", "remove"]
 
@@ -34,17 +35,20 @@ def _active(conn: Connection, contact_id: int, track: str | None) -> list[int]:
     return [int(i) for i in conn.execute(_ACTIVE_ON, {"cid": contact_id, "track": track}).scalars()]
 
 
-def _schedule(conn: Connection, playbook: Playbook, enrollment: int, step: int) -> None:
+def _schedule(conn: Connection, playbook: Playbook, enrollment: int, step: int, writes: Writes | None) -> None:
     row = conn.execute(_ENROLLMENT, {"eid": enrollment}).one()
     due = as_utc(row.enrolled_at) + parse_duration(playbook.nurture[row.track][step].after)
     payload = {"enrollment_id": enrollment, "track": row.track, "step": step}
     key = f"nurture:{enrollment}:{step}"
-    insert_timer(conn, key=key, kind="nurture_step", due_at=due, contact_id=row.contact_id, payload=payload)
+    schedule_timer(conn, writes, key=key, kind="nurture_step", due_at=due, contact_id=row.contact_id, payload=payload)
     conn.execute(update(nurture_enrollments).where(_E.id == enrollment).values(step=step, next_step_at=due))
 
 
-def enroll(conn: Connection, playbook: Playbook, contact_id: int, track: str, at: datetime) -> int | None:
-    """Start ``track`` for the lead; None when it is on that track already."""
+def enroll(
+    conn: Connection, playbook: Playbook, contact_id: int, track: str, at: datetime, writes: Writes | None = None
+) -> int | None:
+    """Start ``track`` for the lead; None when it is on that track already. ``writes``: a batch's buffer for the
+    step's timer."""
     if track not in playbook.nurture:
         known = ", ".join(playbook.nurture) or "none defined"
         raise PlaybookError(f"automation: unknown nurture track {track!r} (tracks: {known})")
@@ -53,22 +57,24 @@ def enroll(conn: Connection, playbook: Playbook, contact_id: int, track: str, at
     values = {"contact_id": contact_id, "track": track, "step": 0, "enrolled_at": at}
     enrollment = int(conn.execute(insert(nurture_enrollments).values(**values).returning(_E.id)).scalar_one())
     if playbook.nurture[track]:
-        _schedule(conn, playbook, enrollment, 0)
+        _schedule(conn, playbook, enrollment, 0, writes)
     else:
         conn.execute(update(nurture_enrollments).where(_E.id == enrollment).values(completed_at=at))
     return enrollment
 
 
-def remove(conn: Connection, contact_id: int, track: str | None, at: datetime) -> int:
+def remove(conn: Connection, contact_id: int, track: str | None, at: datetime, writes: Writes | None = None) -> int:
     """Stop the lead's active enrollment in ``track`` (every track when None); returns how many stopped."""
     ids = _active(conn, contact_id, track)
     for enrollment in ids:
         conn.execute(update(nurture_enrollments).where(_E.id == enrollment).values(removed_at=at, next_step_at=None))
-        cancel_by_prefix(conn, f"nurture:{enrollment}:", at)
+        cancel_timers(conn, writes, f"nurture:{enrollment}:", at)
     return len(ids)
 
 
-def fire_step(conn: Connection, playbook: Playbook, timer: TimerRow, at: datetime) -> bool:
+def fire_step(
+    conn: Connection, playbook: Playbook, timer: TimerRow, at: datetime, writes: Writes | None = None
+) -> bool:
     """Send one step (unless the enrollment ended or the lead cannot be mailed) and schedule the next."""
     enrollment_id, step = int(timer.payload["enrollment_id"]), int(timer.payload["step"])
     row = conn.execute(select(nurture_enrollments).where(_E.id == enrollment_id)).first()
@@ -77,7 +83,7 @@ def fire_step(conn: Connection, playbook: Playbook, timer: TimerRow, at: datetim
     steps = playbook.nurture.get(row.track, ())
     person = conn.execute(select(contacts).where(contacts.c.id == row.contact_id)).first()
     if step >= len(steps) or person is None or not person.email or person.unsubscribed or person.bounced:
-        remove(conn, row.contact_id, row.track, at)
+        remove(conn, row.contact_id, row.track, at, writes)
         return False
     spec = steps[step]
     payload = {
@@ -91,9 +97,9 @@ def fire_step(conn: Connection, playbook: Playbook, timer: TimerRow, at: datetim
         "at": at.isoformat(),
     }
     key = f"nurture:{enrollment_id}:{step}:email"
-    enqueue(conn, key=key, kind="email", payload=payload, at=at)
+    enqueue(conn, key=key, kind="email", payload=payload, at=at, into=writes)
     if step + 1 < len(steps):
-        _schedule(conn, playbook, enrollment_id, step + 1)
+        _schedule(conn, playbook, enrollment_id, step + 1, writes)
     else:
         conn.execute(update(nurture_enrollments).where(_E.id == enrollment_id).values(step=step + 1, completed_at=at))
     return True

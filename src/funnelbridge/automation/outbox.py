@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from funnelbridge.automation.batch import Writes
 from funnelbridge.errors import DomainError, NotFoundError
 from funnelbridge.store.db import Database
 from funnelbridge.store.outbox import (
@@ -31,8 +32,17 @@ from funnelbridge.store.tables import outbox
 __all__ = ["Backoff", "OutboxListing", "OutboxRow", "enqueue", "list_outbox", "purge_outbox", "retry_outbox"]
 
 
-def enqueue(conn: Connection, *, key: str, kind: str, payload: Mapping[str, Any], at: datetime) -> bool:
-    """Write one action to the outbox in the caller's transaction; False when ``key`` was enqueued before."""
+def enqueue(
+    conn: Connection,
+    *,
+    key: str,
+    kind: str,
+    payload: Mapping[str, Any],
+    at: datetime,
+    into: Writes | None = None,
+) -> bool:
+    """Write one action to the outbox in the caller's transaction; False when ``key`` was enqueued before. With
+    ``into`` (a batch's buffer) the row is stored when the batch is flushed, and True means only "buffered"."""
     values = {
         "idempotency_key": key,
         "kind": kind,
@@ -42,6 +52,9 @@ def enqueue(conn: Connection, *, key: str, kind: str, payload: Mapping[str, Any]
         "available_at": at,
         "created_at": at,
     }
+    if into is not None:
+        into.add_outbox(values)
+        return True
     return insert_ignore(conn, outbox, [values], "idempotency_key") == 1
 
 

@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from funnelbridge.automation.batch import Lookups
 from funnelbridge.automation.conditions import ConditionChecker
 from funnelbridge.playbook.schema import Playbook, RoutingRule
 from funnelbridge.store.tables import accounts, assignments, contacts, pipeline_states, users
-from funnelbridge.store.users import UserRow, get_user, select_users
+from funnelbridge.store.users import UserRow
 
 __all__ = ["Assignment", "assign_lead", "choose_owner", "week_start"]
 
@@ -70,64 +71,83 @@ def _weekly_load(conn: Connection, user_ids: Sequence[int], since: datetime) -> 
     return load
 
 
-def _candidates(conn: Connection, rule: RoutingRule, since: datetime) -> tuple[list[UserRow], dict[int, int]]:
-    if conn.dialect.name == "postgresql":  # serialize concurrent routing within a team
+def _candidates(
+    conn: Connection, rule: RoutingRule, since: datetime, lookups: Lookups
+) -> tuple[list[UserRow], dict[int, int]]:
+    if conn.dialect.name == "postgresql" and rule.team not in lookups.locked:  # serialize routing within a team
         conn.execute(select(users.c.id).where(users.c.team == rule.team).with_for_update())
-    reps = list(select_users(conn, team=rule.team, role="sales", available_only=True))
-    load = _weekly_load(conn, [r.id for r in reps], since)
+        lookups.locked.add(rule.team)
+    reps = list(lookups.team(conn, rule.team, "sales", available_only=True))
+    key = (tuple(r.id for r in reps), since)
+    load = lookups.load.get(key)
+    if load is None:
+        load = lookups.load[key] = _weekly_load(conn, [r.id for r in reps], since)
     free = [r for r in reps if load[r.id] < (r.capacity_per_week or rule.capacity_per_week or 10**9)]
     return free, load
 
 
-def _round_robin(conn: Connection, team: str, free: list[UserRow]) -> UserRow:
-    last = conn.execute(_LAST_IN_TEAM, {"team": team}).scalar()
+def _round_robin(conn: Connection, team: str, free: list[UserRow], lookups: Lookups) -> UserRow:
+    if team not in lookups.last_in_team:
+        lookups.last_in_team[team] = conn.execute(_LAST_IN_TEAM, {"team": team}).scalar()
+    last = lookups.last_in_team[team]
     after = [r for r in free if last is not None and r.id > last]
     return after[0] if after else free[0]
 
 
-def _account_owner(conn: Connection, contact_id: int) -> UserRow | None:
-    owner_id = conn.execute(_ACCOUNT_OWNER, {"cid": contact_id}).scalar()
-    owner = None if owner_id is None else get_user(conn, int(owner_id))
+def _available(owner_id: object, conn: Connection, lookups: Lookups) -> UserRow | None:
+    owner = None if owner_id is None else lookups.user(conn, int(str(owner_id)))
     return owner if owner is not None and owner.active and not owner.away else None
 
 
+def _account_owner(conn: Connection, contact_id: int, lookups: Lookups) -> UserRow | None:
+    return _available(conn.execute(_ACCOUNT_OWNER, {"cid": contact_id}).scalar(), conn, lookups)
+
+
 def choose_owner(
-    conn: Connection, playbook: Playbook, contact_id: int, at: datetime, checker: ConditionChecker
+    conn: Connection,
+    playbook: Playbook,
+    contact_id: int,
+    at: datetime,
+    checker: ConditionChecker,
+    lookups: Lookups | None = None,
 ) -> tuple[UserRow, RoutingRule, str] | None:
-    """The rep the first matching routing rule picks (None when no rule matches or every rep is unavailable)."""
+    """The rep the first matching routing rule picks (None when no rule matches or every rep is unavailable).
+    ``lookups`` (a batch's) keeps users, team loads and round-robin pointers between calls."""
+    lookups = lookups or Lookups()
     since = week_start(at, playbook.timezone)
     for rule in playbook.routing:
         if not checker.holds(conn, rule.when, contact_id, at):
             continue
         if rule.assign == "account_owner":
-            owner = _account_owner(conn, contact_id)
+            owner = _account_owner(conn, contact_id, lookups)
             if owner is not None:
                 return owner, rule, "account_owner"
-        free, load = _candidates(conn, rule, since)
+        free, load = _candidates(conn, rule, since, lookups)
         if not free:
             continue
         if rule.assign == "least_loaded":
             return min(free, key=lambda r: (load[r.id], r.id)), rule, "least_loaded"
-        return _round_robin(conn, rule.team, free), rule, "round_robin"
+        return _round_robin(conn, rule.team, free, lookups), rule, "round_robin"
     return None
 
 
-def _current_owner(conn: Connection, contact_id: int) -> UserRow | None:
-    owner_id = conn.execute(_LEAD_OWNER, {"cid": contact_id}).scalar()
-    owner = None if owner_id is None else get_user(conn, int(owner_id))
-    return owner if owner is not None and owner.active and not owner.away else None
-
-
 def assign_lead(
-    conn: Connection, playbook: Playbook, contact_id: int, at: datetime, checker: ConditionChecker
+    conn: Connection,
+    playbook: Playbook,
+    contact_id: int,
+    at: datetime,
+    checker: ConditionChecker,
+    lookups: Lookups | None = None,
 ) -> Assignment | None:
     """Route the lead and record the assignment (contacts.owner_id, pipeline_states.owner_id, assignments).
 
-    A lead that already has an available owner keeps them (sticky ownership across journeys)."""
-    current = _current_owner(conn, contact_id)
+    A lead that already has an available owner keeps them (sticky ownership across journeys). ``lookups`` as for
+    :func:`choose_owner` (an assignment made here updates its loads and pointers)."""
+    lookups = lookups or Lookups()
+    current = _available(conn.execute(_LEAD_OWNER, {"cid": contact_id}).scalar(), conn, lookups)
     if current is not None:
         return Assignment(contact_id, current.id, current.email, current.team, "kept", kept=True)
-    choice = choose_owner(conn, playbook, contact_id, at, checker)
+    choice = choose_owner(conn, playbook, contact_id, at, checker, lookups)
     if choice is None:
         return None
     user, rule, method = choice
@@ -136,4 +156,5 @@ def assign_lead(
     conn.execute(_SET_OWNER, {"cid": contact_id, "uid": user.id})
     conn.execute(_SET_STATE_OWNER, {"cid": contact_id, "uid": user.id})
     checker.forget(contact_id)
+    lookups.assigned(user.id, rule.team)
     return Assignment(contact_id, user.id, user.email, rule.team, method)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from funnelbridge.automation import nurture
+from funnelbridge.automation.batch import Writes, cancel_timers, schedule_timer
 from funnelbridge.automation.engine import Engine
 from funnelbridge.automation.triggers import Occurrence
 from funnelbridge.domain.business_hours import ALWAYS, BusinessCalendar
@@ -33,7 +34,6 @@ from funnelbridge.store.timers import (
     any_due,
     cancel_by_prefix,
     claim_due_timers,
-    insert_timer,
     select_timers_with_prefix,
 )
 
@@ -95,15 +95,18 @@ def sla_clocks(pipeline: Pipeline, entered: str) -> list[SlaClock]:
     return clocks
 
 
-def schedule_sla(conn: Connection, playbook: Playbook, event: StageEntered) -> int:
-    """Schedule the reminder and breach timers of every SLA clock the entered stage starts; returns how many."""
+def schedule_sla(conn: Connection, playbook: Playbook, event: StageEntered, writes: Writes | None = None) -> int:
+    """Schedule the reminder and breach timers of every SLA clock the entered stage starts; returns how many
+    (``writes``: into a batch's buffer)."""
     pipeline = playbook.pipelines.get(event.pipeline)
     if pipeline is None:
         return 0
-    return sum(_schedule_clock(conn, playbook, event, clock) for clock in sla_clocks(pipeline, event.stage))
+    return sum(_schedule_clock(conn, playbook, event, clock, writes) for clock in sla_clocks(pipeline, event.stage))
 
 
-def _schedule_clock(conn: Connection, playbook: Playbook, event: StageEntered, clock: SlaClock) -> int:
+def _schedule_clock(
+    conn: Connection, playbook: Playbook, event: StageEntered, clock: SlaClock, writes: Writes | None
+) -> int:
     prefix = _prefix(event.pipeline, event.contact_id, clock.runs_in)
     base = f"{prefix}{event.journey}:{event.at.isoformat()}:{clock.stage}:{clock.which}"
     breach_at = sla_due(playbook, clock.sla, event.at, clock.within)
@@ -117,25 +120,32 @@ def _schedule_clock(conn: Connection, playbook: Playbook, event: StageEntered, c
         "breach_at": breach_at.isoformat(),
     }
     made = 0
-    made += insert_timer(
-        conn, key=f"{base}:breach", kind="sla_breach", due_at=breach_at, contact_id=event.contact_id, payload=payload
+    made += schedule_timer(
+        conn,
+        writes,
+        key=f"{base}:breach",
+        kind="sla_breach",
+        due_at=breach_at,
+        contact_id=event.contact_id,
+        payload=payload,
     )
     remind = parse_duration(clock.sla.remind_before) if clock.sla.remind_before else None
     if remind is not None and remind < clock.within:
         due = sla_due(playbook, clock.sla, event.at, clock.within - remind)
         key = f"{base}:reminder"
-        made += insert_timer(
-            conn, key=key, kind="sla_reminder", due_at=due, contact_id=event.contact_id, payload=payload
+        made += schedule_timer(
+            conn, writes, key=key, kind="sla_reminder", due_at=due, contact_id=event.contact_id, payload=payload
         )
     return made
 
 
-def cancel_sla(conn: Connection, playbook: Playbook, event: StageLeft) -> int:
-    """Cancel the pending SLA timers of the stage the lead left (no query for stages that start no clock)."""
+def cancel_sla(conn: Connection, playbook: Playbook, event: StageLeft, writes: Writes | None = None) -> int:
+    """Cancel the pending SLA timers of the stage the lead left (no query for stages that start no clock);
+    ``writes``: with a batch's buffer (then 0 is returned)."""
     pipeline = playbook.pipelines.get(event.pipeline)
     if pipeline is not None and not sla_clocks(pipeline, event.stage):
         return 0
-    return cancel_by_prefix(conn, _prefix(event.pipeline, event.contact_id, event.stage), event.at)
+    return cancel_timers(conn, writes, _prefix(event.pipeline, event.contact_id, event.stage), event.at)
 
 
 def record_first_touch(rt: Runtime, contact_id: int, at: datetime | None = None) -> int:
@@ -159,8 +169,9 @@ TOUCH_EVENTS = ("call", "meeting", "sales_email", "email_sent", "email_reply", "
 
 
 # Statements built once with bind parameters (they run per fired timer).
-_WAITING = select(pipeline_states.c.stage, pipeline_states.c.journey).where(
-    pipeline_states.c.contact_id == bindparam("cid"), pipeline_states.c.pipeline == bindparam("pipeline")
+_p = pipeline_states.c
+_WAITING = select(_p.contact_id, _p.pipeline, _p.stage, _p.journey).where(
+    _p.contact_id.in_(bindparam("ids", expanding=True))
 )
 _TOUCH_EVENT = (
     select(events.c.id)
@@ -173,12 +184,26 @@ _TASK_DONE = (
 )
 
 
-def _still_waiting(conn: Connection, contact_id: int, payload: Mapping[str, Any]) -> bool:
+Waiting = dict[tuple[int, str], tuple[str, int]]
+
+
+def _waiting(conn: Connection, due: list[TimerRow]) -> Waiting:
+    """``{(contact, pipeline): (stage, journey)}`` of the leads of the due SLA timers, read in one query per 500
+    (the actions timers fire change no stage: move requests go to the outbox)."""
+    ids = sorted({int(t.contact_id) for t in due if t.kind != "nurture_step" and t.contact_id is not None})
+    out: Waiting = {}
+    for i in range(0, len(ids), 500):
+        for row in conn.execute(_WAITING, {"ids": ids[i : i + 500]}):
+            out[(int(row.contact_id), str(row.pipeline))] = (str(row.stage), int(row.journey))
+    return out
+
+
+def _still_waiting(waiting: Waiting, contact_id: int, payload: Mapping[str, Any]) -> bool:
     """Whether the lead is still in the stage (and journey) the clock runs in — a guard for timers whose
     cancellation was missed (e.g. the playbook changed while the clock ran)."""
-    row = conn.execute(_WAITING, {"cid": contact_id, "pipeline": payload.get("pipeline")}).first()
+    row = waiting.get((contact_id, str(payload.get("pipeline"))))
     waiting_in = payload.get("waiting_in", payload.get("stage"))
-    return row is not None and row.stage == waiting_in and row.journey == payload.get("journey", row.journey)
+    return row is not None and row[0] == waiting_in and row[1] == payload.get("journey", row[1])
 
 
 def _touched(conn: Connection, contact_id: int, payload: Mapping[str, Any]) -> bool:
@@ -187,13 +212,13 @@ def _touched(conn: Connection, contact_id: int, payload: Mapping[str, Any]) -> b
     return any(conn.execute(q, params).first() is not None for q in (_TOUCH_EVENT, _TASK_DONE))
 
 
-def _fire(engine: Engine, conn: Connection, timer: TimerRow, now: datetime) -> None:
+def _fire(engine: Engine, conn: Connection, timer: TimerRow, now: datetime, waiting: Waiting) -> None:
     if timer.kind == "nurture_step":
-        nurture.fire_step(conn, engine.rt.playbook, timer, now)
+        nurture.fire_step(conn, engine.rt.playbook, timer, now, engine.writes)
         return
     if timer.kind not in ("sla_reminder", "sla_breach") or timer.contact_id is None:
         return
-    if not _still_waiting(conn, int(timer.contact_id), timer.payload):
+    if not _still_waiting(waiting, int(timer.contact_id), timer.payload):
         return
     if timer.payload.get("sla") == "first_touch" and _touched(conn, int(timer.contact_id), timer.payload):
         return
@@ -211,18 +236,22 @@ def _fire(engine: Engine, conn: Connection, timer: TimerRow, now: datetime) -> N
 
 
 def fire_due_timers(rt: Runtime, *, limit: int = 200, engine: Engine | None = None) -> int:
-    """Fire every timer due by now (in batches of ``limit``, one transaction each); returns how many fired."""
+    """Fire every timer due by now (in batches of ``limit``, one transaction each); returns how many fired.
+
+    The timers of a batch fire in due order as a batch of automation (:meth:`Engine.batched`): their outbox
+    rows and next timers are stored with one executemany each, users read once."""
     engine = engine or Engine(rt)
     fired = 0
     with rt.db.read() as conn:
         if not any_due(conn, rt.clock.now()):
             return 0
     while True:
-        with rt.db.transaction() as conn:
+        with rt.db.transaction() as conn, engine.batched(conn):
             now = rt.clock.now()
             due = claim_due_timers(conn, now, limit)
+            waiting = _waiting(conn, due)
             for timer in due:
-                _fire(engine, conn, timer, now)
+                _fire(engine, conn, timer, now, waiting)
         fired += len(due)
         if len(due) < limit:
             return fired

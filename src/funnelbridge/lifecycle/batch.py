@@ -1,7 +1,9 @@
 """Automatic moves for many contacts at once, set-based: decide every contact's move first (:func:`plan_move`, the
 same decision :func:`~funnelbridge.lifecycle.advance.advance` makes), then write all new pipeline states, all
 moved states and all transitions with one executemany each, then publish StageLeft/StageEntered for each move in
-contact order (automation's SLA timers and rule actions run in those handlers, as after a single move).
+contact order (automation's SLA timers and rule actions run in those handlers, as after a single move; a handler
+that can take the events of a batch together — automation — is told so, with the leads' facts, and then stores
+the timers and outbox rows of all the batch's moves with one executemany each).
 
 The result is the one :func:`advance` gives contact by contact — the same transitions (ids in the same order),
 states, published events, timers and outbox rows — because a decision reads only the contact's own rows (its
@@ -13,7 +15,9 @@ move (its automation ran in between), so such a contact is moved on its own, aft
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection
 
@@ -45,12 +49,12 @@ def advance_many(
     for cid in dict.fromkeys(contact_ids):
         mine, alone = _plan_contact(rt, conn, cid, names, facts.get(cid), states)
         if alone:
-            made += write_moves(rt, conn, planned)
+            made += write_moves(rt, conn, planned, facts=facts)
             planned = []
             made += advance(rt, conn, cid, facts=facts.get(cid), states=states)
         else:
             planned += mine
-    return made + write_moves(rt, conn, planned)
+    return made + write_moves(rt, conn, planned, facts=facts)
 
 
 def _plan_contact(
@@ -72,8 +76,27 @@ def _plan_contact(
     return mine, False
 
 
-def write_moves(rt: Runtime, conn: Connection, planned: Sequence[Planned]) -> list[Transition]:
-    """Store planned moves (of distinct contact/pipeline pairs) set-based, then publish their events in order."""
+@runtime_checkable
+class BatchingHandler(Protocol):
+    """A bus handler that can take the events of many moves as one batch (automation's handler)."""
+
+    def batch(self, conn: Connection, facts: Mapping[int, Any] | None = None) -> AbstractContextManager[Any]: ...
+
+
+@contextmanager
+def _batched(rt: Runtime, conn: Connection, facts: Mapping[int, LeadFacts] | None) -> Iterator[None]:
+    with ExitStack() as stack:
+        for handler in rt.bus.handlers:
+            if isinstance(handler, BatchingHandler):
+                stack.enter_context(handler.batch(conn, facts))
+        yield
+
+
+def write_moves(
+    rt: Runtime, conn: Connection, planned: Sequence[Planned], *, facts: Mapping[int, LeadFacts] | None = None
+) -> list[Transition]:
+    """Store planned moves (of distinct contact/pipeline pairs) set-based, then publish their events in order, as
+    one batch to handlers that take batches (``facts``: the leads' facts now, when the caller has them)."""
     if not planned:
         return []
     built = [
@@ -87,6 +110,7 @@ def write_moves(rt: Runtime, conn: Connection, planned: Sequence[Planned]) -> li
     insert_states(conn, entering)
     move_states(conn, [(p.state, t.to_stage, t.at, t.journey) for p, t in zip(planned, built, strict=True) if p.state])
     stored = insert_transitions(conn, built)
-    for p, t in zip(planned, stored, strict=True):
-        publish_move(rt, conn, p.state, t, p.move)
+    with _batched(rt, conn, facts):
+        for p, t in zip(planned, stored, strict=True):
+            publish_move(rt, conn, p.state, t, p.move)
     return stored

@@ -153,8 +153,13 @@ def move_states(conn: Connection, moves: Sequence[tuple[PipelineState, str, date
 def update_state(conn: Connection, state: PipelineState, **values: object) -> PipelineState:
     """Set ``values`` if the row still has ``state.version``; else raise :class:`ConflictError`."""
     t = pipeline_states
-    where = and_(t.c.contact_id == state.contact_id, t.c.pipeline == state.pipeline, t.c.version == state.version)
-    result = conn.execute(update(t).where(where).values(version=state.version + 1, **values))
+    if values.keys() == {"stage", "entered_at", "journey"}:  # a stage move: the statement built once
+        params = {f"v_{k}": v for k, v in values.items()}
+        keys = {"k_contact": state.contact_id, "k_pipeline": state.pipeline, "k_version": state.version}
+        result = conn.execute(_MOVE_STATE, {**keys, **params, "v_version": state.version + 1})
+    else:
+        where = and_(t.c.contact_id == state.contact_id, t.c.pipeline == state.pipeline, t.c.version == state.version)
+        result = conn.execute(update(t).where(where).values(version=state.version + 1, **values))
     if result.rowcount != 1:
         raise ConflictError(
             f"contact {state.contact_id} in pipeline {state.pipeline!r} changed concurrently "

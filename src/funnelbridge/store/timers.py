@@ -7,12 +7,13 @@ survives restarts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select, update
+from sqlalchemy import ColumnElement, Connection, Update, bindparam, func, select, update
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.store.outbox import insert_ignore
@@ -22,6 +23,8 @@ __all__ = [
     "TimerRow",
     "any_due",
     "cancel_by_prefix",
+    "cancel_many",
+    "cancel_params",
     "claim_due_timers",
     "insert_timer",
     "select_timers",
@@ -97,10 +100,47 @@ def _pending_with_prefix(conn: Connection, prefix: str) -> ColumnElement[bool]:
     return (timers.c.key >= prefix) & (timers.c.key < upper) & starts & unindexed
 
 
+@cache
+def _cancel_statement(dialect: str) -> Update:
+    """:func:`_pending_with_prefix`'s condition with the prefix's pattern and bounds as parameters, built once per
+    dialect (building it per call cost several times running it)."""
+    key = timers.c.key
+    starts = key.like(bindparam("pattern"), escape="/")
+    if dialect == "sqlite":
+        unindexed = func.coalesce(timers.c.fired_at, timers.c.cancelled_at).is_(None)
+        where = (key >= bindparam("lo")) & (key < bindparam("hi")) & starts & unindexed
+    else:
+        where = starts & timers.c.fired_at.is_(None) & timers.c.cancelled_at.is_(None)
+    return update(timers).where(where).values(cancelled_at=bindparam("at"))
+
+
+def cancel_params(prefix: str, now: datetime) -> dict[str, Any]:
+    """The parameters of one cancellation by ``prefix`` (for :func:`cancel_many`)."""
+    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    last = ord(prefix[-1]) if prefix else 0x10FFFF
+    upper = prefix[:-1] + chr(last + 1) if last < 0x10FFFF else None
+    return {"pattern": escaped + "%", "lo": prefix, "hi": upper, "at": now}
+
+
+def cancel_many(conn: Connection, params: Sequence[Mapping[str, Any]]) -> int:
+    """Cancel the pending timers of many prefixes (:func:`cancel_params` each) with one executemany."""
+    if not params:
+        return 0
+    if conn.dialect.name == "sqlite" and any(p["hi"] is None for p in params):
+        return sum(_cancel_one_by_one(conn, p) for p in params)
+    return int(conn.execute(_cancel_statement(conn.dialect.name), list(params)).rowcount)
+
+
+def _cancel_one_by_one(conn: Connection, p: Mapping[str, Any]) -> int:
+    if p["hi"] is not None:
+        return int(conn.execute(_cancel_statement("sqlite"), dict(p)).rowcount)
+    stmt = update(timers).where(_pending_with_prefix(conn, str(p["lo"]))).values(cancelled_at=p["at"])
+    return int(conn.execute(stmt).rowcount)
+
+
 def cancel_by_prefix(conn: Connection, prefix: str, now: datetime) -> int:
     """Cancel every pending timer whose key starts with ``prefix``."""
-    stmt = update(timers).where(_pending_with_prefix(conn, prefix)).values(cancelled_at=now)
-    return int(conn.execute(stmt).rowcount)
+    return cancel_many(conn, [cancel_params(prefix, now)])
 
 
 def any_due(conn: Connection, now: datetime) -> bool:

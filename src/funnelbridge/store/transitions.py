@@ -37,13 +37,16 @@ def _transition(row: object) -> Transition:
     return Transition(**values, skipped=tuple(m["skipped"] or ()), id=m["id"])
 
 
+_INSERT_ONE = insert(transitions)
+
+
 def insert_transition(conn: Connection, t: Transition) -> Transition:
     """Append ``t``; a duplicate idempotency key (a concurrent replay) raises :class:`ConflictError` (on
     PostgreSQL the transaction is then unusable: wrap the call in ``conn.begin_nested()`` to carry on)."""
     values = {k: getattr(t, k) for k in _COLUMNS}
     values["skipped"] = list(t.skipped)
     try:
-        result = conn.execute(insert(transitions).values(values))
+        result = conn.execute(_INSERT_ONE, values)
     except IntegrityError:
         raise ConflictError(f"idempotency key {t.idempotency_key!r} was used concurrently; retry") from None
     key = result.inserted_primary_key
