@@ -124,6 +124,21 @@ def test_new_attribute_values_are_not_answered_from_the_cache() -> None:
     assert scorer.score(state, LeadFacts({"title": "VP"}, as_of=at))[0].fit == 10
 
 
+def test_answers_remembered_across_leads_tell_values_apart_by_type() -> None:
+    """Leads with the same field values share the attribute rules' answers, told apart by type (1 and True may
+    compare differently); unhashable values (lists) are evaluated each time — always the full recompute's."""
+    when = {"field": "contact.properties.flag", "op": "eq", "value": True}
+    tech = {"field": "account.technologies", "op": "contains", "value": "crm"}
+    pb = playbook({"fit": [{"when": when, "points": 10}, {"when": tech, "points": 5}]})
+    scorer = scorer_for(pb)
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    for flag, crm in [(True, ["crm"]), (1, ["x"]), (True, ["x"]), (1, ["crm"]), (None, None), (True, None)]:
+        account = None if crm is None else {"technologies": crm}
+        facts = LeadFacts({"properties": {"flag": flag}}, account, as_of=at)
+        got = scorer.score(scorer.new_state(), facts)[0].fit
+        assert got == score_facts(pb, facts)[0].fit
+
+
 def test_events_matched_by_fields_not_remembered_and_with_a_full_match_cache(monkeypatch: Any) -> None:
     """``where`` on a property is evaluated for every event; on a text field the answer is remembered per value,
     the memory emptied when full — either way the score is that of the full recompute."""

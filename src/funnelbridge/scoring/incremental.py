@@ -60,6 +60,7 @@ from funnelbridge.scoring.ruleset import EventRule
 __all__ = ["AggregateState", "IncrementalScorer", "LeadState", "RuleState", "from_us", "scorer_for", "to_us"]
 
 MATCH_CACHE_LIMIT = 4096
+HITS_MEMO_LIMIT = 4096
 _CACHEABLE = frozenset({"path", "campaign", "source", "medium"})
 Matched = tuple[tuple["_RuleSpec", ...], tuple[int, ...]]
 
@@ -166,6 +167,8 @@ class IncrementalScorer:
         """The fields besides ``type`` and ``occurred_at`` (``properties`` for ``properties.*``) that the event
         rules' and aggregates' conditions read: the others never change a score."""
         self._plans: dict[str, _TypePlan] = {}
+        self._hits_memo: dict[Any, list[list[bool]]] = {}
+        self._sums_memo: dict[int, tuple[Any, ...]] = {}
         self._setup_attributes()
 
     def _setup_attributes(self) -> None:
@@ -300,7 +303,10 @@ class IncrementalScorer:
         rules' answers are the same)."""
         hits = self._hits(state, facts, now)
         cached = state.attr_sums
+        if cached is None or cached[0] is not hits:
+            cached = self._sums_memo.get(id(hits))  # hits shared by many leads (``_remembered``): summed once
         if cached is not None and cached[0] is hits:
+            state.attr_sums = cached
             return cached[1]  # type: ignore[no-any-return]
         sums = []
         for g, group_hits in enumerate(hits):
@@ -313,6 +319,9 @@ class IncrementalScorer:
                     negative += item.points
             sums.append((fit, negative, held))
         state.attr_sums = (hits, sums)
+        if len(self._sums_memo) >= HITS_MEMO_LIMIT:
+            self._sums_memo.clear()
+        self._sums_memo[id(hits)] = state.attr_sums  # keeps ``hits`` alive: its id is not reused meanwhile
         return sums
 
     def _hits(self, state: LeadState, facts: LeadFacts, now: int) -> list[list[bool]]:
@@ -322,6 +331,7 @@ class IncrementalScorer:
         src = (facts.contact, facts.account, facts.score, facts.bant)
         last = state.attr_src
         same = last is not None and bool(state.attr_hits) and src == last  # items compared by identity first
+        key = state.attr_key
         if not same:
             state.attr_src = src
             key = tuple(get(facts) for get in self._getters)
@@ -329,25 +339,49 @@ class IncrementalScorer:
             state.attr_key = key
         if not self.has_dynamic:
             if not same:
-                state.attr_hits = [[pred(facts) for pred in c.attribute_predicates] for c in self.compiled]
+                state.attr_hits = self._remembered(key, (), lambda: facts)
             return state.attr_hits
         specs, aggs = self.aggs, state.aggregates
         values = tuple(aggregate_value(specs[i], aggs[i], now) for i in self._scoring_aggs)
         if same and values == state.dyn_key:
             return state.attr_hits
-        known = {specs[i].key: v for i, v in zip(self._scoring_aggs, values, strict=True)}
-        with_aggs = LeadFacts(facts.contact, facts.account, facts.score, facts.bant, (), facts.as_of, known)
+
+        def with_aggs() -> LeadFacts:
+            known = {specs[i].key: v for i, v in zip(self._scoring_aggs, values, strict=True)}
+            return LeadFacts(facts.contact, facts.account, facts.score, facts.bant, (), facts.as_of, known)
+
         state.dyn_key = values
         if not same:
-            state.attr_hits = [[pred(with_aggs) for pred in c.attribute_predicates] for c in self.compiled]
+            state.attr_hits = self._remembered(key, values, with_aggs)
             return state.attr_hits
-        old = state.attr_hits
-        changed = [(g, i, hit) for g, i, pred in self._dynamic if (hit := pred(with_aggs)) != old[g][i]]
+        old, current = state.attr_hits, with_aggs()
+        changed = [(g, i, hit) for g, i, pred in self._dynamic if (hit := pred(current)) != old[g][i]]
         if changed:
             state.attr_hits = [list(group) for group in old]
             for g, i, hit in changed:
                 state.attr_hits[g][i] = hit
         return state.attr_hits
+
+    def _remembered(
+        self, key: tuple[Any, ...] | None, values: tuple[float | None, ...], facts: Callable[[], LeadFacts]
+    ) -> list[list[bool]]:
+        """Every attribute rule's answer for a lead whose read fields have the values ``key`` and whose event
+        aggregates are ``values``: remembered across leads (values told apart by type too: 1, 1.0 and True may
+        compare differently), since many leads share them — anonymous visitors have none of the fields. The lists
+        are shared between states: never mutated (a changed answer is a new list)."""
+        memo_key = (key, tuple(map(type, key or ())), values)
+        try:
+            hits = self._hits_memo.get(memo_key)
+        except TypeError:  # an unhashable field value (a list or a mapping): evaluated every time
+            return self._evaluate_hits(facts())
+        if hits is None:
+            if len(self._hits_memo) >= HITS_MEMO_LIMIT:
+                self._hits_memo.clear()
+            hits = self._hits_memo[memo_key] = self._evaluate_hits(facts())
+        return hits
+
+    def _evaluate_hits(self, facts: LeadFacts) -> list[list[bool]]:
+        return [[pred(facts) for pred in c.attribute_predicates] for c in self.compiled]
 
 
 _SCORERS: dict[int, tuple[Playbook, IncrementalScorer]] = {}
