@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, update
 
 from funnelbridge.ingest.accounts import ACCOUNT_ATTRIBUTES, AccountCache, account_changes, account_domain
 from funnelbridge.ingest.identity import IdentityCache, merge_contacts
+from funnelbridge.ingest.newrows import insert_accounts
 from funnelbridge.ingest.traits import company_traits, contact_changes
 from funnelbridge.store import accounts as account_repo
 from funnelbridge.store import contacts as contact_repo
@@ -29,6 +30,7 @@ __all__ = ["Book"]
 
 _CONTACT_COLUMNS = tuple(c.name for c in contacts.columns)
 _ACCOUNT_COLUMNS = tuple(c.name for c in accounts.columns)
+_NEW_CONTACT = {**dict.fromkeys(_CONTACT_COLUMNS), "unsubscribed": False, "bounced": False, "version": 1}
 _NEW_ACCOUNT = ("external_id", "domain", *ACCOUNT_ATTRIBUTES, "created_at", "updated_at")
 
 
@@ -83,8 +85,9 @@ class Book:
 
     def add(self, contact_id: int, values: Mapping[str, Any]) -> None:
         """A contact just inserted with ``values`` (the other columns take their defaults)."""
-        row = dict.fromkeys(_CONTACT_COLUMNS)
-        row.update({"id": contact_id, "unsubscribed": False, "bounced": False, "version": 1, **values})
+        row = _NEW_CONTACT.copy()
+        row.update(values)
+        row["id"] = contact_id
         self.rows[contact_id] = row
 
     def change(self, contact_id: int, values: Mapping[str, Any], at: datetime) -> None:
@@ -137,9 +140,13 @@ class Book:
         return temp
 
     def merge(self, survivor_id: int, merged_id: int, reason: str) -> None:
-        """Merge two contacts (:func:`~funnelbridge.ingest.identity.merge_contacts`) after writing everything."""
-        self.flush()
-        self.barrier({survivor_id, merged_id})
+        """Merge two contacts (:func:`~funnelbridge.ingest.identity.merge_contacts`) after writing what it reads:
+        new accounts (a contact may point to one) and the changes of the two contacts. Other contacts' changes
+        wait for :meth:`flush` — the merge neither reads nor moves them."""
+        self._insert_accounts()
+        pair = {survivor_id, merged_id}
+        _update_many(self.conn, {cid: self.changed.pop(cid) for cid in pair if cid in self.changed}, _contact_update)
+        self.barrier(pair)
         merge_contacts(self.conn, survivor_id, merged_id, reason, self.now)
         for cid in (survivor_id, merged_id):
             self.rows.pop(cid, None)
@@ -150,7 +157,7 @@ class Book:
     def flush(self) -> None:
         """Write what changed: new accounts, contact updates, account updates, identified cookies."""
         self._insert_accounts()
-        _update_many(self.conn, self.changed, _contact_update, fast=True)
+        _update_many(self.conn, self.changed, _contact_update)
         _update_many(self.conn, self.account_changed, _account_update, fast=False)
         marks = [{"k_anon": anon, "t_at": at} for anon, at in sorted(self.identified.items())]
         execute_many(self.conn, _MARK_IDENTIFIED, marks)
@@ -165,7 +172,7 @@ class Book:
         real: dict[int, int] = {}
         for columns, temps in groups.items():
             rows = [{k: self.accounts[temp][k] for k in columns} for temp in temps]
-            real.update(zip(temps, account_repo.insert_accounts_returning(self.conn, rows), strict=True))
+            real.update(zip(temps, insert_accounts(self.conn, rows), strict=True))
         for temp, account_id in real.items():
             self.accounts[account_id] = {**self.accounts.pop(temp), "id": account_id}
             self.account_changed.pop(temp, None)
@@ -178,7 +185,11 @@ class Book:
 
 
 def _update_many(
-    conn: Connection, changed: dict[int, dict[str, Any]], statement: Callable[[tuple[str, ...]], Any], *, fast: bool
+    conn: Connection,
+    changed: dict[int, dict[str, Any]],
+    statement: Callable[[tuple[str, ...]], Any],
+    *,
+    fast: bool = True,
 ) -> None:
     """One executemany per set of changed columns."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}

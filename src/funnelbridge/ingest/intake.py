@@ -14,26 +14,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 from sqlalchemy.sql.dml import Insert
 
-from funnelbridge.errors import InputError, StoreError
+from funnelbridge.errors import InputError
 from funnelbridge.ingest.accounts import account_domain
 from funnelbridge.ingest.attribution import Bounds, ContactActivity, Touch, apply_activity
 from funnelbridge.ingest.book import Book
 from funnelbridge.ingest.deadletter import Problem, Rejection
 from funnelbridge.ingest.events import Activity, parse_payload
 from funnelbridge.ingest.identity import IdentityCache, resolve_contact
+from funnelbridge.ingest.strangers import create_strangers
 from funnelbridge.ingest.summary import IngestSummary, Progress
 from funnelbridge.ingest.traits import company_traits
 from funnelbridge.runtime import Runtime
-from funnelbridge.store import contacts as contact_repo
-from funnelbridge.store import identities as identity_repo
 from funnelbridge.store.bulk import batched, execute_many, insert_ignore, lookup
-from funnelbridge.store.events import insert_events
-from funnelbridge.store.tables import activity_queue, contacts, events
+from funnelbridge.store.events import insert_event_tuples
+from funnelbridge.store.tables import activity_queue, events
 
 __all__ = ["DEFAULT_BATCH", "BatchResult", "Credit", "ingest_events", "queue_contacts", "store_activities", "unseen"]
 
@@ -42,6 +42,7 @@ RejectHook = Callable[[Rejection], None]
 T = TypeVar("T")
 _UNSUBSCRIBE = {"unsubscribe", "email_unsubscribe", "email_unsubscribed"}
 _BOUNCE = {"email_bounce", "email_bounced", "bounce"}
+_CONTACT_FLAGS = _UNSUBSCRIBE | _BOUNCE
 
 
 @dataclass
@@ -95,8 +96,17 @@ def unseen(conn: Connection, items: Sequence[T], key: Callable[[T], str], at: Ca
 
 def _fresh(conn: Connection, activities: Sequence[Activity]) -> tuple[list[Activity], int]:
     """Activities in occurrence order without repeated or already stored keys; and how many were dropped."""
-    fresh = unseen(conn, activities, lambda a: a.key, lambda a: a.occurred_at)
+    unique: dict[str, Activity] = {}
+    for act in activities:
+        if act.key not in unique:
+            unique[act.key] = act
+    stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, unique)
+    fresh = [act for k, act in unique.items() if k not in stored] if stored else list(unique.values())
+    fresh.sort(key=_OCCURRENCE)
     return fresh, len(activities) - len(fresh)
+
+
+_OCCURRENCE = attrgetter("occurred_at", "key")  # the order of unseen()
 
 
 def _contact_of(book: Book, act: Activity, result: BatchResult) -> tuple[int, bool]:
@@ -122,43 +132,46 @@ def _contact_of(book: Book, act: Activity, result: BatchResult) -> tuple[int, bo
     return res.contact_id, new
 
 
-def _row(act: Activity, contact_id: int, now: datetime) -> dict[str, Any]:
-    return {
-        "idempotency_key": act.key,
-        "contact_id": contact_id,
-        "anonymous_id": act.anonymous_id,
-        "type": act.type,
-        "occurred_at": act.occurred_at,
-        "received_at": now,
-        "path": act.path,
-        "campaign": act.campaign,
-        "source": act.source,
-        "medium": act.medium,
-        "properties": act.properties,
-    }
+def _row(act: Activity, contact_id: int, now: datetime) -> tuple[Any, ...]:
+    """The event's row in :data:`~funnelbridge.store.events.EVENT_COLUMNS` order."""
+    return (act.key, contact_id, act.anonymous_id, act.type, act.occurred_at, now, act.path, act.campaign,
+            act.source, act.medium, act.properties)  # fmt: skip
 
 
 @dataclass
 class _Batch:
     """One batch on its way into the store: event rows and attribution not written yet, and the book of contacts
-    and accounts. Everything is written at the end — or before a merge, which reads and moves stored rows."""
+    and accounts. Everything is written at the end — or before a merge, which reads and moves stored rows: the
+    rows of the two contacts then (``held`` finds them; a written row's place becomes None)."""
 
     conn: Connection
     now: datetime
     bounds: Bounds | None
     result: BatchResult
     book: Book
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[tuple[Any, ...] | None] = field(default_factory=list)
+    held: dict[int, list[int]] = field(default_factory=dict)  # by contact: the places of its rows in ``rows``
     seen: dict[int, ContactActivity] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)
 
     def add(self, act: Activity, made_person: bool) -> None:
         contact_id, new = _contact_of(self.book, act, self.result)
+        places = self.held.get(contact_id)
+        if places is None:
+            places = self.held[contact_id] = []
+        places.append(len(self.rows))
         self.rows.append(_row(act, contact_id, self.now))
         self.result.contact_of[act.key] = contact_id
-        touch = Touch.of(act.occurred_at, act.source, act.medium, act.campaign)
-        self.seen.setdefault(contact_id, ContactActivity()).see(act.occurred_at, touch, act.identifying)
-        if act.traits or act.type in _UNSUBSCRIBE or act.type in _BOUNCE:
+        touch = (
+            Touch(act.occurred_at, act.source, act.medium, act.campaign)
+            if act.source or act.medium or act.campaign
+            else None
+        )
+        seen = self.seen.get(contact_id)
+        if seen is None:
+            seen = self.seen[contact_id] = ContactActivity()
+        seen.see(act.occurred_at, touch, act.identifying)
+        if act.traits or act.type in _CONTACT_FLAGS:
             self.book.apply_traits(contact_id, _traits_of(act))
         elif new or made_person:
             self.book.apply_traits(contact_id, {})
@@ -166,14 +179,17 @@ class _Batch:
     def write(self, only: set[int] | None = None) -> None:
         """Write the events and attribution held so far — all, or ``only`` those of some contacts (before a merge
         of them). The book is flushed first: attribution of ``identified_at`` needs the stored email."""
-        rows, seen = self.rows, self.seen
-        if only is not None:
-            rows = [r for r in self.rows if r["contact_id"] in only]
-            self.rows = [r for r in self.rows if r["contact_id"] not in only]
-            seen = {cid: self.seen.pop(cid) for cid in only if cid in self.seen}
+        rows: list[Any]
+        if only is None:
+            rows = [r for r in self.rows if r is not None]
+            seen, self.rows, self.held, self.seen = self.seen, [], {}, {}
         else:
-            self.rows, self.seen = [], {}
-        inserted = insert_events(self.conn, rows)
+            places = sorted(i for cid in only for i in self.held.pop(cid, ()))
+            rows = [self.rows[i] for i in places]
+            for i in places:
+                self.rows[i] = None
+            seen = {cid: self.seen.pop(cid) for cid in only if cid in self.seen}
+        inserted = insert_event_tuples(self.conn, rows)
         self.result.inserted += inserted
         self.result.duplicates += len(rows) - inserted
         apply_activity(self.conn, seen, self.now, self.bounds)
@@ -209,7 +225,7 @@ def store_activities(
     batch.book.barrier = batch.write
     book = batch.book
     book.people.prefetch(conn, (a.email for a in fresh), (a.user_id for a in fresh), (a.anonymous_id for a in fresh))
-    made = _create_strangers(book, fresh, batch.result)
+    made = create_strangers(book, fresh, batch.result)
     _prefetch_rows(book, fresh, made)
     for act in fresh:
         batch.add(act, act.key in made)
@@ -248,83 +264,6 @@ def _prefetch_rows(book: Book, fresh: Sequence[Activity], made: set[str]) -> Non
         if company_traits(traits):
             firms.update(r["account_id"] for r in rows if r["account_id"] is not None)
     book.prefetch_accounts(domains, company, firms)
-
-
-def _stranger(cache: IdentityCache, act: Activity, claimed: set[str]) -> tuple[str, str] | None:
-    """``(kind, id)`` when ``act`` is the first sign of a person known by exactly one, unknown identifier."""
-    ids = [("anon", act.anonymous_id), ("email", act.email), ("external", act.user_id)]
-    present = [(kind, value) for kind, value in ids if value is not None]
-    keys = [f"{kind}:{value}" for kind, value in present]
-    fresh = not any(key in claimed for key in keys)
-    claimed.update(keys)
-    if not fresh or len(present) != 1:
-        return None
-    kind, value = present[0]
-    table = {"anon": cache.by_anon, "email": cache.by_email, "external": cache.by_external}[kind]
-    return None if value in table else (kind, value)
-
-
-def _create_strangers(book: Book, fresh: Sequence[Activity], result: BatchResult) -> set[str]:
-    """Create, in bulk, the contacts of people first seen in this batch by one identifier (the common case);
-    anything subtler (an identify with a cookie, a known person) goes through :func:`resolve_contact`. Returns
-    the keys of the events that made a known person (an email or external id seen for the first time)."""
-    cache, claimed = book.people, set[str]()
-    new: list[tuple[str, str, datetime, str]] = []
-    for act in fresh:
-        found = _stranger(cache, act, claimed)
-        if found is not None:
-            new.append((*found, act.occurred_at, act.key))
-            result.credit(act.key, created=1)
-    if not new:
-        return set()
-    values = [_stranger_row(kind, value, at) for kind, value, at, _ in new]
-    ids = _insert_contacts(book.conn, values)
-    links, made = [], set()
-    for (kind, value, at, key), contact_id, row in zip(new, ids, values, strict=True):
-        book.add(contact_id, row)
-        if kind == "anon":
-            cache.by_anon[value] = contact_id
-            links.append({"anonymous_id": value, "contact_id": contact_id, "first_seen_at": at})
-        else:
-            (cache.by_email if kind == "email" else cache.by_external)[value] = contact_id
-            result.new_people.add(contact_id)
-            made.add(key)
-    identity_repo.link_identities(book.conn, links)
-    return made
-
-
-def _stranger_row(kind: str, value: str, at: datetime) -> dict[str, Any]:
-    return {
-        "email": value if kind == "email" else None,
-        "external_id": value if kind == "external" else None,
-        "created_at": at,
-        "identified_at": None if kind == "anon" else at,
-        "updated_at": at,
-        "version": 1,
-        "unsubscribed": False,
-        "bounced": False,
-    }
-
-
-def _insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert contacts and return their ids in order. On SQLite a plain executemany (several times faster than
-    INSERT ... RETURNING through SQLAlchemy): the write transaction holds SQLite's write lock, so the new rows take
-    the ids after the largest one — checked, not assumed: they must fill exactly the range above it."""
-    if conn.dialect.name != "sqlite":
-        return contact_repo.insert_contacts_returning(conn, rows)
-    before = _max_contact_id(conn)
-    contact_repo.insert_contacts(conn, rows)
-    after = _max_contact_id(conn)
-    if after - before != len(rows):
-        raise StoreError(f"contact ids of a bulk insert are not consecutive ({before}..{after} for {len(rows)} rows)")
-    return list(range(before + 1, after + 1))
-
-
-def _max_contact_id(conn: Connection) -> int:
-    return int(conn.execute(_MAX_CONTACT_ID).scalar_one())
-
-
-_MAX_CONTACT_ID = select(func.coalesce(func.max(contacts.c.id), 0))
 
 
 def _traits_of(act: Activity) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""People first seen in an intake batch: their contacts created in bulk before the batch's events are applied.
+
+Most events of a batch come from people the store does not know yet by the one identifier they carry — a cookie
+on a first page view, an email on a first email event. Their contacts are inserted with one statement and their
+cookies linked with another; anything subtler (an identify with a cookie, a known person, a merge) is left to
+:func:`~funnelbridge.ingest.identity.resolve_contact` as the batch applies its events in occurrence order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from funnelbridge.ingest.book import Book
+from funnelbridge.ingest.events import Activity
+from funnelbridge.ingest.identity import IdentityCache
+from funnelbridge.ingest.newrows import insert_contacts
+from funnelbridge.store import identities as identity_repo
+
+if TYPE_CHECKING:
+    from funnelbridge.ingest.intake import BatchResult
+
+__all__ = ["create_strangers"]
+
+_ANON, _EMAIL, _EXTERNAL = "anon", "email", "external"
+
+
+def _firsts(cache: IdentityCache, fresh: Sequence[Activity]) -> list[tuple[str, str, Activity]]:
+    """``(kind, id, event)`` of each event that is the first sign of a person known by exactly one identifier
+    the store does not know (the first event in the batch to carry any of its identifiers)."""
+    seen: dict[str, set[str]] = {_ANON: set(), _EMAIL: set(), _EXTERNAL: set()}
+    anons, emails, externals = seen[_ANON], seen[_EMAIL], seen[_EXTERNAL]
+    out = []
+    for act in fresh:
+        anon, email, user = act.anonymous_id, act.email, act.user_id
+        first = not (
+            (anon is not None and anon in anons)
+            or (email is not None and email in emails)
+            or (user is not None and user in externals)
+        )
+        present = [
+            (kind, value) for kind, value in ((_ANON, anon), (_EMAIL, email), (_EXTERNAL, user)) if value is not None
+        ]
+        for kind, value in present:
+            seen[kind].add(value)
+        if first and len(present) == 1:
+            kind, value = present[0]
+            table = cache.by_anon if kind is _ANON else cache.by_email if kind is _EMAIL else cache.by_external
+            if value not in table:
+                out.append((kind, value, act))
+    return out
+
+
+def create_strangers(book: Book, fresh: Sequence[Activity], result: BatchResult) -> set[str]:
+    """Create, in bulk, the contacts of people first seen in this batch by one identifier (the common case);
+    anything subtler goes through :func:`~funnelbridge.ingest.identity.resolve_contact`. Returns the keys of the
+    events that made a known person (an email or external id seen for the first time)."""
+    cache = book.people
+    new = _firsts(cache, fresh)
+    if not new:
+        return set()
+    for _, _, act in new:
+        result.credit(act.key, created=1)
+    values = [_stranger_row(kind, value, act.occurred_at) for kind, value, act in new]
+    ids = insert_contacts(book.conn, values)
+    links, made = [], set()
+    for (kind, value, act), contact_id, row in zip(new, ids, values, strict=True):
+        book.add(contact_id, row)
+        if kind is _ANON:
+            cache.by_anon[value] = contact_id
+            links.append({"anonymous_id": value, "contact_id": contact_id, "first_seen_at": act.occurred_at})
+        else:
+            (cache.by_email if kind is _EMAIL else cache.by_external)[value] = contact_id
+            result.new_people.add(contact_id)
+            made.add(act.key)
+    identity_repo.link_identities(book.conn, links)
+    return made
+
+
+def _stranger_row(kind: str, value: str, at: datetime) -> dict[str, Any]:
+    return {
+        "email": value if kind is _EMAIL else None,
+        "external_id": value if kind is _EXTERNAL else None,
+        "created_at": at,
+        "identified_at": None if kind is _ANON else at,
+        "updated_at": at,
+        "version": 1,
+        "unsubscribed": False,
+        "bounced": False,
+    }
