@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 
 from funnelbridge.store.outbox import insert_ignore
-from funnelbridge.store.tables import outbox, timers
+from funnelbridge.store.tables import contacts, outbox, timers
 from funnelbridge.store.timers import cancel_by_prefix, cancel_many, cancel_params, insert_timer
 from funnelbridge.store.users import UserRow, get_user, select_users
 
@@ -94,6 +94,9 @@ def cancel_timers(conn: Connection, writes: Writes | None, prefix: str, at: date
     return 0
 
 
+_OWNER = select(contacts.c.owner_id).where(contacts.c.id == bindparam("cid"))
+
+
 @dataclass
 class Lookups:
     """Reads a batch repeats, done once: users by id, a team's available reps, and the routing state of a team
@@ -104,6 +107,14 @@ class Lookups:
     load: dict[tuple[tuple[int, ...], datetime], dict[int, int]] = field(default_factory=dict)
     last_in_team: dict[str, int | None] = field(default_factory=dict)
     locked: set[str] = field(default_factory=set)
+    owners: dict[int, int | None] = field(default_factory=dict)
+
+    def owner_id(self, conn: Connection, contact_id: int) -> int | None:
+        """The lead's owner (``contacts.owner_id``; in a batch only routing changes it, through :meth:`assigned`)."""
+        if contact_id not in self.owners:
+            found = conn.execute(_OWNER, {"cid": contact_id}).scalar()
+            self.owners[contact_id] = None if found is None else int(found)
+        return self.owners[contact_id]
 
     def user(self, conn: Connection, user_id: int) -> UserRow | None:
         if user_id not in self.users:
@@ -118,8 +129,10 @@ class Lookups:
             self.teams[key] = select_users(conn, team=team, role=role, available_only=available_only)
         return self.teams[key]
 
-    def assigned(self, user_id: int, team: str) -> None:
-        """A lead went to ``user_id`` of ``team``: one more in the rep's weekly load; the team's pointer moves."""
+    def assigned(self, contact_id: int, user_id: int, team: str) -> None:
+        """The lead went to ``user_id`` of ``team``: its owner, one more in the rep's weekly load, the team's
+        round-robin pointer."""
+        self.owners[contact_id] = user_id
         for load in self.load.values():
             if user_id in load:
                 load[user_id] += 1

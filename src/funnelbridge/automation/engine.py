@@ -144,7 +144,11 @@ class Engine:
         return Outcome(key, "move", "queued" if new else "already queued")
 
     def _task(self, conn: Connection, occ: Occurrence, action: Action, key: str) -> Outcome:
-        owner = conn.execute(select(contacts.c.owner_id).where(contacts.c.id == occ.contact_id)).scalar()
+        lookups = self.lookups
+        if lookups is not None:
+            owner = lookups.owner_id(conn, occ.contact_id)
+        else:
+            owner = conn.execute(select(contacts.c.owner_id).where(contacts.c.id == occ.contact_id)).scalar()
         values = {
             "contact_id": occ.contact_id,
             "owner_id": owner,

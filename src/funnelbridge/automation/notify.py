@@ -53,7 +53,6 @@ _STAGES = select(pipeline_states.c.pipeline, pipeline_states.c.stage).where(
     pipeline_states.c.contact_id == bindparam("cid")
 )
 _DEAL_OWNER = select(deals.c.owner_id).where(deals.c.id == bindparam("did"))
-_LEAD_OWNER = select(_c.owner_id).where(_c.id == bindparam("cid"))
 
 
 def lead_snapshot(conn: Connection, contact_id: int) -> dict[str, Any]:
@@ -86,7 +85,7 @@ def _owner(conn: Connection, lookups: Lookups, contact_id: int | None, deal_id: 
     if deal_id is not None:
         owner_id = conn.execute(_DEAL_OWNER, {"did": deal_id}).scalar()
     if owner_id is None and contact_id is not None:
-        owner_id = conn.execute(_LEAD_OWNER, {"cid": contact_id}).scalar()
+        owner_id = lookups.owner_id(conn, contact_id)
     return None if owner_id is None else lookups.user(conn, int(owner_id))
 
 

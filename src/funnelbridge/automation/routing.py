@@ -55,7 +55,6 @@ _ACCOUNT_OWNER = (
     .join(contacts, contacts.c.account_id == accounts.c.id)
     .where(contacts.c.id == bindparam("cid"))
 )
-_LEAD_OWNER = select(contacts.c.owner_id).where(contacts.c.id == bindparam("cid"))
 _ASSIGN = insert(assignments)
 _SET_OWNER = update(contacts).where(contacts.c.id == bindparam("cid")).values(owner_id=bindparam("uid"))
 _SET_STATE_OWNER = (
@@ -144,7 +143,7 @@ def assign_lead(
     A lead that already has an available owner keeps them (sticky ownership across journeys). ``lookups`` as for
     :func:`choose_owner` (an assignment made here updates its loads and pointers)."""
     lookups = lookups or Lookups()
-    current = _available(conn.execute(_LEAD_OWNER, {"cid": contact_id}).scalar(), conn, lookups)
+    current = _available(lookups.owner_id(conn, contact_id), conn, lookups)
     if current is not None:
         return Assignment(contact_id, current.id, current.email, current.team, "kept", kept=True)
     choice = choose_owner(conn, playbook, contact_id, at, checker, lookups)
@@ -156,5 +155,5 @@ def assign_lead(
     conn.execute(_SET_OWNER, {"cid": contact_id, "uid": user.id})
     conn.execute(_SET_STATE_OWNER, {"cid": contact_id, "uid": user.id})
     checker.forget(contact_id)
-    lookups.assigned(user.id, rule.team)
+    lookups.assigned(contact_id, user.id, rule.team)
     return Assignment(contact_id, user.id, user.email, rule.team, method)
