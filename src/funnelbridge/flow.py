@@ -70,7 +70,7 @@ def after_activity(rt: Runtime, conn: Connection, contact_ids: Iterable[int]) ->
     pinned = replace(rt, clock=FrozenClock(rt.clock.now()))
     with shared_facts():
         scored = score_leads(pinned.playbook, conn, ids, pinned.clock.now())
-        store_scored(pinned, conn, scored)
+        store_scored(pinned, conn, scored, results=False)
         facts = {s.contact_id: s.facts for s in scored}
         if ids and _model_active(conn):
             from funnelbridge.scoring.predictive.store_scoring import model_score_contacts

@@ -13,7 +13,6 @@ stored only when every event of the lead was applied (no event after ``as_of``).
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,9 +37,10 @@ from sqlalchemy import (
 
 from funnelbridge.errors import NotFoundError
 from funnelbridge.playbook.schema import Playbook
-from funnelbridge.rules.facts import BANT_KEYS, EventFact, LeadFacts, event_fact, score_facts_of
-from funnelbridge.scoring.incremental import IncrementalScorer, LeadState, RuleState, scorer_for
+from funnelbridge.rules.facts import BANT_KEYS, EventFact, LeadFacts, score_facts_of
+from funnelbridge.scoring.incremental import IncrementalScorer, LeadState, scorer_for
 from funnelbridge.scoring.results import GroupScore
+from funnelbridge.scoring.state_json import dump_state, load_state
 from funnelbridge.store.tables import accounts, contacts, events, scores
 
 __all__ = ["ScoredLead", "dump_state", "load_state", "score_leads"]
@@ -61,51 +61,6 @@ def _event_columns(read: frozenset[str]) -> tuple[Any, ...]:
 _SCORE_COLUMNS = (
     "contact_id", "fit", "engagement", "negative", "total", "grade", "temperature", "probability", "state",
 )  # fmt: skip
-
-
-# --- the state as JSON ----------------------------------------------------------------------------------------
-
-
-def _dump_rule(rs: RuleState | None) -> list[Any] | None:
-    if rs is None:
-        return None
-    return [rs.done, rs.day, rs.day_n, rs.n, rs.raw, rs.s, rs.anchor, [list(x) for x in rs.live]]
-
-
-def dump_state(state: LeadState) -> dict[str, Any]:
-    """The state as plain JSON data (exact: times are integer microseconds, floats round-trip)."""
-    return {
-        "v": state.version, "t": state.last_us, "n": state.events, "w": state.watermark,
-        "r": [[_dump_rule(rs) for rs in group] for group in state.rules],
-        "a": [[a.n, a.newest, list(a.times)] for a in state.aggregates],
-    }  # fmt: skip
-
-
-def _load_rule(data: list[Any] | None) -> RuleState | None:
-    if data is None:
-        return None
-    rs = RuleState()
-    rs.done, rs.day, rs.day_n, rs.n, rs.raw, rs.s, rs.anchor, live = data
-    rs.raw, rs.s = float(rs.raw), float(rs.s)
-    rs.live = deque((int(t), float(p)) for t, p in live)
-    return rs
-
-
-def load_state(scorer: IncrementalScorer, data: Mapping[str, Any] | None) -> LeadState | None:
-    """The stored state, or None when there is none, it is of another playbook version or it does not fit."""
-    try:
-        if data is None or data["v"] != scorer.version:
-            return None
-        state = scorer.new_state()
-        if [len(g) for g in data["r"]] != [len(g) for g in state.rules] or len(data["a"]) != len(state.aggregates):
-            return None
-        state.last_us, state.events, state.watermark = data["t"], int(data["n"]), int(data["w"])
-        state.set_rules([[_load_rule(rs) for rs in group] for group in data["r"]])
-        for agg, (n, newest, times) in zip(state.aggregates, data["a"], strict=True):
-            agg.n, agg.newest, agg.times = int(n), newest, deque(int(t) for t in times)
-        return state
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 # --- scoring many leads ---------------------------------------------------------------------------------------
@@ -230,7 +185,7 @@ def _read_new_events(conn: Connection, leads: dict[int, _Lead], read: frozenset[
         return
     new: dict[int, list[tuple[int, EventFact]]] = {cid: [] for cid in marks}
     for row in conn.execute(_after_marks(conn.dialect.name, read), {"marks": json.dumps(marks)}):
-        new[row.contact_id].append((row.id, event_fact(row)))
+        new[row[1]].append((row[0], _event(row)))
     for cid, found in new.items():
         lead = leads[cid]
         if lead.state is not None and lead.state.events + len(found) == lead.count:
@@ -243,8 +198,24 @@ def _read_all_events(conn: Connection, ids: list[int], read: frozenset[str]) -> 
     out: dict[int, list[tuple[int, EventFact]]] = {cid: [] for cid in ids}
     if ids:
         for row in conn.execute(_queries(read)["events"], {"ids": ids}):
-            out[row.contact_id].append((row.id, event_fact(row)))
+            out[row[1]].append((row[0], _event(row)))
     return out
+
+
+_new_event = EventFact.__new__
+
+
+def _event(row: Any) -> EventFact:
+    """:func:`~funnelbridge.rules.facts.event_fact` of a row of :func:`_event_columns`, built without the frozen
+    dataclass's field-by-field ``__init__`` (a third of reading an event); its time is aware UTC already
+    (``UTCDateTime``)."""
+    _, _, kind, at, path, campaign, source, medium, properties = row
+    fact = _new_event(EventFact)
+    fact.__dict__.update(
+        type=kind, occurred_at=at, path=path, campaign=campaign, source=source, medium=medium,
+        properties=properties or {},
+    )  # fmt: skip
+    return fact
 
 
 def _go_on(scorer: IncrementalScorer, lead: _Lead, as_of: datetime) -> LeadState | None:

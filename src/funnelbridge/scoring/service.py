@@ -78,10 +78,19 @@ def _snapshot(row: Mapping[str, object] | None) -> ScoreSnapshot | None:
     return ScoreSnapshot(float(row["engagement"]), float(row["total"]), str(row["temperature"]))  # type: ignore[arg-type]
 
 
-def store_scored(rt: Runtime, conn: Connection, scored: Sequence[ScoredLead]) -> list[ScoreResult]:
-    """Store rescored leads' rows (and states) in one executemany, then publish their threshold crossings in order."""
+def store_scored(
+    rt: Runtime, conn: Connection, scored: Sequence[ScoredLead], *, results: bool = True
+) -> list[ScoreResult]:
+    """Store rescored leads' rows (and states) in one executemany, then publish their threshold crossings in order.
+    Returns their :class:`ScoreResult` (an empty list with ``results=False``: the activity flow does not need
+    them)."""
     now = rt.clock.now()
-    rows = [score_row(r, now) | {"state": s.state if r.group == "main" else None} for s in scored for r in s.results]
+    rows = []
+    for s in scored:
+        for r in s.results:
+            row = score_row(r, now)
+            row["state"] = s.state if r.group == "main" else None
+            rows.append(row)
     upsert_scores(conn, rows)
     out = []
     for s in scored:
@@ -90,8 +99,9 @@ def store_scored(rt: Runtime, conn: Connection, scored: Sequence[ScoredLead]) ->
         events = crossings(rt.playbook, s.contact_id, now, _snapshot(s.old_main), new)
         for event in events:
             rt.bus.publish(conn, event)
-        groups = {r.group: r for r in s.results[1:]}
-        out.append(ScoreResult(s.contact_id, main.as_of, main, groups, tuple(events)))
+        if results:
+            groups = {r.group: r for r in s.results[1:]}
+            out.append(ScoreResult(s.contact_id, main.as_of, main, groups, tuple(events)))
     return out
 
 
