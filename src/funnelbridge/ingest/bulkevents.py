@@ -21,28 +21,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, func, select
+from sqlalchemy import Connection
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.ingest.accounts import AccountCache
 from funnelbridge.ingest.activities import normalized_name
 from funnelbridge.ingest.attribution import ContactActivity, Touch, apply_activity
+from funnelbridge.ingest.bulkstore import ids_of, insert_contacts, sqlite_times, stored_attribution
 from funnelbridge.ingest.columnar import Columns
 from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.deadletter import Problem
 from funnelbridge.ingest.events import EVENT_TYPES, Activity, derive_key, stored_type
 from funnelbridge.ingest.intake import store_activities
 from funnelbridge.ingest.traits import apply_traits
-from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store import identities as identity_repo
 from funnelbridge.store.bulk import LOOKUP_BATCH, batched, lookup, sqlite_time
 from funnelbridge.store.events import insert_event_tuples, insert_sqlite_event_params
-from funnelbridge.store.tables import contacts, events
+from funnelbridge.store.tables import contacts, events, identities
 
-__all__ = ["EventChunk", "prepare_event_columns", "write_event_columns"]
+__all__ = ["EventChunk", "Guess", "prepare_event_columns", "write_event_columns"]
 
 _SPECIAL = {"unsubscribe", "email_unsubscribe", "email_unsubscribed", "email_bounce", "email_bounced", "bounce"}
 
@@ -162,9 +163,9 @@ def _split(rows: list[_Row]) -> tuple[list[_Row], list[_Row]]:
 def _resolve(conn: Connection, rows: list[_Row]) -> tuple[list[int], set[int], int]:
     """The contact of every simple row (created when new); the new people (with an email or external id); and
     how many contacts were created (people and visitors)."""
-    by_email = contact_repo.ids_by_emails(conn, {r.email for r in rows if r.email is not None})
-    by_ext = contact_repo.ids_by_external_ids(conn, {r.user for r in rows if r.user is not None})
-    by_anon = identity_repo.contacts_by_anonymous_ids(conn, {r.anon for r in rows if r.anon is not None})
+    by_email = ids_of(conn, contacts.c.email, contacts.c.id, [r.email for r in rows])
+    by_ext = ids_of(conn, contacts.c.external_id, contacts.c.id, [r.user for r in rows])
+    by_anon = ids_of(conn, identities.c.anonymous_id, identities.c.contact_id, [r.anon for r in rows])
     idents = [("email", r.email) if r.email is not None else ("external", r.user) if r.user is not None
               else ("anon", r.anon) for r in rows]  # fmt: skip
     tables = {"email": by_email, "external": by_ext, "anon": by_anon}
@@ -188,7 +189,7 @@ def _create(
     rows = [{"email": value if kind == "email" else None, "external_id": value if kind == "external" else None,
              "created_at": at, "identified_at": None if kind == "anon" else at, "updated_at": at}
             for (kind, value), at in new.items()]  # fmt: skip
-    ids = _insert_contacts(conn, rows)
+    ids = insert_contacts(conn, rows)
     links, people = [], set()
     for ((kind, value), at), contact_id in zip(new.items(), ids, strict=True):
         {"email": by_email, "external": by_ext, "anon": by_anon}[kind][value] = contact_id
@@ -198,20 +199,6 @@ def _create(
             people.add(contact_id)
     identity_repo.link_identities(conn, links)
     return people
-
-
-def _insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert new contacts; their ids in the order of ``rows``. On SQLite the ids are the next free rowids, given
-    explicitly (the write transaction holds the database lock), which lets one ``executemany`` store them all —
-    an INSERT ... RETURNING in parameter order ran one statement per contact there."""
-    if conn.dialect.name != "sqlite":
-        return contact_repo.insert_contacts_returning(conn, rows)
-    start = (conn.execute(_MAX_CONTACT_ID).scalar() or 0) + 1
-    ids = list(range(start, start + len(rows)))
-    for contact_id, row in zip(ids, rows, strict=True):
-        row.update(id=contact_id, version=1, unsubscribed=False, bounced=False)  # the columns' defaults
-    contact_repo.insert_contacts(conn, rows)
-    return ids
 
 
 def _observations(rows: Sequence[_Row], contact_ids: Sequence[int]) -> dict[int, ContactActivity]:
@@ -230,22 +217,33 @@ def _observations(rows: Sequence[_Row], contact_ids: Sequence[int]) -> dict[int,
 
 def _insert_events(conn: Connection, rows: Sequence[_Row], contact_ids: Sequence[int], now: datetime) -> int:
     """Insert the rows' events (in :data:`~funnelbridge.store.events.EVENT_COLUMNS` order); on SQLite with the
-    times already formatted and the properties dumped here."""
-    pairs = zip(rows, contact_ids, strict=True)
+    times already formatted and the properties dumped here, the parameter tuples built column by column."""
     if conn.dialect.name != "sqlite":
+        pairs = zip(rows, contact_ids, strict=True)
         return insert_event_tuples(conn, [(r.key, cid, r.anon, r.type, r.at, now, r.path, r.campaign, r.source,
                                            r.medium, r.props) for r, cid in pairs])  # fmt: skip
-    received, dumps, stamp = sqlite_time(now), json.dumps, sqlite_time
-    return insert_sqlite_event_params(conn, [(r.key, cid, r.anon, r.type, stamp(r.at), received, r.path, r.campaign,
-                                              r.source, r.medium, None if r.props is None else dumps(r.props))
-                                             for r, cid in pairs])  # fmt: skip
+    if not rows:
+        return 0
+    key, anon, type_, at, path, campaign, source, medium, props = zip(*map(_INSERTED, rows), strict=True)
+    dumps = json.dumps
+    docs = repeat(None) if props.count(None) == len(props) else [None if p is None else dumps(p) for p in props]
+    params = zip(key, contact_ids, anon, type_, sqlite_times(at), repeat(sqlite_time(now)), path, campaign, source,
+                 medium, docs)  # fmt: skip
+    return insert_sqlite_event_params(conn, list(params))
 
 
-def _store_simple(ctx: ImportContext, conn: Connection, rows: list[_Row]) -> set[int]:
+_INSERTED = attrgetter("key", "anon", "type", "at", "path", "campaign", "source", "medium", "props")
+
+
+def _store_simple(ctx: ImportContext, conn: Connection, rows: list[_Row], *, all_new: bool = False) -> set[int] | None:
+    """Store simple rows; with ``all_new``, None as soon as some key turns out to be stored (the caller rolls
+    back what was written)."""
     if not rows:
         return set()
     contact_ids, people, created = _resolve(conn, rows)
     inserted = _insert_events(conn, rows, contact_ids, ctx.now)
+    if all_new and inserted < len(rows):
+        return None
     ctx.summary.inserted += inserted
     ctx.summary.duplicates += len(rows) - inserted
     ctx.summary.contacts_created += created
@@ -264,7 +262,7 @@ def _seed_bounds(conn: Connection, ctx: ImportContext, contact_ids: list[int]) -
     so :func:`apply_activity` writes only what changes instead of an update per contact that changes nothing."""
     bounds, stamp = ctx.bounds, _stamp
     for chunk in batched(contact_ids, LOOKUP_BATCH):
-        for cid, created, identified, first_at, fs, fm, fc, last_at, ls, lm, lc in _stored_attribution(conn, chunk):
+        for cid, created, identified, first_at, fs, fm, fc, last_at, ls, lm, lc in stored_attribution(conn, chunk):
             bounds.created[cid] = stamp(created)
             if identified is not None:
                 ctx.identified[cid] = stamp(identified)
@@ -300,17 +298,25 @@ def write_event_columns(
     cols: Columns | EventChunk,
     *,
     before_intake: Callable[[Connection], None] | None = None,
+    guess: Guess | None = None,
 ) -> set[int]:
     """Store one converted chunk of event rows (or its :func:`prepare_event_columns`) in the caller's transaction;
     returns the contacts that got events. Refused rows go to the dead letters first. ``before_intake`` is called
-    before rows go through event intake (which reads events by contact)."""
+    before rows go through event intake (which reads events by contact). ``guess``: see :class:`Guess`."""
     chunk = cols if isinstance(cols, EventChunk) else prepare_event_columns(cols)
     for number, raw, problem in chunk.refused:
         ctx.reject(number, raw, [problem])
+    if guess is not None and guess.all_new and not chunk.special and conn.dialect.name == "sqlite":
+        done = _store_all_new(ctx, conn, chunk)
+        if done is not None:
+            return done
+        guess.all_new = False
     fresh = _fresh(conn, chunk.rows)
     ctx.summary.duplicates += chunk.repeats + len(chunk.rows) - len(fresh)
+    if guess is not None:
+        guess.all_new = len(fresh) == len(chunk.rows)  # e.g. a resumed import past its stored chunks
     simple, other = _split(fresh) if chunk.special else (fresh, [])
-    touched = _store_simple(ctx, conn, simple)
+    touched = _store_simple(ctx, conn, simple) or set()
     if other:
         if before_intake is not None:
             before_intake(conn)
@@ -323,24 +329,25 @@ def write_event_columns(
     return touched
 
 
-_c = contacts.c
-_MAX_CONTACT_ID = select(func.max(_c.id))
-_ATTRIBUTION = select(
-    *(_c[n] for n in ("id", "created_at", "identified_at", "first_touch_at", "first_source", "first_medium",
-                      "first_campaign", "last_touch_at", "last_source", "last_medium", "last_campaign"))
-)  # fmt: skip
-_AMONG = func.json_each(bindparam("among", type_=String)).table_valued("value")
-_ATTRIBUTION_SQLITE = _ATTRIBUTION.where(_c.id.in_(select(_AMONG.c.value)))  # ids as one JSON parameter
+@dataclass
+class Guess:
+    """Whether an import's chunks are expected to hold only events not stored yet (a first import).
+
+    While ``all_new`` holds, a chunk without rows for event intake is stored without looking its keys up first,
+    under a savepoint: the events insert skips stored keys anyway, and when it inserted every row the chunk was
+    all new and the result is exactly the looked-up path's. Otherwise the savepoint is rolled back, the chunk goes
+    the looked-up way, and ``all_new`` stays off until a looked-up chunk finds none of its keys stored (a re-run
+    pays its first chunk twice; a resumed import goes back to guessing past the chunks stored before)."""
+
+    all_new: bool = True
 
 
-def _stored_attribution(conn: Connection, ids: list[int]) -> Any:
-    """The attribution columns of contacts ``ids``; on SQLite as raw rows (times as stored text), read through the
-    statement compiled once — SQLAlchemy's per-row result processing cost more than the query."""
-    if conn.dialect.name == "sqlite":
-        return conn.exec_driver_sql(_attribution_sql(conn.dialect), (json.dumps(ids),))
-    return conn.execute(_ATTRIBUTION.where(_c.id.in_(ids)))
-
-
-@lru_cache(maxsize=4)
-def _attribution_sql(conn_dialect: Any) -> str:
-    return str(_ATTRIBUTION_SQLITE.compile(dialect=conn_dialect))
+def _store_all_new(ctx: ImportContext, conn: Connection, chunk: EventChunk) -> set[int] | None:
+    savepoint = conn.begin_nested()
+    touched = _store_simple(ctx, conn, sorted(chunk.rows, key=_ORDER), all_new=True)
+    if touched is None:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    ctx.summary.duplicates += chunk.repeats
+    return touched

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from funnelbridge.ingest import coerce as c
@@ -26,6 +27,8 @@ from funnelbridge.ingest.rows import RowConverter
 __all__ = ["ColumnConverter", "Columns", "fast_column"]
 
 _EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]\\\x00]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+_TZINFO = attrgetter("tzinfo")
+_RAW = itemgetter(1)
 FastLane = Callable[[list[str]], list[Any] | None]
 
 
@@ -49,7 +52,7 @@ def _text_lane(limit: int) -> FastLane:
     def lane(values: list[str]) -> list[Any] | None:
         if max(map(len, values), default=0) > limit:
             return None
-        return [v or None for v in values]
+        return [v or None for v in values] if "" in values else values
 
     return lane
 
@@ -73,6 +76,10 @@ def _timestamp_lane(zone: tzinfo) -> FastLane:
 
     def lane(values: list[str]) -> list[Any] | None:
         try:
+            if "" not in values:  # parsed in one map; kept as they are when all are UTC already
+                parsed = list(map(parse, values))
+                if set(map(_TZINFO, parsed)) == {UTC}:
+                    return parsed
             return list(map(utc, values))
         except (ValueError, OverflowError):
             return None
@@ -118,7 +125,7 @@ class ColumnConverter:
     def __init__(self, mapping: ColumnMapping, headers: Sequence[str], zone: tzinfo) -> None:
         self.rows = RowConverter(mapping, headers, zone)
         self.width = len(headers)
-        self.lanes = [(i, name, coerce, fast_column(mapping.specs[name].type, zone)) for i, name, coerce in
+        self.lanes = [(i, name, coerce, fast_column(mapping.specs[name].type, zone)) for i, name, coerce, *_ in
                       self.rows.columns]  # fmt: skip
 
     def convert(self, chunk: Sequence[tuple[int, list[Any]]]) -> Columns:
@@ -126,8 +133,9 @@ class ColumnConverter:
         width = self.width
         good = [(n, raw) for n, raw in chunk if len(raw) == width and not isinstance(raw[0], Exception)]
         bad = {n for n, _ in chunk} if len(good) < len(chunk) else set()
-        bad.difference_update(n for n, _ in good)
-        flat = list(chain.from_iterable(raw for _, raw in good))  # every row has ``width`` values: slice columns
+        if bad:
+            bad.difference_update(n for n, _ in good)
+        flat = list(chain.from_iterable(map(_RAW, good)))  # every row has ``width`` values: slice columns
         values: dict[str, list[Any]] = {}
         failed: set[int] = set()
         for i, name, coerce, lane in self.lanes:
@@ -171,7 +179,8 @@ class ColumnConverter:
         failed: set[int],
     ) -> Columns:
         if not failed:
-            return Columns([n for n, _ in good], [raw for _, raw in good], values, self._rejections(chunk, bad))
+            numbers, raws = (list(column) for column in zip(*good, strict=True)) if good else ([], [])
+            return Columns(numbers, raws, values, self._rejections(chunk, bad))
         keep = [i for i in range(len(good)) if i not in failed]
         bad.update(good[i][0] for i in failed)
         kept = {name: [col[i] for i in keep] for name, col in values.items()}

@@ -17,13 +17,16 @@ import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Dialect, bindparam, func, select
+from sqlalchemy.dialects import sqlite
 
-from funnelbridge.ingest.bulkevents import EventChunk, prepare_event_columns, write_event_columns
+from funnelbridge.ingest.bulkevents import EventChunk, Guess, prepare_event_columns, write_event_columns
 from funnelbridge.ingest.columnar import ColumnConverter, Columns
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
 from funnelbridge.ingest.context import ImportContext, Item, Writer
@@ -32,9 +35,9 @@ from funnelbridge.ingest.readers import Table, open_table
 from funnelbridge.ingest.rows import RowConverter
 from funnelbridge.ingest.summary import ImportSummary, Progress
 from funnelbridge.runtime import Runtime
-from funnelbridge.store.bulk import batched
+from funnelbridge.store.bulk import batched, sqlite_time
 from funnelbridge.store.bulkload import bulk_settings, drop_indexes, restore_indexes
-from funnelbridge.store.tables import events
+from funnelbridge.store.tables import activity_queue, events
 
 __all__ = ["BULK_MIN_ROWS", "DEFAULT_CHUNK", "EVENT_CHUNK", "import_file", "preview_mapping"]
 
@@ -163,13 +166,34 @@ def _follow_up(ctx: ImportContext, conn: Connection, plan: _Plan, touched: set[i
     if not (plan.after and touched):
         return
     if plan.defer:
-        from funnelbridge.ingest.intake import queue_contacts
-
-        queue_contacts(conn, touched, ctx.now)  # activity.enqueue's rows, as one compiled executemany
+        _queue(conn, touched, ctx.now)
         return
     from funnelbridge.flow import after_activity
 
     after_activity(ctx.rt, conn, sorted(touched))
+
+
+def _queue(conn: Connection, touched: set[int], now: datetime) -> None:
+    """Queue the contacts (:func:`funnelbridge.ingest.intake.queue_contacts`' rows); on SQLite over plain tuples
+    of its statement compiled once (a chunk queues tens of thousands of contacts, mostly queued already)."""
+    from funnelbridge.ingest.intake import queue_contacts
+
+    if conn.dialect.name != "sqlite":
+        queue_contacts(conn, touched, now)
+        return
+    queued_at = sqlite_time(now)
+    conn.exec_driver_sql(_queue_sql(conn.dialect), [(cid, queued_at) for cid in sorted(touched)])
+
+
+@cache  # by dialect object: one per engine
+def _queue_sql(dialect: Dialect) -> str:
+    stmt = sqlite.insert(activity_queue).on_conflict_do_nothing(index_elements=["contact_id"])
+    compiled = stmt.values(contact_id=bindparam("contact_id"), queued_at=bindparam("queued_at")).compile(
+        dialect=dialect
+    )
+    if list(compiled.positiontup or ()) != ["contact_id", "queued_at"]:
+        raise AssertionError(compiled.positiontup)
+    return compiled.string
 
 
 def _run(
@@ -202,11 +226,12 @@ def _run_columns(ctx: ImportContext, mapping: ColumnMapping, table: Table, plan:
     """Events: each chunk converted column-wise and stored set-wise (a bulk load when :func:`_bulk` says so)."""
     load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan))
     converter = ColumnConverter(mapping, table.headers, ctx.zone)
+    guess = Guess()
     try:
         with _gc_paused(plan):
             chunks = batched(table.rows, plan.chunk_size)
             while (done := _read_chunk(converter, chunks)) is not None:
-                _columns_chunk(ctx, *done, plan, load)
+                _columns_chunk(ctx, *done, plan, load, guess)
     finally:
         load.finish()
 
@@ -223,14 +248,14 @@ def _read_chunk(converter: ColumnConverter, chunks: Iterator[_Chunk]) -> _Read |
 
 
 def _columns_chunk(
-    ctx: ImportContext, read: int, columns: Columns, prepared: EventChunk, plan: _Plan, load: _BulkLoad
+    ctx: ImportContext, read: int, columns: Columns, prepared: EventChunk, plan: _Plan, load: _BulkLoad, guess: Guess
 ) -> None:
     ctx.summary.read += read
     for number, raw, problems in columns.rejected:
         ctx.reject(number, raw, problems)
     with ctx.rt.db.transaction() as conn:
         load.begin(conn)
-        _follow_up(ctx, conn, plan, write_event_columns(ctx, conn, prepared, before_intake=load.end))
+        _follow_up(ctx, conn, plan, write_event_columns(ctx, conn, prepared, before_intake=load.end, guess=guess))
     if plan.progress:
         plan.progress(read)
 

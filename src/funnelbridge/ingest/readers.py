@@ -92,18 +92,17 @@ def _open_csv(path: Path, encoding: str) -> Table:
         raise InputError(f"cannot read the header: {exc}", record=str(path)) from None
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
-        number = 1
+        last = 1  # every record counts, empty ones too; a record the reader cannot parse is yielded as an error
         while True:
-            number += 1
             try:
-                row = next(reader)
-            except StopIteration:
+                for number, row in enumerate(reader, last + 1):
+                    last = number
+                    if row:
+                        yield number, row
                 return
             except csv.Error as exc:
-                yield number, [csv.Error(str(exc))]
-                continue
-            if row:
-                yield number, row
+                last += 1
+                yield last, [csv.Error(str(exc))]
 
     return Table(_check_headers(headers, path), rows(), handle.close, _estimate_rows(path, sample))
 
