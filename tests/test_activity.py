@@ -99,3 +99,21 @@ def test_gc_paused_restores_collection_even_when_the_batch_fails() -> None:
         assert not gc.isenabled()  # it stays as the caller had it
     finally:
         gc.enable()
+
+
+def test_a_drain_batch_takes_the_oldest_queued_contacts(db: Database) -> None:
+    from datetime import timedelta
+
+    from funnelbridge.store.tables import activity_queue, contacts
+
+    rt = Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(NOW))
+    ingest_events(rt, _events(1) + _events(2) + _events(3), after=False)
+    with db.read() as conn:
+        a, b, c = sorted(int(cid) for cid in conn.execute(select(contacts.c.id)).scalars())
+    with db.transaction() as conn:
+        enqueue(conn, [a], NOW)
+        enqueue(conn, [c, b], NOW - timedelta(hours=1))
+    assert drain(rt, batch=2, max_batches=1).contacts == 2
+    with db.read() as conn:
+        assert [int(cid) for cid in conn.execute(select(activity_queue.c.contact_id)).scalars()] == [a]
+        assert {int(cid) for cid in conn.execute(select(scores.c.contact_id)).scalars()} == {b, c}

@@ -48,17 +48,14 @@ class DrainResult:
 
 
 def _claim(conn: Connection, limit: int) -> list[int]:
-    query = (
-        select(activity_queue.c.contact_id)
-        .order_by(activity_queue.c.queued_at, activity_queue.c.contact_id)
-        .limit(limit)
-    )
+    """Take the ``limit`` oldest queued contacts off the queue (one DELETE ... RETURNING of the oldest; on
+    PostgreSQL rows another drainer holds are skipped), oldest first."""
+    q = activity_queue.c
+    oldest = select(q.contact_id).order_by(q.queued_at, q.contact_id).limit(limit)
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = [int(cid) for cid in conn.execute(query).scalars()]
-    if ids:
-        conn.execute(delete(activity_queue).where(activity_queue.c.contact_id.in_(ids)))
-    return ids
+        oldest = oldest.with_for_update(skip_locked=True)
+    claimed = conn.execute(delete(activity_queue).where(q.contact_id.in_(oldest)).returning(q.contact_id, q.queued_at))
+    return [int(cid) for cid, _ in sorted(claimed, key=lambda row: (row[1], row[0]))]
 
 
 def _one_by_one(rt: Runtime, ids: list[int]) -> tuple[int, list[tuple[int, str]]]:
