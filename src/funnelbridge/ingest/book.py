@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, update
 
 from funnelbridge.ingest.accounts import ACCOUNT_ATTRIBUTES, AccountCache, account_changes, account_domain
-from funnelbridge.ingest.identity import IdentityCache, merge_contacts
+from funnelbridge.ingest.identity import IdentityCache, merge_contacts_with_cookies
 from funnelbridge.ingest.newrows import insert_accounts
 from funnelbridge.ingest.traits import company_traits, contact_changes
 from funnelbridge.store import accounts as account_repo
@@ -139,18 +139,19 @@ class Book:
         self.firms.by_domain[dom] = temp
         return temp
 
-    def merge(self, survivor_id: int, merged_id: int, reason: str) -> None:
+    def merge(self, survivor_id: int, merged_id: int, reason: str) -> list[str]:
         """Merge two contacts (:func:`~funnelbridge.ingest.identity.merge_contacts`) after writing what it reads:
         new accounts (a contact may point to one) and the changes of the two contacts. Other contacts' changes
-        wait for :meth:`flush` — the merge neither reads nor moves them."""
+        wait for :meth:`flush` — the merge neither reads nor moves them. Returns the cookies that moved."""
         self._insert_accounts()
         pair = {survivor_id, merged_id}
         _update_many(self.conn, {cid: self.changed.pop(cid) for cid in pair if cid in self.changed}, _contact_update)
         self.barrier(pair)
-        merge_contacts(self.conn, survivor_id, merged_id, reason, self.now)
+        _, cookies = merge_contacts_with_cookies(self.conn, survivor_id, merged_id, reason, self.now)
         for cid in (survivor_id, merged_id):
             self.rows.pop(cid, None)
         self.load([survivor_id, merged_id])
+        return cookies
 
     # --- writing ---------------------------------------------------------------------------------------------
 

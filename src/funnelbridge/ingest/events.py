@@ -27,6 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 from funnelbridge.errors import InputError
@@ -239,6 +240,7 @@ _KINDS = frozenset(EVENT_TYPES)
 _PLAIN_NAME = re.compile(r"[a-z][a-z0-9_.:]{0,99}")  # an event name that lower-casing and _ for - leave alone
 _UTM_KEYS = (("source", 100), ("medium", 100), ("campaign", 200))
 _FLAT = (str, int, float, bool, type(None))
+_STR = repeat(str)
 _SIZE_SLACK = 16  # JSON brackets and separators of the [props, traits] list
 
 
@@ -281,7 +283,7 @@ def _fast_object(raw: Any) -> dict[str, Any] | None:
     """A copy of a properties/traits object with text keys, or None when absent."""
     if raw is None:
         return None
-    if type(raw) is not dict or not all(type(k) is str for k in raw):
+    if type(raw) is not dict or not all(map(isinstance, raw, _STR)):
         raise _NotPlain
     return dict(raw)
 

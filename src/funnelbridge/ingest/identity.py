@@ -36,6 +36,7 @@ __all__ = [
     "Resolution",
     "merge",
     "merge_contacts",
+    "merge_contacts_with_cookies",
     "resolve_contact",
     "unmerge",
     "unmerge_contacts",
@@ -162,10 +163,11 @@ def resolve_contact(
         return Resolution(known)
     if visitor == known or book.row(visitor)["email"] is not None:
         return Resolution(known)  # same person, or a shared device of two known people: keep both apart
-    book.merge(known, visitor, "identified")
-    cache.by_anon.update({a: known for a, c in cache.by_anon.items() if c == visitor})
+    cookies = book.merge(known, visitor, "identified")  # every cookie of the visitor the cache holds is stored
+    cache.by_anon.update({a: known for a in cookies if cache.by_anon.get(a) == visitor})
     taken = book.row(known)["external_id"]  # the survivor takes over the visitor's external id if it had none
-    cache.by_external.update({x: known for x, c in cache.by_external.items() if c == visitor and x == taken})
+    if taken is not None and cache.by_external.get(taken) == visitor:
+        cache.by_external[taken] = known
     book.mark_identified(anonymous_id, at)
     return Resolution(known, identified=True, merged_id=visitor)
 
@@ -197,6 +199,13 @@ def _survivor_changes(survivor: dict[str, Any], merged: dict[str, Any]) -> dict[
 
 def merge_contacts(conn: Connection, survivor_id: int, merged_id: int, reason: str, at: datetime) -> int:
     """Merge contact ``merged_id`` into ``survivor_id``; returns the id of the ``merges`` row (for undo)."""
+    return merge_contacts_with_cookies(conn, survivor_id, merged_id, reason, at)[0]
+
+
+def merge_contacts_with_cookies(
+    conn: Connection, survivor_id: int, merged_id: int, reason: str, at: datetime
+) -> tuple[int, list[str]]:
+    """:func:`merge_contacts`, also returning the anonymous ids (cookies) that moved to the survivor."""
     if survivor_id == merged_id:
         raise DomainError(f"cannot merge contact {merged_id} into itself")
     survivor, merged = contact_repo.get_contact(conn, survivor_id), contact_repo.get_contact(conn, merged_id)
@@ -223,7 +232,8 @@ def merge_contacts(conn: Connection, survivor_id: int, merged_id: int, reason: s
     if moved["deal_ids"]:
         conn.execute(update(deals).where(deals.c.id.in_(moved["deal_ids"])).values(contact_id=survivor_id))
     row = {"survivor_id": survivor_id, "merged_id": merged_id, "at": at, "reason": reason, "snapshot": snapshot}
-    return int(conn.execute(merges.insert().values(**row).returning(merges.c.id)).scalar_one())
+    merge_id = int(conn.execute(merges.insert().values(**row).returning(merges.c.id)).scalar_one())
+    return merge_id, moved["anonymous_ids"]
 
 
 def unmerge_contacts(conn: Connection, merge_id: int, at: datetime) -> tuple[int, int]:

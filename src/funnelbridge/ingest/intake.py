@@ -11,6 +11,7 @@ harmless: attribution and ``created_at`` keep the earliest/latest by occurrence 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,8 +32,8 @@ from funnelbridge.ingest.strangers import create_strangers
 from funnelbridge.ingest.summary import IngestSummary, Progress
 from funnelbridge.ingest.traits import company_traits
 from funnelbridge.runtime import Runtime
-from funnelbridge.store.bulk import batched, execute_many, insert_ignore, lookup
-from funnelbridge.store.events import insert_event_tuples
+from funnelbridge.store.bulk import batched, execute_many, insert_ignore, lookup, sqlite_time
+from funnelbridge.store.events import insert_event_tuples, insert_sqlite_event_params
 from funnelbridge.store.tables import activity_queue, events
 
 __all__ = ["DEFAULT_BATCH", "BatchResult", "Credit", "ingest_events", "queue_contacts", "store_activities", "unseen"]
@@ -138,6 +139,14 @@ def _row(act: Activity, contact_id: int, now: datetime) -> tuple[Any, ...]:
             act.source, act.medium, act.properties)  # fmt: skip
 
 
+def _sqlite_row(act: Activity, contact_id: int, now: str) -> tuple[Any, ...]:
+    """:func:`_row` as SQLite driver parameters (:func:`~funnelbridge.store.events.insert_sqlite_event_params`):
+    times as the column type stores them, properties as JSON text."""
+    props = act.properties
+    return (act.key, contact_id, act.anonymous_id, act.type, sqlite_time(act.occurred_at), now, act.path,
+            act.campaign, act.source, act.medium, None if props is None else json.dumps(props))  # fmt: skip
+
+
 @dataclass
 class _Batch:
     """One batch on its way into the store: event rows and attribution not written yet, and the book of contacts
@@ -153,6 +162,11 @@ class _Batch:
     held: dict[int, list[int]] = field(default_factory=dict)  # by contact: the places of its rows in ``rows``
     seen: dict[int, ContactActivity] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)
+    stamp: str | None = None  # on SQLite: the batch's ``now`` as stored (rows are then driver parameters)
+
+    def __post_init__(self) -> None:
+        if self.conn.dialect.name == "sqlite":
+            self.stamp = sqlite_time(self.now)
 
     def add(self, act: Activity, made_person: bool) -> None:
         contact_id, new = _contact_of(self.book, act, self.result)
@@ -160,7 +174,8 @@ class _Batch:
         if places is None:
             places = self.held[contact_id] = []
         places.append(len(self.rows))
-        self.rows.append(_row(act, contact_id, self.now))
+        stamp = self.stamp
+        self.rows.append(_row(act, contact_id, self.now) if stamp is None else _sqlite_row(act, contact_id, stamp))
         self.result.contact_of[act.key] = contact_id
         touch = (
             Touch(act.occurred_at, act.source, act.medium, act.campaign)
@@ -189,7 +204,10 @@ class _Batch:
             for i in places:
                 self.rows[i] = None
             seen = {cid: self.seen.pop(cid) for cid in only if cid in self.seen}
-        inserted = insert_event_tuples(self.conn, rows)
+        if self.stamp is None:
+            inserted = insert_event_tuples(self.conn, rows)
+        else:
+            inserted = insert_sqlite_event_params(self.conn, rows)
         self.result.inserted += inserted
         self.result.duplicates += len(rows) - inserted
         apply_activity(self.conn, seen, self.now, self.bounds)

@@ -36,8 +36,8 @@ def insert_accounts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert accounts (same keys each); their ids in order."""
     if not rows:
         return []
-    if conn.dialect.name != "sqlite" or _CONVERTED & rows[0].keys():
-        return account_repo.insert_accounts_returning(conn, rows)
+    if conn.dialect.name != "sqlite" or len(rows) == 1 or _CONVERTED & rows[0].keys():
+        return account_repo.insert_accounts_returning(conn, rows)  # one row: one statement, not three
     return _consecutive(conn, accounts, rows, lambda: execute_many(conn, _ACCOUNT_INSERT, rows))
 
 

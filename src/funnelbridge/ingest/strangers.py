@@ -30,25 +30,24 @@ def _firsts(cache: IdentityCache, fresh: Sequence[Activity]) -> list[tuple[str, 
     """``(kind, id, event)`` of each event that is the first sign of a person known by exactly one identifier
     the store does not know (the first event in the batch to carry any of its identifiers)."""
     seen: dict[str, set[str]] = {_ANON: set(), _EMAIL: set(), _EXTERNAL: set()}
-    anons, emails, externals = seen[_ANON], seen[_EMAIL], seen[_EXTERNAL]
+    tables = {_ANON: cache.by_anon, _EMAIL: cache.by_email, _EXTERNAL: cache.by_external}
     out = []
     for act in fresh:
-        anon, email, user = act.anonymous_id, act.email, act.user_id
-        first = not (
-            (anon is not None and anon in anons)
-            or (email is not None and email in emails)
-            or (user is not None and user in externals)
-        )
         present = [
-            (kind, value) for kind, value in ((_ANON, anon), (_EMAIL, email), (_EXTERNAL, user)) if value is not None
+            (kind, value)
+            for kind, value in ((_ANON, act.anonymous_id), (_EMAIL, act.email), (_EXTERNAL, act.user_id))
+            if value is not None
         ]
+        if len(present) == 1:  # the common case, spelled out
+            kind, value = present[0]
+            mine = seen[kind]
+            if value not in mine:
+                mine.add(value)
+                if value not in tables[kind]:
+                    out.append((kind, value, act))
+            continue
         for kind, value in present:
             seen[kind].add(value)
-        if first and len(present) == 1:
-            kind, value = present[0]
-            table = cache.by_anon if kind is _ANON else cache.by_email if kind is _EMAIL else cache.by_external
-            if value not in table:
-                out.append((kind, value, act))
     return out
 
 
