@@ -38,3 +38,24 @@ def test_accounts_import_leaves_missing_technologies_null(rt: Runtime, tmp_path:
     table = [["Company Domain Name", "Company Name"], ["acme.com", "Acme"]]
     import_file(rt, "accounts", _write(tmp_path / "a.csv", table))
     assert _null_technologies(rt) == ["acme.com"]
+
+
+def test_changed_rows_update_set_wise_and_stored_rows_read_raw_match(rt: Runtime, tmp_path: Path) -> None:
+    from funnelbridge.ingest.contacts import _READ, _stored_rows
+    from funnelbridge.store.contacts import contact_rows
+
+    table = [["Email", "Job Title", "Original Source", "Create Date", "properties"],
+             ["ada@acme.com", "VP", "ads", "2026-01-05 10:00", '{"k": [1, 2]}'], ["bo@acme.com", "CTO", "", "", ""],
+             ["cy@acme.com", "CEO", "", "", ""]]  # fmt: skip
+    import_file(rt, "contacts", _write(tmp_path / "c.csv", table), after=False)
+    table[1][1], table[2][1] = "Head of Sales", "CIO"
+    summary = import_file(rt, "contacts", _write(tmp_path / "c.csv", table), after=False)
+    assert (summary.updated, summary.unchanged) == (2, 1)
+    with rt.db.read() as conn:
+        found = conn.execute(select(contacts.c.email, contacts.c.title, contacts.c.version).order_by("email")).all()
+        assert [tuple(r) for r in found] == [("ada@acme.com", "Head of Sales", 2), ("bo@acme.com", "CIO", 2),
+                                             ("cy@acme.com", "CEO", 1)]  # fmt: skip
+        ids = set(conn.execute(select(contacts.c.id)).scalars())
+        full = contact_rows(conn, ids)
+        fast = {i: {k: row[k] for k in _READ} for i, row in _stored_rows(conn, ids).items()}  # SQLite: raw rows
+        assert fast == {i: {k: row[k] for k in _READ} for i, row in full.items()}

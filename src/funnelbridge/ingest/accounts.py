@@ -79,8 +79,14 @@ def create_accounts(
     """Create, in one multi-row insert, the accounts among ``(domain, external id, attributes)`` that do not
     exist yet (attributes of repeated keys are merged, later ones winning)."""
     missing: dict[str, dict[str, Any]] = {}
+    found: dict[tuple[str | None, str | None], bool] = {}  # a chunk names each company many times: look once
     for dom, ext, attrs in wanted:
-        if _find(conn, cache, dom, ext) is not None or (dom is None and ext is None):
+        if dom is None and ext is None:
+            continue
+        known = found.get((dom, ext))
+        if known is None:
+            known = found[(dom, ext)] = _find(conn, cache, dom, ext) is not None
+        if known:
             continue
         key = f"x:{ext}" if ext else f"d:{dom}"
         row = missing.setdefault(key, {"domain": dom, "external_id": ext, **dict.fromkeys(ACCOUNT_ATTRIBUTES)})

@@ -4,10 +4,12 @@ different stored contacts (the email's contact is merged into the external id's;
 
 from __future__ import annotations
 
-from itertools import groupby
+import json
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, String, bindparam, func, select, update
 
 from funnelbridge.ingest.accounts import AccountCache, account_changes, account_domain, create_accounts, match_account
 from funnelbridge.ingest.attribution import ContactActivity, Touch, touch_changes
@@ -16,6 +18,8 @@ from funnelbridge.ingest.history import History, plan_history, stage_map, write_
 from funnelbridge.ingest.identity import IdentityCache, merge_contacts
 from funnelbridge.store import accounts as account_repo
 from funnelbridge.store import contacts as contact_repo
+from funnelbridge.store.bulk import batched, execute_many, sqlite_time
+from funnelbridge.store.tables import contacts
 
 __all__ = ["write_contacts"]
 
@@ -56,23 +60,33 @@ def _activity(record: dict[str, Any], at: Any) -> ContactActivity:
     return seen
 
 
+_NEW = (*_PLAIN, "account_id", "first_source", "first_medium", "first_campaign", "first_touch_at", "last_source",
+        "last_medium", "last_campaign", "last_touch_at", *_FLAGS, "properties", "created_at", "identified_at",
+        "updated_at", "version")  # fmt: skip
+"""The columns of a new contact, in the order of :func:`_new_row`'s tuples."""
+_NEW_TIMES = tuple(i for i, name in enumerate(_NEW) if name.endswith("_at"))
+_NEW_PROPS = _NEW.index("properties")
+_EMAIL, _EXTERNAL = _NEW.index("email"), _NEW.index("external_id")
+
+
 def _new_row(
     ctx: ImportContext, record: dict[str, Any], account_id: int | None, history: History | None
-) -> dict[str, Any]:
+) -> tuple[Any, ...]:
+    """A new contact's values in :data:`_NEW` order (a tuple: a chunk's new contacts are one ``executemany``)."""
     at = record.get("created_at") or ctx.now
     if history is not None and history.earliest is not None and history.earliest < at:
         at = history.earliest  # a person who entered the funnel then existed then
     touch = Touch.of(at, record.get("source"), record.get("medium"), record.get("campaign"))
-    row = {name: record.get(name) for name in _PLAIN}
-    row.update({flag: bool(record.get(flag)) for flag in _FLAGS})
-    for end in ("first", "last"):
-        row[f"{end}_source"] = touch.source if touch else None
-        row[f"{end}_medium"] = touch.medium if touch else None
-        row[f"{end}_campaign"] = touch.campaign if touch else None
-        row[f"{end}_touch_at"] = touch.at if touch else None
-    row.update(account_id=account_id, properties=record.get("properties"), version=1)
-    row.update(created_at=at, identified_at=at, updated_at=ctx.now)
-    return row
+    get = record.get
+    plain = (get("external_id"), get("email"), get("first_name"), get("last_name"), get("title"), get("seniority"),
+             get("phone"), get("country"), account_id)  # fmt: skip
+    if touch is None:
+        ends: tuple[Any, ...] = (None,) * 8
+    else:
+        one = (touch.source, touch.medium, touch.campaign, touch.at)
+        ends = one + one
+    flags = (bool(get("unsubscribed")), bool(get("bounced")))
+    return (*plain, *ends, *flags, get("properties"), at, at, ctx.now, 1)
 
 
 def _changes(row: dict[str, Any], record: dict[str, Any], account_id: int | None, ctx: ImportContext) -> dict[str, Any]:
@@ -89,10 +103,21 @@ def _changes(row: dict[str, Any], record: dict[str, Any], account_id: int | None
     return out
 
 
-def _account(conn: Connection, ctx: ImportContext, cache: AccountCache, record: dict[str, Any]) -> int | None:
+def _account(
+    conn: Connection,
+    ctx: ImportContext,
+    firms: AccountCache,
+    record: dict[str, Any],
+    domain: str | None,
+    ext: str | None,
+) -> int | None:
+    """The row's account: found in the cache (``create_accounts`` made the missing ones), else matched."""
+    found = (firms.by_external.get(ext) if ext else None) or (firms.by_domain.get(domain) if domain else None)
+    if found is not None or (domain is None and ext is None):
+        return found
     return match_account(
         conn,
-        cache,
+        firms,
         email=record.get("email"),
         domain=record.get("domain"),
         external_id=record.get("account_external_id"),
@@ -112,7 +137,9 @@ def _update_accounts(conn: Connection, ctx: ImportContext, attrs: dict[int, dict
 
 
 def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> set[int]:
-    """Upsert one chunk of contact rows; returns the ids of inserted or changed contacts (when re-scoring)."""
+    """Upsert one chunk of contact rows set-wise: look-ups in a few ``IN`` queries, new accounts in one insert, new
+    contacts in one ``executemany``, changed ones in one per set of changed columns; returns the ids of inserted or
+    changed contacts (when re-scoring)."""
     items, histories = _plan(ctx, _fold(ctx, items))
     people, accounts = IdentityCache(), AccountCache()
     people.prefetch(conn, (i.record.get("email") for i in items), (i.record.get("external_id") for i in items), ())
@@ -121,37 +148,39 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
     accounts.prefetch(conn, (w[0] for w in wanted), (w[1] for w in wanted))
     create_accounts(conn, accounts, wanted, ctx.now)
     matched = {_match(conn, ctx, people, i.record) for i in items} - {None}
-    stored = contact_repo.contact_rows(conn, matched)  # type: ignore[arg-type]
-    inserts: list[dict[str, Any]] = []
-    touched: set[int] = set()
+    stored = _stored_rows(conn, matched)  # type: ignore[arg-type]
+    inserts: list[tuple[Any, ...]] = []
+    updates: dict[int, dict[str, Any]] = {}
     company: dict[int, dict[str, Any]] = {}
-    for item in items:
+    changed = 0
+    for item, (domain, account_ext, attrs) in zip(items, wanted, strict=True):
         record = item.record
-        account_id = _account(conn, ctx, accounts, record)
+        account_id = _account(conn, ctx, accounts, record, domain, account_ext)
         if account_id is not None:
-            company.setdefault(account_id, {}).update(_company(record))
+            company.setdefault(account_id, {}).update(attrs)
         target = _target(people, record)
         if target is None:
             inserts.append(_new_row(ctx, record, account_id, histories.get(item.row)))
             continue
         changes = _changes(stored[target], record, account_id, ctx)
         if changes:
-            contact_repo.update_contact(conn, target, changes, ctx.now)
-            touched.add(target)
-            ctx.summary.updated += 1
-        else:
-            ctx.summary.unchanged += 1
+            updates.setdefault(target, {}).update(changes)
+            changed += 1
     _insert_contacts(conn, inserts)
+    _update_contacts(conn, updates, ctx.now)
     ctx.summary.inserted += len(inserts)
+    ctx.summary.updated += changed
+    ctx.summary.unchanged += len(items) - len(inserts) - changed
     ctx.summary.accounts_created += accounts.created
     _update_accounts(conn, ctx, company, accounts.fresh)
     fresh: tuple[dict[str, int], dict[str, int]] = ({}, {})
     if inserts and (ctx.after or histories):
-        fresh = (contact_repo.ids_by_emails(conn, (r["email"] for r in inserts)),
-                 contact_repo.ids_by_external_ids(conn, (r["external_id"] for r in inserts)))  # fmt: skip
-        touched |= set(fresh[0].values()) | set(fresh[1].values()) if ctx.after else set()
+        fresh = (contact_repo.ids_by_emails(conn, (r[_EMAIL] for r in inserts)),
+                 contact_repo.ids_by_external_ids(conn, (r[_EXTERNAL] for r in inserts)))  # fmt: skip
     written = _write_histories(ctx, conn, items, histories, people, fresh)
-    return touched | written if ctx.after else touched
+    if not ctx.after:
+        return set()
+    return set(updates) | set(fresh[0].values()) | set(fresh[1].values()) | written
 
 
 def _plan(ctx: ImportContext, items: list[Item]) -> tuple[list[Item], dict[int, History]]:
@@ -189,17 +218,109 @@ def _write_histories(
         cid = _target(people, item.record) or (fresh[1].get(ext) if ext else None) or fresh[0].get(email or "")
         if history is not None and cid is not None:
             by_contact[cid] = history
-    return write_history(conn, ctx.rt.playbook, by_contact, ctx.now)
+    made = set(fresh[0].values()) | set(fresh[1].values())
+    return write_history(conn, ctx.rt.playbook, by_contact, ctx.now, made)
 
 
-def _insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert new contacts; those without properties without the column, so it stays SQL NULL (a JSON column
-    given None stores JSON ``null`` on PostgreSQL)."""
-    for bare, run in groupby(rows, key=lambda r: r["properties"] is None):  # runs keep the file's order of ids
-        batch = list(run)
-        if bare:
-            batch = [{k: v for k, v in r.items() if k != "properties"} for r in batch]
-        contact_repo.insert_contacts(conn, batch)
+_TOUCH = tuple(f"{end}_{part}" for end in ("first", "last") for part in ("source", "medium", "campaign", "touch_at"))
+_READ = ("id", *_PLAIN, *_FLAGS, "account_id", "properties", "created_at", "identified_at", *_TOUCH)
+_TIMES = frozenset({"created_at", "identified_at", "first_touch_at", "last_touch_at"})
+
+
+def _stored_rows(conn: Connection, ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The columns :func:`_changes` compares, of these contacts, by id. On SQLite read as raw rows (one query per
+    5,000 ids, times parsed with ``fromisoformat`` as :class:`~funnelbridge.store.types.UTCDateTime` would, JSON
+    with ``json.loads``): SQLAlchemy's per-row result processing cost more than the query."""
+    if conn.dialect.name != "sqlite":
+        return contact_repo.contact_rows(conn, ids)
+    sql = _read_sql(conn)
+    times = [i for i, name in enumerate(_READ) if name in _TIMES]
+    props, flags = _READ.index("properties"), [_READ.index(f) for f in _FLAGS]
+    out: dict[int, dict[str, Any]] = {}
+    for chunk in batched(sorted(ids), 5000):
+        for raw in conn.exec_driver_sql(sql, (json.dumps(chunk),)):
+            values = list(raw)
+            for i in times:
+                if values[i] is not None:
+                    values[i] = datetime.fromisoformat(values[i]).replace(tzinfo=UTC)
+            for i in flags:
+                values[i] = bool(values[i])
+            if values[props] is not None:
+                values[props] = json.loads(values[props])
+            out[values[0]] = dict(zip(_READ, values, strict=True))
+    return out
+
+
+_SQL: dict[str, str] = {}
+
+
+def _read_sql(conn: Connection) -> str:
+    if "read" not in _SQL:
+        among = func.json_each(bindparam("among", type_=String)).table_valued("value")
+        query = select(*(contacts.c[n] for n in _READ)).where(contacts.c.id.in_(select(among.c.value)))
+        _SQL["read"] = str(query.compile(dialect=conn.dialect))
+    return _SQL["read"]
+
+
+def _insert_contacts(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert new contacts in one ``executemany`` (ids in the file's order). On SQLite over plain tuples of a
+    once-compiled INSERT, times as :func:`~funnelbridge.store.bulk.sqlite_time` text and properties as JSON text
+    (as the column types would store them; None binds SQL NULL). On PostgreSQL those without properties go in a
+    second one without the column, so it stays SQL NULL (a JSON column given None stores JSON ``null``)."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_insert_sql(conn), _sqlite_params(rows))
+        return
+    dicts = [dict(zip(_NEW, r, strict=True)) for r in rows]
+    contact_repo.insert_contacts(conn, [r for r in dicts if r["properties"] is not None])
+    bare = [{k: v for k, v in r.items() if k != "properties"} for r in dicts if r["properties"] is None]
+    contact_repo.insert_contacts(conn, bare)
+
+
+def _insert_sql(conn: Connection) -> str:
+    if "insert" not in _SQL:
+        compiled = contacts.insert().compile(dialect=conn.dialect, column_keys=list(_NEW))
+        if tuple(compiled.positiontup or ()) != _NEW:
+            raise AssertionError(f"unexpected parameter order {compiled.positiontup}")
+        _SQL["insert"] = compiled.string
+    return _SQL["insert"]
+
+
+def _sqlite_params(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    stamps: dict[datetime, str] = {}
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in _NEW_TIMES:
+            at = values[i]
+            if at is not None:
+                text = stamps.get(at)
+                values[i] = text if text is not None else stamps.setdefault(at, sqlite_time(at))
+        if values[_NEW_PROPS] is not None:
+            values[_NEW_PROPS] = json.dumps(values[_NEW_PROPS])
+        out.append(tuple(values))
+    return out
+
+
+def _update_contacts(conn: Connection, updates: dict[int, dict[str, Any]], at: datetime) -> None:
+    """Apply the changes, one ``executemany`` per set of changed columns (``updated_at`` and ``version`` bumped
+    as :func:`funnelbridge.store.contacts.update_contact` does)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for contact_id, values in sorted(updates.items()):
+        columns = tuple(sorted(values))
+        groups.setdefault(columns, []).append({"k_id": contact_id, "v_updated_at": at,
+                                                **{f"v_{k}": values[k] for k in columns}})  # fmt: skip
+    for columns, params in groups.items():
+        execute_many(conn, _update_statement(columns), params)
+
+
+@cache  # one statement per column set: execute_many compiles each once
+def _update_statement(columns: tuple[str, ...]) -> Any:
+    values: dict[str, Any] = {k: bindparam(f"v_{k}") for k in (*columns, "updated_at")}
+    return (
+        update(contacts).where(contacts.c.id == bindparam("k_id")).values({**values, "version": contacts.c.version + 1})
+    )
 
 
 def _target(people: IdentityCache, record: dict[str, Any]) -> int | None:

@@ -22,7 +22,7 @@ published, so automation does not fire for the past.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -34,9 +34,9 @@ from funnelbridge.ingest.deadletter import Problem
 from funnelbridge.lifecycle.model import Transition
 from funnelbridge.lifecycle.table import stage_roles
 from funnelbridge.playbook.schema import Playbook
-from funnelbridge.store.pipeline import PipelineState, insert_states
-from funnelbridge.store.tables import transitions
-from funnelbridge.store.transitions import insert_transitions
+from funnelbridge.store.bulk import execute_many
+from funnelbridge.store.pipeline import PipelineState
+from funnelbridge.store.tables import pipeline_states, transitions
 
 __all__ = [
     "HISTORY_FIELDS",
@@ -144,6 +144,8 @@ def plan_history(record: dict[str, Any], smap: StageMap, now: datetime) -> Histo
         return None
     raw = record.pop("lifecycle_stage", None)
     dates = {f: record.pop(f) for f in HISTORY_FIELDS if f in record}
+    if raw is None and not any(dates.values()):
+        return None
     props = dict(record.get("properties") or {})
     if raw is not None:
         props["lifecycle_stage"] = raw
@@ -189,11 +191,14 @@ def _with_history(conn: Connection, ids: list[int]) -> set[int]:
     return found
 
 
-def write_history(conn: Connection, playbook: Playbook, histories: Mapping[int, History], now: datetime) -> set[int]:
-    """Write each contact's history (see the module docstring) unless it has transitions already; returns the
-    contacts written."""
+def write_history(
+    conn: Connection, playbook: Playbook, histories: Mapping[int, History], now: datetime, fresh: Set[int] = frozenset()
+) -> set[int]:
+    """Write each contact's history (see the module docstring) unless it has transitions already (``fresh``:
+    contacts just created, which have none); returns the contacts written. Two ``executemany``: transitions
+    (their ids are not needed) and states."""
     smap = stage_map(playbook)
-    todo = sorted(set(histories) - _with_history(conn, sorted(histories)))
+    todo = sorted(set(histories) - _with_history(conn, sorted(set(histories) - set(fresh))))
     trail: list[Transition] = []
     states: list[PipelineState] = []
     for cid in todo:
@@ -201,9 +206,20 @@ def write_history(conn: Connection, playbook: Playbook, histories: Mapping[int, 
         trail += made
         last = made[-1]
         states.append(PipelineState(cid, smap.pipeline, last.to_stage, last.at, 1, last_activity_at=last.at))
-    insert_transitions(conn, trail)
-    insert_states(conn, states)
+    execute_many(conn, _INSERT_TRANSITION, [_transition_row(t) for t in trail])
+    execute_many(conn, _INSERT_STATE, [{k: getattr(s, k) for k in _STATE_COLUMNS} for s in states])
     return set(todo)
+
+
+_INSERT_TRANSITION = transitions.insert()  # built once: execute_many compiles each once
+_INSERT_STATE = pipeline_states.insert()
+_STATE_COLUMNS = tuple(PipelineState.__dataclass_fields__)
+_TRANSITION_COLUMNS = ("contact_id", "pipeline", "journey", "from_stage", "to_stage", "at", "actor", "actor_role",
+                       "reason", "note", "playbook_version", "idempotency_key")  # fmt: skip
+
+
+def _transition_row(t: Transition) -> dict[str, Any]:
+    return {**{k: getattr(t, k) for k in _TRANSITION_COLUMNS}, "skipped": list(t.skipped)}
 
 
 def _transitions(cid: int, history: History, smap: StageMap, version: str, now: datetime) -> list[Transition]:

@@ -16,10 +16,14 @@ from funnelbridge.ingest import coerce as c
 from funnelbridge.ingest.columns import ColumnMapping, normalize_header
 from funnelbridge.ingest.deadletter import Problem
 
-__all__ = ["MAX_PROPERTY_CHARS", "Converted", "RowConverter", "coercer_for"]
+__all__ = ["MAX_PROPERTY_CHARS", "MEMO_SIZE", "Converted", "RowConverter", "coercer_for"]
 
 MAX_PROPERTY_CHARS = 10_000
 """Longest text kept in an extra (properties) column; longer values reject the row."""
+MEMO_SIZE = 2048
+"""Distinct texts per column whose coerced value is remembered (see :class:`RowConverter`)."""
+_IMMUTABLE = ("text:", "int", "decimal", "float", "bool", "date", "timestamp", "email", "country")
+_MISS = object()
 
 _SIMPLE: dict[str, c.Coercer] = {
     "int": c.to_int,
@@ -52,13 +56,19 @@ class Converted:
 
 
 class RowConverter:
-    """Converts rows laid out as ``headers`` according to ``mapping``."""
+    """Converts rows laid out as ``headers`` according to ``mapping``.
+
+    Coercers are pure, so the value of a text cell is remembered per column (the first :data:`MEMO_SIZE` distinct
+    texts of columns whose values are immutable): the columns of an export that repeat — country, source, title,
+    company, stage — are coerced once per distinct text instead of once per row."""
 
     def __init__(self, mapping: ColumnMapping, headers: Sequence[str], zone: tzinfo) -> None:
         index = {h: i for i, h in enumerate(headers)}
         self.width = len(headers)
-        self.columns = [
-            (index[h], name, coercer_for(mapping.specs[name].type, zone)) for h, name in mapping.fields.items()
+        self.columns: list[tuple[int, str, c.Coercer, dict[str, Any] | None]] = [
+            (index[h], name, coercer_for(t, zone), {} if t.startswith(_IMMUTABLE) else None)
+            for h, name in mapping.fields.items()
+            for t in [mapping.specs[name].type]
         ]
         self.extras = [(index[h], normalize_header(h) or f"column_{index[h] + 1}") for h in mapping.extras]
         self._extra_text = c.to_text(MAX_PROPERTY_CHARS)
@@ -70,11 +80,20 @@ class RowConverter:
             return Converted(None, (Problem("row", f"expected {self.width} columns, got {len(row)}"),))
         record: dict[str, Any] = {}
         problems: list[Problem] = []
-        for i, name, coerce in self.columns:
+        for i, name, coerce, memo in self.columns:
+            raw = row[i]
+            if memo is not None and raw.__class__ is str:
+                hit = memo.get(raw, _MISS)
+                if hit is not _MISS:
+                    record[name] = hit
+                    continue
             try:
-                record[name] = coerce(row[i])
+                record[name] = value = coerce(raw)
             except c.CoerceError as exc:
                 problems.append(Problem(name, str(exc)))
+                continue
+            if memo is not None and raw.__class__ is str and len(memo) < MEMO_SIZE:
+                memo[raw] = value
         if self.extras:
             self.convert_extras(row, record, problems)
         return Converted(None, tuple(problems)) if problems else Converted(record)
