@@ -250,6 +250,9 @@ def score_leads(playbook: Playbook, conn: Connection, contact_ids: Sequence[int]
     return [out[cid] for cid in contact_ids]
 
 
+_BANT_COLUMNS = tuple((key, f"bant_{key}") for key in BANT_KEYS)
+
+
 def _score_one(
     scorer: IncrementalScorer,
     cid: int,
@@ -266,7 +269,7 @@ def _score_one(
         keep = all(e.occurred_at <= as_of for _, e in history)
     old = lead.rows.get("main")
     contact = lead.contact  # plain already (``_split``)
-    bant = {key: contact.get(f"bant_{key}") for key in BANT_KEYS}
+    bant = {key: contact.get(column) for key, column in _BANT_COLUMNS}
     facts = LeadFacts(contact, lead.account, score_facts_of(old), bant, (), as_of)
     results = scorer.score(state, facts, contact_id=cid)
     main = results[0]
