@@ -77,6 +77,11 @@ automation:
   - {on: sla_warning, stage: sal, do: [{notify: owner, via: email}]}
   - {on: sla_breached, stage: sal, do: [{notify: manager, via: webhook}]}
   - {on: stage_entered, stage: recycled, do: [{enroll: nurture_long}]}
+  - on: stage_entered
+    stage: lead
+    when: {field: contact.title, op: in, value: [VP Sales, CTO]}
+    do: [{notify: team, team: dach, via: webhook}]
+  - {on: stage_entered, stage: mql, when: {field: score.total, op: gte, value: 0}, do: [{task: Call, due: 24h}]}
 nurture:
   nurture_long:
     - {after: 3d, send: nurture_intro, subject: "Ideas"}
@@ -88,7 +93,16 @@ def _b2b() -> Playbook:
     text_ = example_path("b2b").read_text()
     hand_raise = "- {field: events.count, event: demo_request, op: gte, value: 1}"
     webinars = "- {field: events.count, event: webinar_attended, within: 7d, op: gte, value: 2}"
-    return parse_playbook(text_.replace(hand_raise, f"{hand_raise}\n            {webinars}"), "b2b.yaml")
+    # rules with conditions on contact/account fields (answered from the flow's facts in a batch) and on the score
+    when = (
+        "automation:\n"
+        "  - {on: stage_entered, stage: mal, when: {field: account.industry, op: eq, value: software},"
+        " do: [{notify: owner, via: webhook}]}\n"
+        "  - {on: stage_entered, stage: lead, when: {field: score.total, op: gte, value: 5},"
+        " do: [{notify: lead@acme.example, via: email}]}\n"
+    )
+    text_ = text_.replace(hand_raise, f"{hand_raise}\n            {webinars}").replace("automation:\n", when, 1)
+    return parse_playbook(text_, "b2b.yaml")
 
 
 PLAYBOOKS: dict[str, Callable[[], Playbook]] = {"b2b": _b2b, "two": lambda: parse_playbook(TWO_PIPELINES, "two.yaml")}
@@ -236,6 +250,10 @@ def test_set_based_flow_leaves_what_the_per_contact_path_leaves(
     tables = reference["tables"]
     assert len(tables["transitions"]) > 60 and tables["assignments"] and tables["nurture_enrollments"]
     assert {row["kind"] for row in tables["outbox"]} >= {"email"}
+    # the rules with conditions fired (contact/account fields: from the flow's facts when batched; score: stored)
+    assert any(r["kind"] == "webhook" and r["payload"]["stage"] in ("mal", "lead") for r in tables["outbox"])
+    assert any(r["payload"].get("to") == [{"email": "lead@acme.example", "name": "lead@acme.example"}]
+               for r in tables["outbox"]) or tables["tasks"]  # fmt: skip
     assert any(t["reason"] == "renewed_engagement" for t in tables["transitions"])
     assert any(t["kind"] in ("sla_reminder", "sla_breach") and t["fired_at"] for t in tables["timers"])
 
