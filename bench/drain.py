@@ -15,12 +15,14 @@ scoring side — ``incremental_store.score_leads`` + ``service.store_scored`` (w
 claim — and the lifecycle side (``lifecycle.batch.advance_many``, not this benchmark's subject). Each code version
 runs in its own process (the baseline from ``git archive REV``, first on ``PYTHONPATH``). Results:
 bench/results/drain.json with ``cpu_ratio`` = baseline CPU / current CPU (above 1: the current code is cheaper),
-the load average before and after.
+the load average before and after, and ``same_results``: both versions end with the same scores (numbers, bands,
+explanations) and pipeline states.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -59,6 +61,29 @@ def _by_day(payloads: list[dict[str, Any]], days: int) -> list[list[dict[str, An
     return out
 
 
+def _digest(db: Any) -> str:
+    """A digest of what the drains made — every score (numbers, bands, explanation) and pipeline state — to check
+    that both code versions end with the same store."""
+    from sqlalchemy import select
+
+    from funnelbridge.store.tables import pipeline_states, scores
+
+    c = scores.c
+    columns = (c.contact_id, c.score_group, c.fit, c.engagement, c.negative, c.total, c.grade, c.temperature,
+               c.quadrant, c.mql_eligible, c.explanation, c.as_of)  # fmt: skip
+    states = pipeline_states.c
+    queries = (
+        select(*columns).order_by(c.contact_id, c.score_group),
+        select(pipeline_states).order_by(states.contact_id, states.pipeline),
+    )
+    digest = hashlib.sha256()
+    with db.read() as conn:
+        for query in queries:
+            for row in conn.execute(query):
+                digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()[:16]
+
+
 def run_part(workdir: Path, people: int, days: int, seed: int) -> dict[str, Any]:
     """Measure the code importable in this process (called in a subprocess per code version)."""
     from funnelbridge import activity
@@ -91,6 +116,7 @@ def run_part(workdir: Path, people: int, days: int, seed: int) -> dict[str, Any]
         drain_cpu += time.process_time() - cpu
         drain_wall += time.perf_counter() - wall
         drained += result.contacts
+    digest = _digest(db)
     db.dispose()
     scoring = totals["score_leads"] + totals["store_scored"] + totals["claim"]
     per = 1e6 / max(1, drained)
@@ -104,6 +130,7 @@ def run_part(workdir: Path, people: int, days: int, seed: int) -> dict[str, Any]
         "cpu_seconds_by_part": {k: round(v, 3) for k, v in totals.items()},
         "drain_cpu_us_per_contact": round(drain_cpu * per, 1),
         "scoring_cpu_us_per_contact": round(scoring * per, 1),
+        "results_digest": digest,
     }
 
 
@@ -153,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             "drain": _ratio(base, current, "drain_cpu_seconds"),
             "scoring": _ratio(base, current, "scoring_cpu_seconds"),
         },
+        "same_results": base["results_digest"] == current["results_digest"],
     }
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
