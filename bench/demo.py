@@ -98,6 +98,7 @@ def run_engine(people: int, days: int, seed: int, workdir: Path, budget: float |
         "actions": result.actions,
         "engine": result.engine,
         "cpu_seconds_by_part": result.cpu_seconds,
+        "timing_by_part": getattr(result, "timing", {}),  # wall, run-queue wait, blocked, MB written per part
     }
 
 
