@@ -251,25 +251,29 @@ def store_activities(
     return batch.result
 
 
-def _may_change(cache: IdentityCache, act: Activity, made: set[str]) -> bool:
-    """Whether storing the event may change its contact's row: traits, an unsubscribe or bounce, a new person
-    (matched to an account) or an identification or merge (anything but the fast paths of :func:`_contact_of`)."""
-    if act.traits or act.type in _UNSUBSCRIBE or act.type in _BOUNCE or act.key in made:
-        return True
-    if not act.identifying:
-        return False
-    known = cache.by_external.get(act.user_id or "") or cache.by_email.get(act.email or "")
-    return known is None or (act.anonymous_id is not None and cache.by_anon.get(act.anonymous_id) != known)
+def _wanted(cache: IdentityCache, fresh: Sequence[Activity], made: set[str]) -> list[tuple[Activity, list[int]]]:
+    """The events that may change their contact's row — traits, an unsubscribe or bounce, a new person (matched to
+    an account), an identification or merge (anything but the fast paths of :func:`_contact_of`) — each with the
+    contacts its identifiers point to now."""
+    by_email, by_external, by_anon = cache.by_email, cache.by_external, cache.by_anon
+    wanted = []
+    for act in fresh:
+        email, user, anon = act.email, act.user_id, act.anonymous_id
+        if not (act.traits or act.type in _CONTACT_FLAGS or act.key in made):
+            if email is None and user is None:
+                continue
+            known = by_external.get(user or "") or by_email.get(email or "")
+            if known is not None and (anon is None or by_anon.get(anon) == known):
+                continue
+        keys = ((by_email, email), (by_external, user), (by_anon, anon))
+        wanted.append((act, [table[key] for table, key in keys if key is not None and key in table]))
+    return wanted
 
 
 def _prefetch_rows(book: Book, fresh: Sequence[Activity], made: set[str]) -> None:
     """Load, in one query each, the contacts the batch may change, the accounts they may be matched to (when they
     have none or a domain is given) and the rows of accounts that company traits may change."""
-    cache, wanted = book.people, list[tuple[Activity, list[int]]]()
-    for act in fresh:
-        if _may_change(cache, act, made):
-            keys = ((cache.by_email, act.email), (cache.by_external, act.user_id), (cache.by_anon, act.anonymous_id))
-            wanted.append((act, [table[key] for table, key in keys if key is not None and key in table]))
+    wanted = _wanted(book.people, fresh, made)
     book.load(cid for _, ids in wanted for cid in ids)
     domains, company, firms = set[str | None](), set[str | None](), set[int]()
     for act, ids in wanted:
