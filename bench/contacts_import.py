@@ -74,6 +74,7 @@ def pandas_part(path: Path, workdir: Path) -> dict[str, Any]:
     import pandas as pd
     from sqlalchemy import create_engine
 
+    (workdir / "pandas.db").unlink(missing_ok=True)
     engine = create_engine(f"sqlite:///{workdir / 'pandas.db'}")
 
     def load() -> None:
@@ -135,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         args.part_out.write_text(json.dumps(found), encoding="utf-8")
         return 0
     args.workdir.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or sum(1 for _ in path.open(encoding="utf-8")) != args.contacts + 1:
+    changed = path.with_name("changed.csv")
+    if not changed.exists() or sum(1 for _ in path.open(encoding="utf-8")) != args.contacts + 1:
         write_contacts(path, args.contacts, args.seed)
-        write_contacts(path.with_name("changed.csv"), args.contacts, args.seed, title="Head of Revenue")
+        write_contacts(changed, args.contacts, args.seed, title="Head of Revenue")
     result: dict[str, Any] = {"contacts": args.contacts, "cpus": os.cpu_count(), "command": " ".join(sys.argv),
                               "load_average_before": os.getloadavg()}  # fmt: skip
     pandas = _isolated("pandas", args.workdir)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ingest_helpers import by_email, rows
 from sqlalchemy import select
 
@@ -18,8 +21,9 @@ from funnelbridge.cli import main
 from funnelbridge.cli.app import state
 from funnelbridge.ingest import import_file
 from funnelbridge.ingest.deadletter import Problem
-from funnelbridge.ingest.history import History, plan_history, stage_map
+from funnelbridge.ingest.history import HISTORY_FIELDS, History, plan_history, stage_map
 from funnelbridge.playbook import load_example
+from funnelbridge.playbook.schema import Playbook
 from funnelbridge.runtime import Runtime
 from funnelbridge.settings import Settings
 from funnelbridge.store import connect
@@ -90,8 +94,13 @@ def test_contact_with_live_history_is_not_rewritten(rt: Runtime, tmp_path: Path)
     assert summary.rejected == 0 and _trail(rt, "ada@acme.com") == live
 
 
+@cache
+def _playbook(name: str) -> Playbook:
+    return load_example(name)
+
+
 def _plan(record: dict[str, Any], playbook: str = "b2b") -> History | list[Problem] | None:
-    return plan_history(record, stage_map(load_example(playbook)), _at("2026-03-01 00:00"))
+    return plan_history(record, stage_map(_playbook(playbook)), _at("2026-03-01 00:00"))
 
 
 def test_stage_values_map_by_id_label_hubspot_and_salesforce() -> None:
@@ -142,3 +151,29 @@ def test_cli_import_then_report_sees_the_imported_dates(
         imported = conn.execute(select(transitions.c.id).where(transitions.c.actor == "import")).all()
     db.dispose()
     assert len(imported) == 5 + 2 + 1
+
+
+_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "other")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    dates=st.dictionaries(st.sampled_from(sorted(HISTORY_FIELDS)), st.integers(0, 400), max_size=7),
+    current=st.one_of(st.none(), st.sampled_from(_STAGES)),
+)
+def test_planned_history_is_in_stage_order_or_rejected(dates: dict[str, int], current: str | None) -> None:
+    base = _at("2025-01-01 00:00")
+    record: dict[str, Any] = {f: base + timedelta(days=d) for f, d in dates.items()}
+    record["lifecycle_stage"] = current
+    plan = _plan(dict(record))
+    smap = stage_map(_playbook("b2b"))
+    if isinstance(plan, list):
+        assert plan and all(p.field in (*HISTORY_FIELDS, "lifecycle_stage") for p in plan)
+        return
+    steps = plan.steps if plan is not None else ()
+    order = [smap.stages.index(s.stage) for s in steps]
+    assert order == sorted(set(order))  # each stage once, in pipeline order
+    times = [s.at for s in steps if s.at is not None]
+    assert times == sorted(times)
+    mapped = {smap.values.get(HISTORY_FIELDS[f]) for f in dates} - {None}
+    assert {s.stage for s in steps if s.source != "lifecycle_stage"} == mapped

@@ -214,9 +214,11 @@ def _write_histories(
     by_contact: dict[int, History] = {}
     for item in items:
         history = histories.get(item.row)
+        if history is None:
+            continue
         ext, email = item.record.get("external_id"), item.record.get("email")
         cid = _target(people, item.record) or (fresh[1].get(ext) if ext else None) or fresh[0].get(email or "")
-        if history is not None and cid is not None:
+        if cid is not None:
             by_contact[cid] = history
     made = set(fresh[0].values()) | set(fresh[1].values())
     return write_history(conn, ctx.rt.playbook, by_contact, ctx.now, made)
