@@ -151,7 +151,7 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--single", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--baseline", default="6ff31cc^", help="git revision of the code to compare with")
+    parser.add_argument("--baseline", default="0b81d48", help="git revision of the code to compare with")
     parser.add_argument("--part-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.part_out:
