@@ -295,3 +295,65 @@ def test_set_based_stall_recycling_leaves_what_one_by_one_leaves(
         results.append({"recycled": recycled, "tables": _tables(store), "published": _published(rt)})
     assert results[0] == results[1]
     assert results[0]["recycled"] >= 3 and any(row[0] == "StageEntered" for row in results[0]["published"])
+
+
+def _recycle_due_one_by_one(rt: Runtime) -> int:
+    """The reference: each due recycle timer read and fired on its own (``apply_move`` per lead, as before)."""
+    from funnelbridge.lifecycle.deals import _deal_pipeline, _recycle_lost
+    from funnelbridge.lifecycle.engine import table_of
+    from funnelbridge.store import deals as repo
+
+    now, recycled = rt.clock.now(), 0
+    with rt.db.transaction() as conn:
+        for timer in repo.due_recycle_timers(conn, now):
+            pipeline = str(timer.payload.get("pipeline") or _deal_pipeline(conn, timer.deal_id, rt))
+            reason = str(timer.payload.get("reason") or "lost")
+            made = _recycle_lost(rt, conn, table_of(rt, pipeline), timer.contact_id, pipeline, reason, timer.due_at)
+            repo.close_timer(conn, timer.id, now, fired=made is not None)
+            recycled += made is not None
+    return recycled
+
+
+def _lost_deals(db: Database, recycle: Callable[[Runtime], int]) -> dict[str, Any]:
+    """Leads in opportunity lose deals (the b2b playbook recycles them 90 days later): one loses two deals one
+    after the other, one opens another deal, one is disqualified meanwhile, the others are recycled (and enrolled
+    in nurture)."""
+    from funnelbridge.lifecycle import accept, disqualify, lose_deal, open_deal, qualify
+
+    clock = FrozenClock(T0)
+    rt = Runtime(db=db, playbook=_b2b(), clock=clock, bus=EventBus(published=[]))
+    install(rt)
+    rep, bant = Actor("rep0@acme.example", "sales"), {"budget": "1", "authority": "a", "need": "n", "timeline": "t"}
+    stamp = T0.isoformat()
+    demos = [{"type": "track", "event": "demo_request", "email": f"d{i}@c.com", "timestamp": stamp} for i in range(6)]
+    assert not ingest_events(rt, demos).rejections
+    with db.read() as conn:
+        ids = [int(i) for i in conn.execute(select(contacts.c.id).order_by(contacts.c.id)).scalars()]
+    assert len(ids) == 6
+    for n, cid in enumerate(ids):
+        clock.set(T0 + timedelta(hours=n + 1))
+        accept(rt, cid, rep)
+        qualify(rt, cid, rep, bant)
+        lose_deal(rt, open_deal(rt, cid, rep, amount=1000).deal_id, rep, "competitor", competitor="Rival")
+        if n < 2:
+            again = open_deal(rt, cid, rep, amount=2000).deal_id
+        if n == 0:
+            lose_deal(rt, again, rep, "price")  # two due timers for one lead: the second finds it recycled
+        if n == 2:
+            disqualify(rt, cid, rep, "competitor")  # moved on before the cool-down ended
+    clock.set(T0 + timedelta(days=100))
+    return {"recycled": recycle(rt), "again": recycle(rt), "tables": _tables(db), "published": _published(rt)}
+
+
+def test_recycle_due_set_based_leaves_what_one_timer_at_a_time_leaves(twin_stores: tuple[Database, Database]) -> None:
+    from funnelbridge.lifecycle import recycle_due
+
+    batched = _lost_deals(twin_stores[0], recycle_due)
+    reference = _lost_deals(twin_stores[1], _recycle_due_one_by_one)
+    assert (batched["recycled"], batched["again"]) == (reference["recycled"], reference["again"]) == (4, 0)
+    assert batched["published"] == reference["published"]
+    for table, rows in reference["tables"].items():
+        assert batched["tables"][table] == rows, table
+    closed = [t for t in reference["tables"]["timers"] if t["kind"] == "recycle"]
+    assert len(closed) == 7 and sum(t["cancelled_at"] is not None for t in closed) == 3
+    assert len(reference["tables"]["nurture_enrollments"]) == 4

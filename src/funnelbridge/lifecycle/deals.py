@@ -16,12 +16,14 @@ from sqlalchemy import Connection, select
 from funnelbridge.domain.durations import parse_duration
 from funnelbridge.domain.events import DealLost, DealStageChanged, DealWon
 from funnelbridge.errors import IllegalTransitionError, InputError
+from funnelbridge.lifecycle.advance import Planned
+from funnelbridge.lifecycle.batch import write_moves
 from funnelbridge.lifecycle.engine import MoveRequest, apply_move, pipeline_name, require_state, table_of
 from funnelbridge.lifecycle.model import SYSTEM, Actor, DealResult, Transition
 from funnelbridge.lifecycle.table import Move, Rule, TransitionTable
 from funnelbridge.runtime import Runtime
 from funnelbridge.store import deals as repo
-from funnelbridge.store.pipeline import get_state
+from funnelbridge.store.pipeline import PipelineState, get_state, states_of
 from funnelbridge.store.tables import contacts
 
 __all__ = ["LOST", "WON", "lose_deal", "move_deal", "open_deal", "recycle_due", "win_deal"]
@@ -299,18 +301,45 @@ def _recycle_lost(
 
 def recycle_due(rt: Runtime) -> int:
     """Fire the ``recycle`` timers that are due: recycle leads whose lost deal's cool-down is over (and that have
-    not moved on meanwhile). Returns how many leads were recycled."""
+    not moved on meanwhile). Returns how many leads were recycled.
+
+    Set-based, in one transaction: the timers' leads' states are read in one query, each timer's move decided in
+    due order (a second timer of a lead already recycled here finds nothing to recycle, as it would one by one),
+    the moves written with :func:`~funnelbridge.lifecycle.batch.write_moves` (their automation as one batch), and
+    each timer closed as fired or, when nothing was recycled, cancelled."""
+
     now = rt.clock.now()
-    recycled = 0
     with rt.db.transaction() as conn:
-        for timer in repo.due_recycle_timers(conn, now):
+        due = repo.due_recycle_timers(conn, now)
+        states = states_of(conn, sorted({t.contact_id for t in due}))
+        planned: dict[tuple[int, str], Planned] = {}
+        fired: list[tuple[int, bool]] = []
+        for timer in due:
             pipeline = str(timer.payload.get("pipeline") or _deal_pipeline(conn, timer.deal_id, rt))
-            table = table_of(rt, pipeline)
             reason = str(timer.payload.get("reason") or "lost")
-            made = _recycle_lost(rt, conn, table, timer.contact_id, pipeline, reason, timer.due_at)
-            repo.close_timer(conn, timer.id, now, fired=made is not None)
-            recycled += made is not None
-    return recycled
+            key = (timer.contact_id, pipeline)
+            move = None if key in planned else _plan_lost(rt, conn, states.get(key), pipeline, reason, timer.due_at)
+            if move is not None:
+                planned[key] = move
+            fired.append((timer.id, move is not None))
+        write_moves(rt, conn, list(planned.values()))
+        for timer_id, made in fired:
+            repo.close_timer(conn, timer_id, now, fired=made)
+    return len(planned)
+
+
+def _plan_lost(
+    rt: Runtime, conn: Connection, state: PipelineState | None, pipeline: str, reason: str, when: datetime
+) -> Planned | None:
+    """The recycle move of a lead whose lost deal's cool-down is over (None: it has an open deal or moved on)."""
+    if state is None or repo.open_deal_count(conn, state.contact_id, pipeline) > 0:
+        return None
+    table = table_of(rt, pipeline)
+    rule = next((r for r in table.rules if r.move is Move.RECYCLE_LOST and r.from_stage == state.stage), None)
+    if rule is None:
+        return None
+    req = MoveRequest(SYSTEM, max(when, state.entered_at), reason, "deal lost")
+    return Planned(state.contact_id, pipeline, state, rule, req)
 
 
 def _deal_pipeline(conn: Connection, deal_id: int | None, rt: Runtime) -> str:
