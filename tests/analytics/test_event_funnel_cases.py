@@ -164,6 +164,50 @@ def test_mixed_group_reopening_step_one_ends_the_older_attempt(backend: Any) -> 
     assert counts(run(backend, rows, FunnelSpec((C, Step("d"), C)))) == [2, 2, 0]
 
 
+# PostHog keeps one attempt per step (the newest) and takes a mixed same-instant group's (event, step) pairs in
+# ascending step order: an attempt taking step k >= 2 there replaces the older attempt at step k before the group's
+# step-(k+1) events are looked at, and cannot reuse its own events of the group (issue 7). Each shape: the older
+# attempt (a@0) would take c@3 as its next step; the newer one (a@2) takes c@3 as step 2 and cannot reuse it.
+REENTRY: list[Row] = [("p", "a", 0), ("p", "c", 1), ("p", "a", 2), ("p", "c", 3), ("p", "d", 3)]
+D, AU = Step("d"), Step("a", (("src", "u"),))
+AU_A_AT_2: list[Row] = [("p", "a", 2, {"src": "u"}), ("p", "a", 2)]
+
+
+@pytest.mark.parametrize(
+    ("steps", "seconds", "rows", "ordered", "strict"),
+    [
+        ((A, C, C, D), 10, REENTRY, [1, 1, 0, 0], [1, 1, 0, 0]),  # step 2 repeated (per attempt: 4)
+        ((A, C, D, C), 10, REENTRY, [1, 1, 1, 0], [1, 1, 1, 0]),  # a later step shares step 2's event
+        ((A, C, C, D), 10, [*REENTRY[:4], ("p", "d", 4)], [1, 1, 1, 1], [1, 1, 0, 0]),  # c@3 alone: one by one
+        ((AU, A, A), 2, [("p", "a", 0, {"src": "u"}), ("p", "a", 1), *AU_A_AT_2], [1, 1, 0], [1, 1, 0]),
+    ],
+    ids=["a-c-c-d", "a-c-d-c", "not-mixed", "au-a-a"],
+)
+def test_mixed_group_reentering_a_later_step_ends_the_older_attempt(
+    backend: Any, steps: tuple[Step, ...], seconds: int, rows: list[Row], ordered: list[int], strict: list[int]
+) -> None:
+    for order, expected in ((Order.ORDERED, ordered), (Order.STRICT, strict)):
+        spec = FunnelSpec(steps, window=timedelta(seconds=seconds), order=order)
+        assert counts(run(backend, rows, spec)) == expected, order
+
+
+def test_one_attempt_opens_per_instant_with_the_first_step_one_event(backend: Any) -> None:
+    # strict, so y@5 makes the group mixed: PostHog opens one attempt at 5, with the first a (stream order: blank
+    # breakdown before "v"); the other a@5 is its step 2. Per attempt, the a@5 "v" attempt could take the blank
+    # a@5 as step 2 too and win the tie.
+    rows: list[Row] = [("p", "a", 5, {"src": "v"}), ("p", "a", 5), ("p", "y", 5)]
+    got = run(backend, rows, FunnelSpec((A, A, B), order=Order.STRICT, breakdown="src"))
+    assert {value: counts(part) for value, part in got["breakdown"].items()} == {"": [1, 1, 0]}
+
+
+def test_strict_exclusion_after_progress_was_cleared_does_not_count(backend: Any) -> None:
+    # y@2 clears the attempt at step 2 (strict), so x@3 no longer reaches it (PostHog: the step is empty)
+    spec = FunnelSpec((A, B, C), window=timedelta(seconds=9), order=Order.STRICT, exclusions=(Exclusion(X, 1, 3),))
+    cleared: list[Row] = [("p", "a", 0), ("p", "b", 1), ("p", "y", 2), ("p", "x", 3)]
+    assert counts(run(backend, cleared, spec)) == [1, 1, 0]
+    assert counts(run(backend, [*cleared[:2], cleared[3]], spec)) == [0, 0, 0]  # x itself ends it: dropped
+
+
 def test_duplicate_rows_count_once(backend: Any) -> None:
     rows: list[Row] = [("p", "a", 0), ("p", "a", 0), ("p", "b", 5), ("p", "b", 5)]
     for order in Order:
@@ -281,3 +325,4 @@ def test_spark_runs_the_same_expressions(spark_backend: Any) -> None:
     assert counts(run(spark_backend, rows, FunnelSpec((A, B), order=Order.STRICT))) == [2, 1]
     rows = [("p", "c", 0), ("p", "c", 1), ("p", "d", 1), ("q", "c", 0), ("q", "c", 1), ("q", "d", 2)]
     assert counts(run(spark_backend, rows, FunnelSpec((C, C, Step("d"))))) == [2, 1, 1]
+    assert counts(run(spark_backend, REENTRY, FunnelSpec((A, C, C, D)))) == [1, 1, 0, 0]

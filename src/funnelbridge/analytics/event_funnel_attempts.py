@@ -172,6 +172,31 @@ def _next_by_join(cur: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.T
     return merged.drop("k_pid", "k_aseq")
 
 
+def _reentries(moved: ir.Table, ev: ir.Table) -> ir.Table:
+    """``b_pid, b_us, b_s``: the attempts that took step k in a mixed same-instant group (see :func:`_cut`)."""
+    mixed = ev.filter(ev.mixed).select(m_pid=ev.pid, m_seq=ev.seq)
+    hit = moved.join(mixed, [moved.pid == mixed.m_pid, moved.c_seq == mixed.m_seq])
+    return hit.select(b_pid=hit.pid, b_us=hit.c_us, b_s=hit.s)
+
+
+def _cut(found: ir.Table, cur: ir.Table, reentries: ir.Table) -> ir.Table:
+    """The step-(k+1) lookup ``found`` of the attempts ``cur``, ended where a newer attempt re-entered step k in
+    a mixed group.
+
+    :func:`_blocks` one step further up: PostHog keeps one attempt per step, the newest; a mixed group's pairs for
+    step k are taken before its pairs for step k+1, so an attempt taking step k there replaces every older attempt
+    at step k before the group's step-(k+1) events are looked at, and it cannot reuse its own events of the group.
+    An attempt at step k (reached before that instant) with an older opening takes no event from there on."""
+    keys = cur.select(k_pid=cur.pid, k_aseq=cur.aseq, k_s=cur.s, k_t=cur.t_prev)
+    preds = [keys.k_pid == reentries.b_pid, reentries.b_us > keys.k_t, reentries.b_s > keys.k_s]
+    hits = keys.join(reentries, preds)
+    first = hits.group_by([hits.k_pid, hits.k_aseq]).aggregate(_blk=hits.b_us.min())
+    merged = found.left_join(first, [found.pid == first.k_pid, found.aseq == first.k_aseq])
+    gone = merged._blk.notnull() & (merged._blk <= merged.c_us)
+    merged = merged.mutate(c_us=gone.ifelse(_null_like(merged.c_us), merged.c_us))
+    return merged.drop("k_pid", "k_aseq", "_blk")
+
+
 def _advanced(found: ir.Table, spec: FunnelSpec) -> ir.BooleanValue:
     """Did the attempt take the step: an event exists, inside the window (and, strict, before progress cleared)?"""
     ok = found.c_us.notnull() & (found.c_us - found.s <= spec.window_us)
@@ -184,15 +209,17 @@ def _pivot(base: ir.Table, reached: list[ir.Table], n: int) -> ir.Table:
     """``pid, aseq, s, sig, bk, reach, t1..tN``: the openers, with the long ``pid, aseq, k, t`` step records of the
     attempts that advanced pivoted once (a group-by over the advances only, and one join)."""
     seq = {_q(1): base.aseq} if "q" in (reached[0].columns if reached else ()) else {}
+    clear = {"cb1": base.nb} if "cb" in (reached[0].columns if reached else ()) else {}
     constant = {"sig": ibis.literal(0, type="int64"), "bk": ibis.literal("")}
     openers = {c: (base[c] if c in base.columns else value) for c, value in constant.items()}
-    att = base.select("pid", "aseq", "s", **openers, t1=base.s, **seq)
+    att = base.select("pid", "aseq", "s", **openers, t1=base.s, **seq, **clear)
     if not reached:
         return att.mutate(reach=ibis.literal(1, type="int64"))
     long = ibis.union(*reached, distinct=False) if len(reached) > 1 else reached[0]
     positions = {_q(j): long.q.max(where=long.k == j) for j in range(2, n + 1)} if seq else {}
+    clears = {f"cb{j}": long.cb.max(where=long.k == j) for j in range(2, n + 1)} if clear else {}
     steps = long.group_by(["pid", "aseq"]).aggregate(
-        p_reach=long.k.max(), **{_t(j): long.t.max(where=long.k == j) for j in range(2, n + 1)}, **positions
+        p_reach=long.k.max(), **{_t(j): long.t.max(where=long.k == j) for j in range(2, n + 1)}, **positions, **clears
     )
     steps = steps.rename(p_pid="pid", p_aseq="aseq")
     joined = att.left_join(steps, [att.pid == steps.p_pid, att.aseq == steps.p_aseq])
@@ -204,7 +231,20 @@ def _record(moved: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table
     event's ``sig, bk`` (where they vary) ride only on step 2's records, null on later ones."""
     seq = {"q": moved.c_seq.cast("int64")} if "seq" in ev.columns else {}
     opening = {c: (moved[c] if k == 2 else _null_like(ev[c])) for c in _varying(spec)}
-    return moved.select("pid", "aseq", k=ibis.literal(k, type="int64"), t=moved.c_us, **seq, s=moved.s, **opening)
+    # strict with exclusions: when progress at step k is cleared (an exclusion after that cannot reach the attempt)
+    clear = {"cb": moved.c_nb.cast("int64")} if spec.order is Order.STRICT and spec.exclusions else {}
+    return moved.select(
+        "pid", "aseq", k=ibis.literal(k, type="int64"), t=moved.c_us, **seq, s=moved.s, **opening, **clear
+    )
+
+
+def _first_at_instant(openers: ir.Table) -> ir.Table:
+    """PostHog opens one attempt per instant, with the first step-1 event of the group (for a later one, step 1 is
+    already reached from that instant). A later opener is otherwise dominated by the first; but when a later step
+    shares step 1's event, in a mixed group it could take the first one as its step 2 (and count with its own
+    breakdown value)."""
+    ranked = openers.mutate(_first=openers.seq.min().over(ibis.window(group_by=[openers.pid, openers.us])))
+    return ranked.filter(ranked.seq == ranked._first).drop("_first")
 
 
 def ordered_steps(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> tuple[ir.Table, list[ir.Table]]:
@@ -219,21 +259,28 @@ def ordered_steps(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> tupl
     if strict:
         ev = keep(strict_bounds(ev, n))
     openers = ev.filter(ev[step_flag(1)])
+    if _carried_ids(spec, 1):
+        openers = _first_at_instant(openers)
     cur = openers.select(
         pid=openers.pid, aseq=openers.seq if "seq" in ev.columns else ibis.literal(0, type="int64"), s=openers.us,
         **{c: openers[c] for c in _varying(spec)}, t_prev=openers.us,
         **({"q_prev": openers.seq} if "seq" in ev.columns else {}),
         **{u: openers.seq for u in _carried_ids(spec, 1)}, **({"nb": openers.nb1} if strict else {}),
     )  # fmt: skip
-    base, reached = cur, []
+    base, reached, reentries = cur, [], None
     for k in range(2, n + 1):
         lookup = _next_by_join if _shared_before(spec, cur, k) else _next_by_window
         found = lookup(cur, ev, spec, k)
+        if reentries is not None:
+            found = _cut(found, cur, reentries)
         found = keep(found.mutate(_ok=_advanced(found, spec)))
         if k == 2:
             base = found
         moved = found.filter(found._ok)
         reached.append(_record(moved, ev, spec, k))
+        # Only when a later step shares an event name with step k or before does a re-entry change the outcome
+        # (otherwise the newer attempt can take every event the older one would, and dominates it).
+        reentries = keep(_reentries(moved, ev)) if k < n and _carried_ids(spec, k) else None
         carried = {u: (moved.c_seq if u == _u(k) else moved[u]) for u in _carried_ids(spec, k)}
         strict_nb = {"nb": moved.c_nb} if strict else {}
         seq_prev = {"q_prev": moved.c_seq} if "seq" in ev.columns else {}

@@ -47,9 +47,10 @@ def _taint_time(att: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
     for j, exclusion in enumerate(spec.exclusions, 1):
         low, high = exclusion.bounds(n)
         xs = ev.filter(ev[excl_flag(j)] & ~ev.mixed).select(x_pid=ev.pid, x_us=ev.us)
-        left = att.select("pid", "aseq", "s", _t(low), _t(high))
+        left = att.select("pid", "aseq", "s", _t(low), _t(high), _cb=_cleared(att, n))
         upper = left[_t(high)].fill_null(_NO_TIME)
         preds = [left.pid == xs.x_pid, xs.x_us > left[_t(low)], xs.x_us < upper, xs.x_us - left.s <= spec.window_us]
+        preds.append(xs.x_us <= left._cb)
         joined = left.join(xs, preds)
         taints.append(joined.group_by([joined.pid, joined.aseq]).aggregate(tau=joined.x_us.min()))
     union = taints[0] if len(taints) == 1 else ibis.union(*taints)
@@ -57,6 +58,14 @@ def _taint_time(att: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
     first = first.select(g_pid=first.pid, g_aseq=first.aseq, tau=first.tau)
     merged = att.left_join(first, [att.pid == first.g_pid, att.aseq == first.g_aseq])
     return merged.drop("g_pid", "g_aseq")
+
+
+def _cleared(att: ir.Table, n: int) -> ir.IntegerValue:
+    """Strict: when an event that does not match the attempt's last step clears it (PostHog empties that step;
+    an exclusion event is taken before it clears, so one at that very time still counts). Else never."""
+    if "cb1" not in att.columns:
+        return ibis.literal(_NO_TIME, type="int64")
+    return ibis.cases(*[(att.reach == k, att[f"cb{k}"]) for k in range(1, n + 1)]).fill_null(_NO_TIME)
 
 
 def _effective_reach(att: ir.Table, n: int) -> ir.Table:
