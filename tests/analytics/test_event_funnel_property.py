@@ -94,3 +94,32 @@ def test_breakdown_parts_add_up_to_the_whole(duck: Any, events: list[RefEvent], 
     for k, step in enumerate(got.steps):
         assert step.count == sum(part[k].count for part in got.breakdown.values())
         assert 0.0 <= step.conversion_from_first <= 1.0
+
+
+overlapping_st = st.builds(Step, event=st.sampled_from(["a", "c"]), filters=st.sampled_from([(), (), (("k", "u"),)]))
+dense_events_st = st.lists(
+    st.builds(
+        RefEvent,
+        person=st.sampled_from(["p1", "p2"]),
+        event=st.sampled_from(["a", "c", "y"]),
+        us=st.integers(0, 4).map(lambda s: BASE_US + s * 1_000_000),
+        props=st.fixed_dictionaries({"k": st.sampled_from(["", "u", "v"])}),
+    ),
+    max_size=14,
+)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=dense_events_st,
+    steps=st.lists(overlapping_st, min_size=2, max_size=4),
+    order=st.sampled_from([Order.ORDERED, Order.STRICT]),
+    seconds=st.integers(1, 4),
+)
+def test_overlapping_steps_at_dense_instants_equal_reference(
+    duck: Any, events: list[RefEvent], steps: list[Step], order: Order, seconds: int
+) -> None:
+    """Steps sharing events and many same-instant groups: PostHog's tie rules (issue 7) on every shape."""
+    spec = FunnelSpec(tuple(steps), window=timedelta(seconds=seconds), order=order, breakdown="k")
+    got = run_funnel(_table(duck, events), spec).to_json_dict()
+    assert got == reference_funnel(spec, events).to_json_dict()
