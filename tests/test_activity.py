@@ -77,30 +77,6 @@ def test_the_worker_drains_deferred_activity(db: Database) -> None:
     assert {i.email for i in lifecycle.sales_queue(rt)} == {"p1@acme1.com", "p2@acme2.com"}
 
 
-def test_gc_paused_restores_collection_even_when_the_batch_fails() -> None:
-    import gc
-
-    from funnelbridge.activity import gc_paused
-
-    assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    try:
-        with gc_paused():
-            raise RuntimeError("boom")
-    except RuntimeError:
-        pass
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()  # it stays as the caller had it
-    finally:
-        gc.enable()
-
-
 def test_a_drain_batch_takes_the_oldest_queued_contacts(db: Database) -> None:
     from datetime import timedelta
 

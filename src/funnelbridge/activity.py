@@ -9,10 +9,8 @@ the drain, so a burst of 1,000 events for one lead costs one rescore.
 
 from __future__ import annotations
 
-import gc
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +18,7 @@ from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from funnelbridge.gcpause import gc_paused
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.tables import activity_queue
 
@@ -74,23 +73,6 @@ def _one_by_one(rt: Runtime, ids: list[int]) -> tuple[int, list[tuple[int, str]]
             with rt.db.transaction() as conn:
                 conn.execute(delete(activity_queue).where(activity_queue.c.contact_id == cid))
     return moves, failed
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a batch is scored and advanced: its thousands of live rows, facts,
-    states and score rows made the collector walk them again and again (about 40% of the scoring side's CPU
-    time). Next to no cyclic garbage is made; collection is re-enabled (if it was on) when the batch ends or
-    fails, so the next allocation collects what the batch left. Other threads of the process are affected
-    meanwhile (only in how often they collect)."""
-    pause = gc.isenabled()
-    if pause:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if pause:
-            gc.enable()
 
 
 def drain(rt: Runtime, *, batch: int = 500, max_batches: int | None = None) -> DrainResult:

@@ -13,9 +13,7 @@ file has none), so rows already stored are found and left as they are; committed
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -26,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Dialect, bindparam, func, select
 from sqlalchemy.dialects import sqlite
 
+from funnelbridge.gcpause import gc_paused
 from funnelbridge.ingest.bulkevents import EventChunk, Guess, prepare_event_columns, write_event_columns
 from funnelbridge.ingest.columnar import ColumnConverter, Columns
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
@@ -205,7 +204,7 @@ def _run(
         _run_columns(ctx, mapping, table, plan)
         return
     writer = _writer(mapping.kind)
-    with _gc_paused(plan):
+    with gc_paused(_pauses_gc(plan)):
         _run_rows(ctx, writer, RowConverter(mapping, table.headers, zone), table, plan)
 
 
@@ -228,7 +227,7 @@ def _run_columns(ctx: ImportContext, mapping: ColumnMapping, table: Table, plan:
     converter = ColumnConverter(mapping, table.headers, ctx.zone)
     guess = Guess()
     try:
-        with _gc_paused(plan):
+        with gc_paused(_pauses_gc(plan)):
             chunks = batched(table.rows, plan.chunk_size)
             while (done := _read_chunk(converter, chunks)) is not None:
                 _columns_chunk(ctx, *done, plan, load, guess)
@@ -260,22 +259,11 @@ def _columns_chunk(
         plan.progress(read)
 
 
-@contextmanager
-def _gc_paused(plan: _Plan) -> Iterator[None]:
-    """No cyclic garbage collection during the import: a chunk's tens of thousands of live row lists and tuples
-    (and the run's per-contact bounds) made every collection walk them all — a third of the import's CPU time,
-    and even one collection per chunk cost ~2 us a row. The import makes next to no cyclic garbage (5 objects
-    after 200,000 events); collection is re-enabled (if it was on) when the import ends or fails. Other threads
-    of the process are affected meanwhile. Not when contacts are scored inside the import (``after`` without
-    ``defer``): that is slow anyway and makes garbage of its own."""
-    pause = gc.isenabled() and not (plan.after and not plan.defer)
-    if pause:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if pause:
-            gc.enable()
+def _pauses_gc(plan: _Plan) -> bool:
+    """Collection is paused for the import (:func:`~funnelbridge.gcpause.gc_paused`: a chunk's live row lists and
+    tuples made every collection walk them all; the import makes next to no cyclic garbage) — not when contacts
+    are scored inside the import (``after`` without ``defer``): that is slow anyway and makes garbage of its own."""
+    return not (plan.after and not plan.defer)
 
 
 def _bulk(rt: Runtime, table: Table, plan: _Plan) -> bool:

@@ -1,0 +1,31 @@
+import gc
+
+import pytest
+
+from funnelbridge.gcpause import gc_paused
+
+
+def test_collection_is_paused_inside_and_restored_even_when_the_block_fails() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_it_leaves_collection_as_the_caller_had_it() -> None:
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_pause_false_leaves_collection_on() -> None:
+    with gc_paused(False):
+        assert gc.isenabled()
+    assert gc.isenabled()
