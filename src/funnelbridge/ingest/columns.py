@@ -5,6 +5,12 @@ Each import kind has a catalogue of fields (name, type, aliases). A header is ma
 ``first_name``. Aliases cover HubSpot's and Salesforce's contact, company and deal/opportunity exports. A mapping
 file (YAML or JSON, ``{"Input header": "field"}``, ``null`` to ignore a column) overrides the detection. Columns that
 map to nothing are kept in ``properties`` (contacts, events) under their normalized header.
+
+A contacts mapping may also carry a ``stages`` section (``{"source stage value": "stage id" | null}``: which
+playbook stage a lifecycle stage value means, ``null`` for a value that means none) and ``unmapped_stages``
+(``ignore``, the default: a value that maps to no stage writes no stage of its own; ``reject``: its row is
+rejected). Both are read into :class:`StageValues`; :func:`funnelbridge.ingest.history.stage_map` checks the
+stages against the playbook.
 """
 
 from __future__ import annotations
@@ -15,10 +21,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from funnelbridge.errors import InputError
 
-__all__ = ["KINDS", "ColumnMapping", "FieldSpec", "Kind", "detect_mapping", "load_mapping_file", "normalize_header"]
+__all__ = [
+    "KINDS",
+    "ColumnMapping",
+    "FieldSpec",
+    "Kind",
+    "StageValues",
+    "UnmappedStages",
+    "detect_mapping",
+    "load_mapping_file",
+    "normalize_header",
+]
 
 
 class Kind(StrEnum):
@@ -183,9 +200,26 @@ def normalize_header(header: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", header.strip().lower()).strip("_")
 
 
+class UnmappedStages(StrEnum):
+    """What a lifecycle stage value that maps to no stage does: nothing (``ignore``) or reject its row."""
+
+    IGNORE = "ignore"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class StageValues:
+    """A mapping file's stage section: ``(source value, stage id or None)`` pairs, in the file's order, and what
+    a value that maps to no stage does."""
+
+    values: tuple[tuple[str, str | None], ...] = ()
+    unmapped: UnmappedStages = UnmappedStages.IGNORE
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
-    """Which header feeds which field; ``extras`` are kept as properties; ``source_format`` is a guess."""
+    """Which header feeds which field; ``extras`` are kept as properties; ``source_format`` is a guess;
+    ``stages`` the mapping file's stage values (contacts)."""
 
     kind: Kind
     fields: dict[str, str]
@@ -193,6 +227,7 @@ class ColumnMapping:
     ignored: tuple[str, ...] = ()
     source_format: str = "generic"
     specs: dict[str, FieldSpec] = field(default_factory=dict)
+    stages: StageValues | None = None
 
     def describe(self) -> list[tuple[str, str]]:
         """(header, field) pairs for display; extras read ``properties.<name>``."""
@@ -217,13 +252,14 @@ def _guess_format(normalized: Sequence[str]) -> str:
 
 
 def detect_mapping(
-    kind: Kind | str, headers: Sequence[str], override: Mapping[str, str | None] | None = None
+    kind: Kind | str, headers: Sequence[str], override: Mapping[str, Any] | None = None
 ) -> ColumnMapping:
     """Map ``headers`` to fields of ``kind``: the override first, then a column named as the field, then aliases
-    (the first such column wins a field)."""
+    (the first such column wins a field). The override's ``stages`` and ``unmapped_stages`` sections (contacts)
+    become the mapping's :class:`StageValues`."""
     kind = _kind(kind)
     specs = {s.name: s for s in KINDS[kind]}
-    override = dict(override or {})
+    override, stages = _sections(kind, override or {})
     unknown = sorted(str(t) for t in override.values() if t is not None and t not in specs)
     if unknown:
         raise InputError(
@@ -247,11 +283,58 @@ def detect_mapping(
             taken.add(target)
         else:
             extras.append(header)
-    mapping = ColumnMapping(
-        kind, fields, tuple(extras), tuple(ignored), _guess_format([normalize_header(h) for h in headers]), specs
-    )
+    guess = _guess_format([normalize_header(h) for h in headers])
+    mapping = ColumnMapping(kind, fields, tuple(extras), tuple(ignored), guess, specs, stages)
     _require_columns(mapping)
     return mapping
+
+
+_STAGES, _UNMAPPED = "stages", "unmapped_stages"
+"""The mapping's sections beside the columns (``stages`` only when it holds an object: else it is a header)."""
+
+
+def _sections(kind: Kind, override: Mapping[str, Any]) -> tuple[dict[str, str | None], StageValues | None]:
+    """Split an override into its column entries and its stage values (checked for shape, not against a
+    playbook: :func:`funnelbridge.ingest.history.stage_map` does that)."""
+    columns = {k: v for k, v in override.items() if not _is_section(k, v)}
+    bad = sorted(str(k) for k, v in columns.items() if not isinstance(k, str) or not (v is None or isinstance(v, str)))
+    if bad:
+        raise InputError(
+            f"mapping of column(s) {', '.join(bad)}: a column maps to a field name or null", field="mapping"
+        )
+    if _STAGES not in override and _UNMAPPED not in override:
+        return columns, None
+    if kind is not Kind.CONTACTS:
+        raise InputError(
+            f"a mapping's {_STAGES}/{_UNMAPPED} sections apply to contacts imports, not {kind}", field=_STAGES
+        )
+    return columns, StageValues(_stage_pairs(override.get(_STAGES) or {}), _unmapped(override.get(_UNMAPPED)))
+
+
+def _is_section(key: object, value: object) -> bool:
+    return key == _UNMAPPED or (key == _STAGES and isinstance(value, Mapping))
+
+
+def _stage_pairs(section: Mapping[Any, Any]) -> tuple[tuple[str, str | None], ...]:
+    for value, stage in section.items():
+        if not isinstance(value, str) or not value.strip() or not (stage is None or isinstance(stage, str)):
+            raise InputError(
+                f"{_STAGES}: {value!r}: {stage!r}: each entry maps a stage value (text) to a stage id or null",
+                field=_STAGES,
+            )
+    return tuple(section.items())
+
+
+def _unmapped(value: object) -> UnmappedStages:
+    if value is None:
+        return UnmappedStages.IGNORE
+    try:
+        return UnmappedStages(str(value).strip().lower())
+    except ValueError:
+        raise InputError(
+            f"{_UNMAPPED}: {value!r} is neither {UnmappedStages.IGNORE.value} nor {UnmappedStages.REJECT.value}",
+            field=_UNMAPPED,
+        ) from None
 
 
 def _require_columns(mapping: ColumnMapping) -> None:
@@ -274,8 +357,9 @@ def _kind(kind: Kind | str) -> Kind:
         ) from None
 
 
-def load_mapping_file(path: str | Path) -> dict[str, str | None]:
-    """Read a mapping file: YAML or JSON object ``{"Input header": "field" | null}``."""
+def load_mapping_file(path: str | Path) -> dict[str, Any]:
+    """Read a mapping file: YAML or JSON object ``{"Input header": "field" | null}``, with optional ``stages``
+    and ``unmapped_stages`` sections (see the module docstring; :func:`detect_mapping` checks their shape)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -288,7 +372,10 @@ def load_mapping_file(path: str | Path) -> dict[str, str | None]:
 
         data = yaml.safe_load(text)
     if not isinstance(data, dict) or not all(
-        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in data.items()
+        isinstance(k, str) and (v is None or isinstance(v, str) or _is_section(k, v)) for k, v in data.items()
     ):
-        raise InputError('a mapping file holds one object {"Input header": "field" or null}', record=str(path))
+        raise InputError(
+            'a mapping file holds one object {"Input header": "field" or null}, optionally with a stages: section',
+            record=str(path),
+        )
     return data

@@ -186,7 +186,7 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
 def _plan(ctx: ImportContext, items: list[Item]) -> tuple[list[Item], dict[int, History]]:
     """Take each row's lifecycle history out of its record (:func:`plan_history`); rows whose history is wrong
     are rejected. Returns the rows kept and the histories by row number."""
-    smap = stage_map(ctx.rt.playbook)
+    smap = stage_map(ctx.rt.playbook, ctx.stages)
     kept: list[Item] = []
     plans: dict[int, History] = {}
     for item in items:
@@ -208,7 +208,8 @@ def _write_histories(
     people: IdentityCache,
     fresh: tuple[dict[str, int], dict[str, int]],
 ) -> set[int]:
-    """Write the rows' histories for their contacts that have none yet (:func:`write_history`)."""
+    """Write the rows' histories for their contacts that have none yet (:func:`write_history`), counted on the
+    summary; returns the contacts written."""
     if not histories:
         return set()
     by_contact: dict[int, History] = {}
@@ -221,7 +222,10 @@ def _write_histories(
         if cid is not None:
             by_contact[cid] = history
     made = set(fresh[0].values()) | set(fresh[1].values())
-    return write_history(conn, ctx.rt.playbook, by_contact, ctx.now, made)
+    done = write_history(conn, ctx.rt.playbook, by_contact, ctx.now, made)
+    ctx.summary.histories_written += len(done.written)
+    ctx.summary.histories_skipped += len(done.skipped)
+    return set(done.written)
 
 
 _TOUCH = tuple(f"{end}_{part}" for end in ("first", "last") for part in ("source", "medium", "campaign", "touch_at"))

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from funnelbridge.ingest.attribution import Bounds
+from funnelbridge.ingest.columns import StageValues
 from funnelbridge.ingest.deadletter import DeadLetterWriter, Problem, Rejection
 from funnelbridge.ingest.summary import ImportSummary
 from funnelbridge.runtime import Runtime
@@ -36,6 +37,13 @@ class ImportContext:
     after: bool = True  # writers report touched contacts only when they will be re-scored
     bounds: Bounds = field(default_factory=Bounds)  # attribution already settled by earlier chunks
     identified: dict[int, datetime] = field(default_factory=dict)  # identified_at at most this, by earlier chunks
+    stages: StageValues | None = None  # the mapping file's stage values (contacts)
+
+    def __post_init__(self) -> None:
+        if self.stages is not None:  # checked against the playbook before any row is read
+            from funnelbridge.ingest.history import stage_map
+
+            stage_map(self.rt.playbook, self.stages)
 
     def reject(self, row: int, raw: Sequence[Any], problems: Sequence[Problem]) -> None:
         rejection = Rejection(row, tuple(problems), raw)

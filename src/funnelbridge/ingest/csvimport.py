@@ -199,7 +199,7 @@ def _run(
     rt: Runtime, mapping: ColumnMapping, table: Table, summary: ImportSummary, dead: DeadLetterWriter, plan: _Plan
 ) -> None:
     zone = ZoneInfo(rt.playbook.timezone)
-    ctx = ImportContext(rt, rt.clock.now(), zone, summary, dead, plan.after)
+    ctx = ImportContext(rt, rt.clock.now(), zone, summary, dead, plan.after, stages=mapping.stages)
     if mapping.kind is Kind.EVENTS:
         _run_columns(ctx, mapping, table, plan)
         return

@@ -9,6 +9,9 @@ part each stage plays in the pipeline (:class:`~funnelbridge.lifecycle.table.Sta
 the identification stage (or the first), MQL → the queue stage, SQL → the qualify stage, opportunity → the
 opportunity stage (else the qualify stage), customer → the customer stage, evangelist → the advocacy stage. A value
 that maps to no stage (HubSpot's ``other``, ``Closed - Not Converted``, a custom stage) writes no history from it.
+A mapping file's ``stages`` section (:class:`~funnelbridge.ingest.columns.StageValues`) maps further values, or
+overrides these (``null``: no stage); its targets must be stages of the main pipeline; with ``unmapped_stages:
+reject`` a value that maps to no stage (and is not mapped to ``null``) rejects its row.
 
 The history of a row (:func:`plan_history`) is its dated stages in pipeline order plus its current stage; dates
 out of stage order, dates in the future, or a current stage before a dated one reject the row. A current stage
@@ -16,7 +19,10 @@ without a date of its own is stamped at the row's latest date (its dated stages 
 import's time when the row has none. :func:`write_history` writes it only for contacts without any transition yet
 (a re-run, or a contact with live history, changes nothing): one transition per stage (actor ``import``, reason
 ``import``, the stages in between listed as skipped) and the pipeline state at the last one. No stage events are
-published, so automation does not fire for the past.
+published, so automation does not fire for the past. The pipeline state's ``last_activity_at`` is the import's
+time: stall rules and inactivity automation count from the import, not from the historical stage date (which
+stays the state's ``entered_at`` and the transition's ``at``, for cohorts and velocity), so the first sweep after
+a migration does not recycle every lead that was quiet in the old CRM.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
+from funnelbridge.errors import InputError
+from funnelbridge.ingest.columns import StageValues, UnmappedStages
 from funnelbridge.ingest.deadletter import Problem
 from funnelbridge.lifecycle.model import Transition
 from funnelbridge.lifecycle.table import stage_roles
@@ -42,6 +50,7 @@ __all__ = [
     "HISTORY_FIELDS",
     "IMPORT_ACTOR",
     "History",
+    "HistoryWrite",
     "StageMap",
     "Step",
     "plan_history",
@@ -70,24 +79,63 @@ def _norm(value: str) -> str:
 
 @dataclass(frozen=True)
 class StageMap:
-    """Stage values (normalized) → stage ids of one pipeline, and the pipeline's stage order."""
+    """Stage values (normalized) → stage ids of one pipeline, and the pipeline's stage order; ``ignored``: values
+    mapped to no stage on purpose; ``reject_unmapped``: any other value that maps to no stage rejects its row."""
 
     pipeline: str
     stages: tuple[str, ...]
     values: Mapping[str, str]
+    ignored: frozenset[str] = frozenset()
+    reject_unmapped: bool = False
 
     def stage_of(self, value: str) -> str | None:
         return self.values.get(_norm(value))
 
+    def unmapped(self, value: str) -> bool:
+        """Whether ``value`` rejects its row: it maps to no stage, not on purpose, and the mapping says reject."""
+        return self.reject_unmapped and _norm(value) not in self.values and _norm(value) not in self.ignored
 
-_MAPS: dict[int, tuple[Playbook, StageMap]] = {}
+
+_MAPS: dict[tuple[int, StageValues | None], tuple[Playbook, StageMap]] = {}
 
 
-def stage_map(playbook: Playbook) -> StageMap:
-    """The stage values a contact file may use, for the playbook's main pipeline (see the module docstring)."""
-    hit = _MAPS.get(id(playbook))
+def stage_map(playbook: Playbook, custom: StageValues | None = None) -> StageMap:
+    """The stage values a contact file may use, for the playbook's main pipeline (see the module docstring), with
+    a mapping file's ``custom`` values; a custom value mapped to something that is no stage of the main pipeline
+    raises :class:`~funnelbridge.errors.InputError` naming it."""
+    hit = _MAPS.get((id(playbook), custom))
     if hit is not None and hit[0] is playbook:
         return hit[1]
+    found = _custom(_defaults(playbook), playbook, custom) if custom is not None else _defaults(playbook)
+    if len(_MAPS) > 16:
+        _MAPS.clear()
+    _MAPS[(id(playbook), custom)] = (playbook, found)
+    return found
+
+
+def _custom(base: StageMap, playbook: Playbook, custom: StageValues) -> StageMap:
+    """``base`` with the mapping file's values over it (targets by stage id or label, as in a file)."""
+    stages = {_norm(s.id): s.id for s in playbook.main.stages}
+    stages |= {_norm(s.label): s.id for s in playbook.main.stages if s.label}
+    values, ignored = dict(base.values), set()
+    for value, target in custom.values:
+        key = _norm(value)
+        values.pop(key, None)
+        if target is None:
+            ignored.add(key)
+        elif _norm(target) in stages:
+            values[key] = stages[_norm(target)]
+        else:
+            raise InputError(
+                f"mapping stages: {value!r} → {target!r}: {target!r} is no stage of the main pipeline "
+                f"{base.pipeline!r} (its stages: {', '.join(base.stages)})",
+                field="stages",
+            )
+    reject = custom.unmapped is UnmappedStages.REJECT
+    return StageMap(base.pipeline, base.stages, values, frozenset(ignored), reject)
+
+
+def _defaults(playbook: Playbook) -> StageMap:
     pipe = playbook.main
     r = stage_roles(pipe)
     known = r.gate or r.stages[0]
@@ -106,11 +154,7 @@ def stage_map(playbook: Playbook) -> StageMap:
     values = {k: v for k, v in crm.items() if v is not None}
     for stage in pipe.stages:
         values.update({_norm(stage.id): stage.id, **({_norm(stage.label): stage.id} if stage.label else {})})
-    found = StageMap(playbook.main_name, pipe.stage_ids, values)
-    if len(_MAPS) > 16:
-        _MAPS.clear()
-    _MAPS[id(playbook)] = (playbook, found)
-    return found
+    return StageMap(playbook.main_name, pipe.stage_ids, values)
 
 
 @dataclass(frozen=True)
@@ -169,6 +213,9 @@ def plan_history(record: dict[str, Any], smap: StageMap, now: datetime) -> Histo
         if b.at is not None and a.at is not None and b.at < a.at
     ]
     current = smap.stage_of(raw) if raw else None
+    if raw and smap.unmapped(raw):
+        problems.append(Problem("lifecycle_stage", f"{raw!r} maps to no stage of pipeline {smap.pipeline!r} "
+                                "(map it in the mapping file's stages section, or to null to ignore it)"))  # fmt: skip
     if current is not None and steps and smap.stages.index(current) < smap.stages.index(steps[-1].stage):
         problems.append(Problem("lifecycle_stage", f"{raw} ({current}) is before the dated stage {steps[-1].stage}"))
     if problems:
@@ -191,24 +238,34 @@ def _with_history(conn: Connection, ids: list[int]) -> set[int]:
     return found
 
 
+@dataclass(frozen=True)
+class HistoryWrite:
+    """What :func:`write_history` did: the contacts whose history it wrote, and those it left alone because they
+    had history already."""
+
+    written: frozenset[int]
+    skipped: frozenset[int]
+
+
 def write_history(
     conn: Connection, playbook: Playbook, histories: Mapping[int, History], now: datetime, fresh: Set[int] = frozenset()
-) -> set[int]:
+) -> HistoryWrite:
     """Write each contact's history (see the module docstring) unless it has transitions already (``fresh``:
-    contacts just created, which have none); returns the contacts written. Two ``executemany``: transitions
-    (their ids are not needed) and states."""
+    contacts just created, which have none). Two ``executemany``: transitions (their ids are not needed) and
+    states."""
     smap = stage_map(playbook)
-    todo = sorted(set(histories) - _with_history(conn, sorted(set(histories) - set(fresh))))
+    had = _with_history(conn, sorted(set(histories) - set(fresh)))
+    todo = sorted(set(histories) - had)
     trail: list[Transition] = []
     states: list[PipelineState] = []
     for cid in todo:
         made = _transitions(cid, histories[cid], smap, playbook.version, now)
         trail += made
         last = made[-1]
-        states.append(PipelineState(cid, smap.pipeline, last.to_stage, last.at, 1, last_activity_at=last.at))
+        states.append(PipelineState(cid, smap.pipeline, last.to_stage, last.at, 1, last_activity_at=now))
     execute_many(conn, _INSERT_TRANSITION, [_transition_row(t) for t in trail])
     execute_many(conn, _INSERT_STATE, [{k: getattr(s, k) for k in _STATE_COLUMNS} for s in states])
-    return set(todo)
+    return HistoryWrite(frozenset(todo), frozenset(had))
 
 
 _INSERT_TRANSITION = transitions.insert()  # built once: execute_many compiles each once

@@ -20,7 +20,9 @@ MAX_KEPT_REJECTIONS = 1000
 @dataclass
 class ImportSummary:
     """What an import did. ``read`` = inserted + updated + unchanged + duplicates + rejected; ``merged`` counts
-    stored contacts merged into another along the way (their rows also count as updated or unchanged)."""
+    stored contacts merged into another along the way (their rows also count as updated or unchanged).
+    Contacts: ``histories_written`` contacts got their lifecycle history from the file, ``histories_skipped``
+    had a history in the file but one in the store already (left as it was: a re-run, or live history)."""
 
     kind: str
     path: Path
@@ -34,6 +36,8 @@ class ImportSummary:
     rejected: int = 0
     accounts_created: int = 0
     contacts_created: int = 0
+    histories_written: int = 0
+    histories_skipped: int = 0
     rejects_path: Path | None = None
     mapping: list[tuple[str, str]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
