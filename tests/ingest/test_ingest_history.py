@@ -83,6 +83,9 @@ def test_hubspot_history_is_stamped_at_its_dates_and_reruns_change_nothing(rt: R
     before = (rows(rt, transitions), rows(rt, pipeline_states))
     again = import_file(rt, "contacts", src)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
+    assert (summary.histories_written, summary.histories_skipped, again.histories_written, again.histories_skipped) == (
+        4, 0, 0, 4
+    )  # fmt: skip
     assert (rows(rt, transitions), rows(rt, pipeline_states)) == before
 
 
@@ -92,6 +95,7 @@ def test_contact_with_live_history_is_not_rewritten(rt: Runtime, tmp_path: Path)
     assert live and all(actor == "system" for _, _, actor in live)
     summary = import_file(rt, "contacts", _write(tmp_path / "b.csv", [HEAD, ADA]))
     assert summary.rejected == 0 and _trail(rt, "ada@acme.com") == live
+    assert (summary.histories_written, summary.histories_skipped) == (0, 1)
 
 
 @cache

@@ -52,7 +52,11 @@ def import_command(
     kind: Annotated[str, typer.Argument(help="accounts, contacts, events, deals, campaigns or costs.")],
     file: Annotated[Path, typer.Argument(help="CSV file (or .parquet).", exists=True, dir_okay=False)],
     mapping: Annotated[
-        Path | None, typer.Option(help="YAML/JSON mapping {input header: field} overriding the detection.")
+        Path | None,
+        typer.Option(
+            help="YAML/JSON mapping {input header: field} overriding the detection; contacts: also a stages: section "
+            "{source stage value: stage id or null} and unmapped_stages: ignore|reject."
+        ),
     ] = None,
     rejects: Annotated[Path | None, typer.Option(help="Dead-letter file (default FILE.rejected.csv).")] = None,
     score: Annotated[
@@ -79,6 +83,11 @@ def import_command(
     table.add_row(*(f"{getattr(summary, n):,}" for n in ("read", "inserted", "updated", "unchanged", "merged",
                                                        "duplicates", "rejected", "accounts_created")))  # fmt: skip
     console.print(table)
+    if summary.histories_written or summary.histories_skipped:
+        console.print(
+            f"lifecycle histories: {summary.histories_written:,} written, {summary.histories_skipped:,} skipped "
+            "(those contacts had a history already)"
+        )
     _rejections(list(summary.rejections), summary.rejected, summary.rejects_path)
 
 

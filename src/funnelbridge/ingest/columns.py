@@ -302,13 +302,14 @@ def _sections(kind: Kind, override: Mapping[str, Any]) -> tuple[dict[str, str | 
         raise InputError(
             f"mapping of column(s) {', '.join(bad)}: a column maps to a field name or null", field="mapping"
         )
-    if _STAGES not in override and _UNMAPPED not in override:
+    sections = {k: v for k, v in override.items() if _is_section(k, v)}
+    if not sections:
         return columns, None
     if kind is not Kind.CONTACTS:
         raise InputError(
             f"a mapping's {_STAGES}/{_UNMAPPED} sections apply to contacts imports, not {kind}", field=_STAGES
         )
-    return columns, StageValues(_stage_pairs(override.get(_STAGES) or {}), _unmapped(override.get(_UNMAPPED)))
+    return columns, StageValues(_stage_pairs(sections.get(_STAGES) or {}), _unmapped(sections.get(_UNMAPPED)))
 
 
 def _is_section(key: object, value: object) -> bool:
@@ -319,7 +320,7 @@ def _stage_pairs(section: Mapping[Any, Any]) -> tuple[tuple[str, str | None], ..
     for value, stage in section.items():
         if not isinstance(value, str) or not value.strip() or not (stage is None or isinstance(stage, str)):
             raise InputError(
-                f"{_STAGES}: {value!r}: {stage!r}: each entry maps a stage value (text) to a stage id or null",
+                f"{value!r}: {stage!r}: each entry maps a stage value (text) to a stage id or null",
                 field=_STAGES,
             )
     return tuple(section.items())
@@ -332,7 +333,7 @@ def _unmapped(value: object) -> UnmappedStages:
         return UnmappedStages(str(value).strip().lower())
     except ValueError:
         raise InputError(
-            f"{_UNMAPPED}: {value!r} is neither {UnmappedStages.IGNORE.value} nor {UnmappedStages.REJECT.value}",
+            f"{value!r} is neither {UnmappedStages.IGNORE.value} nor {UnmappedStages.REJECT.value}",
             field=_UNMAPPED,
         ) from None
 

@@ -127,7 +127,7 @@ def _custom(base: StageMap, playbook: Playbook, custom: StageValues) -> StageMap
             values[key] = stages[_norm(target)]
         else:
             raise InputError(
-                f"mapping stages: {value!r} → {target!r}: {target!r} is no stage of the main pipeline "
+                f"{value!r} → {target!r}: {target!r} is no stage of the main pipeline "
                 f"{base.pipeline!r} (its stages: {', '.join(base.stages)})",
                 field="stages",
             )
