@@ -1,4 +1,5 @@
-"""Schema migrations: upgrade/downgrade a store with Alembic, programmatically (no alembic.ini needed)."""
+"""Schema migrations: upgrade/downgrade a store with Alembic, programmatically (no alembic.ini needed), and the
+check an opened store gets (:func:`require_current`): at head, with every declared secondary index present."""
 
 from __future__ import annotations
 
@@ -8,11 +9,22 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Index, Select, column, func, inspect, select, table
+from sqlalchemy.schema import CreateIndex
 
 from funnelbridge.errors import StoreError
+from funnelbridge.store.bulkload import secondary_indexes
 from funnelbridge.store.db import Database
+from funnelbridge.store.tables import metadata
 
-__all__ = ["current_revision", "downgrade", "head_revision", "require_current", "upgrade"]
+__all__ = [
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "require_current",
+    "restore_missing_indexes",
+    "upgrade",
+]
 
 _HERE = Path(__file__).parent / "migrations"
 
@@ -50,10 +62,48 @@ def current_revision(db: Database) -> str | None:
 
 
 def require_current(db: Database) -> None:
-    """Raise StoreError unless the store is migrated to head."""
+    """Raise StoreError unless the store is migrated to head; then recreate any declared secondary index it lacks
+    (:func:`restore_missing_indexes`)."""
     current, head = current_revision(db), head_revision(db)
     if current != head:
         raise StoreError(
             f"the store at {db.engine.url.render_as_string()} is at schema {current or 'empty'}, "
             f"expected {head}: run `funnelbridge db upgrade`"
         )
+    restore_missing_indexes(db)
+
+
+_MASTER = table("sqlite_master", column("name"), column("type"))
+_SQLITE_INDEXES: Select[tuple[str]] = select(_MASTER.c.name).where(_MASTER.c.type == "index")
+_PG = table("pg_indexes", column("indexname"), column("schemaname"), schema="pg_catalog")
+_PG_INDEXES: Select[tuple[str]] = select(_PG.c.indexname).where(_PG.c.schemaname == func.current_schema())
+
+
+def _present(conn: Connection) -> set[str]:
+    """Names of the store's indexes: one catalog query (SQLite, PostgreSQL), else the inspector per table."""
+    if conn.dialect.name == "sqlite":
+        return {str(n) for n in conn.execute(_SQLITE_INDEXES).scalars()}
+    if conn.dialect.name == "postgresql":
+        return {str(n) for n in conn.execute(_PG_INDEXES).scalars()}
+    found = inspect(conn)
+    return {str(ix["name"]) for t in metadata.tables.values() for ix in found.get_indexes(t.name)}
+
+
+def _declared() -> list[Index]:
+    return [ix for t in metadata.sorted_tables for ix in secondary_indexes(t)]
+
+
+def restore_missing_indexes(db: Database) -> list[str]:
+    """Create the secondary (non-unique) indexes declared in :mod:`funnelbridge.store.tables` that the store lacks
+    — a bulk load (:mod:`funnelbridge.store.bulkload`) killed while its indexes were dropped leaves them missing
+    until this runs; returns their names. The check is one catalog query; a complete store gets no DDL. An index
+    is built in one transaction (``CREATE INDEX IF NOT EXISTS``: another process opening the store at the same
+    time does no harm)."""
+    with db.read() as conn:
+        present = _present(conn)
+    missing = [ix for ix in _declared() if ix.name not in present]
+    if missing:
+        with db.transaction() as conn:
+            for ix in missing:
+                conn.execute(CreateIndex(ix, if_not_exists=True))
+    return [str(ix.name) for ix in missing]
