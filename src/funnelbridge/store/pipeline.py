@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.errors import ConflictError
+from funnelbridge.store.bulk import execute_many
 from funnelbridge.store.tables import events, pipeline_states
 
 __all__ = [
@@ -109,6 +110,9 @@ def insert_state(conn: Connection, state: PipelineState) -> None:
         ) from None
 
 
+_INSERT_STATES = insert(pipeline_states)
+
+
 def insert_states(conn: Connection, states: Sequence[PipelineState]) -> None:
     """Create many state rows in one executemany; any row that exists already raises :class:`ConflictError`
     (on PostgreSQL the transaction is then unusable)."""
@@ -116,7 +120,7 @@ def insert_states(conn: Connection, states: Sequence[PipelineState]) -> None:
         return
     rows = [{k: getattr(s, k) for k in PipelineState.__dataclass_fields__} for s in states]
     try:
-        conn.execute(insert(pipeline_states), rows)
+        execute_many(conn, _INSERT_STATES, rows)
     except IntegrityError:
         raise ConflictError(f"one of {len(rows)} contacts entered its pipeline concurrently; retry") from None
 

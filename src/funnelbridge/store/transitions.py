@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.errors import ConflictError
 from funnelbridge.lifecycle.model import Transition
+from funnelbridge.store.bulk import execute_many
 from funnelbridge.store.tables import transitions
 
 __all__ = ["by_key", "insert_transition", "insert_transitions", "last_transition", "trail"]
@@ -54,6 +56,10 @@ def insert_transition(conn: Connection, t: Transition) -> Transition:
 
 
 _INSERT_MANY = insert(transitions).returning(transitions.c.id, sort_by_parameter_order=True)
+_INSERT_PLAIN = insert(transitions)
+_t = transitions.c
+_NEWEST_ID = select(func.max(_t.id))
+_IDS_AFTER = select(_t.id).where(_t.id > bindparam("after")).order_by(_t.id)
 
 
 def insert_transitions(conn: Connection, ts: Sequence[Transition]) -> list[Transition]:
@@ -64,10 +70,26 @@ def insert_transitions(conn: Connection, ts: Sequence[Transition]) -> list[Trans
         return []
     rows = [{**{k: getattr(t, k) for k in _COLUMNS}, "skipped": list(t.skipped)} for t in ts]
     try:
-        ids = [int(i) for i in conn.execute(_INSERT_MANY, rows).scalars()]
+        ids = _insert_sqlite(conn, rows) if conn.dialect.name == "sqlite" else _insert_returning(conn, rows)
     except IntegrityError:
         raise ConflictError(f"an idempotency key of {len(ts)} transitions was used concurrently; retry") from None
     return [Transition(**{**row, "skipped": t.skipped}, id=i) for row, t, i in zip(rows, ts, ids, strict=True)]
+
+
+def _insert_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    return [int(i) for i in conn.execute(_INSERT_MANY, rows).scalars()]
+
+
+def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """SQLite: a plain executemany without SQLAlchemy's per-row processing or RETURNING (most of the cost), then
+    the new ids read back — one writer at a time holds the database, and a row's id is the largest id plus one
+    (``INTEGER PRIMARY KEY``), so the ids above the largest before are this insert's, in its order."""
+    before = conn.execute(_NEWEST_ID).scalar() or 0
+    execute_many(conn, _INSERT_PLAIN, rows)
+    ids = [int(i) for i in conn.execute(_IDS_AFTER, {"after": before}).scalars()]
+    if len(ids) != len(rows):  # not expected: a concurrent writer would need the lock this transaction holds
+        raise ConflictError(f"{len(ids)} transitions appeared for {len(rows)} inserted; retry")
+    return ids
 
 
 def by_key(conn: Connection, key: str) -> Transition | None:
