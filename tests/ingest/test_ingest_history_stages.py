@@ -6,8 +6,11 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ingest_helpers import by_email, rows
 from sqlalchemy import select
 
@@ -19,7 +22,7 @@ from funnelbridge.errors import InputError
 from funnelbridge.ingest import detect_mapping, import_file
 from funnelbridge.ingest.columns import StageValues, UnmappedStages, load_mapping_file
 from funnelbridge.ingest.deadletter import Problem
-from funnelbridge.ingest.history import History, plan_history, stage_map
+from funnelbridge.ingest.history import HISTORY_FIELDS, History, plan_history, stage_map
 from funnelbridge.lifecycle.stalls import recycle_stalled
 from funnelbridge.playbook import load_example
 from funnelbridge.runtime import Runtime
@@ -185,3 +188,36 @@ def test_imported_stage_stalls_from_the_import_not_from_its_old_date(rt: Runtime
     assert recycle_stalled(rt) == 1
     assert by_email(rt, "bo@initech.com")["id"] in {s["contact_id"] for s in rows(rt, pipeline_states)
                                                     if s["stage"] == "recycled"}  # fmt: skip
+
+
+_VALUES = ("Nurturing", "Hot", "marketingqualifiedlead", "lead", "customer", "other", "Closed - Converted")
+_TARGETS = (None, "lead", "MAL", "mql", "sal", "SQL", "opportunity", "customer")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    custom=st.dictionaries(st.sampled_from(_VALUES), st.sampled_from(_TARGETS), max_size=5),
+    reject=st.booleans(),
+    raw=st.sampled_from(_VALUES),
+    dated=st.dictionaries(st.sampled_from(sorted(HISTORY_FIELDS)), st.integers(0, 400), max_size=4),
+)
+def test_custom_values_plan_only_their_stages_or_reject_the_value(
+    custom: dict[str, str | None], reject: bool, raw: str, dated: dict[str, int]
+) -> None:
+    playbook = load_example("b2b")
+    values = StageValues(tuple(custom.items()), UnmappedStages.REJECT if reject else UnmappedStages.IGNORE)
+    smap = stage_map(playbook, values)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    record: dict[str, Any] = {f: base + timedelta(days=d) for f, d in dated.items()} | {"lifecycle_stage": raw}
+    plan = plan_history(record, smap, datetime(2026, 3, 1, tzinfo=UTC))
+    own = custom[raw] if raw in custom else stage_map(playbook).stage_of(raw)
+    unmapped = raw not in custom and own is None
+    problems = plan if isinstance(plan, list) else []
+    refused = any(p.field == "lifecycle_stage" and "maps to no stage" in p.reason for p in problems)
+    assert refused == (reject and unmapped)
+    if isinstance(plan, History):
+        dated_stages = {s.stage for s in plan.steps if s.source != "lifecycle_stage"}
+        mine = [s.stage for s in plan.steps if s.source == "lifecycle_stage"]
+        assert mine == ([] if own is None or own.lower() in dated_stages else [own.lower()])
+        order = [smap.stages.index(s.stage) for s in plan.steps]
+        assert order == sorted(set(order))
