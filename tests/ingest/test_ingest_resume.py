@@ -1,6 +1,7 @@
 """Killing an import halfway (a real subprocess, SIGKILL) and re-running it ends with the same database as one
 clean run — the queued contacts scored and staged alike; also for a bulk load, whose dropped indexes the re-run
-rebuilds."""
+rebuilds, and for one parsed in a second process (:mod:`funnelbridge.ingest.pipeline`), against a clean
+single-process run."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ from funnelbridge.store import connect
 db = connect(sys.argv[1])
 rt = Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(datetime(2026, 3, 1, tzinfo=UTC)))
 import_file(rt, "contacts", sys.argv[2], chunk_size=200, defer=True)
-import_file(rt, "events", sys.argv[3], chunk_size=200, defer=True, bulk=sys.argv[4] == "bulk")
+import_file(rt, "events", sys.argv[3], chunk_size=200, defer=True, bulk=sys.argv[4] in ("bulk", "pipeline"),
+            workers=2 if sys.argv[4] == "pipeline" else 1)
 score_queued(rt)
 """
 TABLES = ("accounts", "contacts", "identities", "events", "merges", "activity_queue", "scores", "pipeline_states",
@@ -91,16 +93,16 @@ def _count_events(path: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("mode", ["normal", "bulk"])
+@pytest.mark.parametrize("mode", ["normal", "bulk", "pipeline"])
 def test_killed_import_rerun_equals_clean_run(tmp_path: Path, mode: str) -> None:
     # identifications (event intake reads events by contact) would rebuild a bulk load's indexes at once
-    people, evts = _files(tmp_path, identify=mode != "bulk")
+    people, evts = _files(tmp_path, identify=mode == "normal")
     dbs = {name: tmp_path / f"{name}.db" for name in ("clean", "killed")}
     for path in dbs.values():
         db = connect(f"sqlite:///{path}")
         upgrade(db)
         db.dispose()
-    _clean_run(f"sqlite:///{dbs['clean']}", people, evts, mode)
+    _clean_run(f"sqlite:///{dbs['clean']}", people, evts, "bulk" if mode == "pipeline" else mode)
     victim = _run(f"sqlite:///{dbs['killed']}", people, evts, mode)
     deadline = time.monotonic() + 240
     while _count_events(dbs["killed"]) < 600 and victim.poll() is None and time.monotonic() < deadline:
@@ -110,7 +112,7 @@ def test_killed_import_rerun_equals_clean_run(tmp_path: Path, mode: str) -> None
     victim.wait()
     halfway = _count_events(dbs["killed"])
     assert 0 < halfway < _count_events(dbs["clean"])
-    if mode == "bulk":  # killed while the events table's secondary indexes were dropped
+    if mode != "normal":  # killed while the events table's secondary indexes were dropped
         assert len(_dump(dbs["killed"])["indexes"]) < len(_dump(dbs["clean"])["indexes"])
     assert _run(f"sqlite:///{dbs['killed']}", people, evts, mode).wait(timeout=240) == 0
     assert _dump(dbs["killed"]) == _dump(dbs["clean"])

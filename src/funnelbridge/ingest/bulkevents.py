@@ -45,6 +45,7 @@ from funnelbridge.store.tables import contacts, events, identities
 
 __all__ = ["EventChunk", "Guess", "prepare_event_columns", "write_event_columns"]
 
+_ORDER = attrgetter("at", "key")  # occurrence order, as unseen() sorts
 _SPECIAL = {"unsubscribe", "email_unsubscribe", "email_unsubscribed", "email_bounce", "email_bounced", "bounce"}
 
 
@@ -79,6 +80,7 @@ class _Row:
     medium: str | None
     campaign: str | None
     props: Any
+    stamp: str  # ``at`` as SQLite stores it (:func:`~funnelbridge.store.bulk.sqlite_time`)
 
     def activity(self) -> Activity:
         return Activity(self.key, self.kind, self.type, self.at, self.anon, self.email, self.user, self.path,
@@ -88,26 +90,43 @@ class _Row:
 @dataclass(slots=True)
 class EventChunk:
     """A converted chunk checked and keyed without the database (:func:`prepare_event_columns`): its event rows
-    without repeated keys (the first wins) in file order, how many repeats were dropped, its refused rows
-    ``(row number, raw values, problem)`` in file order, and whether any row needs event intake (:func:`_split`)."""
+    without repeated keys (the first wins) in occurrence order (time, then key), how many repeats were dropped,
+    its refused rows ``(row number, raw values, problem)`` in file order, and whether any row needs event intake
+    (:func:`_split`)."""
 
     rows: list[_Row]
     repeats: int
     refused: list[tuple[int, Sequence[Any], Problem]]
     special: bool
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled column by column (lists of plain values; a row object each costs several times more), for the
+        parsing process of :mod:`funnelbridge.ingest.pipeline`."""
+        columns = [list(c) for c in zip(*map(_FIELDS, self.rows), strict=True)] if self.rows else []
+        return _event_chunk, (columns, self.repeats, self.refused, self.special)
+
+
+_FIELDS = attrgetter(*_Row.__slots__)
+
+
+def _event_chunk(
+    columns: list[list[Any]], repeats: int, refused: list[tuple[int, Sequence[Any], Problem]], special: bool
+) -> EventChunk:
+    return EventChunk(list(map(_Row, *columns)) if columns else [], repeats, refused, special)
+
 
 def prepare_event_columns(cols: Columns) -> EventChunk:
     """The database-free part of :func:`write_event_columns`: rows checked column-wise (same fields and reasons
-    as ``activity_of``), idempotency keys derived, repeated keys dropped (the first wins).
-    Touches no database (a background reader thread could run it; measured, that did not pay: see docs/ingest.md)."""
+    as ``activity_of``), idempotency keys derived, repeated keys dropped (the first wins), the rows sorted in
+    occurrence order and their times formatted for SQLite. Touches no database: the parsing process of
+    :mod:`funnelbridge.ingest.pipeline` runs it (a thread did not pay: see docs/ingest.md)."""
     get = cols.get
     out: list[_Row] = []
     refused: list[tuple[int, Sequence[Any], Problem]] = []
     fields = zip(cols.rows, cols.raws, get("type"), get("event"), get("occurred_at"), get("email"), get("user_id"),
                  get("anonymous_id"), get("idempotency_key"), get("properties"), get("path"), get("source"),
-                 get("medium"), get("campaign"), strict=True)  # fmt: skip
-    for number, raw, t, e, at, email, user, anon, key, props, path, source, medium, campaign in fields:
+                 get("medium"), get("campaign"), _stamps(get("occurred_at")), strict=True)  # fmt: skip
+    for number, raw, t, e, at, email, user, anon, key, props, path, source, medium, campaign, stamp in fields:
         named = _kind_and_type(t, e)
         problem = named[1:] if named[0] is None else None
         if problem is None and at is None:
@@ -119,25 +138,28 @@ def prepare_event_columns(cols: Columns) -> EventChunk:
             continue
         kind, type_ = named[0], named[1]
         key = key or derive_key(kind, anon, email, user, type_, at, props)  # type: ignore[arg-type]
-        out.append(_Row(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props))  # type: ignore[arg-type]
+        out.append(_Row(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props, stamp))  # type: ignore[arg-type]
     unique: dict[str, _Row] = {}
     for row in out:
         unique.setdefault(row.key, row)
     special = any(r.type in _SPECIAL or (r.anon is not None) + (r.email is not None) + (r.user is not None) > 1
                   for r in unique.values())  # fmt: skip
-    return EventChunk(list(unique.values()), len(out) - len(unique), refused, special)
+    return EventChunk(sorted(unique.values(), key=_ORDER), len(out) - len(unique), refused, special)
+
+
+def _stamps(values: list[datetime | None]) -> Sequence[str | None]:
+    """:func:`~funnelbridge.ingest.bulkstore.sqlite_times` of a column that may hold None (rows refused later)."""
+    if None not in values:
+        return sqlite_times(values)  # type: ignore[arg-type]
+    return [None if v is None else sqlite_time(v) for v in values]
 
 
 def _fresh(conn: Connection, rows: list[_Row]) -> list[_Row]:
-    """The chunk's rows (unique keys) whose keys are not stored yet, in occurrence order: what event intake's
-    :func:`~funnelbridge.ingest.intake.unseen` keeps, its in-chunk part done by :func:`prepare_event_columns`.
-    Sorted after the look-up, so a re-run (every key stored) sorts nothing."""
+    """The chunk's rows (unique keys, in occurrence order) whose keys are not stored yet, in occurrence order:
+    what event intake's :func:`~funnelbridge.ingest.intake.unseen` keeps, its in-chunk part done by
+    :func:`prepare_event_columns`."""
     stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, [r.key for r in rows])
-    fresh = [r for r in rows if r.key not in stored] if stored else rows
-    return sorted(fresh, key=_ORDER)
-
-
-_ORDER = attrgetter("at", "key")  # occurrence order, as unseen() sorts
+    return [r for r in rows if r.key not in stored] if stored else rows
 
 
 def _ids(row: _Row) -> list[str]:
@@ -224,15 +246,15 @@ def _insert_events(conn: Connection, rows: Sequence[_Row], contact_ids: Sequence
                                            r.medium, r.props) for r, cid in pairs])  # fmt: skip
     if not rows:
         return 0
-    key, anon, type_, at, path, campaign, source, medium, props = zip(*map(_INSERTED, rows), strict=True)
+    key, anon, type_, stamp, path, campaign, source, medium, props = zip(*map(_INSERTED, rows), strict=True)
     dumps = json.dumps
     docs = repeat(None) if props.count(None) == len(props) else [None if p is None else dumps(p) for p in props]
-    params = zip(key, contact_ids, anon, type_, sqlite_times(at), repeat(sqlite_time(now)), path, campaign, source,
-                 medium, docs)  # fmt: skip
+    params = zip(key, contact_ids, anon, type_, stamp, repeat(sqlite_time(now)), path, campaign, source, medium,
+                 docs)  # fmt: skip
     return insert_sqlite_event_params(conn, list(params))
 
 
-_INSERTED = attrgetter("key", "anon", "type", "at", "path", "campaign", "source", "medium", "props")
+_INSERTED = attrgetter("key", "anon", "type", "stamp", "path", "campaign", "source", "medium", "props")
 
 
 def _store_simple(ctx: ImportContext, conn: Connection, rows: list[_Row], *, all_new: bool = False) -> set[int] | None:
@@ -344,7 +366,7 @@ class Guess:
 
 def _store_all_new(ctx: ImportContext, conn: Connection, chunk: EventChunk) -> set[int] | None:
     savepoint = conn.begin_nested()
-    touched = _store_simple(ctx, conn, sorted(chunk.rows, key=_ORDER), all_new=True)
+    touched = _store_simple(ctx, conn, chunk.rows, all_new=True)
     if touched is None:
         savepoint.rollback()
         return None

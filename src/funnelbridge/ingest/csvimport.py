@@ -15,28 +15,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Dialect, bindparam, func, select
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Connection, func, select
 
 from funnelbridge.gcpause import gc_paused
-from funnelbridge.ingest.bulkevents import EventChunk, Guess, prepare_event_columns, write_event_columns
-from funnelbridge.ingest.columnar import ColumnConverter, Columns
+from funnelbridge.ingest.bulkevents import Guess, write_event_columns
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
 from funnelbridge.ingest.context import ImportContext, Item, Writer
 from funnelbridge.ingest.deadletter import DeadLetterWriter, default_rejects_path
+from funnelbridge.ingest.pipeline import ParsedChunk, Source, local_chunks, parsed_chunks, use_pipeline
 from funnelbridge.ingest.readers import Table, open_table
 from funnelbridge.ingest.rows import RowConverter
 from funnelbridge.ingest.summary import ImportSummary, Progress
 from funnelbridge.runtime import Runtime
-from funnelbridge.store.bulk import batched, sqlite_time
+from funnelbridge.store.bulk import batched
 from funnelbridge.store.bulkload import bulk_settings, drop_indexes, restore_indexes
-from funnelbridge.store.tables import activity_queue, events
+from funnelbridge.store.tables import events
 
 __all__ = ["BULK_MIN_ROWS", "DEFAULT_CHUNK", "EVENT_CHUNK", "import_file", "preview_mapping"]
 
@@ -110,6 +107,7 @@ def import_file(
     defer: bool = False,
     encoding: str = "utf-8",
     bulk: bool | None = None,
+    workers: int | None = None,
 ) -> ImportSummary:
     """Import ``path`` (CSV, or Parquet by suffix) as ``kind``; see the module docstring.
 
@@ -127,6 +125,9 @@ def import_file(
     ``after``). The indexes come back early when a chunk needs them (identifications and merges read events by
     contact), and an import killed meanwhile is repaired by the next import of events, which first creates any
     missing index.
+
+    ``workers`` (events only): 2 reads and converts the file in a second process while this one writes
+    (:mod:`funnelbridge.ingest.pipeline`; same result), 1 does both here; ``None`` decides by the file's size.
     """
     path = Path(path)
     table = open_table(path, encoding=encoding)
@@ -136,15 +137,12 @@ def import_file(
         summary.mapping = column_mapping.describe()
         dead_path = Path(rejects) if rejects is not None else default_rejects_path(path)
         with DeadLetterWriter(dead_path, table.headers) as dead:
-            plan = _Plan(progress, chunk_size or _chunk(column_mapping.kind), after, defer, bulk)
-            _run(rt, column_mapping, table, summary, dead, plan)
+            plan = _Plan(progress, chunk_size or _chunk(column_mapping.kind), after, defer, bulk, workers)
+            _run(rt, column_mapping, summary, dead, _Input(path, encoding, table), plan)
         summary.rejects_path = dead_path if dead.count else None
         return summary
     finally:
         table.close()
-
-
-_Chunk = list[tuple[int, list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -154,6 +152,14 @@ class _Plan:
     after: bool
     defer: bool
     bulk: bool | None = None
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class _Input:
+    path: Path
+    encoding: str
+    table: Table
 
 
 def _chunk(kind: Kind) -> int:
@@ -165,47 +171,26 @@ def _follow_up(ctx: ImportContext, conn: Connection, plan: _Plan, touched: set[i
     if not (plan.after and touched):
         return
     if plan.defer:
-        _queue(conn, touched, ctx.now)
+        from funnelbridge.ingest.intake import queue_contacts
+
+        queue_contacts(conn, touched, ctx.now)
         return
     from funnelbridge.flow import after_activity
 
     after_activity(ctx.rt, conn, sorted(touched))
 
 
-def _queue(conn: Connection, touched: set[int], now: datetime) -> None:
-    """Queue the contacts (:func:`funnelbridge.ingest.intake.queue_contacts`' rows); on SQLite over plain tuples
-    of its statement compiled once (a chunk queues tens of thousands of contacts, mostly queued already)."""
-    from funnelbridge.ingest.intake import queue_contacts
-
-    if conn.dialect.name != "sqlite":
-        queue_contacts(conn, touched, now)
-        return
-    queued_at = sqlite_time(now)
-    conn.exec_driver_sql(_queue_sql(conn.dialect), [(cid, queued_at) for cid in sorted(touched)])
-
-
-@cache  # by dialect object: one per engine
-def _queue_sql(dialect: Dialect) -> str:
-    stmt = sqlite.insert(activity_queue).on_conflict_do_nothing(index_elements=["contact_id"])
-    compiled = stmt.values(contact_id=bindparam("contact_id"), queued_at=bindparam("queued_at")).compile(
-        dialect=dialect
-    )
-    if list(compiled.positiontup or ()) != ["contact_id", "queued_at"]:
-        raise AssertionError(compiled.positiontup)
-    return compiled.string
-
-
 def _run(
-    rt: Runtime, mapping: ColumnMapping, table: Table, summary: ImportSummary, dead: DeadLetterWriter, plan: _Plan
+    rt: Runtime, mapping: ColumnMapping, summary: ImportSummary, dead: DeadLetterWriter, given: _Input, plan: _Plan
 ) -> None:
     zone = ZoneInfo(rt.playbook.timezone)
     ctx = ImportContext(rt, rt.clock.now(), zone, summary, dead, plan.after, stages=mapping.stages)
     if mapping.kind is Kind.EVENTS:
-        _run_columns(ctx, mapping, table, plan)
+        _run_columns(ctx, Source(given.path, given.encoding, mapping, zone, plan.chunk_size), given.table, plan)
         return
     writer = _writer(mapping.kind)
     with gc_paused(_pauses_gc(plan)):
-        _run_rows(ctx, writer, RowConverter(mapping, table.headers, zone), table, plan)
+        _run_rows(ctx, writer, RowConverter(mapping, given.table.headers, zone), given.table, plan)
 
 
 def _run_rows(ctx: ImportContext, writer: Writer, converter: RowConverter, table: Table, plan: _Plan) -> None:
@@ -221,42 +206,31 @@ def _run_rows(ctx: ImportContext, writer: Writer, converter: RowConverter, table
         plan.progress(summary.read - done)
 
 
-def _run_columns(ctx: ImportContext, mapping: ColumnMapping, table: Table, plan: _Plan) -> None:
-    """Events: each chunk converted column-wise and stored set-wise (a bulk load when :func:`_bulk` says so)."""
+def _run_columns(ctx: ImportContext, source: Source, table: Table, plan: _Plan) -> None:
+    """Events: each chunk converted column-wise (here, or in a second process: :mod:`~funnelbridge.ingest.pipeline`)
+    and stored set-wise (a bulk load when :func:`_bulk` says so)."""
     load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan))
-    converter = ColumnConverter(mapping, table.headers, ctx.zone)
     guess = Guess()
+    parsed = parsed_chunks(source) if use_pipeline(plan.workers, table.size_hint) else local_chunks(source, table)
     try:
         with gc_paused(_pauses_gc(plan)):
-            chunks = batched(table.rows, plan.chunk_size)
-            while (done := _read_chunk(converter, chunks)) is not None:
-                _columns_chunk(ctx, *done, plan, load, guess)
+            for chunk in parsed:
+                _columns_chunk(ctx, chunk, plan, load, guess)
     finally:
+        parsed.close()
         load.finish()
 
 
-_Read = tuple[int, Columns, EventChunk]
-
-
-def _read_chunk(converter: ColumnConverter, chunks: Iterator[_Chunk]) -> _Read | None:
-    chunk = next(chunks, None)
-    if chunk is None:
-        return None
-    columns = converter.convert(chunk)
-    return len(chunk), columns, prepare_event_columns(columns)
-
-
-def _columns_chunk(
-    ctx: ImportContext, read: int, columns: Columns, prepared: EventChunk, plan: _Plan, load: _BulkLoad, guess: Guess
-) -> None:
-    ctx.summary.read += read
-    for number, raw, problems in columns.rejected:
+def _columns_chunk(ctx: ImportContext, chunk: ParsedChunk, plan: _Plan, load: _BulkLoad, guess: Guess) -> None:
+    ctx.summary.read += chunk.read
+    for number, raw, problems in chunk.rejected:
         ctx.reject(number, raw, problems)
     with ctx.rt.db.transaction() as conn:
         load.begin(conn)
-        _follow_up(ctx, conn, plan, write_event_columns(ctx, conn, prepared, before_intake=load.end, guess=guess))
+        written = write_event_columns(ctx, conn, chunk.prepared, before_intake=load.end, guess=guess)
+        _follow_up(ctx, conn, plan, written)
     if plan.progress:
-        plan.progress(read)
+        plan.progress(chunk.read)
 
 
 def _pauses_gc(plan: _Plan) -> bool:
