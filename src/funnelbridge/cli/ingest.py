@@ -63,6 +63,14 @@ def import_command(
         bool, typer.Option(help="Then score and advance the imported contacts (queued while storing, drained after).")
     ] = True,
     encoding: Annotated[str, typer.Option(help="Text encoding of a CSV file.")] = "utf-8",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Events: 2 reads and checks the file in a second process while this one writes, 1 does both here "
+            "(default: 2 for 100,000 rows or more on a machine with several CPUs).",
+        ),
+    ] = None,
 ) -> None:
     """Import a CSV or Parquet file; re-running it is safe (rows are matched by their keys)."""
     from funnelbridge.bootstrap import open_runtime
@@ -72,7 +80,7 @@ def import_command(
     started = time.perf_counter()
     with _progress(f"importing {kind}", _estimate(file)) as advance:
         summary = import_file(rt, kind, file, mapping, advance, rejects=rejects, after=score, defer=score,
-                              encoding=encoding)  # fmt: skip
+                              encoding=encoding, workers=workers)  # fmt: skip
     stored = time.perf_counter() - started
     console.print(f"stored {summary.read:,} rows in {stored:,.1f} s ({summary.read / max(stored, 1e-9):,.0f} rows/s)")
     if score:
