@@ -202,7 +202,6 @@ events = Table(
     Column("medium", String(100)),
     Column("properties", JSON),
     Index("ix_events_contact_time", "contact_id", "occurred_at"),
-    Index("ix_events_anonymous_time", "anonymous_id", "occurred_at"),
     Index("ix_events_type_time", "type", "occurred_at"),
 )
 
