@@ -38,7 +38,6 @@ from funnelbridge.playbook.schema import Playbook
 from funnelbridge.rules.ast import FieldCondition, Node, leaves
 from funnelbridge.rules.facts import EventFact, LeadFacts
 from funnelbridge.rules.python import EventPredicate, aggregate_key, compile_event_predicate, lead_getter
-from funnelbridge.scoring.attribute_memo import RuleMemo
 from funnelbridge.scoring.decay import day_earned, decay_factor
 from funnelbridge.scoring.incremental_state import (
     AggregateSpec,
@@ -177,20 +176,15 @@ class IncrementalScorer:
         fields: dict[str, Callable[[LeadFacts], Any]] = {}
         self.dynamic: list[tuple[bool, ...]] = []
         self.attr_points: list[tuple[RulePoints, ...]] = []
-        reads: list[list[list[str]]] = []
         for c in self.compiled:
-            flags: list[bool] = []
-            reads.append([])
+            flags = []
             for rule in c.rules.attribute_rules:
                 names = [leaf.field for leaf in leaves(rule.when)]
                 flags.append(any(n.startswith("events.") for n in names))
                 fields.update((n, lead_getter(n)) for n in names if n not in fields and not n.startswith("events."))
-                reads[-1].append(names)
             self.dynamic.append(tuple(flags))
             self.attr_points.append(tuple(RulePoints(r.name, r.kind, r.points) for r in c.rules.attribute_rules))
         self._getters = tuple(fields.values())
-        predicates = [c.attribute_predicates for c in self.compiled]
-        self._rule_memo = RuleMemo.of(predicates, self.dynamic, reads, list(fields))
         self.has_dynamic = any(any(flags) for flags in self.dynamic)
         self._dynamic = tuple(
             (g, i, pred)
@@ -378,13 +372,16 @@ class IncrementalScorer:
         memo_key = (key, tuple(map(type, key or ())), values)
         try:
             hits = self._hits_memo.get(memo_key)
-        except TypeError:  # an unhashable field value (a list or a mapping): rule by rule
-            return self._rule_memo.evaluate(key, facts)
+        except TypeError:  # an unhashable field value (a list or a mapping): evaluated every time
+            return self._evaluate_hits(facts())
         if hits is None:
             if len(self._hits_memo) >= HITS_MEMO_LIMIT:
                 self._hits_memo.clear()
-            hits = self._hits_memo[memo_key] = self._rule_memo.evaluate(key, facts)  # each rule by its own fields
+            hits = self._hits_memo[memo_key] = self._evaluate_hits(facts())
         return hits
+
+    def _evaluate_hits(self, facts: LeadFacts) -> list[list[bool]]:
+        return [[pred(facts) for pred in c.attribute_predicates] for c in self.compiled]
 
 
 _SCORERS: dict[int, tuple[Playbook, IncrementalScorer]] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -33,7 +33,6 @@ from sqlalchemy import (
     func,
     null,
     select,
-    type_coerce,
 )
 
 from funnelbridge.errors import NotFoundError
@@ -43,7 +42,6 @@ from funnelbridge.scoring.incremental import IncrementalScorer, LeadState, score
 from funnelbridge.scoring.results import GroupScore
 from funnelbridge.scoring.state_json import dump_state, load_state
 from funnelbridge.store.tables import accounts, contacts, events, scores
-from funnelbridge.store.types import UTCDateTime
 
 __all__ = ["ScoredLead", "dump_state", "load_state", "score_leads"]
 
@@ -52,30 +50,12 @@ _EVENT_FIELDS = ("path", "campaign", "source", "medium", "properties")
 
 
 @cache
-def _event_columns(read: frozenset[str], sqlite: bool) -> tuple[Any, ...]:
+def _event_columns(read: frozenset[str]) -> tuple[Any, ...]:
     """The events' columns the scorer needs: id, contact, type and time, and of the other fields only those its
     conditions read (``read``: :attr:`IncrementalScorer.event_fields`) — the others are NULL, so e.g. the
-    properties JSON is not decoded when no condition looks at it (the events read here feed only the scorer).
-    On SQLite the time comes as its stored text (:func:`_raw`)."""
+    properties JSON is not decoded when no condition looks at it (the events read here feed only the scorer)."""
     rest = (events.c[name] if name in read else null().label(name) for name in _EVENT_FIELDS)
-    return (events.c.id, events.c.contact_id, events.c.type, _raw(events.c.occurred_at, sqlite), *rest)
-
-
-def _raw(column: Any, sqlite: bool, name: str | None = None) -> Any:
-    """A timestamp column as SQLite stores it (text, turned into aware UTC by :func:`_utc`, several times cheaper
-    than the column type's processing); other columns, and every column elsewhere, as they are."""
-    name = name or column.name
-    if sqlite and isinstance(column.type, UTCDateTime):
-        return type_coerce(column, String).label(name)
-    return column.label(name) if name != column.name else column
-
-
-def _utc(value: Any) -> Any:
-    """What :class:`~funnelbridge.store.types.UTCDateTime` makes of a stored value: aware UTC."""
-    if type(value) is not str:
-        return value
-    stamp = datetime.fromisoformat(value)
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    return (events.c.id, events.c.contact_id, events.c.type, events.c.occurred_at, *rest)
 
 
 _SCORE_COLUMNS = (
@@ -118,20 +98,18 @@ _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 
 @cache
-def _queries(read: frozenset[str], sqlite: bool) -> dict[str, Select[Any]]:
-    """The look-ups by a list of ids, built once per dialect kind (an expanding parameter: only the ids change
-    between calls)."""
-    contact_columns = (_raw(c, sqlite) for c in contacts.c)
-    account_columns = (_raw(c, sqlite, f"account__{c.name}") for c in accounts.c)
+def _queries(read: frozenset[str]) -> dict[str, Select[Any]]:
+    """The look-ups by a list of ids, built once (an expanding parameter: only the ids change between calls)."""
+    account_columns = (c.label(f"account__{c.name}") for c in accounts.c)
     n_events = select(func.count()).where(events.c.contact_id == scores.c.contact_id).scalar_subquery()
     return {
-        "leads": select(*contact_columns, *account_columns)
+        "leads": select(contacts, *account_columns)
         .select_from(contacts.outerjoin(accounts, contacts.c.account_id == accounts.c.id))
         .where(contacts.c.id.in_(_IDS)),
         "scores": select(*(scores.c[n] for n in _SCORE_COLUMNS), n_events.label("events_count")).where(
             scores.c.contact_id.in_(_IDS), scores.c.score_group == "main"
         ),
-        "events": select(*_event_columns(read, sqlite))
+        "events": select(*_event_columns(read))
         .where(events.c.contact_id.in_(_IDS))
         .order_by(events.c.occurred_at, events.c.id),
     }
@@ -141,40 +119,36 @@ _CONTACT_KEYS = tuple(c.name for c in contacts.c)
 _ACCOUNT_KEYS = tuple(c.name for c in accounts.c)
 
 
-def _columns_of(keys: tuple[str, ...], table: Any, kind: type) -> tuple[str, ...]:
-    return tuple(k for k in keys if isinstance(table.c[k].type, kind))
+def _decimal_columns(keys: tuple[str, ...], table: Any) -> tuple[str, ...]:
+    return tuple(k for k in keys if isinstance(table.c[k].type, Numeric))
 
 
-_CONTACT_DECIMALS = _columns_of(_CONTACT_KEYS, contacts, Numeric)
-_ACCOUNT_DECIMALS = _columns_of(_ACCOUNT_KEYS, accounts, Numeric)
-_CONTACT_TIMES = _columns_of(_CONTACT_KEYS, contacts, UTCDateTime)
-_ACCOUNT_TIMES = _columns_of(_ACCOUNT_KEYS, accounts, UTCDateTime)
+_CONTACT_DECIMALS = _decimal_columns(_CONTACT_KEYS, contacts)
+_ACCOUNT_DECIMALS = _decimal_columns(_ACCOUNT_KEYS, accounts)
 
 
-def _plain(row: dict[str, Any], decimals: tuple[str, ...], times: tuple[str, ...]) -> dict[str, Any]:
+def _plain(row: dict[str, Any], decimals: tuple[str, ...]) -> dict[str, Any]:
     """A row as conditions compare it — what :func:`~funnelbridge.rules.facts.plain_row` makes, in one pass: its
-    times aware UTC (``UTCDateTime``; on SQLite from their text here), numeric columns (Decimal) floats."""
+    times are aware UTC already (``UTCDateTime``), only numeric columns (Decimal) become floats."""
     for key in decimals:
         value = row[key]
         if value is not None:
             row[key] = float(value)
-    for key in times:
-        row[key] = _utc(row[key])
     return row
 
 
 def _split(row: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A contact row joined with its account's columns → the contact and the account (None without one), plain."""
     values, n = tuple(row), len(_CONTACT_KEYS)
-    contact = _plain(dict(zip(_CONTACT_KEYS, values[:n], strict=True)), _CONTACT_DECIMALS, _CONTACT_TIMES)
+    contact = _plain(dict(zip(_CONTACT_KEYS, values[:n], strict=True)), _CONTACT_DECIMALS)
     if values[n] is None:  # the account's id: no account
         return contact, None
-    return contact, _plain(dict(zip(_ACCOUNT_KEYS, values[n:], strict=True)), _ACCOUNT_DECIMALS, _ACCOUNT_TIMES)
+    return contact, _plain(dict(zip(_ACCOUNT_KEYS, values[n:], strict=True)), _ACCOUNT_DECIMALS)
 
 
 def _read_leads(conn: Connection, ids: list[int], scorer: IncrementalScorer) -> dict[int, _Lead]:
     """Contacts with their accounts (one query), main score rows with the lead's event count (one query)."""
-    q = _queries(scorer.event_fields, conn.dialect.name == "sqlite")
+    q = _queries(scorer.event_fields)
     leads = {}
     for row in conn.execute(q["leads"], {"ids": ids}):
         contact, account = _split(row)
@@ -201,8 +175,7 @@ def _after_marks(dialect: str, read: frozenset[str]) -> Select[Any]:
     else:
         marks = func.json_each(bindparam("marks", type_=String)).table_valued("key", "value")
     on = and_(events.c.contact_id == cast(marks.c.key, BigInteger), events.c.id > cast(marks.c.value, BigInteger))
-    columns = _event_columns(read, dialect == "sqlite")
-    return select(*columns).select_from(marks.join(events, on)).order_by(events.c.occurred_at, events.c.id)
+    return select(*_event_columns(read)).select_from(marks.join(events, on)).order_by(events.c.occurred_at, events.c.id)
 
 
 def _read_new_events(conn: Connection, leads: dict[int, _Lead], read: frozenset[str]) -> None:
@@ -224,7 +197,7 @@ def _read_new_events(conn: Connection, leads: dict[int, _Lead], read: frozenset[
 def _read_all_events(conn: Connection, ids: list[int], read: frozenset[str]) -> dict[int, list[tuple[int, EventFact]]]:
     out: dict[int, list[tuple[int, EventFact]]] = {cid: [] for cid in ids}
     if ids:
-        for row in conn.execute(_queries(read, conn.dialect.name == "sqlite")["events"], {"ids": ids}):
+        for row in conn.execute(_queries(read)["events"], {"ids": ids}):
             out[row[1]].append((row[0], _event(row)))
     return out
 
@@ -239,7 +212,7 @@ def _event(row: Any) -> EventFact:
     _, _, kind, at, path, campaign, source, medium, properties = row
     fact = _new_event(EventFact)
     fact.__dict__.update(
-        type=kind, occurred_at=_utc(at), path=path, campaign=campaign, source=source, medium=medium,
+        type=kind, occurred_at=at, path=path, campaign=campaign, source=source, medium=medium,
         properties=properties or {},
     )  # fmt: skip
     return fact
