@@ -32,7 +32,7 @@ def test_init_writes_playbook_and_migrates_database(tmp_path: Path) -> None:
     assert (tmp_path / "playbook.yaml").read_text() == example_path("b2b").read_text()
     assert (tmp_path / "funnelbridge.db").exists()
     current = _run("db", "current", cwd=tmp_path)
-    assert "current 0004, head 0004" in current.stdout  # 0004: events without the unused cookie index
+    assert "current 0005, head 0005" in current.stdout  # 0005: the pending timers' keys index
     again = _run("init", "--example", "b2c", cwd=tmp_path)
     assert "kept existing playbook" in again.stdout
 
@@ -40,7 +40,7 @@ def test_init_writes_playbook_and_migrates_database(tmp_path: Path) -> None:
 def test_db_downgrade_and_upgrade(tmp_path: Path) -> None:
     assert _run("db", "upgrade", cwd=tmp_path).returncode == 0
     assert "base" in _run("db", "downgrade", "base", cwd=tmp_path).stdout
-    assert "0004" in _run("db", "upgrade", cwd=tmp_path).stdout
+    assert "0005" in _run("db", "upgrade", cwd=tmp_path).stdout
 
 
 def test_playbook_check_prints_stages_and_scoring(tmp_path: Path) -> None:

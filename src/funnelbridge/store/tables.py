@@ -343,6 +343,9 @@ timers = Table(
     Column("cancelled_at", TS),
     Index("ix_timers_due", "fired_at", "cancelled_at", "due_at"),
 )
+_pending = timers.c.fired_at.is_(None) & timers.c.cancelled_at.is_(None)
+Index("ix_timers_pending_key", timers.c.key, postgresql_ops={"key": "text_pattern_ops"},
+      postgresql_where=_pending, sqlite_where=_pending)  # fmt: skip  # cancelling by key prefix (migration 0005)
 
 tasks = Table(
     "tasks",

@@ -84,18 +84,37 @@ def insert_timer(
     return insert_ignore(conn, timers, [values], "key") == 1
 
 
+def _upper(prefix: str) -> str | None:
+    """The smallest string above every string starting with ``prefix``, in code point (UTF-8 byte) order; None
+    when there is none to write (the prefix is empty or ends with the last code point)."""
+    last = ord(prefix[-1]) if prefix else 0x10FFFF
+    if last >= 0x10FFFF:
+        return None
+    following = 0xE000 if 0xD800 <= last + 1 <= 0xDFFF else last + 1  # no string holds a surrogate
+    return prefix[:-1] + chr(following)
+
+
 def _pending_with_prefix(conn: Connection, prefix: str) -> ColumnElement[bool]:
     """Pending (neither fired nor cancelled) and ``key`` starts with ``prefix``.
 
-    On SQLite (binary collation: keys sort as their UTF-8 bytes, in code point order) the key is also bounded by the
-    range the prefix spans and "pending" is written so that no index serves it, so the unique index on ``key`` finds
-    the timers; otherwise the planner scans every pending timer, and cancelling each lead's SLA clocks would grow
-    with the number of timers pending."""
+    The key is also bounded by the range the prefix spans, so that an index finds the timers; otherwise the planner
+    scans every pending timer, and cancelling each lead's SLA clocks would grow with the number of timers pending.
+    On SQLite (binary collation: keys sort as their UTF-8 bytes, in code point order) the unique index on ``key``
+    serves the range, and "pending" is written so that no other index serves it. On PostgreSQL the range is in
+    byte order (``~>=~`` / ``~<~``, whatever the database's collation), served by the partial index of pending
+    timers' keys (``ix_timers_pending_key``, ``text_pattern_ops``)."""
     starts = timers.c.key.startswith(prefix, autoescape=True)
     pending = timers.c.fired_at.is_(None) & timers.c.cancelled_at.is_(None)
-    if conn.dialect.name != "sqlite" or not prefix or ord(prefix[-1]) >= 0x10FFFF:
+    upper = _upper(prefix)
+    if upper is None or conn.dialect.name not in ("sqlite", "postgresql"):
         return starts & pending
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    if conn.dialect.name == "postgresql":
+        return (
+            timers.c.key.op("~>=~", is_comparison=True)(prefix)
+            & timers.c.key.op("~<~", is_comparison=True)(upper)
+            & starts
+            & pending
+        )
     unindexed = func.coalesce(timers.c.fired_at, timers.c.cancelled_at).is_(None)
     return (timers.c.key >= prefix) & (timers.c.key < upper) & starts & unindexed
 
@@ -106,34 +125,40 @@ def _cancel_statement(dialect: str) -> Update:
     dialect (building it per call cost several times running it)."""
     key = timers.c.key
     starts = key.like(bindparam("pattern"), escape="/")
+    pending = timers.c.fired_at.is_(None) & timers.c.cancelled_at.is_(None)
     if dialect == "sqlite":
         unindexed = func.coalesce(timers.c.fired_at, timers.c.cancelled_at).is_(None)
         where = (key >= bindparam("lo")) & (key < bindparam("hi")) & starts & unindexed
+    elif dialect == "postgresql":
+        where = (
+            key.op("~>=~", is_comparison=True)(bindparam("lo"))
+            & key.op("~<~", is_comparison=True)(bindparam("hi"))
+            & starts
+            & pending
+        )
     else:
-        where = starts & timers.c.fired_at.is_(None) & timers.c.cancelled_at.is_(None)
+        where = starts & pending
     return update(timers).where(where).values(cancelled_at=bindparam("at"))
 
 
 def cancel_params(prefix: str, now: datetime) -> dict[str, Any]:
     """The parameters of one cancellation by ``prefix`` (for :func:`cancel_many`)."""
     escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    last = ord(prefix[-1]) if prefix else 0x10FFFF
-    upper = prefix[:-1] + chr(last + 1) if last < 0x10FFFF else None
-    return {"pattern": escaped + "%", "lo": prefix, "hi": upper, "at": now}
+    return {"pattern": escaped + "%", "lo": prefix, "hi": _upper(prefix), "at": now}
 
 
 def cancel_many(conn: Connection, params: Sequence[Mapping[str, Any]]) -> int:
     """Cancel the pending timers of many prefixes (:func:`cancel_params` each) with one executemany."""
     if not params:
         return 0
-    if conn.dialect.name == "sqlite" and any(p["hi"] is None for p in params):
+    if any(p["hi"] is None for p in params):
         return sum(_cancel_one_by_one(conn, p) for p in params)
     return int(conn.execute(_cancel_statement(conn.dialect.name), list(params)).rowcount)
 
 
 def _cancel_one_by_one(conn: Connection, p: Mapping[str, Any]) -> int:
     if p["hi"] is not None:
-        return int(conn.execute(_cancel_statement("sqlite"), dict(p)).rowcount)
+        return int(conn.execute(_cancel_statement(conn.dialect.name), dict(p)).rowcount)
     stmt = update(timers).where(_pending_with_prefix(conn, str(p["lo"]))).values(cancelled_at=p["at"])
     return int(conn.execute(stmt).rowcount)
 
