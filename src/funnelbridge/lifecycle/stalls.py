@@ -16,7 +16,7 @@ from funnelbridge.lifecycle.engine import MoveRequest, apply_move, table_of
 from funnelbridge.lifecycle.model import SYSTEM
 from funnelbridge.lifecycle.table import Move
 from funnelbridge.runtime import Runtime
-from funnelbridge.store.pipeline import get_state, stall_candidates, states_of
+from funnelbridge.store.pipeline import get_state, quiet_candidates, states_of
 
 __all__ = ["RecycleSummary", "recycle", "recycle_stalled"]
 
@@ -43,7 +43,8 @@ def recycle_stalled(rt: Runtime) -> int:
 def _stalled(rt: Runtime, conn: Connection, name: str, limits: Mapping[str, timedelta], now: datetime) -> list[Planned]:
     """The recycle moves of the pipeline's leads quiet for longer than their stage's limit (still in that stage)."""
     table = table_of(rt, name)
-    due = [c for c in stall_candidates(conn, name, list(limits)) if c.quiet_since + limits[c.stage] <= now]
+    cutoffs = {stage: now - limit for stage, limit in limits.items()}
+    due = [c for c in quiet_candidates(conn, name, cutoffs) if c.quiet_since + limits[c.stage] <= now]
     states = states_of(conn, [c.contact_id for c in due])
     planned = []
     for cand in due:

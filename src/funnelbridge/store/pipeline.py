@@ -3,7 +3,7 @@ transition trail), guarded by an optimistic ``version``. Functions take a Connec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +24,7 @@ __all__ = [
     "insert_state",
     "insert_states",
     "move_states",
+    "quiet_candidates",
     "stall_candidates",
     "states_in_stage",
     "states_of",
@@ -200,3 +201,26 @@ def stall_candidates(conn: Connection, pipeline: str, stages: Sequence[str]) -> 
         times = [as_utc(v) for v in (row.entered_at, row.last_activity_at, row.newest) if v is not None]
         out.append(StallCandidate(row.contact_id, row.stage, max(times)))
     return out
+
+
+_NEWEST_EVENT = (
+    select(func.max(events.c.occurred_at)).where(events.c.contact_id == pipeline_states.c.contact_id).scalar_subquery()
+)
+_QUIET = (
+    select(_t.contact_id, _t.stage, _t.entered_at, _t.last_activity_at, _NEWEST_EVENT.label("newest"))
+    .where(_t.pipeline == bindparam("pipeline"), _t.stage == bindparam("stage"))
+    .where(_t.entered_at <= bindparam("cutoff"))
+    .where(_t.last_activity_at.is_(None) | (_t.last_activity_at <= bindparam("cutoff")))
+)
+
+
+def quiet_candidates(conn: Connection, pipeline: str, cutoffs: Mapping[str, datetime]) -> list[StallCandidate]:
+    """:func:`stall_candidates` of the leads that may be quiet since ``cutoffs[stage]`` or longer: only those that
+    entered their stage and were last active (``last_activity_at``) by then, with their newest event looked up one
+    index seek each — not every staged lead's events, every day. By contact id."""
+    out = []
+    for stage, cutoff in cutoffs.items():
+        for row in conn.execute(_QUIET, {"pipeline": pipeline, "stage": stage, "cutoff": cutoff}):
+            times = [as_utc(v) for v in (row.entered_at, row.last_activity_at, row.newest) if v is not None]
+            out.append(StallCandidate(row.contact_id, row.stage, max(times)))
+    return sorted(out, key=lambda c: c.contact_id)
