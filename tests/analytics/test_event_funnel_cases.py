@@ -208,6 +208,44 @@ def test_strict_exclusion_after_progress_was_cleared_does_not_count(backend: Any
     assert counts(run(backend, [*cleared[:2], cleared[3]], spec)) == [0, 0, 0]  # x itself ends it: dropped
 
 
+# PostHog keeps one attempt per step: a newer attempt that takes step k while clean replaces the older one there,
+# which then takes no further step; an exclusion event later hits the newer one (issue 7).
+OLDER_REPLACED: list[Row] = [("p", "a", 0), ("p", "a", 2), ("p", "b", 3), ("p", "x", 4)]
+OLDER_FIRST: list[Row] = [("p", "a", 0), ("p", "b", 1), ("p", "a", 2), ("p", "b", 3), ("p", "x", 4)]
+OLDER_FURTHER: list[Row] = [("p", "a", 0), ("p", "b", 1), ("p", "c", 2), ("p", "a", 3), ("p", "x", 4)]
+
+
+@pytest.mark.parametrize("order", [Order.ORDERED, Order.STRICT])
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [(OLDER_REPLACED, [0, 0, 0]), (OLDER_FIRST, [1, 1, 0]), (OLDER_FURTHER, [1, 1, 1])],
+    ids=["older-replaced-dropped", "older-reached-first-counts", "older-went-further-counts"],
+)
+def test_exclusion_hits_the_newer_attempt_that_replaced_the_older(
+    backend: Any, order: Order, rows: list[Row], expected: list[int]
+) -> None:
+    spec = FunnelSpec((A, B, C), window=timedelta(seconds=3), order=order, exclusions=(Exclusion(X, 1, 3),))
+    assert counts(run(backend, rows, spec)) == expected
+
+
+def test_strict_exclusion_hits_through_a_newer_holder_of_the_cleared_step(backend: Any) -> None:
+    # y@2 clears step 1 of the attempts from c@0 and c@1; c@3 holds step 1 again when x@4 comes: PostHog marks
+    # the counted attempt (c@0, inside its window) through it
+    rows: list[Row] = [("p", "c", 0), ("p", "c", 1), ("p", "y", 2), ("p", "c", 3), ("p", "x", 4)]
+    spec = FunnelSpec((C, B), window=timedelta(seconds=4), order=Order.STRICT, exclusions=(Exclusion(X, 1, 2),))
+    assert counts(run(backend, rows, spec)) == [0, 0]
+    assert counts(run(backend, rows[:4], spec)) == [1, 0]
+
+
+def test_two_exclusions_over_one_range_are_one_kind_of_event(backend: Any) -> None:
+    # x (k=v) matches both exclusions, x (k=u) one: PostHog sees the same step range, so the instant is not
+    # a mixed group and the exclusion counts
+    rows: list[Row] = [("p", "a", 5), ("p", "x", 10, {"src": "v"}), ("p", "x", 10, {"src": "u"})]
+    xv = Step("x", (("src", "v"),))
+    spec = FunnelSpec((A, B), window=timedelta(seconds=5), exclusions=(Exclusion(X, 1, 2), Exclusion(xv, 1, 2)))
+    assert counts(run(backend, rows, spec)) == [0, 0]
+
+
 def test_duplicate_rows_count_once(backend: Any) -> None:
     rows: list[Row] = [("p", "a", 0), ("p", "a", 0), ("p", "b", 5), ("p", "b", 5)]
     for order in Order:
@@ -326,3 +364,13 @@ def test_spark_runs_the_same_expressions(spark_backend: Any) -> None:
     rows = [("p", "c", 0), ("p", "c", 1), ("p", "d", 1), ("q", "c", 0), ("q", "c", 1), ("q", "d", 2)]
     assert counts(run(spark_backend, rows, FunnelSpec((C, C, Step("d"))))) == [2, 1, 1]
     assert counts(run(spark_backend, REENTRY, FunnelSpec((A, C, C, D)))) == [1, 1, 0, 0]
+
+
+@pytest.mark.spark
+def test_spark_exclusions_hit_the_newer_attempt(spark_backend: Any) -> None:
+    spec = FunnelSpec((A, B, C), window=timedelta(seconds=3), order=Order.STRICT, exclusions=(Exclusion(X, 1, 3),))
+    assert counts(run(spark_backend, OLDER_REPLACED, spec)) == [0, 0, 0]
+    assert counts(run(spark_backend, OLDER_FIRST, spec)) == [1, 1, 0]
+    rows: list[Row] = [("p", "c", 0), ("p", "c", 1), ("p", "y", 2), ("p", "c", 3), ("p", "x", 4)]
+    spec = FunnelSpec((C, B), window=timedelta(seconds=4), order=Order.STRICT, exclusions=(Exclusion(X, 1, 2),))
+    assert counts(run(spark_backend, rows, spec)) == [0, 0]

@@ -164,7 +164,9 @@ def _summaries(persons: ir.Table, spec: FunnelSpec, by_breakdown: bool) -> dict[
 
 #: Engines whose planner takes the whole person table as one statement (and reuses shared subqueries): there,
 #: only the person table is materialised. Elsewhere every stage is (SQLite's parser cannot take the nesting;
-#: PostgreSQL and Spark would recompute a shared stage for each of its readers).
+#: PostgreSQL and Spark would recompute a shared stage for each of its readers). Funnels with exclusions are
+#: materialised stage by stage everywhere: each step's lookup reads the previous step's holders
+#: (event_funnel_holders), and inlined into one statement that chain grows the SQL faster than the steps.
 ONE_STATEMENT = frozenset({"duckdb"})
 
 
@@ -192,7 +194,7 @@ def run_funnel(events: ir.Table, spec: FunnelSpec) -> FunnelResult:
     """Execute the funnel on the backend of ``events`` and return named results."""
     stages = _Stages()
     try:
-        if _backend_name(events) in ONE_STATEMENT:
+        if _backend_name(events) in ONE_STATEMENT and not spec.exclusions:
             persons = stages(person_table(events, spec))
         else:
             persons = person_table(events, spec, stages)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import ibis
 import ibis.expr.types as ir
 
+from funnelbridge.analytics.event_funnel_holders import cut_by_holders, opening_holders, step_holders, with_dirty
 from funnelbridge.analytics.event_funnel_prepare import shares_events, step_flag, strict_bounds
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order
 
@@ -218,6 +219,7 @@ def _pivot(base: ir.Table, reached: list[ir.Table], n: int) -> ir.Table:
     long = ibis.union(*reached, distinct=False) if len(reached) > 1 else reached[0]
     positions = {_q(j): long.q.max(where=long.k == j) for j in range(2, n + 1)} if seq else {}
     clears = {f"cb{j}": long.cb.max(where=long.k == j) for j in range(2, n + 1)} if clear else {}
+    clears.update({f"d{j}": long.d.max(where=long.k == j) for j in range(2, n + 1)} if clear else {})
     steps = long.group_by(["pid", "aseq"]).aggregate(
         p_reach=long.k.max(), **{_t(j): long.t.max(where=long.k == j) for j in range(2, n + 1)}, **positions, **clears
     )
@@ -232,7 +234,8 @@ def _record(moved: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table
     seq = {"q": moved.c_seq.cast("int64")} if "seq" in ev.columns else {}
     opening = {c: (moved[c] if k == 2 else _null_like(ev[c])) for c in _varying(spec)}
     # strict with exclusions: when progress at step k is cleared (an exclusion after that cannot reach the attempt)
-    clear = {"cb": moved.c_nb.cast("int64")} if spec.order is Order.STRICT and spec.exclusions else {}
+    # and whether it was still clean when it took the step (it then holds the step: event_funnel_counted)
+    clear = {"cb": moved.c_nb.cast("int64"), "d": moved.dirty} if spec.order is Order.STRICT and spec.exclusions else {}
     return moved.select(
         "pid", "aseq", k=ibis.literal(k, type="int64"), t=moved.c_us, **seq, s=moved.s, **opening, **clear
     )
@@ -267,24 +270,34 @@ def ordered_steps(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> tupl
         **({"q_prev": openers.seq} if "seq" in ev.columns else {}),
         **{u: openers.seq for u in _carried_ids(spec, 1)}, **({"nb": openers.nb1} if strict else {}),
     )  # fmt: skip
+    excl = bool(spec.exclusions)  # PostHog's one attempt per step: see event_funnel_holders
+    if excl:
+        cur = cur.mutate(dirty=ibis.literal(0, type="int64"))
+    holders = keep(opening_holders(openers, "seq" in ev.columns)) if excl and n > 1 else None
     base, reached, reentries = cur, [], None
     for k in range(2, n + 1):
         lookup = _next_by_join if _shared_before(spec, cur, k) else _next_by_window
         found = lookup(cur, ev, spec, k)
-        if reentries is not None:
+        if holders is not None:
+            found = cut_by_holders(found, holders)
+        elif reentries is not None:
             found = _cut(found, cur, reentries)
         found = keep(found.mutate(_ok=_advanced(found, spec)))
         if k == 2:
             base = found
         moved = found.filter(found._ok)
+        if excl:
+            moved = keep(with_dirty(moved, ev, spec, k))
+            holders = keep(step_holders(moved, ev)) if k < n else None
         reached.append(_record(moved, ev, spec, k))
         # Only when a later step shares an event name with step k or before does a re-entry change the outcome
         # (otherwise the newer attempt can take every event the older one would, and dominates it).
-        reentries = keep(_reentries(moved, ev)) if k < n and _carried_ids(spec, k) else None
+        reentries = keep(_reentries(moved, ev)) if not excl and k < n and _carried_ids(spec, k) else None
         carried = {u: (moved.c_seq if u == _u(k) else moved[u]) for u in _carried_ids(spec, k)}
         strict_nb = {"nb": moved.c_nb} if strict else {}
         seq_prev = {"q_prev": moved.c_seq} if "seq" in ev.columns else {}
-        cur = moved.select("pid", "aseq", "s", t_prev=moved.c_us, **seq_prev, **carried, **strict_nb)
+        dirty = {"dirty": moved.dirty} if excl else {}
+        cur = moved.select("pid", "aseq", "s", t_prev=moved.c_us, **seq_prev, **carried, **strict_nb, **dirty)
     return base, reached
 
 

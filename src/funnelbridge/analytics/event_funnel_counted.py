@@ -23,6 +23,7 @@ from funnelbridge.analytics.event_funnel_attempts import (
     identity,
     ordered_steps,
 )
+from funnelbridge.analytics.event_funnel_holders import active_exclusions
 from funnelbridge.analytics.event_funnel_prepare import excl_flag, needs_seq, step_flag
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order
 
@@ -44,20 +45,45 @@ def _taint_time(att: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
     """
     n = len(spec.steps)
     taints = []
+    holders = _holders(att, spec) if "cb1" in att.columns else None
     for j, exclusion in enumerate(spec.exclusions, 1):
         low, high = exclusion.bounds(n)
         xs = ev.filter(ev[excl_flag(j)] & ~ev.mixed).select(x_pid=ev.pid, x_us=ev.us)
-        left = att.select("pid", "aseq", "s", _t(low), _t(high), _cb=_cleared(att, n))
+        left = att.select("pid", "aseq", "s", "reach", _t(low), _t(high), _cb=_cleared(att, n))
         upper = left[_t(high)].fill_null(_NO_TIME)
         preds = [left.pid == xs.x_pid, xs.x_us > left[_t(low)], xs.x_us < upper, xs.x_us - left.s <= spec.window_us]
-        preds.append(xs.x_us <= left._cb)
-        joined = left.join(xs, preds)
+        joined = left.join(xs, [*preds, xs.x_us <= left._cb])
         taints.append(joined.group_by([joined.pid, joined.aseq]).aggregate(tau=joined.x_us.min()))
+        if holders is not None:  # strict: also while a newer attempt holds the attempt's last step again
+            held = _held(xs, holders)
+            joined = left.join(held, [*preds, left.reach == held.h_k])
+            taints.append(joined.group_by([joined.pid, joined.aseq]).aggregate(tau=joined.x_us.min()))
     union = taints[0] if len(taints) == 1 else ibis.union(*taints)
     first = union.group_by([union.pid, union.aseq]).aggregate(tau=union.tau.min())
     first = first.select(g_pid=first.pid, g_aseq=first.aseq, tau=first.tau)
     merged = att.left_join(first, [att.pid == first.g_pid, att.aseq == first.g_aseq])
     return merged.drop("g_pid", "g_aseq")
+
+
+def _holders(att: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """Strict: ``pid, h_k, h_t, h_cb`` — step k was held from ``h_t`` (an attempt took it while clean) until
+    ``h_cb`` (an event cleared it), for the steps where an exclusion can hit an attempt."""
+    parts = []
+    for k in range(1, len(spec.steps)):
+        if not active_exclusions(spec, k):
+            continue
+        clean = att[_t(k)].notnull() & ((att[f"d{k}"] == 0) if k > 1 else ibis.literal(True))
+        held = att.filter(clean)
+        parts.append(held.select(h_pid=held.pid, h_k=ibis.literal(k, type="int64"), h_t=held[_t(k)],
+                                 h_cb=held[f"cb{k}"].fill_null(_NO_TIME)))  # fmt: skip
+    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+
+
+def _held(xs: ir.Table, holders: ir.Table) -> ir.Table:
+    """``x_pid, x_us, h_k``: exclusion events at which step h_k was held (PostHog marks the attempt counted at
+    that step through whichever attempt holds it then)."""
+    joined = xs.join(holders, [xs.x_pid == holders.h_pid, holders.h_t < xs.x_us, xs.x_us <= holders.h_cb])
+    return joined.select("x_pid", "x_us", "h_k").distinct()
 
 
 def _cleared(att: ir.Table, n: int) -> ir.IntegerValue:

@@ -104,8 +104,24 @@ def prepare_events(events: ir.Table, spec: FunnelSpec) -> ir.Table:
         extra["seq"] = ibis.row_number().over(by_person).cast("int64")
     if spec.order is Order.STRICT or spec.exclusions or shares_events(spec):
         same_time = ibis.window(group_by=[base.pid, base.us])
-        extra["mixed"] = base.sig.min().over(same_time) != base.sig.max().over(same_time)
+        kind = _posthog_signature(base, spec) if spec.exclusions else base.sig
+        extra["mixed"] = kind.min().over(same_time) != kind.max().over(same_time)
     return base.mutate(**extra) if extra else base
+
+
+def _posthog_signature(base: ir.Table, spec: FunnelSpec) -> ir.IntegerValue:
+    """What PostHog compares to tell a mixed group: the steps an event matches, exclusions as the step ranges they
+    cover (two exclusions over the same range are one; ``sig`` would tell them apart)."""
+    n = len(spec.steps)
+    sig: ir.IntegerValue = ibis.literal(0, type="int64")
+    for k in range(1, n + 1):
+        sig = sig + base[step_flag(k)].ifelse(2 ** (k - 1), 0).cast("int64")
+    for i in range(1, n):
+        covering = [j for j, e in enumerate(spec.exclusions, 1) if e.bounds(n)[0] <= i < e.bounds(n)[1]]
+        if covering:
+            hit = ibis.or_(*[base[excl_flag(j)] for j in covering])
+            sig = sig + hit.ifelse(2 ** (n + i - 1), 0).cast("int64")
+    return sig
 
 
 def _has_filters(spec: FunnelSpec) -> bool:
