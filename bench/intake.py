@@ -1,7 +1,7 @@
 """Event intake benchmark (library level, SQLite): batch intake as the demo runs it, and one event per call as the
 REST API stores it — the current code against a baseline git revision, measured in the same run.
 
-    python -m bench.intake [--people 10000] [--single 1000] [--baseline REV]
+    python -m bench.intake [--people 10000] [--single 1000] [--baseline REV] [--prefill PEOPLE]
 
 The workload is demo-like and deterministic: anonymous visitors with page views (some with UTM tags), about a
 third of them identifying through a form with traits (company, domain, title ...; some free-mail), then email
@@ -13,6 +13,10 @@ Each code version runs in its own process (the baseline from ``git archive REV``
 figures are CPU seconds (steadier than wall time on a shared machine) and SQL statements per event, with wall
 time and the load average beside them. Results: bench/results/intake.json with ``cpu_ratio`` = baseline CPU /
 current CPU (above 1: the current code is cheaper).
+
+``--prefill PEOPLE`` measures intake into a large store: a store holding PEOPLE other simulated people's events is
+built once (untimed, by the baseline code, so it has the baseline's schema) and each version runs on a copy of it
+(after migrating it: the current code's migrations run untimed).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -39,23 +44,25 @@ _UTM = [("google", "cpc", "search-q1"), ("linkedin", "paid_social", "li-abm"), (
 _PAGES = ["/", "/pricing", "/blog/a", "/blog/b", "/case-studies", "/careers"]
 
 
-def workload(people: int, seed: int) -> list[dict[str, Any]]:
-    """Payloads of ``people`` simulated people, in (roughly: 5% arrive late) occurrence order."""
+def workload(people: int, seed: int, tag: str = "") -> list[dict[str, Any]]:
+    """Payloads of ``people`` simulated people, in (roughly: 5% arrive late) occurrence order (``tag`` prefixes
+    their cookies and addresses: another crowd)."""
     rnd = random.Random(seed)
     out: list[tuple[datetime, dict[str, Any]]] = []
     for i in range(people):
         start = T0 + timedelta(minutes=rnd.randrange(30 * 24 * 60))
-        domain = "gmail.com" if rnd.random() < 0.2 else f"corp{i // 4}.example"
-        email = f"p{i}@{domain}"
-        out += _visits(rnd, f"v{i}", start, rnd.randint(1, 4))
+        domain = "gmail.com" if rnd.random() < 0.2 else f"{tag}corp{i // 4}.example"
+        email = f"{tag}p{i}@{domain}"
+        out += _visits(rnd, f"{tag}v{i}", start, rnd.randint(1, 4))
         if rnd.random() < 0.35:
             at = start + timedelta(hours=rnd.randint(1, 72))
-            out.append((at, _form(rnd, f"v{i}", email, at, domain)))
+            out.append((at, _form(rnd, f"{tag}v{i}", email, at, domain)))
             out += _emails(rnd, email, at)
             if rnd.random() < 0.06:  # a second device, identified later: merged into the person
                 back = at + timedelta(days=rnd.randint(1, 5))
-                out += _visits(rnd, f"w{i}", back, 2)
-                out.append((back + timedelta(hours=2), _form(rnd, f"w{i}", email, back + timedelta(hours=2), domain)))
+                out += _visits(rnd, f"{tag}w{i}", back, 2)
+                second = _form(rnd, f"{tag}w{i}", email, back + timedelta(hours=2), domain)
+                out.append((back + timedelta(hours=2), second))
     out.sort(key=lambda pair: pair[0])
     payloads = [p for _, p in out]
     for k in range(0, len(payloads) - 1, 20):  # a few late arrivals
@@ -92,8 +99,9 @@ def _emails(rnd: random.Random, email: str, after: datetime) -> list[tuple[datet
     return out
 
 
-def run_part(workdir: Path, people: int, single: int, seed: int) -> dict[str, Any]:
-    """Measure the code importable in this process (called in a subprocess per code version)."""
+def run_part(workdir: Path, people: int, single: int, seed: int, store: Path | None = None) -> dict[str, Any]:
+    """Measure the code importable in this process (called in a subprocess per code version), on a copy of
+    ``store`` when given (a prefilled store), else on an empty one."""
     from sqlalchemy import event
 
     from funnelbridge.domain.clock import FrozenClock
@@ -108,6 +116,8 @@ def run_part(workdir: Path, people: int, single: int, seed: int) -> dict[str, An
     later = [p for i, p in enumerate(payloads) if i % ((people + single) // max(1, single)) == 0][:single]
     skip = {id(p) for p in later}
     batch = [p for p in payloads if id(p) not in skip]
+    if store is not None:
+        shutil.copyfile(store, workdir / "intake.db")
     db = connect(f"sqlite:///{workdir / 'intake.db'}")
     upgrade(db)
     rt = Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(NOW), bus=EventBus())
@@ -127,6 +137,28 @@ def run_part(workdir: Path, people: int, single: int, seed: int) -> dict[str, An
     return figures
 
 
+def prefill(path: Path, people: int, seed: int) -> dict[str, Any]:
+    """Build a store holding ``people`` other people's events (batch intake, untimed in the comparison)."""
+    from funnelbridge.domain.clock import FrozenClock
+    from funnelbridge.domain.events import EventBus
+    from funnelbridge.ingest import ingest_events
+    from funnelbridge.playbook import load_example
+    from funnelbridge.runtime import Runtime
+    from funnelbridge.store import connect
+    from funnelbridge.store.migrate import upgrade
+
+    db = connect(f"sqlite:///{path}")
+    upgrade(db)
+    rt = Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(NOW), bus=EventBus())
+    cpu = time.process_time()
+    accepted = ingest_events(rt, workload(people, seed + 1, tag="f"), batch_size=5000, defer=True).accepted
+    with db.transaction() as conn:
+        conn.exec_driver_sql("DELETE FROM activity_queue")  # the measured batches queue their own contacts
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return {"people": people, "events": accepted, "cpu_seconds": round(time.process_time() - cpu, 1)}
+
+
 def _baseline_src(rev: str, into: Path) -> Path:
     archive = subprocess.run(["git", "archive", rev, "src"], cwd=ROOT, check=True, capture_output=True).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
@@ -134,14 +166,16 @@ def _baseline_src(rev: str, into: Path) -> Path:
     return into / "src"
 
 
-def _in_subprocess(src: Path | None, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _in_subprocess(
+    src: Path | None, workdir: Path, args: argparse.Namespace, extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
     workdir.mkdir()
     out = workdir / "part.json"
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = f"{src}{os.pathsep}{env.get('PYTHONPATH', '')}"
     command = [sys.executable, "-m", "bench.intake", "--part-out", str(out), "--people", str(args.people),
-               "--single", str(args.single), "--seed", str(args.seed)]  # fmt: skip
+               "--single", str(args.single), "--seed", str(args.seed), *extra]  # fmt: skip
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     return json.loads(out.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
@@ -152,18 +186,32 @@ def main() -> int:
     parser.add_argument("--single", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--baseline", default="0b81d48", help="git revision of the code to compare with")
+    parser.add_argument("--prefill", type=int, default=0, help="people already in the store (0: an empty store)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--part-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--make-store", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.make_store:
+        args.part_out.write_text(json.dumps(prefill(args.make_store, args.prefill, args.seed)))
+        return 0
     if args.part_out:
         with tempfile.TemporaryDirectory() as tmp:
-            args.part_out.write_text(json.dumps(run_part(Path(tmp), args.people, args.single, args.seed)))
+            part = run_part(Path(tmp), args.people, args.single, args.seed, args.store)
+            args.part_out.write_text(json.dumps(part))
         return 0
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        base = _in_subprocess(_baseline_src(args.baseline, Path(tmp) / "rev"), Path(tmp) / "b", args)
-        current = _in_subprocess(None, Path(tmp) / "c", args)
+        src, store, filled = _baseline_src(args.baseline, Path(tmp) / "rev"), Path(tmp) / "filled.db", None
+        if args.prefill:
+            filled = _in_subprocess(src, Path(tmp) / "f", args, ("--prefill", str(args.prefill), "--make-store",
+                                                                 str(store)))  # fmt: skip
+        extra = ("--store", str(store)) if args.prefill else ()
+        base = _in_subprocess(src, Path(tmp) / "b", args, extra)
+        current = _in_subprocess(None, Path(tmp) / "c", args, extra)
     result = {
         "people": args.people,
+        "prefill": filled,
         "seed": args.seed,
         "baseline_revision": args.baseline,
         "cpus": os.cpu_count(),
@@ -173,7 +221,7 @@ def main() -> int:
         "current": current,
         "cpu_ratio": {k: round(base[k]["cpu_seconds"] / current[k]["cpu_seconds"], 2) for k in ("batch", "single")},
     }
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
     return 0
 
