@@ -27,6 +27,7 @@ _E = nurture_enrollments.c
 _ACTIVE = select(_E.id).where(_E.contact_id == bindparam("cid"), _E.removed_at.is_(None), _E.completed_at.is_(None))
 _ACTIVE_ON = _ACTIVE.where(_E.track == bindparam("track"))
 _ENROLLMENT = select(_E.contact_id, _E.track, _E.enrolled_at).where(_E.id == bindparam("eid"))
+_ENROL = insert(nurture_enrollments).returning(_E.id)
 
 
 def _active(conn: Connection, contact_id: int, track: str | None) -> list[int]:
@@ -35,12 +36,24 @@ def _active(conn: Connection, contact_id: int, track: str | None) -> list[int]:
     return [int(i) for i in conn.execute(_ACTIVE_ON, {"cid": contact_id, "track": track}).scalars()]
 
 
+def _due(playbook: Playbook, track: str, step: int, enrolled_at: datetime) -> datetime:
+    return as_utc(enrolled_at) + parse_duration(playbook.nurture[track][step].after)
+
+
+def _timer(
+    conn: Connection, writes: Writes | None, enrollment: int, lead: tuple[int, str], step: int, due: datetime
+) -> None:
+    """The step's timer (``lead``: the enrollment's contact and track)."""
+    contact_id, track = lead
+    payload = {"enrollment_id": enrollment, "track": track, "step": step}
+    key = f"nurture:{enrollment}:{step}"
+    schedule_timer(conn, writes, key=key, kind="nurture_step", due_at=due, contact_id=contact_id, payload=payload)
+
+
 def _schedule(conn: Connection, playbook: Playbook, enrollment: int, step: int, writes: Writes | None) -> None:
     row = conn.execute(_ENROLLMENT, {"eid": enrollment}).one()
-    due = as_utc(row.enrolled_at) + parse_duration(playbook.nurture[row.track][step].after)
-    payload = {"enrollment_id": enrollment, "track": row.track, "step": step}
-    key = f"nurture:{enrollment}:{step}"
-    schedule_timer(conn, writes, key=key, kind="nurture_step", due_at=due, contact_id=row.contact_id, payload=payload)
+    due = _due(playbook, row.track, step, row.enrolled_at)
+    _timer(conn, writes, enrollment, (row.contact_id, row.track), step, due)
     conn.execute(update(nurture_enrollments).where(_E.id == enrollment).values(step=step, next_step_at=due))
 
 
@@ -54,12 +67,13 @@ def enroll(
         raise PlaybookError(f"automation: unknown nurture track {track!r} (tracks: {known})")
     if _active(conn, contact_id, track):
         return None
+    # The row as it ends up: on its first step (and that step's time) or, for a track without steps, completed.
+    due = _due(playbook, track, 0, at) if playbook.nurture[track] else None
     values = {"contact_id": contact_id, "track": track, "step": 0, "enrolled_at": at}
-    enrollment = int(conn.execute(insert(nurture_enrollments).values(**values).returning(_E.id)).scalar_one())
-    if playbook.nurture[track]:
-        _schedule(conn, playbook, enrollment, 0, writes)
-    else:
-        conn.execute(update(nurture_enrollments).where(_E.id == enrollment).values(completed_at=at))
+    values.update({"next_step_at": due} if due is not None else {"completed_at": at})
+    enrollment = int(conn.execute(_ENROL, values).scalar_one())
+    if due is not None:
+        _timer(conn, writes, enrollment, (contact_id, track), 0, due)
     return enrollment
 
 
