@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, case, func, literal_column, tuple_, update
@@ -66,6 +67,7 @@ def activity_changes(acts: Sequence[tuple[int, ContactActivity]], bounds: Bounds
     return out
 
 
+_FIRST = itemgetter(0)
 _EMPTY: ColumnElement[Any] = literal_column("''")  # constants in the text, so every ``?`` is one of _PARAMS
 
 
@@ -123,13 +125,14 @@ def _touch_values(touch: Touch | None) -> tuple[str | None, str | None, str | No
 
 
 def write_activity_sqlite(conn: Connection, changes: Sequence[Change], now: datetime) -> None:
-    """Run the one-statement update over ``changes`` (SQLite only)."""
+    """Run the one-statement update over ``changes`` (SQLite only), in contact id order: the rows are visited
+    along the table instead of at random (a chunk at a million contacts changes tens of thousands spread over it)."""
     if not changes:
         return
     stamp, stamp_now = sqlite_time, sqlite_time(now)
     params = [
         (cid, None if at is None else stamp(at), None if ident is None else stamp(ident), *_touch_values(head),
          *_touch_values(tail), stamp_now)
-        for cid, at, ident, head, tail in changes
+        for cid, at, ident, head, tail in sorted(changes, key=_FIRST)
     ]  # fmt: skip
     conn.exec_driver_sql(_statement(), params)

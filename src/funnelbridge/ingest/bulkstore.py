@@ -63,11 +63,15 @@ def insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
-def stored_attribution(conn: Connection, ids: list[int]) -> Any:
-    """The attribution columns of contacts ``ids``; on SQLite as raw rows (times as stored text)."""
+def stored_attribution(conn: Connection, ids: list[int]) -> list[Sequence[Any]]:
+    """The attribution columns of contacts ``ids``; on SQLite as the driver's tuples (times as stored text)."""
     if conn.dialect.name == "sqlite":
-        return conn.exec_driver_sql(_attribution_sql(conn.dialect), (json.dumps(ids),))
-    return conn.execute(_ATTRIBUTION.where(_c.id.in_(ids)))
+        result = conn.exec_driver_sql(_attribution_sql(conn.dialect), (json.dumps(ids),))
+        try:
+            return list(result.cursor.fetchall())  # type: ignore[union-attr]
+        finally:
+            result.close()
+    return list(conn.execute(_ATTRIBUTION.where(_c.id.in_(ids))))
 
 
 @cache
