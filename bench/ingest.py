@@ -29,6 +29,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,14 +75,28 @@ def write_events(path: Path, n: int, contacts: int, seed: int) -> None:
                           f"anon{person}" if anonymous else "", at.isoformat(), rnd.choice(_PATHS), *utm])  # fmt: skip
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # children waited for: the import's parsing process
+    return usage.ru_utime + usage.ru_stime
+
+
 def _measure(fn: Any, *args: Any) -> tuple[Any, dict[str, float]]:
-    wall, cpu = time.perf_counter(), time.process_time()
+    """Wall and CPU seconds of ``fn(*args)``; CPU counts this process and the child processes it waited for
+    (the events import's parsing process), also given apart."""
+    wall, cpu, kids = time.perf_counter(), time.process_time(), _children_cpu()
     result = fn(*args)
-    return result, {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
+    own, children = time.process_time() - cpu, _children_cpu() - kids
+    figures = {"seconds": time.perf_counter() - wall, "cpu_seconds": own + children}
+    if children:
+        figures |= {"cpu_seconds_writer": own, "cpu_seconds_parser": children}
+    return result, figures
 
 
 def _rates(figures: dict[str, float], rows: int) -> dict[str, float]:
-    return {**figures, "rows_per_s": rows / figures["seconds"], "rows_per_cpu_s": rows / figures["cpu_seconds"]}
+    rates = {**figures, "rows_per_s": rows / figures["seconds"], "rows_per_cpu_s": rows / figures["cpu_seconds"]}
+    if "cpu_seconds_writer" in figures:  # the writing process alone: what bounds the wall rate on two free CPUs
+        rates["rows_per_writer_cpu_s"] = rows / figures["cpu_seconds_writer"]
+    return rates
 
 
 def _peak_rss_mib() -> float:
@@ -106,17 +121,18 @@ def _isolated(part: str, workdir: Path, *extra: str) -> Any:
     return _finish(_start(part, workdir, *extra))
 
 
-def _parts(workdir: Path, drain: int, parallel: bool) -> tuple[Any, Any, Any, Any]:
+def _parts(workdir: Path, drain: int, parallel: bool, single: bool) -> tuple[Any, Any, Any, Any]:
     """The four parts, one after the other or (``parallel``) all at once — on a busy shared box the full size
     only fits in the time that way; wall rates then compete with each other, CPU rates still compare."""
-    names = [("pandas", ()), ("floor", ()), ("floor_bulk", ()), ("funnelbridge", ("--drain", str(drain)))]
+    names = [("pandas", ()), ("floor", ()), ("floor_bulk", ()),
+             ("funnelbridge", ("--drain", str(drain), *(["--single-process"] if single else [])))]  # fmt: skip
     if not parallel:
-        return tuple(_isolated(name, workdir, *extra) for name, extra in names)  # type: ignore[return-value]
+        return tuple(_isolated(name, workdir, *extra) for name, extra in names)
     started = [_start(name, workdir, *extra) for name, extra in names]
-    return tuple(_finish(s) for s in started)  # type: ignore[return-value]
+    return tuple(_finish(s) for s in started)
 
 
-def _part(name: str, workdir: Path, drain: int) -> Any:
+def _part(name: str, workdir: Path, drain: int, single: bool) -> Any:
     contacts, events = workdir / "contacts.csv", workdir / "events.csv"
     if name == "pandas":
         return pandas_baseline(contacts, events, workdir)
@@ -124,7 +140,7 @@ def _part(name: str, workdir: Path, drain: int) -> Any:
         return measured_floor(events, workdir)
     if name == "floor_bulk":
         return bulk_floor(contacts, events, workdir)
-    return funnelbridge_import(contacts, events, workdir, drain)
+    return funnelbridge_import(contacts, events, workdir, drain, single)
 
 
 def pandas_baseline(contacts: Path, events: Path, workdir: Path) -> dict[str, Any]:
@@ -258,7 +274,24 @@ def bulk_floor(contacts: Path, events: Path, workdir: Path) -> dict[str, Any]:
     return {"parse_and_tuples": parse, "insert": insert, "index_rebuild": rebuilt, "peak_rss_mib": _peak_rss_mib()}
 
 
-def funnelbridge_import(contacts: Path, events: Path, workdir: Path, drain: int) -> dict[str, Any]:
+def single_process_events(workdir: Path, events: Path, rt_of: Any) -> dict[str, Any]:
+    """The same events import with ``workers=1`` (parsing in the writing process) into a copy of the store as it
+    was after the contacts import, for a same-run comparison with the two-process import."""
+    rt = rt_of(workdir / "funnelbridge_single.db")
+    try:
+        summary, figures = _measure(lambda p: _import(rt, "events", p, workers=1), events)
+    finally:
+        rt.db.dispose()
+    return {**figures, "inserted": summary.inserted, "rejected": summary.rejected}
+
+
+def _import(rt: Any, kind: str, path: Path, workers: int | None = None) -> Any:
+    from funnelbridge.ingest import import_file
+
+    return import_file(rt, kind, path, defer=True, workers=workers)
+
+
+def funnelbridge_import(contacts: Path, events: Path, workdir: Path, drain: int, single: bool) -> dict[str, Any]:
     from funnelbridge.activity import drain as drain_queue
     from funnelbridge.domain.clock import FrozenClock
     from funnelbridge.ingest import import_file
@@ -268,14 +301,23 @@ def funnelbridge_import(contacts: Path, events: Path, workdir: Path, drain: int)
     from funnelbridge.store import connect
     from funnelbridge.store.migrate import upgrade
 
+    def rt_of(path: Path) -> Runtime:
+        return Runtime(db=connect(f"sqlite:///{path}"), playbook=load_example("b2b"),
+                       clock=FrozenClock(T0 + timedelta(days=400)))  # fmt: skip
+
     db = connect(f"sqlite:///{workdir / 'funnelbridge.db'}")
     upgrade(db)
     rt = Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(T0 + timedelta(days=400)))
     out: dict[str, Any] = {}
     for kind, path in (("contacts", contacts), ("events", events)):
+        if kind == "events" and single:
+            db.dispose()  # the last connection closed: the WAL checkpointed into the file copied
+            shutil.copy(workdir / "funnelbridge.db", workdir / "funnelbridge_single.db")
         summary, figures = _measure(lambda k, p: import_file(rt, k, p, defer=True), kind, path)
         out[kind] = {**figures, "inserted": summary.inserted, "rejected": summary.rejected,
                      "peak_rss_mib_after": _peak_rss_mib()}  # fmt: skip
+    if single:
+        out["events_single_process"] = single_process_events(workdir, events, rt_of)
     again, figures = _measure(lambda p: import_file(rt, "events", p, defer=True), events)
     out["events_rerun"] = {**figures, "inserted": again.inserted, "duplicates": again.duplicates}
     waiting = queued(rt)
@@ -294,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="the issue's size: 1,000,000 contacts, 10,000,000 events")
     parser.add_argument("--drain", type=int, default=5_000, help="queued contacts to score for the drain rate")
     parser.add_argument("--parallel", action="store_true", help="run the four parts at once (see _parts)")
+    parser.add_argument(
+        "--single-process",
+        action="store_true",
+        help="also import the events with workers=1 (parsing in the writer) into a copy of the store",
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ingest.json")
@@ -301,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.part:
-        args.part_out.write_text(json.dumps(_part(args.part, args.workdir, args.drain)), encoding="utf-8")
+        part = _part(args.part, args.workdir, args.drain, args.single_process)
+        args.part_out.write_text(json.dumps(part), encoding="utf-8")
         return 0
     args.contacts = args.contacts or (1_000_000 if args.full else 20_000)
     args.events = args.events or (10_000_000 if args.full else 200_000)
@@ -314,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     for stale in workdir.glob("*.db*"):  # the stores of an earlier run in the same workdir
         stale.unlink()
     load_before = os.getloadavg()
-    baseline, floor, bulk, ours = _parts(workdir, args.drain, args.parallel)
+    baseline, floor, bulk, ours = _parts(workdir, args.drain, args.parallel, args.single_process)
     floor = _rates(floor, args.events)
     bulk_sqlite = {k: bulk["insert"][k] + bulk["index_rebuild"][k] for k in ("seconds", "cpu_seconds")}
     bulk["sqlite_only"] = _rates(bulk_sqlite, args.events)
@@ -333,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
         ours[kind]["ratio_to_pandas"] = ours[kind]["rows_per_s"] / base["rows_per_s"]
         ours[kind]["cpu_ratio_to_pandas"] = ours[kind]["rows_per_cpu_s"] / base["rows_per_cpu_s"]
     ours["events_rerun"] = _rates(ours["events_rerun"], args.events)
+    if "events_single_process" in ours:
+        ours["events_single_process"] = _rates(ours["events_single_process"], args.events)
+        one = ours["events_single_process"]
+        ours["events"]["ratio_to_single_process"] = ours["events"]["rows_per_s"] / one["rows_per_s"]
+        ours["events"]["cpu_ratio_to_single_process"] = ours["events"]["rows_per_cpu_s"] / one["rows_per_cpu_s"]
     ours["events"]["ratio_to_indexed_floor"] = ours["events"]["rows_per_s"] / floor["rows_per_s"]
     ours["events"]["cpu_ratio_to_indexed_floor"] = ours["events"]["rows_per_cpu_s"] / floor["rows_per_cpu_s"]
     ours["events"]["target_events_per_s"] = 100_000
