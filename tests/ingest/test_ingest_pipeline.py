@@ -4,6 +4,7 @@ single-process import stores — rows, dead letters, summary — and its parsing
 from __future__ import annotations
 
 import csv
+import os
 import pickle
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,6 +173,9 @@ def test_a_file_the_parsing_process_cannot_read_is_an_input_error(tmp_path: Path
         list(parsed_chunks(source))
 
 
-def test_workers_decide_or_the_size_does() -> None:
+def test_workers_decide_or_the_size_and_a_spare_cpu_do() -> None:
     assert use_pipeline(2, 10) and not use_pipeline(1, 10**9)
-    assert not use_pipeline(None, PIPELINE_MIN_ROWS - 1) and not use_pipeline(None, None)
+    assert not use_pipeline(None, PIPELINE_MIN_ROWS - 1, load=0.0) and not use_pipeline(None, None, load=0.0)
+    cpus = os.cpu_count() or 1
+    assert use_pipeline(None, PIPELINE_MIN_ROWS, load=cpus - 1.0) == (cpus > 1)
+    assert not use_pipeline(None, PIPELINE_MIN_ROWS, load=cpus - 0.5)

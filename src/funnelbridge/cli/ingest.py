@@ -68,7 +68,7 @@ def import_command(
         typer.Option(
             min=1,
             help="Events: 2 reads and checks the file in a second process while this one writes, 1 does both here "
-            "(default: 2 for 100,000 rows or more on a machine with several CPUs).",
+            "(default: 2 for 100,000 rows or more when a CPU is spare by the load average).",
         ),
     ] = None,
 ) -> None:

@@ -35,7 +35,7 @@ __all__ = ["PIPELINE_MIN_ROWS", "ParsedChunk", "Source", "local_chunks", "parsed
 
 PIPELINE_MIN_ROWS = 100_000
 """An events file of at least this many rows (estimated) is parsed in a second process when ``workers`` is None
-and the machine has more than one CPU: below it, starting the process costs more than it saves."""
+and a CPU is spare (:func:`use_pipeline`): below it, starting the process costs more than it saves."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +60,21 @@ class Source:
     chunk_size: int
 
 
-def use_pipeline(workers: int | None, size_hint: int | None) -> bool:
+def use_pipeline(workers: int | None, size_hint: int | None, load: float | None = None) -> bool:
     """Whether to parse in a second process: ``workers`` 2 or more says yes, 1 says no; None decides by the
-    file's size (:data:`PIPELINE_MIN_ROWS`) and the CPUs there are."""
+    file's size (:data:`PIPELINE_MIN_ROWS`) and whether a CPU is spare — the CPUs there are less the 1-minute
+    load average (``load``, read from the system when None). On a busy machine the second process only competes
+    with the writer for the same CPUs and adds its own work (pickling, a second interpreter)."""
     if workers is not None:
         return workers > 1
-    return (size_hint or 0) >= PIPELINE_MIN_ROWS and (os.cpu_count() or 1) > 1
+    if (size_hint or 0) < PIPELINE_MIN_ROWS:
+        return False
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # no load average on this platform
+            load = 0.0
+    return (os.cpu_count() or 1) - load >= 1
 
 
 def local_chunks(source: Source, table: Table) -> Generator[ParsedChunk, None, None]:
