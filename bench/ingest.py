@@ -292,9 +292,12 @@ def _import(rt: Any, kind: str, path: Path, workers: int | None = None) -> Any:
 
 
 def funnelbridge_import(contacts: Path, events: Path, workdir: Path, drain: int, single: bool) -> dict[str, Any]:
+    """funnelbridge's part: contacts, then events parsed in a second process (``workers=2``, whatever the load: the
+    import's own default decides by the load average), their re-run, the single-process import (``single``) and
+    the drain."""
+    workers = 2
     from funnelbridge.activity import drain as drain_queue
     from funnelbridge.domain.clock import FrozenClock
-    from funnelbridge.ingest import import_file
     from funnelbridge.ingest.followup import queued
     from funnelbridge.playbook import load_example
     from funnelbridge.runtime import Runtime
@@ -313,12 +316,12 @@ def funnelbridge_import(contacts: Path, events: Path, workdir: Path, drain: int,
         if kind == "events" and single:
             db.dispose()  # the last connection closed: the WAL checkpointed into the file copied
             shutil.copy(workdir / "funnelbridge.db", workdir / "funnelbridge_single.db")
-        summary, figures = _measure(lambda k, p: import_file(rt, k, p, defer=True), kind, path)
+        summary, figures = _measure(lambda k, p: _import(rt, k, p, workers), kind, path)
         out[kind] = {**figures, "inserted": summary.inserted, "rejected": summary.rejected,
                      "peak_rss_mib_after": _peak_rss_mib()}  # fmt: skip
     if single:
         out["events_single_process"] = single_process_events(workdir, events, rt_of)
-    again, figures = _measure(lambda p: import_file(rt, "events", p, defer=True), events)
+    again, figures = _measure(lambda p: _import(rt, "events", p, workers), events)
     out["events_rerun"] = {**figures, "inserted": again.inserted, "duplicates": again.duplicates}
     waiting = queued(rt)
     result, figures = _measure(lambda n: drain_queue(rt, batch=500, max_batches=max(1, n // 500)), drain)
