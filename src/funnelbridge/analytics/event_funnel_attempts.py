@@ -278,8 +278,8 @@ def ordered_steps(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> tupl
     for k in range(2, n + 1):
         lookup = _next_by_join if _shared_before(spec, cur, k) else _next_by_window
         found = lookup(cur, ev, spec, k)
-        if holders is not None:
-            found = cut_by_holders(found, holders)
+        if holders is not None:  # the lookup is read twice by the cut: materialised first
+            found = cut_by_holders(keep(found), holders)
         elif reentries is not None:
             found = _cut(found, cur, reentries)
         found = keep(found.mutate(_ok=_advanced(found, spec)))
