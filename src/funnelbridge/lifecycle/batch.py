@@ -29,7 +29,7 @@ from funnelbridge.runtime import Runtime
 from funnelbridge.store.pipeline import PipelineState, insert_states, move_states
 from funnelbridge.store.transitions import insert_transitions
 
-__all__ = ["advance_many", "write_moves"]
+__all__ = ["BatchingHandler", "advance_many", "handlers_batched", "write_moves"]
 
 
 def advance_many(
@@ -84,7 +84,10 @@ class BatchingHandler(Protocol):
 
 
 @contextmanager
-def _batched(rt: Runtime, conn: Connection, facts: Mapping[int, LeadFacts] | None) -> Iterator[None]:
+def handlers_batched(rt: Runtime, conn: Connection, facts: Mapping[int, LeadFacts] | None = None) -> Iterator[None]:
+    """Within the block, the bus's handlers that take batches (automation) handle what is published as one batch:
+    its outbox rows and timers stored when the block ends, users read once (``facts``: the leads' facts now, when
+    the caller has them)."""
     with ExitStack() as stack:
         for handler in rt.bus.handlers:
             if isinstance(handler, BatchingHandler):
@@ -110,7 +113,7 @@ def write_moves(
     insert_states(conn, entering)
     move_states(conn, [(p.state, t.to_stage, t.at, t.journey) for p, t in zip(planned, built, strict=True) if p.state])
     stored = insert_transitions(conn, built)
-    with _batched(rt, conn, facts):
+    with handlers_batched(rt, conn, facts):
         for p, t in zip(planned, stored, strict=True):
             publish_move(rt, conn, p.state, t, p.move)
     return stored

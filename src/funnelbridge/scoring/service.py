@@ -81,7 +81,8 @@ def _snapshot(row: Mapping[str, object] | None) -> ScoreSnapshot | None:
 def store_scored(
     rt: Runtime, conn: Connection, scored: Sequence[ScoredLead], *, results: bool = True
 ) -> list[ScoreResult]:
-    """Store rescored leads' rows (and states) in one executemany, then publish their threshold crossings in order.
+    """Store rescored leads' rows (and states) in one executemany, then publish their threshold crossings in order,
+    as one batch to handlers that take batches (automation: see :func:`~funnelbridge.lifecycle.batch.handlers_batched`).
     Returns their :class:`ScoreResult` (an empty list with ``results=False``: the activity flow does not need
     them)."""
     now = rt.clock.now()
@@ -92,16 +93,19 @@ def store_scored(
             row["state"] = s.state if r.group == "main" else None
             rows.append(row)
     upsert_scores(conn, rows)
+    from funnelbridge.lifecycle.batch import handlers_batched
+
     out = []
-    for s in scored:
-        main = s.results[0]
-        new = ScoreSnapshot(main.engagement, main.total, main.temperature)
-        events = crossings(rt.playbook, s.contact_id, now, _snapshot(s.old_main), new)
-        for event in events:
-            rt.bus.publish(conn, event)
-        if results:
-            groups = {r.group: r for r in s.results[1:]}
-            out.append(ScoreResult(s.contact_id, main.as_of, main, groups, tuple(events)))
+    with handlers_batched(rt, conn):  # the crossings' automation as one batch (outbox rows stored together)
+        for s in scored:
+            main = s.results[0]
+            new = ScoreSnapshot(main.engagement, main.total, main.temperature)
+            events = crossings(rt.playbook, s.contact_id, now, _snapshot(s.old_main), new)
+            for event in events:
+                rt.bus.publish(conn, event)
+            if results:
+                groups = {r.group: r for r in s.results[1:]}
+                out.append(ScoreResult(s.contact_id, main.as_of, main, groups, tuple(events)))
     return out
 
 
