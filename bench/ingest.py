@@ -4,20 +4,22 @@ the same run. Writes ``bench/results/ingest.json``.
     python bench/ingest.py                      # 20,000 contacts, 200,000 events (a few minutes on a loaded box)
     python bench/ingest.py --full               # 1,000,000 contacts, 10,000,000 events (the issue's target size)
     python bench/ingest.py --contacts N --events M --workdir DIR --drain N
+    python bench/ingest.py --single-process     # also the events import with workers=1, into a copy of the store
 
 The baseline is pandas ``read_csv`` + ``DataFrame.to_sql`` (chunks of 10,000, plain INSERTs) into an empty SQLite
 table of its own making: no constraints, indexes, validation or identity resolution. funnelbridge's figure is
-``import_file(..., defer=True)`` into a migrated store with every index and unique constraint in place: rows are
-validated, identities resolved, attribution kept and the touched contacts queued for scoring in the same
-transaction. Scoring them (``score_queued``: scores, stages, automation) is measured separately, on the first
-``--drain`` queued contacts, and reported as its own rate. A second reference, the *indexed floor*, stores the
-events file into funnelbridge's own indexed events table with raw ``sqlite3`` ``executemany`` and no validation,
-identity or attribution — what the indexes alone cost.
+``import_file(..., defer=True, workers=2)`` (events parsed in a second process) into a migrated store with every
+index and unique constraint in place: rows are validated, identities resolved, attribution kept and the touched
+contacts queued for scoring in the same transaction. Scoring them (``score_queued``: scores, stages, automation) is
+measured separately, on the first ``--drain`` queued contacts, and reported as its own rate. A second reference, the
+*indexed floor*, stores the events file into funnelbridge's own indexed events table with raw ``sqlite3``
+``executemany`` and no validation, identity or attribution — what the indexes alone cost.
 
-Every figure has wall seconds and CPU seconds (``time.process_time``) and the load average is recorded: the
-machine is shared, so wall rates move with the load while CPU rates and the same-run ratios are comparable. The
-baseline, the floor and funnelbridge's import each run in a fresh process of their own (``spawn``), so each peak
-RSS (``ru_maxrss``) is that part's own.
+Every figure has wall seconds and CPU seconds (``time.process_time`` plus the CPU of child processes waited for: the
+events import's parsing process, also given apart as ``cpu_seconds_writer`` / ``cpu_seconds_parser``) and the load
+average is recorded: the machine is shared, so wall rates move with the load while CPU rates and the same-run ratios
+are comparable. The baseline, the floor and funnelbridge's import each run in a fresh process of their own
+(``spawn``), so each peak RSS (``ru_maxrss``) is that part's own.
 """
 
 from __future__ import annotations
