@@ -367,11 +367,6 @@ def test_spark_runs_the_same_expressions(spark_backend: Any) -> None:
 
 
 @pytest.mark.spark
-@pytest.mark.xfail(
-    reason="open: on Spark the staged exclusion funnel ran out of the 2 GB driver heap (Java heap space while "
-    "printing the plan tree, whose lineage grows with the stages); see docs/event-funnels.md, Engines",
-    run=False,
-)
 def test_spark_exclusions_hit_the_newer_attempt(spark_backend: Any) -> None:
     # one funnel only: exclusion funnels are materialised stage by stage, seconds per stage on Spark
     spec = FunnelSpec((A, B, C), window=timedelta(seconds=3), order=Order.STRICT, exclusions=(Exclusion(X, 1, 3),))

@@ -17,6 +17,7 @@ attempt's excluded range disqualifies the attempt, and the person when no clean 
 from __future__ import annotations
 
 import math
+import uuid
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -171,19 +172,37 @@ ONE_STATEMENT = frozenset({"duckdb"})
 
 
 class _Stages:
-    """Materialises each stage once on the engine (``Table.cache``) and releases them all afterwards."""
+    """Materialises each stage once on the engine (``Table.cache``) and releases them all afterwards.
+
+    On Spark a cached stage keeps its whole lineage, so the plan of stage k carries every stage before it (the
+    driver ran out of heap printing it); there a stage is a local checkpoint instead, which cuts the lineage.
+    """
 
     def __init__(self) -> None:
         self.cached: list[Any] = []
+        self.views: list[tuple[Any, str, Any]] = []
 
     def __call__(self, table: ir.Table) -> ir.Table:
+        backend = table._find_backend()
+        if backend.name == "pyspark":
+            return self._checkpoint(backend, table)
         cached = table.cache()
         self.cached.append(cached)
         return cached
 
+    def _checkpoint(self, backend: Any, table: ir.Table) -> ir.Table:
+        name = f"fb_stage_{uuid.uuid4().hex[:12]}"
+        frame = backend._session.sql(backend.compile(table)).localCheckpoint(eager=True)
+        frame.createOrReplaceTempView(name)
+        self.views.append((backend, name, frame))
+        return backend.table(name)
+
     def release(self) -> None:
         for cached in reversed(self.cached):
             cached.release()
+        for backend, name, frame in reversed(self.views):
+            backend._session.catalog.dropTempView(name)
+            frame.unpersist()
 
 
 def _backend_name(table: ir.Table) -> str:

@@ -41,6 +41,7 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "session time zone drift": "the session is created with spark.sql.session.timeZone=UTC; funnels use ts_us",
         "persistent tables without a warehouse": "events go through a temporary Parquet file into a temp view",
         "pandas >= 3 conversions (PySpark warns)": "frames are never converted by PySpark; Parquet is the bridge",
+        "cached stages keep their lineage (plans grow with the stages)": "stages are local checkpoints",
     },
 }
 
