@@ -404,3 +404,11 @@ def test_spark_exclusions_hit_the_newer_attempt(spark_backend: Any) -> None:
     spec = FunnelSpec((A, B, C), window=timedelta(seconds=3), order=Order.STRICT, exclusions=(Exclusion(X, 1, 3),))
     rows: list[Row] = [*OLDER_REPLACED, *[("q", event, when) for _p, event, when, *_ in OLDER_FIRST]]
     assert counts(run(spark_backend, rows, spec)) == [1, 1, 0]
+
+
+@pytest.mark.spark
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known strict difference, docs/event-funnels.md")
+def test_spark_strict_retake_after_a_clearing(spark_backend: Any) -> None:
+    # one funnel (seconds per stage on Spark); the retake cases above, without shared event names
+    got = run_funnel(load_frame(spark_backend, frame(RETAKE_DISTINCT)), FunnelSpec((B, C, A, D), order=Order.STRICT))
+    assert counts(got.to_json_dict()) == [1, 1, 1, 1]
