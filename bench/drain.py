@@ -2,7 +2,7 @@
 (read leads/scores/states/events, score, store score rows and states, threshold crossings) apart from the
 lifecycle side — the current code against a baseline git revision, measured in the same run.
 
-    python -m bench.drain [--people 10000] [--days 30] [--baseline REV]
+    python -m bench.drain [--people 10000] [--days 30] [--baseline REV] [--current REV]
 
 The workload is :func:`bench.intake.workload` (demo-like visitors, forms with traits, email events; deterministic)
 fed day by day: each simulated day's events go through ``ingest_events(..., defer=True)`` (not timed), then the
@@ -13,7 +13,8 @@ their stored state with their new events.
 Timed per drain, in CPU seconds of the process (``time.process_time``): the whole drain, and inside it the
 scoring side — ``incremental_store.score_leads`` + ``service.store_scored`` (wrapped in timers) and the queue
 claim — and the lifecycle side (``lifecycle.batch.advance_many``, not this benchmark's subject). Each code version
-runs in its own process (the baseline from ``git archive REV``, first on ``PYTHONPATH``). Results:
+runs in its own process (the baseline from ``git archive REV``, first on ``PYTHONPATH``; ``--current REV`` measures
+a committed revision the same way instead of the working tree, which others may be editing). Results:
 bench/results/drain.json with ``cpu_ratio`` = baseline CPU / current CPU (above 1: the current code is cheaper),
 the load average before and after, and ``same_results``: both versions end with the same scores (numbers, bands,
 explanations) and pipeline states.
@@ -155,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--baseline", default="0b81d48", help="git revision of the code to compare with")
+    parser.add_argument("--baseline", default="3704a26", help="git revision of the code to compare with")
+    parser.add_argument("--current", help="git revision to measure instead of the working tree")
     parser.add_argument("--part-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.part_out:
@@ -165,12 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         base = _in_subprocess(_baseline_src(args.baseline, Path(tmp) / "rev"), Path(tmp) / "b", args)
-        current = _in_subprocess(None, Path(tmp) / "c", args)
+        src = _baseline_src(args.current, Path(tmp) / "cur") if args.current else None
+        current = _in_subprocess(src, Path(tmp) / "c", args)
     result = {
         "people": args.people,
         "days": args.days,
         "seed": args.seed,
         "baseline_revision": args.baseline,
+        "current_revision": args.current or "working tree",
         "cpus": os.cpu_count(),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),

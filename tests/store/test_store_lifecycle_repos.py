@@ -10,7 +10,14 @@ from sqlalchemy import insert
 from funnelbridge.errors import ConflictError
 from funnelbridge.lifecycle.model import Transition
 from funnelbridge.store import Database
-from funnelbridge.store.pipeline import PipelineState, get_state, insert_state, stall_candidates, update_state
+from funnelbridge.store.pipeline import (
+    PipelineState,
+    get_state,
+    insert_state,
+    stall_candidates,
+    states_of,
+    update_state,
+)
 from funnelbridge.store.tables import contacts, events
 from funnelbridge.store.transitions import by_key, insert_transition, last_transition, trail
 
@@ -77,3 +84,20 @@ def test_stall_candidates_take_the_latest_sign_of_life(db: Database) -> None:
     with db.read() as conn:
         found = {c.contact_id: c.quiet_since for c in stall_candidates(conn, "main", ["mql"])}
     assert found == {quiet: T0, busy: T0 + timedelta(days=3)}
+
+
+def test_states_of_reads_many_as_get_state_reads_one(db: Database) -> None:
+    """The batch read (on SQLite without SQLAlchemy's per-row processing) == one get_state per (contact, pipeline)."""
+    ids = [_contact(db) for _ in range(5)]
+    with db.transaction() as conn:
+        for i, cid in enumerate(ids[:4]):
+            seen = None if i % 2 else T0 + timedelta(minutes=i, microseconds=7)
+            insert_state(conn, PipelineState(cid, "main", "lead", T0 + timedelta(seconds=i), 1 + i, None, seen))
+            if i == 1:
+                insert_state(conn, PipelineState(cid, "partner", "new", T0, 1))
+    with db.read() as conn:
+        many = states_of(conn, [*ids, 10**9], chunk=2)
+        one = {(c, p): get_state(conn, c, p) for c in ids for p in ("main", "partner")}
+    assert many == {key: state for key, state in one.items() if state is not None}
+    assert len(many) == 5
+    assert all(s.entered_at.tzinfo is UTC for s in many.values())

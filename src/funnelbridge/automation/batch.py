@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
+from funnelbridge.store import raw_rows
 from funnelbridge.store.outbox import insert_ignore
 from funnelbridge.store.tables import contacts, outbox, timers
 from funnelbridge.store.timers import cancel_by_prefix, cancel_many, cancel_params, insert_timer
@@ -112,8 +113,9 @@ class Lookups:
     def owner_id(self, conn: Connection, contact_id: int) -> int | None:
         """The lead's owner (``contacts.owner_id``; in a batch only routing changes it, through :meth:`assigned`)."""
         if contact_id not in self.owners:
-            found = conn.execute(_OWNER, {"cid": contact_id}).scalar()
-            self.owners[contact_id] = None if found is None else int(found)
+            found = raw_rows.rows(conn, _OWNER, {"cid": contact_id})  # a plain read: per lead on the hot path
+            owner = found[0][0] if found else None
+            self.owners[contact_id] = None if owner is None else int(owner)
         return self.owners[contact_id]
 
     def user(self, conn: Connection, user_id: int) -> UserRow | None:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, select
 from funnelbridge.automation.actions import Action
 from funnelbridge.automation.batch import Lookups
 from funnelbridge.automation.triggers import Occurrence
+from funnelbridge.store import raw_rows
 from funnelbridge.store.tables import accounts, contacts, deals, pipeline_states, scores
 from funnelbridge.store.users import UserRow
 
@@ -55,14 +56,18 @@ _STAGES = select(pipeline_states.c.pipeline, pipeline_states.c.stage).where(
 _DEAL_OWNER = select(deals.c.owner_id).where(deals.c.id == bindparam("did"))
 
 
+_LEAD_KEYS = tuple(c.key for c in _LEAD.selected_columns)
+
+
 def lead_snapshot(conn: Connection, contact_id: int) -> dict[str, Any]:
-    """Who the lead is, where they stand and why they scored as they did."""
-    row = conn.execute(_LEAD, {"cid": contact_id}).first()
-    if row is None:
+    """Who the lead is, where they stand and why they scored as they did (read without SQLAlchemy's per-row
+    processing on SQLite: :func:`~funnelbridge.store.raw_rows.rows`)."""
+    found = raw_rows.rows(conn, _LEAD, {"cid": contact_id})
+    if not found:
         return {"id": contact_id}
-    m = row._mapping
+    m = dict(zip(_LEAD_KEYS, found[0], strict=True))
     name = " ".join(p for p in (m["first_name"], m["last_name"]) if p) or m["email"] or f"contact {contact_id}"
-    stages = conn.execute(_STAGES, {"cid": contact_id})
+    stages = raw_rows.rows(conn, _STAGES, {"cid": contact_id})
     lead: dict[str, Any] = {
         "id": contact_id,
         "name": name,
@@ -83,7 +88,8 @@ def _owner(conn: Connection, lookups: Lookups, contact_id: int | None, deal_id: 
     """The deal's owner for deal triggers (when it has one), else the lead's owner."""
     owner_id = None
     if deal_id is not None:
-        owner_id = conn.execute(_DEAL_OWNER, {"did": deal_id}).scalar()
+        found = raw_rows.rows(conn, _DEAL_OWNER, {"did": deal_id})
+        owner_id = found[0][0] if found else None
     if owner_id is None and contact_id is not None:
         owner_id = lookups.owner_id(conn, contact_id)
     return None if owner_id is None else lookups.user(conn, int(owner_id))

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from funnelbridge.automation.batch import Lookups
 from funnelbridge.automation.conditions import ConditionChecker
 from funnelbridge.playbook.schema import Playbook, RoutingRule
+from funnelbridge.store import raw_rows
 from funnelbridge.store.tables import accounts, assignments, contacts, pipeline_states, users
 from funnelbridge.store.users import UserRow
 
@@ -99,7 +100,8 @@ def _available(owner_id: object, conn: Connection, lookups: Lookups) -> UserRow 
 
 
 def _account_owner(conn: Connection, contact_id: int, lookups: Lookups) -> UserRow | None:
-    return _available(conn.execute(_ACCOUNT_OWNER, {"cid": contact_id}).scalar(), conn, lookups)
+    found = raw_rows.rows(conn, _ACCOUNT_OWNER, {"cid": contact_id})
+    return _available(found[0][0] if found else None, conn, lookups)
 
 
 def choose_owner(

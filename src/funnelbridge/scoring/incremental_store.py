@@ -41,6 +41,7 @@ from funnelbridge.rules.facts import BANT_KEYS, EventFact, LeadFacts, score_fact
 from funnelbridge.scoring.incremental import IncrementalScorer, LeadState, scorer_for
 from funnelbridge.scoring.results import GroupScore
 from funnelbridge.scoring.state_json import dump_state, load_state
+from funnelbridge.store import raw_rows
 from funnelbridge.store.tables import accounts, contacts, events, scores
 
 __all__ = ["ScoredLead", "dump_state", "load_state", "score_leads"]
@@ -98,21 +99,32 @@ _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 
 @cache
-def _queries(read: frozenset[str]) -> dict[str, Select[Any]]:
-    """The look-ups by a list of ids, built once (an expanding parameter: only the ids change between calls)."""
+def _queries(read: frozenset[str], json_ids: bool = False) -> dict[str, Select[Any]]:
+    """The look-ups by a list of ids, built once (an expanding parameter: only the ids change between calls; with
+    ``json_ids``, SQLite's form for :func:`~funnelbridge.store.raw_rows.rows`: the ids as one JSON array)."""
+    ids: Any = (
+        select(func.json_each(bindparam("ids", type_=String)).table_valued("value").c.value) if json_ids else _IDS
+    )
     account_columns = (c.label(f"account__{c.name}") for c in accounts.c)
     n_events = select(func.count()).where(events.c.contact_id == scores.c.contact_id).scalar_subquery()
     return {
         "leads": select(contacts, *account_columns)
         .select_from(contacts.outerjoin(accounts, contacts.c.account_id == accounts.c.id))
-        .where(contacts.c.id.in_(_IDS)),
+        .where(contacts.c.id.in_(ids)),
         "scores": select(*(scores.c[n] for n in _SCORE_COLUMNS), n_events.label("events_count")).where(
-            scores.c.contact_id.in_(_IDS), scores.c.score_group == "main"
+            scores.c.contact_id.in_(ids), scores.c.score_group == "main"
         ),
         "events": select(*_event_columns(read))
-        .where(events.c.contact_id.in_(_IDS))
+        .where(events.c.contact_id.in_(ids))
         .order_by(events.c.occurred_at, events.c.id),
     }
+
+
+def _by_ids(conn: Connection, name: str, ids: list[int], read: frozenset[str]) -> Sequence[Any]:
+    """The rows of look-up ``name`` for ``ids`` (on SQLite without SQLAlchemy's per-row processing)."""
+    if conn.dialect.name == "sqlite":
+        return raw_rows.rows(conn, _queries(read, True)[name], {"ids": json.dumps(ids)})
+    return conn.execute(_queries(read)[name], {"ids": ids}).all()
 
 
 _CONTACT_KEYS = tuple(c.name for c in contacts.c)
@@ -148,15 +160,15 @@ def _split(row: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
 
 def _read_leads(conn: Connection, ids: list[int], scorer: IncrementalScorer) -> dict[int, _Lead]:
     """Contacts with their accounts (one query), main score rows with the lead's event count (one query)."""
-    q = _queries(scorer.event_fields)
+    read = scorer.event_fields
     leads = {}
-    for row in conn.execute(q["leads"], {"ids": ids}):
+    for row in _by_ids(conn, "leads", ids, read):
         contact, account = _split(row)
         leads[contact["id"]] = _Lead(contact, account, {})
     missing = [cid for cid in ids if cid not in leads]
     if missing:
         raise NotFoundError(f"contact {missing[0]} does not exist")
-    for row in conn.execute(q["scores"], {"ids": ids}):
+    for row in _by_ids(conn, "scores", ids, read):
         *values, count = row
         main = dict(zip(_SCORE_COLUMNS, values, strict=True))
         lead = leads[main["contact_id"]]
@@ -184,7 +196,7 @@ def _read_new_events(conn: Connection, leads: dict[int, _Lead], read: frozenset[
     if not marks:
         return
     new: dict[int, list[tuple[int, EventFact]]] = {cid: [] for cid in marks}
-    for row in conn.execute(_after_marks(conn.dialect.name, read), {"marks": json.dumps(marks)}):
+    for row in raw_rows.rows(conn, _after_marks(conn.dialect.name, read), {"marks": json.dumps(marks)}):
         new[row[1]].append((row[0], _event(row)))
     for cid, found in new.items():
         lead = leads[cid]
@@ -197,7 +209,7 @@ def _read_new_events(conn: Connection, leads: dict[int, _Lead], read: frozenset[
 def _read_all_events(conn: Connection, ids: list[int], read: frozenset[str]) -> dict[int, list[tuple[int, EventFact]]]:
     out: dict[int, list[tuple[int, EventFact]]] = {cid: [] for cid in ids}
     if ids:
-        for row in conn.execute(_queries(read)["events"], {"ids": ids}):
+        for row in _by_ids(conn, "events", ids, read):
             out[row[1]].append((row[0], _event(row)))
     return out
 

@@ -25,7 +25,7 @@ from funnelbridge.scoring.rescore import Progress, RescoreSummary, rescore_all
 from funnelbridge.scoring.results import GroupScore
 from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.scoring.thresholds import ScoreSnapshot, crossings
-from funnelbridge.store.scores import score_row, upsert_scores
+from funnelbridge.store.scores import json_text, score_row, upsert_scores
 
 __all__ = [
     "Progress",
@@ -86,11 +86,13 @@ def store_scored(
     Returns their :class:`ScoreResult` (an empty list with ``results=False``: the activity flow does not need
     them)."""
     now = rt.clock.now()
+    text = conn.dialect.name == "sqlite"  # JSON encoded here, once, as SQLite stores it
     rows = []
     for s in scored:
         for r in s.results:
-            row = score_row(r, now)
-            row["state"] = s.state if r.group == "main" else None
+            row = score_row(r, now, as_text=text)
+            state = s.state if r.group == "main" else None
+            row["state"] = json_text(state) if text and state is not None else state
             rows.append(row)
     upsert_scores(conn, rows)
     from funnelbridge.lifecycle.batch import handlers_batched

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from functools import lru_cache
@@ -20,6 +21,7 @@ __all__ = [
     "distribution",
     "explanation_json",
     "insert_rows_json_text",
+    "json_text",
     "load_scores",
     "main_scores",
     "predictions",
@@ -65,8 +67,36 @@ def explanation_json(items: Iterable[RulePoints]) -> list[dict[str, Any]]:
     return [_line_json(item) for item in items]
 
 
-def score_row(score: GroupScore, updated_at: datetime) -> dict[str, Any]:
-    """The ``scores`` row of a group score."""
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps`` with its default settings, calling the C encoder directly (``json.dumps`` builds a new one
+    every call, which costs as much as encoding a score's explanation); ``json.dumps`` where there is none."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has the C encoder
+        return json.dumps
+    plain = json.JSONEncoder()
+    # The arguments ``JSONEncoder.iterencode`` passes for the defaults (no circular check: the data is acyclic).
+    encode = make(None, plain.default, encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+    def dumps(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return dumps
+
+
+_dumps = _json_encoder()
+
+
+def json_text(value: Any) -> str:
+    """The JSON text ``json.dumps(value)`` gives (default settings), for acyclic data — cheaper."""
+    return _dumps(value)
+
+
+def score_row(score: GroupScore, updated_at: datetime, *, as_text: bool = False) -> dict[str, Any]:
+    """The ``scores`` row of a group score (``as_text``: its explanation as JSON text, as SQLite stores it — for
+    :func:`upsert_scores` on SQLite)."""
+    explanation = explanation_json(score.explanation)
     return {
         "contact_id": score.contact_id,
         "score_group": score.group,
@@ -78,7 +108,7 @@ def score_row(score: GroupScore, updated_at: datetime) -> dict[str, Any]:
         "temperature": score.temperature,
         "quadrant": score.quadrant,
         "mql_eligible": score.mql_eligible,
-        "explanation": explanation_json(score.explanation),
+        "explanation": json_text(explanation) if as_text else explanation,
         "as_of": score.as_of,
         "playbook_version": score.playbook_version,
         "updated_at": updated_at,
@@ -88,7 +118,8 @@ def score_row(score: GroupScore, updated_at: datetime) -> dict[str, Any]:
 def upsert_scores(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert or replace score rows (keyed by contact and group), in one executemany. When the rows carry a
     ``state`` key (every row then), the incremental scorer's state is written too; otherwise it is kept. On SQLite
-    the parameters skip SQLAlchemy's per-row processing (:func:`~funnelbridge.store.bulk.execute_many`)."""
+    the parameters skip SQLAlchemy's per-row processing (:func:`~funnelbridge.store.bulk.execute_many`), and
+    ``explanation`` / ``state`` may be given as JSON text already (:func:`json_text`; stored as is)."""
     if not rows:
         return
     execute_many(conn, _upsert(conn.dialect.name, "state" in rows[0]), rows)
