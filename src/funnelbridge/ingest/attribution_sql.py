@@ -27,10 +27,17 @@ from funnelbridge.store.tables import contacts
 if TYPE_CHECKING:
     from funnelbridge.ingest.attribution import Bounds, ContactActivity, Touch
 
-__all__ = ["Change", "activity_changes", "write_activity_sqlite"]
+__all__ = ["Change", "Mark", "activity_changes", "write_activity_sqlite", "write_marks_sqlite"]
 
 Change = tuple[int, "datetime | None", "datetime | None", "Touch | None", "Touch | None"]
 """``(contact id, earlier created_at, identified_at, better first touch, later last touch)``; None: no change."""
+Mark = tuple[
+    str, "str | None", "str | None", "str | None", "str | None", "str | None", "str | None", "str | None",
+    "str | None", "str | None",
+]  # fmt: skip
+"""What a batch saw of one contact, as the UPDATE's parameters ``c_at`` ... ``l_campaign`` (times as SQLite text,
+:func:`~funnelbridge.store.bulk.sqlite_time`): earliest event, earliest identifying event (None: none), first
+touch and last touch (time, source, medium, campaign; all None: no touch)."""
 
 _PARAMS = ("k_id", "c_at", "i_at", "f_at", "f_source", "f_medium", "f_campaign", "l_at", "l_source", "l_medium",
            "l_campaign", "k_now")  # fmt: skip
@@ -136,3 +143,13 @@ def write_activity_sqlite(conn: Connection, changes: Sequence[Change], now: date
         for cid, at, ident, head, tail in sorted(changes, key=_FIRST)
     ]  # fmt: skip
     conn.exec_driver_sql(_statement(), params)
+
+
+def write_marks_sqlite(conn: Connection, marks: Sequence[tuple[int, Mark]], now: datetime) -> None:
+    """Run the one-statement update over every contact a batch saw (SQLite only), in contact id order, without
+    bounds: each group's condition leaves a stored value that is already better as it is, so a contact with
+    nothing to change is visited and not written (``version`` and ``updated_at`` unchanged)."""
+    if not marks:
+        return
+    stamp_now = sqlite_time(now)
+    conn.exec_driver_sql(_statement(), [(cid, *mark, stamp_now) for cid, mark in sorted(marks, key=_FIRST)])

@@ -17,21 +17,22 @@ reasons), deduplicated by idempotency key in the chunk and against the store (on
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from itertools import repeat
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection
 
-from funnelbridge.domain.clock import as_utc
 from funnelbridge.ingest.accounts import AccountCache
 from funnelbridge.ingest.activities import normalized_name
 from funnelbridge.ingest.attribution import ContactActivity, Touch, apply_activity
-from funnelbridge.ingest.bulkstore import ids_of, insert_contacts, sqlite_times, stored_attribution
+from funnelbridge.ingest.bounds import seed_bounds, skip_settled
+from funnelbridge.ingest.bulkplain import PlainPlan, plan_plain, store_plain
+from funnelbridge.ingest.bulkstore import ids_of, insert_contacts, sqlite_times
 from funnelbridge.ingest.columnar import Columns
 from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.deadletter import Problem
@@ -39,13 +40,12 @@ from funnelbridge.ingest.events import EVENT_TYPES, Activity, derive_key, stored
 from funnelbridge.ingest.intake import store_activities
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import identities as identity_repo
-from funnelbridge.store.bulk import LOOKUP_BATCH, batched, lookup, sqlite_time
+from funnelbridge.store.bulk import lookup, sqlite_time
 from funnelbridge.store.events import insert_event_tuples, insert_sqlite_event_params
 from funnelbridge.store.tables import contacts, events, identities
 
 __all__ = ["EventChunk", "Guess", "prepare_event_columns", "write_event_columns"]
 
-T = TypeVar("T")
 _ORDER = attrgetter("at", "key")  # occurrence order, as unseen() sorts
 _SPECIAL = {"unsubscribe", "email_unsubscribe", "email_unsubscribed", "email_bounce", "email_bounced", "bounce"}
 
@@ -88,32 +88,66 @@ class _Row:
                         self.source, self.medium, self.campaign, self.props)  # fmt: skip
 
 
-@dataclass(slots=True)
 class EventChunk:
     """A converted chunk checked and keyed without the database (:func:`prepare_event_columns`): its event rows
     without repeated keys (the first wins) in occurrence order (time, then key), how many repeats were dropped,
-    its refused rows ``(row number, raw values, problem)`` in file order, and whether any row needs event intake
-    (:func:`_split`)."""
+    its refused rows ``(row number, raw values, problem)`` in file order, whether any row needs event intake
+    (:func:`_split`) and, when none does, the rows grouped by person for the plain lane
+    (:class:`~funnelbridge.ingest.bulkplain.PlainPlan`).
 
-    rows: list[_Row]
-    repeats: int
-    refused: list[tuple[int, Sequence[Any], Problem]]
-    special: bool
+    The rows are held column by column (lists of plain values in :class:`_Row` field order: several times cheaper
+    to pickle, load and insert than a row object each) and made :class:`_Row` objects only when asked for."""
+
+    __slots__ = ("_columns", "_rows", "plan", "refused", "repeats", "special")
+
+    def __init__(
+        self,
+        rows: list[_Row] | None,
+        repeats: int,
+        refused: list[tuple[int, Sequence[Any], Problem]],
+        special: bool,
+        *,
+        columns: list[list[Any]] | None = None,
+        plan: PlainPlan | None = None,
+    ) -> None:
+        self._rows, self._columns = rows, columns
+        self.repeats, self.refused, self.special, self.plan = repeats, refused, special, plan
+
+    @property
+    def rows(self) -> list[_Row]:
+        if self._rows is None:
+            self._rows = list(map(_Row, *self.columns)) if self.columns[0] else []
+        return self._rows
+
+    @property
+    def columns(self) -> list[list[Any]]:
+        if self._columns is None:
+            rows = self._rows or []
+            self._columns = [list(c) for c in zip(*map(_FIELDS, rows), strict=True)] if rows else [[] for _ in _NAMES]
+        return self._columns
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EventChunk) and self.__reduce__()[1] == other.__reduce__()[1]
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled column by column (lists of plain values; a row object each costs several times more), for the
-        parsing process of :mod:`funnelbridge.ingest.pipeline`."""
-        columns = [list(c) for c in zip(*map(_FIELDS, self.rows), strict=True)] if self.rows else []
-        return _event_chunk, (columns, self.repeats, self.refused, self.special)
+        """Pickled column by column, for the parsing process of :mod:`funnelbridge.ingest.pipeline`."""
+        return _event_chunk, (self.columns, self.repeats, self.refused, self.special, self.plan)
 
 
-_FIELDS = attrgetter(*_Row.__slots__)
+_NAMES = _Row.__slots__
+_FIELDS = attrgetter(*_NAMES)
 
 
 def _event_chunk(
-    columns: list[list[Any]], repeats: int, refused: list[tuple[int, Sequence[Any], Problem]], special: bool
+    columns: list[list[Any]],
+    repeats: int,
+    refused: list[tuple[int, Sequence[Any], Problem]],
+    special: bool,
+    plan: PlainPlan | None = None,
 ) -> EventChunk:
-    return EventChunk(list(map(_Row, *columns)) if columns else [], repeats, refused, special)
+    return EventChunk(None, repeats, refused, special, columns=columns, plan=plan)
 
 
 def prepare_event_columns(cols: Columns) -> EventChunk:
@@ -145,7 +179,10 @@ def prepare_event_columns(cols: Columns) -> EventChunk:
         unique.setdefault(row.key, row)
     special = any(r.type in _SPECIAL or (r.anon is not None) + (r.email is not None) + (r.user is not None) > 1
                   for r in unique.values())  # fmt: skip
-    return EventChunk(sorted(unique.values(), key=_ORDER), len(out) - len(unique), refused, special)
+    chunk = EventChunk(sorted(unique.values(), key=_ORDER), len(out) - len(unique), refused, special)
+    if not special:
+        chunk.plan = plan_plain(chunk.columns)
+    return chunk
 
 
 def _stamps(values: list[datetime | None]) -> Sequence[str | None]:
@@ -274,53 +311,10 @@ def _store_simple(ctx: ImportContext, conn: Connection, rows: list[_Row], *, all
     for contact_id in sorted(people):
         apply_traits(conn, accounts, contact_id, {}, ctx.now)
     seen = _observations(rows, contact_ids)
-    _seed_bounds(conn, ctx, sorted(cid for cid in seen if cid not in ctx.bounds.created))
-    _skip_settled(seen, ctx.identified)
+    seed_bounds(conn, ctx, sorted(cid for cid in seen if cid not in ctx.bounds.created))
+    skip_settled(seen, ctx.identified)
     apply_activity(conn, seen, ctx.now, ctx.bounds)
     return set(seen)
-
-
-def _seed_bounds(conn: Connection, ctx: ImportContext, contact_ids: list[int]) -> None:
-    """Start the run's attribution bounds of contacts first met in this chunk at their stored values (one read),
-    so :func:`apply_activity` writes only what changes instead of an update per contact that changes nothing.
-    Column by column: at a million contacts nearly every contact of a chunk is met for the first time."""
-    bounds = ctx.bounds
-    for chunk in batched(contact_ids, LOOKUP_BATCH):
-        stored = stored_attribution(conn, chunk)
-        if not stored:
-            continue
-        ids, created, identified, first_at, fs, fm, fc, last_at, ls, lm, lc = zip(*stored, strict=True)
-        bounds.created.update(_known(ids, _stamps_of(created)))
-        ctx.identified.update(_known(ids, _stamps_of(identified)))
-        bounds.first.update(_known(ids, _touches(_stamps_of(first_at), fs, fm, fc)))
-        bounds.last.update(_known(ids, _touches(_stamps_of(last_at), ls, lm, lc)))
-
-
-def _stamps_of(values: Sequence[datetime | str | None]) -> list[datetime | None]:
-    """Stored times as aware UTC: raw SQLite text (naive UTC, as :class:`~funnelbridge.store.types.UTCDateTime`
-    writes it) or a driver's datetime; None stays None."""
-    parse = datetime.fromisoformat
-    return [None if v is None else parse(v + "+00:00") if isinstance(v, str) else as_utc(v) for v in values]
-
-
-def _touches(ats: list[datetime | None], *parts: Sequence[str | None]) -> list[tuple[datetime, str, str, str] | None]:
-    return [None if at is None else (at, s or "", m or "", c or "") for at, s, m, c in zip(ats, *parts, strict=True)]
-
-
-def _known(ids: Sequence[int], values: Sequence[T | None]) -> Iterator[tuple[int, T]]:
-    return ((cid, v) for cid, v in zip(ids, values, strict=True) if v is not None)
-
-
-def _skip_settled(seen: dict[int, ContactActivity], bound: dict[int, datetime]) -> None:
-    """Drop identification times an earlier chunk of this run already wrote (or bettered)."""
-    for contact_id, act in seen.items():
-        if act.identified is None:
-            continue
-        settled = bound.get(contact_id)
-        if settled is not None and settled <= act.identified:
-            act.identified = None
-        else:
-            bound[contact_id] = act.identified
 
 
 def write_event_columns(
@@ -346,6 +340,8 @@ def write_event_columns(
     ctx.summary.duplicates += chunk.repeats + len(chunk.rows) - len(fresh)
     if guess is not None:
         guess.all_new = len(fresh) == len(chunk.rows)  # e.g. a resumed import past its stored chunks
+    if len(fresh) == len(chunk.rows) and chunk.plan is not None and conn.dialect.name == "sqlite":
+        return store_plain(ctx, conn, chunk.columns, chunk.plan, all_new=False) or set()
     simple, other = _split(fresh) if chunk.special else (fresh, [])
     touched = _store_simple(ctx, conn, simple) or set()
     if other:
@@ -375,7 +371,10 @@ class Guess:
 
 def _store_all_new(ctx: ImportContext, conn: Connection, chunk: EventChunk) -> set[int] | None:
     savepoint = conn.begin_nested()
-    touched = _store_simple(ctx, conn, chunk.rows, all_new=True)
+    if chunk.plan is not None:
+        touched = store_plain(ctx, conn, chunk.columns, chunk.plan, all_new=True)
+    else:
+        touched = _store_simple(ctx, conn, chunk.rows, all_new=True)
     if touched is None:
         savepoint.rollback()
         return None

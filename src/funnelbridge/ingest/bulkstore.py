@@ -9,16 +9,18 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cache
+from itertools import repeat
 from operator import attrgetter, itemgetter, methodcaller
 from typing import Any
 
 from sqlalchemy import Column, Connection, Dialect, String, bindparam, func, select
+from sqlalchemy.dialects import sqlite
 
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store.bulk import LOOKUP_BATCH, batched, lookup, sqlite_time
-from funnelbridge.store.tables import contacts
+from funnelbridge.store.tables import activity_queue, contacts
 
-__all__ = ["ids_of", "insert_contacts", "sqlite_times", "stored_attribution"]
+__all__ = ["ids_of", "insert_contacts", "queue_contacts", "sqlite_times", "stored_attribution"]
 
 _c = contacts.c
 _MAX_CONTACT_ID = select(func.max(_c.id))
@@ -84,3 +86,24 @@ def sqlite_times(values: Sequence[datetime]) -> list[str]:
     if set(map(_TZINFO, values)) == {UTC}:
         return list(map(_FIRST_26, map(_ISO, values)))  # "YYYY-MM-DD HH:MM:SS.ffffff", the "+00:00" cut off
     return list(map(sqlite_time, values))
+
+
+def queue_contacts(conn: Connection, contact_ids: Iterable[int], at: datetime) -> None:
+    """Queue contacts for the drainer, as :func:`funnelbridge.ingest.intake.queue_contacts` does (contacts already
+    queued keep their place); on SQLite over plain tuples of a statement compiled once."""
+    if conn.dialect.name != "sqlite":
+        from funnelbridge.ingest.intake import queue_contacts as queue
+
+        queue(conn, contact_ids, at)
+        return
+    ids = sorted(set(contact_ids))
+    if ids:
+        conn.exec_driver_sql(_queue_sql(conn.dialect), list(zip(ids, repeat(sqlite_time(at)))))
+
+
+@cache
+def _queue_sql(dialect: Dialect) -> str:
+    stmt = sqlite.insert(activity_queue).on_conflict_do_nothing(index_elements=["contact_id"])
+    compiled = stmt.values(contact_id=bindparam("c"), queued_at=bindparam("q")).compile(dialect=dialect)
+    assert compiled.positiontup == ["c", "q"]  # the order of the tuples given
+    return str(compiled)

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, func, select
 
 from funnelbridge.gcpause import gc_paused
 from funnelbridge.ingest.bulkevents import Guess, write_event_columns
+from funnelbridge.ingest.bulkstore import queue_contacts
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
 from funnelbridge.ingest.context import ImportContext, Item, Writer
 from funnelbridge.ingest.deadletter import DeadLetterWriter, default_rejects_path
@@ -171,8 +172,6 @@ def _follow_up(ctx: ImportContext, conn: Connection, plan: _Plan, touched: set[i
     if not (plan.after and touched):
         return
     if plan.defer:
-        from funnelbridge.ingest.intake import queue_contacts
-
         queue_contacts(conn, touched, ctx.now)
         return
     from funnelbridge.flow import after_activity
