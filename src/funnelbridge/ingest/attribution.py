@@ -57,14 +57,18 @@ class ContactActivity:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def see(self, at: datetime, touch: Touch | None, identifying: bool) -> None:
-        if self.earliest is None or at < self.earliest:
+        earliest = self.earliest
+        if earliest is None or at < earliest:
             self.earliest = at
-        if identifying and (self.identified is None or at < self.identified):
-            self.identified = at
+        if identifying:
+            identified = self.identified
+            if identified is None or at < identified:
+                self.identified = at
         if touch is not None:
-            if self.first is None or touch.key < self.first.key:
+            key, first, last = touch.key, self.first, self.last
+            if first is None or key < first.key:
                 self.first = touch
-            if self.last is None or touch.key > self.last.key:
+            if last is None or key > last.key:
                 self.last = touch
 
     def absorb(self, other: ContactActivity) -> None:

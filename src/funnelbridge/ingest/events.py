@@ -238,44 +238,46 @@ def validate_traits(traits: dict[str, Any], index: int | str) -> dict[str, Any]:
 
 _KINDS = frozenset(EVENT_TYPES)
 _PLAIN_NAME = re.compile(r"[a-z][a-z0-9_.:]{0,99}")  # an event name that lower-casing and _ for - leave alone
-_UTM_KEYS = (("source", 100), ("medium", 100), ("campaign", 200))
 _FLAT = (str, int, float, bool, type(None))
 _STR = repeat(str)
 _SIZE_SLACK = 16  # JSON brackets and separators of the [props, traits] list
+_PLAIN_TRAITS = {"first_name": 100, "last_name": 100, "title": 200, "seniority": 50, "phone": 50, "company": 300,
+                 "domain": 255, "industry": 100}  # fmt: skip
+"""Text traits (``to_text(limit)``): a plain value is kept as it is, as the coercer would return it."""
 
 
 class _NotPlain(Exception):
     """The payload is not plainly valid: the precise validator takes it."""
 
 
+def _is_plain(raw: str, limit: int) -> bool:
+    """True when ``to_text(limit)`` returns the text ``raw`` unchanged (ASCII, nothing to trim, no NUL, short
+    enough); ``raw`` must be a str."""
+    return 0 < len(raw) <= limit and raw.isascii() and raw[0] > " " and raw[-1] > " " and "\x00" not in raw
+
+
 def _plain(raw: Any, limit: int) -> Any:
-    """``raw`` when ``to_text(limit)`` returns it unchanged (ASCII text, nothing to trim, no NUL, short enough)."""
-    if raw is None or (
-        type(raw) is str and 0 < len(raw) <= limit and raw.isascii() and raw[0] > " " and raw[-1] > " "
-        and "\x00" not in raw
-    ):  # fmt: skip
+    """``raw`` when ``to_text(limit)`` returns it unchanged (None, or plain text as :func:`_is_plain` says)."""
+    if raw is None or (type(raw) is str and _is_plain(raw, limit)):
         return raw
     raise _NotPlain
 
 
-def _json_bound(obj: dict[str, Any] | None) -> int:
+def _json_bound(obj: dict[str, Any]) -> int:
     """An upper bound of the JSON size (``ensure_ascii=False``) of a flat object."""
-    if obj is None:
-        return 4
     size = 2
     for key, value in obj.items():
         kind = type(value)
         if kind is str:
-            size += 6 * len(value) + 2
+            size += 6 * (len(value) + len(key)) + 8
         elif kind is int and -(10**18) < value < 10**18:
-            size += 20
+            size += 6 * len(key) + 26
         elif kind is list and all(type(v) is str for v in value):
-            size += sum(6 * len(v) + 4 for v in value) + 2
+            size += sum(6 * len(v) + 4 for v in value) + 6 * len(key) + 8
         elif kind in _FLAT and kind is not int:
-            size += 24
+            size += 6 * len(key) + 30
         else:
             raise _NotPlain
-        size += 6 * len(key) + 6
     return size
 
 
@@ -290,8 +292,17 @@ def _fast_object(raw: Any) -> dict[str, Any] | None:
 
 def _fast_email(raw: Any, traits: dict[str, Any] | None) -> str | None:
     """The normalized email (None when there is none; an email only in traits is not plain)."""
-    if raw is not None and type(raw) is not str:
+    if raw is None:
+        if traits and traits.get("email") is not None:
+            raise _NotPlain
+        return None
+    if type(raw) is not str:
         raise _NotPlain
+    if (
+        0 < len(raw) <= 320 and raw.isascii() and raw.islower() and raw[0] > " " and raw[-1] > " "
+        and "\x00" not in raw and _EMAIL_MATCH(raw)
+    ):  # fmt: skip
+        return raw  # what to_email returns: nothing to trim or lower-case, and the address matches its pattern
     try:
         email = c.to_email(raw)
     except c.CoerceError:
@@ -299,6 +310,9 @@ def _fast_email(raw: Any, traits: dict[str, Any] | None) -> str | None:
     if email is None and traits and traits.get("email") is not None:
         raise _NotPlain
     return email  # type: ignore[no-any-return]
+
+
+_EMAIL_MATCH = c._EMAIL.match  # the pattern to_email checks (its `$` admits a final newline: trimmed above)
 
 
 def _fast_time(raw: Any, now: datetime) -> datetime:
@@ -317,26 +331,20 @@ def _fast_time(raw: Any, now: datetime) -> datetime:
     return value
 
 
-def _fast_event(payload: dict[str, Any], kind: str) -> str | None:
-    if kind not in ("track", "email"):
-        return None
-    event = payload.get("event")
-    if type(event) is not str or not _PLAIN_NAME.fullmatch(event):
-        raise _NotPlain
-    return event
-
-
-def _fast_attribution(props: dict[str, Any] | None) -> dict[str, str | None]:
-    if not props:
-        return _NO_TOUCH
-    out = {"path": _plain(props.get("path"), 1000)}
-    for name, limit in _UTM_KEYS:
-        key = f"utm_{name}"
-        out[name] = _plain(props[key] if key in props else props.get(name), limit)
+def _fast_traits(traits: dict[str, Any]) -> dict[str, Any]:
+    """:func:`validate_traits` of plain text traits without calling their coercers (they would return them)."""
+    out: dict[str, Any] = {}
+    for name, raw in traits.items():
+        limit = _PLAIN_TRAITS.get(name)
+        if limit is not None and type(raw) is str and _is_plain(raw, limit):
+            out[name] = raw
+            continue
+        coercer = TRAIT_COERCERS.get(name)
+        try:
+            out[name] = coercer(raw) if coercer else raw
+        except c.CoerceError:
+            raise _NotPlain from None
     return out
-
-
-_NO_TOUCH: dict[str, str | None] = {"path": None, "source": None, "medium": None, "campaign": None}
 
 
 def fast_payload(payload: Any, now: datetime) -> Activity | None:
@@ -348,30 +356,47 @@ def fast_payload(payload: Any, now: datetime) -> Activity | None:
     if type(kind) is not str or kind not in _KINDS:
         return None
     try:
-        return _fast(payload, now)
+        return _fast(payload, kind, now)
     except _NotPlain:
         return None
 
 
-def _fast(payload: dict[str, Any], now: datetime) -> Activity:
-    kind = payload["type"]
-    anon, user = _plain(payload.get("anonymous_id"), 200), _plain(payload.get("user_id"), 200)
-    given_key = _plain(payload.get("idempotency_key"), 200)
-    props, traits = _fast_object(payload.get("properties")), _fast_object(payload.get("traits"))
-    email = _fast_email(payload.get("email"), traits)
-    if email is None and user is None and (kind == "identify" or anon is None):
-        raise _NotPlain
-    at = _fast_time(payload.get("timestamp"), now)
-    if (props is not None or traits is not None) and _json_bound(props) + _json_bound(traits) + _SIZE_SLACK > (
-        MAX_PAYLOAD_CHARS
+def _fast(payload: dict[str, Any], kind: str, now: datetime) -> Activity:
+    get = payload.get
+    anon, user, given_key = get("anonymous_id"), get("user_id"), get("idempotency_key")
+    if not (
+        (anon is None or (type(anon) is str and _is_plain(anon, 200)))
+        and (user is None or (type(user) is str and _is_plain(user, 200)))
+        and (given_key is None or (type(given_key) is str and _is_plain(given_key, 200)))
     ):
         raise _NotPlain
-    type_ = stored_type(kind, _fast_event(payload, kind))
-    touch = _fast_attribution(props)
+    props, traits = _fast_object(get("properties")), _fast_object(get("traits"))
+    email = _fast_email(get("email"), traits)
+    if email is None and user is None and (kind == "identify" or anon is None):
+        raise _NotPlain
+    at = _fast_time(get("timestamp"), now)
+    if props is not None or traits is not None:
+        bound = (4 if props is None else _json_bound(props)) + (4 if traits is None else _json_bound(traits))
+        if bound + _SIZE_SLACK > MAX_PAYLOAD_CHARS:
+            raise _NotPlain
+    if kind == "page":
+        type_ = "page_view"
+    elif kind == "track" or kind == "email":
+        event = get("event")
+        if type(event) is not str or not _PLAIN_NAME_MATCH(event):
+            raise _NotPlain
+        type_ = stored_type(kind, event)
+    else:
+        type_ = "form_submit" if kind == "form" else "identify"
+    path = source = medium = campaign = None
+    if props:
+        path = _plain(props.get("path"), 1000)
+        source = _plain(props["utm_source"] if "utm_source" in props else props.get("source"), 100)
+        medium = _plain(props["utm_medium"] if "utm_medium" in props else props.get("medium"), 100)
+        campaign = _plain(props["utm_campaign"] if "utm_campaign" in props else props.get("campaign"), 200)
     key = given_key or derive_key(kind, anon, email, user, type_, at, props)
-    if traits:
-        try:
-            traits = validate_traits(traits, 0)
-        except InputError:
-            raise _NotPlain from None
-    return Activity(key, kind, type_, at, anon, email, user, **touch, properties=props, traits=traits or None)
+    return Activity(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props,
+                    _fast_traits(traits) or None if traits else None)  # fmt: skip
+
+
+_PLAIN_NAME_MATCH = _PLAIN_NAME.fullmatch

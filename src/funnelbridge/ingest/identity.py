@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.errors import DomainError, NotFoundError
@@ -215,7 +215,7 @@ def merge_contacts_with_cookies(
     moved: dict[str, Any] = {
         "event_ids": event_repo.event_ids_of(conn, merged_id),
         "anonymous_ids": identity_repo.anonymous_ids_of(conn, merged_id),
-        "deal_ids": list(conn.execute(select(deals.c.id).where(deals.c.contact_id == merged_id)).scalars()),
+        "deal_ids": list(conn.execute(_DEALS_OF, {"contact_id": merged_id}).scalars()),
     }
     snapshot = {
         "merged": _jsonable(merged),
@@ -230,10 +230,16 @@ def merge_contacts_with_cookies(
     event_repo.move_event_ids(conn, moved["event_ids"], survivor_id)
     identity_repo.move_identities(conn, moved["anonymous_ids"], survivor_id)
     if moved["deal_ids"]:
-        conn.execute(update(deals).where(deals.c.id.in_(moved["deal_ids"])).values(contact_id=survivor_id))
+        conn.execute(_MOVE_DEALS, {"ids": moved["deal_ids"], "to": survivor_id})
     row = {"survivor_id": survivor_id, "merged_id": merged_id, "at": at, "reason": reason, "snapshot": snapshot}
-    merge_id = int(conn.execute(merges.insert().values(**row).returning(merges.c.id)).scalar_one())
+    merge_id = int(conn.execute(_RECORD_MERGE, row).scalar_one())
     return merge_id, moved["anonymous_ids"]
+
+
+# built once: a statement object used again skips its construction and cache-key computation
+_DEALS_OF = select(deals.c.id).where(deals.c.contact_id == bindparam("contact_id"))
+_MOVE_DEALS = update(deals).where(deals.c.id.in_(bindparam("ids", expanding=True))).values(contact_id=bindparam("to"))
+_RECORD_MERGE = merges.insert().returning(merges.c.id)
 
 
 def unmerge_contacts(conn: Connection, merge_id: int, at: datetime) -> tuple[int, int]:
@@ -253,7 +259,7 @@ def unmerge_contacts(conn: Connection, merge_id: int, at: datetime) -> tuple[int
     event_repo.move_event_ids(conn, snap["event_ids"], merged_id)
     identity_repo.move_identities(conn, snap["anonymous_ids"], merged_id)
     if snap["deal_ids"]:
-        conn.execute(update(deals).where(deals.c.id.in_(snap["deal_ids"])).values(contact_id=merged_id))
+        conn.execute(_MOVE_DEALS, {"ids": snap["deal_ids"], "to": merged_id})
     conn.execute(update(merges).where(merges.c.id == merge_id).values(reverted_at=at))
     return survivor_id, merged_id
 

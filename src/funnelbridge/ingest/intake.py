@@ -71,6 +71,13 @@ class BatchResult:
         old = self.credits.get(key, _NO_CREDIT)
         self.credits[key] = Credit(old.created + created, old.identified + identified, old.merged + merged)
 
+    def credit_created(self, keys: Iterable[str]) -> None:
+        """:meth:`credit` ``created=1`` for events not credited yet (each made one new contact)."""
+        credits = self.credits
+        for key in keys:
+            credits[key] = _CREATED
+            self.created += 1
+
 
 @dataclass(frozen=True)
 class Credit:
@@ -82,6 +89,7 @@ class Credit:
 
 
 _NO_CREDIT = Credit()
+_CREATED = Credit(created=1)
 
 
 def unseen(conn: Connection, items: Sequence[T], key: Callable[[T], str], at: Callable[[T], datetime]) -> list[T]:
@@ -97,10 +105,7 @@ def unseen(conn: Connection, items: Sequence[T], key: Callable[[T], str], at: Ca
 
 def _fresh(conn: Connection, activities: Sequence[Activity]) -> tuple[list[Activity], int]:
     """Activities in occurrence order without repeated or already stored keys; and how many were dropped."""
-    unique: dict[str, Activity] = {}
-    for act in activities:
-        if act.key not in unique:
-            unique[act.key] = act
+    unique = {act.key: act for act in reversed(activities)}  # the first of a key is assigned last: it wins
     stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, unique)
     fresh = [act for k, act in unique.items() if k not in stored] if stored else list(unique.values())
     fresh.sort(key=_OCCURRENCE)
@@ -121,6 +126,11 @@ def _contact_of(book: Book, act: Activity, result: BatchResult) -> tuple[int, bo
         return known, False
     if known is None and anon is not None and not act.identifying:
         return anon, False
+    return _resolved(book, act, result)
+
+
+def _resolved(book: Book, act: Activity, result: BatchResult) -> tuple[int, bool]:
+    """:func:`_contact_of` past its fast paths: identity resolution proper."""
     res = resolve_contact(
         book, email=act.email, external_id=act.user_id, anonymous_id=act.anonymous_id, at=act.occurred_at
     )
@@ -144,7 +154,31 @@ def _sqlite_row(act: Activity, contact_id: int, now: str) -> tuple[Any, ...]:
     times as the column type stores them, properties as JSON text."""
     props = act.properties
     return (act.key, contact_id, act.anonymous_id, act.type, sqlite_time(act.occurred_at), now, act.path,
-            act.campaign, act.source, act.medium, None if props is None else json.dumps(props))  # fmt: skip
+            act.campaign, act.source, act.medium, None if props is None else _json(props))  # fmt: skip
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps`` with its default settings for the properties of events, without building an encoder per call
+    (a third of its cost for small objects): the C encoder ``json.dumps`` itself uses, built once (no circular-
+    reference bookkeeping: a circular or odd object falls back to ``json.dumps``, which raises as before)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has it
+        return json.dumps
+    encode = make(None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None, ": ", ", ",
+                  False, False, True)  # fmt: skip
+
+    def dumps(obj: Any) -> str:
+        if type(obj) is dict:
+            try:
+                return "".join(encode(obj, 0))
+            except (TypeError, ValueError, RecursionError):
+                pass
+        return json.dumps(obj)
+
+    return dumps
+
+
+_json = _json_encoder()
 
 
 @dataclass
@@ -170,22 +204,22 @@ class _Batch:
 
     def add(self, act: Activity, made_person: bool) -> None:
         contact_id, new = _contact_of(self.book, act, self.result)
+        rows, at = self.rows, act.occurred_at
         places = self.held.get(contact_id)
         if places is None:
-            places = self.held[contact_id] = []
-        places.append(len(self.rows))
+            self.held[contact_id] = [len(rows)]
+        else:
+            places.append(len(rows))
         stamp = self.stamp
-        self.rows.append(_row(act, contact_id, self.now) if stamp is None else _sqlite_row(act, contact_id, stamp))
+        rows.append(_row(act, contact_id, self.now) if stamp is None else _sqlite_row(act, contact_id, stamp))
         self.result.contact_of[act.key] = contact_id
-        touch = (
-            Touch(act.occurred_at, act.source, act.medium, act.campaign)
-            if act.source or act.medium or act.campaign
-            else None
-        )
         seen = self.seen.get(contact_id)
         if seen is None:
             seen = self.seen[contact_id] = ContactActivity()
-        seen.see(act.occurred_at, touch, act.identifying)
+        if act.source or act.medium or act.campaign:
+            seen.see(at, Touch(at, act.source, act.medium, act.campaign), act.identifying)
+        else:
+            seen.see(at, None, act.email is not None or act.user_id is not None)
         if act.traits or act.type in _CONTACT_FLAGS:
             self.book.apply_traits(contact_id, _traits_of(act))
         elif new or made_person:

@@ -29,25 +29,32 @@ _ANON, _EMAIL, _EXTERNAL = "anon", "email", "external"
 def _firsts(cache: IdentityCache, fresh: Sequence[Activity]) -> list[tuple[str, str, Activity]]:
     """``(kind, id, event)`` of each event that is the first sign of a person known by exactly one identifier
     the store does not know (the first event in the batch to carry any of its identifiers)."""
-    seen: dict[str, set[str]] = {_ANON: set(), _EMAIL: set(), _EXTERNAL: set()}
-    tables = {_ANON: cache.by_anon, _EMAIL: cache.by_email, _EXTERNAL: cache.by_external}
+    seen_anon, seen_email, seen_external = set[str](), set[str](), set[str]()
+    by_anon, by_email, by_external = cache.by_anon, cache.by_email, cache.by_external
     out = []
     for act in fresh:
-        present = [
-            (kind, value)
-            for kind, value in ((_ANON, act.anonymous_id), (_EMAIL, act.email), (_EXTERNAL, act.user_id))
-            if value is not None
-        ]
-        if len(present) == 1:  # the common case, spelled out
-            kind, value = present[0]
-            mine = seen[kind]
-            if value not in mine:
-                mine.add(value)
-                if value not in tables[kind]:
-                    out.append((kind, value, act))
+        anon, email, user = act.anonymous_id, act.email, act.user_id
+        if email is None and user is None:  # the common cases, spelled out
+            if anon is not None and anon not in seen_anon:
+                seen_anon.add(anon)
+                if anon not in by_anon:
+                    out.append((_ANON, anon, act))
             continue
-        for kind, value in present:
-            seen[kind].add(value)
+        if anon is None and user is None:
+            if email not in seen_email:
+                seen_email.add(email)  # type: ignore[arg-type]
+                if email not in by_email:
+                    out.append((_EMAIL, email, act))  # type: ignore[arg-type]
+            continue
+        if anon is None and email is None:
+            if user not in seen_external:
+                seen_external.add(user)  # type: ignore[arg-type]
+                if user not in by_external:
+                    out.append((_EXTERNAL, user, act))  # type: ignore[arg-type]
+            continue
+        for value, mine in ((anon, seen_anon), (email, seen_email), (user, seen_external)):
+            if value is not None:
+                mine.add(value)
     return out
 
 
@@ -59,8 +66,7 @@ def create_strangers(book: Book, fresh: Sequence[Activity], result: BatchResult)
     new = _firsts(cache, fresh)
     if not new:
         return set()
-    for _, _, act in new:
-        result.credit(act.key, created=1)
+    result.credit_created(act.key for _, _, act in new)
     values = [_stranger_row(kind, value, act.occurred_at) for kind, value, act in new]
     ids = insert_contacts(book.conn, values)
     links, made = [], set()

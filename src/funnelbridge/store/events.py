@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from funnelbridge.store.bulk import batched, insert_ignore, sqlite_time
 from funnelbridge.store.tables import events
@@ -120,10 +120,15 @@ def insert_sqlite_event_params(conn: Connection, params: Sequence[tuple[Any, ...
 
 
 def event_ids_of(conn: Connection, contact_id: int) -> list[int]:
-    return list(conn.execute(select(events.c.id).where(events.c.contact_id == contact_id)).scalars())
+    return list(conn.execute(_IDS_OF, {"contact_id": contact_id}).scalars())
 
 
 def move_event_ids(conn: Connection, event_ids: Sequence[int], contact_id: int) -> None:
     """Attach the given events to ``contact_id``."""
     for chunk in batched(event_ids, 5000):
-        conn.execute(update(events).where(events.c.id.in_(chunk)).values(contact_id=contact_id))
+        conn.execute(_MOVE, {"ids": chunk, "to": contact_id})
+
+
+# built once: a statement object used again skips its construction and cache-key computation (merges run these)
+_IDS_OF = select(events.c.id).where(events.c.contact_id == bindparam("contact_id"))
+_MOVE = update(events).where(events.c.id.in_(bindparam("ids", expanding=True))).values(contact_id=bindparam("to"))

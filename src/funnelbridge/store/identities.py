@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from funnelbridge.store.bulk import execute_many, lookup
 from funnelbridge.store.tables import identities
@@ -28,9 +28,7 @@ def contacts_by_anonymous_ids(conn: Connection, anonymous_ids: Iterable[str | No
 
 def link_identity(conn: Connection, anonymous_id: str, contact_id: int, first_seen_at: datetime) -> None:
     """Record that ``anonymous_id`` is ``contact_id`` (a new, still anonymous identity)."""
-    conn.execute(
-        identities.insert().values(anonymous_id=anonymous_id, contact_id=contact_id, first_seen_at=first_seen_at)
-    )
+    conn.execute(_LINK, {"anonymous_id": anonymous_id, "contact_id": contact_id, "first_seen_at": first_seen_at})
 
 
 def link_identities(conn: Connection, links: list[dict[str, Any]]) -> None:
@@ -42,20 +40,28 @@ _LINK = identities.insert()  # built once, so execute_many compiles it once (SQL
 
 
 def mark_identified(conn: Connection, anonymous_id: str, at: datetime) -> None:
-    conn.execute(
-        update(identities)
-        .where(identities.c.anonymous_id == anonymous_id, identities.c.identified_at.is_(None))
-        .values(identified_at=at)
-    )
+    conn.execute(_MARK, {"anon": anonymous_id, "at": at})
 
 
 def anonymous_ids_of(conn: Connection, contact_id: int) -> list[str]:
-    return list(conn.execute(select(identities.c.anonymous_id).where(identities.c.contact_id == contact_id)).scalars())
+    return list(conn.execute(_ANONS_OF, {"contact_id": contact_id}).scalars())
 
 
 def move_identities(conn: Connection, anonymous_ids: list[str], contact_id: int) -> None:
     """Point the given anonymous ids at ``contact_id``."""
     if anonymous_ids:
-        conn.execute(
-            update(identities).where(identities.c.anonymous_id.in_(anonymous_ids)).values(contact_id=contact_id)
-        )
+        conn.execute(_MOVE, {"anons": anonymous_ids, "to": contact_id})
+
+
+# built once: a statement object used again skips its construction and cache-key computation
+_MARK = (
+    update(identities)
+    .where(identities.c.anonymous_id == bindparam("anon"), identities.c.identified_at.is_(None))
+    .values(identified_at=bindparam("at"))
+)
+_ANONS_OF = select(identities.c.anonymous_id).where(identities.c.contact_id == bindparam("contact_id"))
+_MOVE = (
+    update(identities)
+    .where(identities.c.anonymous_id.in_(bindparam("anons", expanding=True)))
+    .values(contact_id=bindparam("to"))
+)
