@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ingest_helpers import accounts, by_email, events, identify, identities, live_contacts, merges, page, rows, track
 from sqlalchemy import select
 
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.errors import DomainError
-from funnelbridge.ingest import ingest_events, merge, unmerge
+from funnelbridge.ingest import ingest_events, intake, merge, unmerge
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.tables import contacts
 
@@ -147,3 +151,27 @@ def test_scores_and_lifecycle_follow_intake(rt: Runtime) -> None:
     ingest_events(rt, [track("demo_request", "2026-03-01T09:00:00Z", email="vp@bigco.com")])
     assert len(rows(rt, scores)) >= 1
     assert rows(rt, pipeline_states)[0]["stage"] not in ("visitor",)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), _json_values, max_size=5))
+def test_event_properties_json_is_json_dumps(props: dict[str, Any]) -> None:
+    """The stored JSON text of event properties is exactly ``json.dumps``'s (the encoder is only built once)."""
+    assert intake._json(props) == json.dumps(props)
+
+
+def test_event_properties_json_fails_as_json_dumps() -> None:
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    with pytest.raises(ValueError, match="Circular reference"):
+        intake._json(circular)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        intake._json({"x": object()})
+    assert intake._json([1, "a"]) == json.dumps([1, "a"])

@@ -180,3 +180,34 @@ def test_an_oversized_payload_is_still_rejected_with_its_size() -> None:
     with pytest.raises(InputError, match=f"at most {MAX_PAYLOAD_CHARS}") as err:
         parse_payload(payload, index=1, now=NOW)
     assert err.value.field == "properties"
+
+
+_EMAIL_EDGES = ["ada@acme.com", "Ada@acme.com", "ada@acme.com\n", " ada@acme.com", "ada@acme.com ", "ada@acme",
+                "a\x00@acme.com", "ada@ACME.COM", "1@2.io", "ada@acme.com\t", "ada+tag@acme-corp.example",
+                "é@acme.com", "a" * 310 + "@acme.com", ""]  # fmt: skip
+_TRAIT_EDGES = [("first_name", "Ada"), ("first_name", " Ada"), ("first_name", "Ada\n"), ("first_name", "x" * 101),
+                ("title", "x" * 200), ("company", "Acme\x00"), ("domain", "acme.com"), ("industry", "é"),
+                ("country", "de"), ("employees", "120"), ("seniority", 5)]  # fmt: skip
+
+
+@pytest.mark.parametrize("email", _EMAIL_EDGES)
+@pytest.mark.parametrize("trait", _TRAIT_EDGES)
+def test_fast_path_edges_of_emails_and_text_traits(email: str, trait: tuple[str, Any]) -> None:
+    """The fast path keeps an email or a text trait as given only when the coercer would: anything to trim or
+    lower-case, a NUL, a final newline (which the email pattern's ``$`` lets through) goes the precise way."""
+    payload = {"type": "form", "anonymous_id": "a1", "email": email, "timestamp": "2026-03-01T10:00:00+00:00",
+               "traits": dict([trait])}  # fmt: skip
+    fast = fast_payload(payload, NOW)
+    precise = _outcome(parse_payload_precise, payload)
+    if fast is not None:
+        assert fast == precise
+    assert _outcome(parse_payload, payload) == precise
+
+
+def test_plain_emails_and_text_traits_take_the_fast_path() -> None:
+    traits = {"first_name": "Ada", "company": "Acme", "plan": 3}
+    payload = {"type": "form", "anonymous_id": "a1", "email": "ada+tag@acme-corp.example",
+               "timestamp": "2026-03-01T10:00:00+00:00", "traits": traits}  # fmt: skip
+    fast = fast_payload(payload, NOW)
+    assert fast is not None and fast == parse_payload_precise(payload, index=1, now=NOW)
+    assert fast.email == "ada+tag@acme-corp.example" and fast.traits == traits
