@@ -4,6 +4,7 @@ gives the precise validator's activity or its very error (hypothesis, over valid
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from funnelbridge.errors import InputError
 from funnelbridge.ingest.events import MAX_PAYLOAD_CHARS, fast_payload, parse_payload, parse_payload_precise
+from funnelbridge.store.bulk import sqlite_time
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
@@ -211,3 +213,31 @@ def test_plain_emails_and_text_traits_take_the_fast_path() -> None:
     fast = fast_payload(payload, NOW)
     assert fast is not None and fast == parse_payload_precise(payload, index=1, now=NOW)
     assert fast.email == "ada+tag@acme-corp.example" and fast.traits == traits
+
+
+_STAMP_TEXTS = ["2026-03-01T10:00:00Z", "2026-03-01T10:00:00.5+00:00", "2026-03-01T10:00:00,123456+00:00",
+                "2026-03-01 10:00:00.123456+00:00", "2026-03-01X10:00:00+00:00", "2026-03-01T10:00+00:00",
+                "2026-03-01T10:00:00-00:00", "2026-03-01T10:00:00.123456+01:00", "20260301T100000+00:00"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2026, 3, 3), timezones=st.just(UTC)).map(
+            datetime.isoformat
+        ),
+        st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2026, 3, 3), timezones=st.timezones()).map(
+            datetime.isoformat
+        ),
+        st.sampled_from(_STAMP_TEXTS),
+    )
+)
+def test_the_stamp_read_off_the_text_is_the_stored_time(text: str) -> None:
+    """The fast path's ``stamp`` (the occurrence time as SQLite stores it, read off the payload's text) is what
+    formatting the parsed time gives, whenever it is set; intake stores it instead of formatting."""
+    payload = {"type": "page", "anonymous_id": "a1", "timestamp": text}
+    fast = fast_payload(payload, NOW)
+    if fast is not None and fast.stamp is not None:
+        assert fast.stamp == sqlite_time(fast.occurred_at)
+    if fast is not None and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00", text):
+        assert fast.stamp is not None  # the common shape (UTC isoformat) is read off the text

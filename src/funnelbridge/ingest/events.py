@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Any
@@ -75,6 +75,9 @@ class Activity:
     campaign: str | None = None
     properties: dict[str, Any] | None = None
     traits: dict[str, Any] | None = None
+    stamp: str | None = field(default=None, compare=False, repr=False)
+    """``occurred_at`` as SQLite stores it (:func:`~funnelbridge.store.bulk.sqlite_time`) when the fast path could
+    read it off the payload's text (UTC, whole seconds or microseconds); None otherwise. Not part of equality."""
 
     @property
     def identifying(self) -> bool:
@@ -315,12 +318,15 @@ def _fast_email(raw: Any, traits: dict[str, Any] | None) -> str | None:
 _EMAIL_MATCH = c._EMAIL.match  # the pattern to_email checks (its `$` admits a final newline: trimmed above)
 
 
-def _fast_time(raw: Any, now: datetime) -> datetime:
+def _fast_time(raw: Any, now: datetime) -> tuple[datetime, str | None]:
+    """The time of a payload in UTC, and its :func:`_stamp`."""
     if type(raw) is not str:
         raise _NotPlain
     text = raw.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
     try:
-        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        value = datetime.fromisoformat(text)
         if value.tzinfo is None:
             raise _NotPlain
         value = value.astimezone(UTC)
@@ -328,7 +334,20 @@ def _fast_time(raw: Any, now: datetime) -> datetime:
         raise _NotPlain from None
     if value > now + _FUTURE:
         raise _NotPlain
-    return value
+    return value, _stamp(text)
+
+
+def _stamp(text: str) -> str | None:
+    """``sqlite_time`` of an ISO text that ``datetime.fromisoformat`` read, taken from the text itself when it is
+    ``YYYY-MM-DD?HH:MM:SS[.ffffff]+00:00`` (ASCII); None for any other shape."""
+    size = len(text)
+    if (size != 32 and size != 25) or not text.endswith("+00:00") or not text.isascii():
+        return None
+    if text[4] != "-" or text[7] != "-" or text[13] != ":" or text[16] != ":" or not text[17:19].isdigit():
+        return None
+    if size == 25:
+        return f"{text[:10]} {text[11:19]}.000000"
+    return f"{text[:10]} {text[11:26]}" if text[19] == "." and text[20:26].isdigit() else None
 
 
 def _fast_traits(traits: dict[str, Any]) -> dict[str, Any]:
@@ -374,7 +393,7 @@ def _fast(payload: dict[str, Any], kind: str, now: datetime) -> Activity:
     email = _fast_email(get("email"), traits)
     if email is None and user is None and (kind == "identify" or anon is None):
         raise _NotPlain
-    at = _fast_time(get("timestamp"), now)
+    at, stamp = _fast_time(get("timestamp"), now)
     if props is not None or traits is not None:
         bound = (4 if props is None else _json_bound(props)) + (4 if traits is None else _json_bound(traits))
         if bound + _SIZE_SLACK > MAX_PAYLOAD_CHARS:
@@ -396,7 +415,7 @@ def _fast(payload: dict[str, Any], kind: str, now: datetime) -> Activity:
         campaign = _plain(props["utm_campaign"] if "utm_campaign" in props else props.get("campaign"), 200)
     key = given_key or derive_key(kind, anon, email, user, type_, at, props)
     return Activity(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props,
-                    _fast_traits(traits) or None if traits else None)  # fmt: skip
+                    _fast_traits(traits) or None if traits else None, stamp)  # fmt: skip
 
 
 _PLAIN_NAME_MATCH = _PLAIN_NAME.fullmatch

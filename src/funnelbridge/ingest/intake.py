@@ -153,8 +153,8 @@ def _sqlite_row(act: Activity, contact_id: int, now: str) -> tuple[Any, ...]:
     """:func:`_row` as SQLite driver parameters (:func:`~funnelbridge.store.events.insert_sqlite_event_params`):
     times as the column type stores them, properties as JSON text."""
     props = act.properties
-    return (act.key, contact_id, act.anonymous_id, act.type, sqlite_time(act.occurred_at), now, act.path,
-            act.campaign, act.source, act.medium, None if props is None else _json(props))  # fmt: skip
+    return (act.key, contact_id, act.anonymous_id, act.type, act.stamp or sqlite_time(act.occurred_at), now,
+            act.path, act.campaign, act.source, act.medium, None if props is None else _json(props))  # fmt: skip
 
 
 def _json_encoder() -> Callable[[Any], str]:
