@@ -3,7 +3,10 @@ code version) of the current code and of a git revision's, CPU seconds by part â
 with the load average. Versions of one size may run at the same time (``--parallel``): both then share the same
 load. Results are added to ``bench/results/demo_intake_scaling.json`` (not demo.json).
 
-    python -m bench.demo_intake_scaling --sizes 100000,300000 --baseline REV [--parallel]
+    python -m bench.demo_intake_scaling --sizes 100000,300000 --baseline REV [--current REV] [--parallel]
+
+``--current REV`` runs a committed revision as the current code instead of the working tree (other people's
+uncommitted changes then stay out of the comparison).
 """
 
 from __future__ import annotations
@@ -58,11 +61,13 @@ def _summary(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def measure(people: int, days: int, baseline: str, parallel: bool, tmp: Path) -> dict[str, Any]:
+def measure(
+    people: int, days: int, baseline: str, parallel: bool, tmp: Path, current: str | None = None
+) -> dict[str, Any]:
     load_before = _load()
     src = _source(baseline, tmp / "rev")
     runs: dict[str, Any] = {}
-    order = [("baseline", src), ("current", None)]
+    order = [("baseline", src), ("current", _source(current, tmp / "cur") if current else None)]
     procs = {name: _start(code, people, days, tmp / name) for name, code in order} if parallel else {}
     for name, code in order:
         proc = procs.get(name) or _start(code, people, days, tmp / name)
@@ -75,6 +80,7 @@ def measure(people: int, days: int, baseline: str, parallel: bool, tmp: Path) ->
         "people": people,
         "days": days,
         "baseline_revision": baseline,
+        "current_revision": current or "working tree",
         "parallel": parallel,
         "load_average": {
             "before": load_before,
@@ -91,12 +97,13 @@ def main() -> int:
     parser.add_argument("--sizes", default="100000,300000")
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--baseline", required=True, help="git revision of the code to compare with")
+    parser.add_argument("--current", help="git revision to run as the current code (default: the working tree)")
     parser.add_argument("--parallel", action="store_true", help="run both versions of a size at the same time")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     for people in (int(s) for s in args.sizes.split(",") if s):
         with tempfile.TemporaryDirectory(prefix="fb-intake-scaling-") as tmp:
-            run = measure(people, args.days, args.baseline, args.parallel, Path(tmp))
+            run = measure(people, args.days, args.baseline, args.parallel, Path(tmp), args.current)
         print(json.dumps(run), flush=True)
         old = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {"runs": []}
         runs = [r for r in old["runs"] if (r["people"], r["days"]) != (people, args.days)] + [run]

@@ -1,7 +1,7 @@
 """Event intake benchmark (library level, SQLite): batch intake as the demo runs it, and one event per call as the
 REST API stores it — the current code against a baseline git revision, measured in the same run.
 
-    python -m bench.intake [--people 10000] [--single 1000] [--baseline REV] [--prefill PEOPLE]
+    python -m bench.intake [--people 10000] [--single 1000] [--baseline REV] [--current REV] [--prefill PEOPLE]
 
 The workload is demo-like and deterministic: anonymous visitors with page views (some with UTM tags), about a
 third of them identifying through a form with traits (company, domain, title ...; some free-mail), then email
@@ -185,6 +185,7 @@ def main() -> int:
     parser.add_argument("--single", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--baseline", default="0b81d48", help="git revision of the code to compare with")
+    parser.add_argument("--current", help="git revision to run as the current code (default: the working tree)")
     parser.add_argument("--prefill", type=int, default=0, help="people already in the store (0: an empty store)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--part-out", type=Path, help=argparse.SUPPRESS)
@@ -207,12 +208,14 @@ def main() -> int:
                                                                  str(store)))  # fmt: skip
         extra = ("--store", str(store)) if args.prefill else ()
         base = _in_subprocess(src, Path(tmp) / "b", args, extra)
-        current = _in_subprocess(None, Path(tmp) / "c", args, extra)
+        cur = _baseline_src(args.current, Path(tmp) / "cur") if args.current else None
+        current = _in_subprocess(cur, Path(tmp) / "c", args, extra)
     result = {
         "people": args.people,
         "prefill": filled,
         "seed": args.seed,
         "baseline_revision": args.baseline,
+        "current_revision": args.current or "working tree",
         "cpus": os.cpu_count(),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
