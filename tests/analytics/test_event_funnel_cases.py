@@ -246,10 +246,10 @@ def test_two_exclusions_over_one_range_are_one_kind_of_event(backend: Any) -> No
     assert counts(run(backend, rows, spec)) == [0, 0]
 
 
-# The open strict difference (docs/event-funnels.md, "Known difference"): an attempt keeps step k while it takes
-# step k+1 (in a mixed group, or with an event matching k too); an event that clears k+1 but matches k sends it
-# back to step k, and PostHog lets it take step k+1 again with a later event. The per-attempt rules end it at the
-# clearing. Neither needs steps sharing an event name ("distinct").
+# Strict retakes (docs/event-funnels.md, "Strict funnels"): an attempt keeps step k while it takes step k+1 (in a
+# mixed group, or with an event matching k too); an event that clears k+1 but matches k sends it back to step k,
+# and PostHog lets it take step k+1 again with a later event. Neither needs steps sharing an event name
+# ("distinct"). The per-attempt rules of ordered funnels ended the attempt at the clearing (one step short).
 RETAKE_SHARED: list[Row] = [("p", "b", 0), ("p", "c", 1), ("p", "c", 2), ("p", "a", 2), ("p", "c", 3),
                             ("p", "a", 4), ("p", "d", 5)]  # fmt: skip
 RETAKE_DISTINCT: list[Row] = [("p", "b", 0), ("p", "c", 1), ("p", "a", 2), ("p", "y", 2), ("p", "c", 3),
@@ -269,13 +269,14 @@ def test_strict_retake_after_a_clearing_reference(steps: tuple[Step, ...], rows:
     assert counts(reference(rows, FunnelSpec(steps, order=Order.STRICT))) == posthog
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known strict difference, docs/event-funnels.md")
 @pytest.mark.parametrize(("steps", "rows", "posthog"), RETAKE_CASES)
 def test_strict_retake_after_a_clearing(
     backend: Any, steps: tuple[Step, ...], rows: list[Row], posthog: list[int]
 ) -> None:
-    got = run_funnel(load_frame(backend, frame(rows)), FunnelSpec(steps, order=Order.STRICT)).to_json_dict()
-    assert counts(got) == posthog  # the per-attempt rules give one step less
+    spec = FunnelSpec(steps, order=Order.STRICT)
+    got = run_funnel(load_frame(backend, frame(rows)), spec).to_json_dict()
+    assert counts(got) == posthog
+    assert got == reference(rows, spec)
 
 
 def test_duplicate_rows_count_once(backend: Any) -> None:
@@ -407,8 +408,9 @@ def test_spark_exclusions_hit_the_newer_attempt(spark_backend: Any) -> None:
 
 
 @pytest.mark.spark
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known strict difference, docs/event-funnels.md")
 def test_spark_strict_retake_after_a_clearing(spark_backend: Any) -> None:
     # one funnel (seconds per stage on Spark); the retake cases above, without shared event names
-    got = run_funnel(load_frame(spark_backend, frame(RETAKE_DISTINCT)), FunnelSpec((B, C, A, D), order=Order.STRICT))
-    assert counts(got.to_json_dict()) == [1, 1, 1, 1]
+    spec = FunnelSpec((B, C, A, D), order=Order.STRICT)
+    got = run_funnel(load_frame(spark_backend, frame(RETAKE_DISTINCT)), spec).to_json_dict()
+    assert counts(got) == [1, 1, 1, 1]
+    assert got == reference(RETAKE_DISTINCT, spec)

@@ -162,3 +162,34 @@ def test_exclusions_with_overlapping_attempts_equal_reference(
     """Exclusions over attempts that replace each other at dense instants: PostHog's one attempt per step."""
     got = run_funnel(_table(duck, events), spec).to_json_dict()
     assert got == reference_funnel(spec, events).to_json_dict()
+
+
+strict_events_st = st.lists(
+    st.builds(
+        RefEvent,
+        person=st.sampled_from(["p1", "p2", "p3"]),
+        event=st.sampled_from(["a", "b", "c", "d", "y"]),
+        us=st.integers(0, 7).map(lambda s: BASE_US + s * 1_000_000),
+        props=st.fixed_dictionaries({"k": st.sampled_from(["", "u", "v"])}),
+    ),
+    max_size=20,
+)
+strict_step_st = st.builds(
+    Step, event=st.sampled_from(["a", "b", "c", "d"]), filters=st.sampled_from([(), (), (("k", "u"),)])
+)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=strict_events_st,
+    steps=st.lists(strict_step_st, min_size=2, max_size=6),
+    seconds=st.integers(1, 7),
+    breakdown=st.sampled_from([None, "k"]),
+)
+def test_strict_funnels_of_up_to_six_steps_equal_reference(
+    duck: Any, events: list[RefEvent], steps: list[Step], seconds: int, breakdown: str | None
+) -> None:
+    """Strict order: PostHog's slots (an attempt holding and retaking several steps), dense instants, repeats."""
+    spec = FunnelSpec(tuple(steps), window=timedelta(seconds=seconds), order=Order.STRICT, breakdown=breakdown)
+    got = run_funnel(_table(duck, events), spec).to_json_dict()
+    assert got == reference_funnel(spec, events).to_json_dict()

@@ -26,6 +26,7 @@ from funnelbridge.analytics.event_funnel_attempts import (
 from funnelbridge.analytics.event_funnel_holders import active_exclusions
 from funnelbridge.analytics.event_funnel_prepare import excl_flag, needs_seq, step_flag
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order
+from funnelbridge.analytics.event_funnel_strict import strict_counted
 
 __all__ = ["counted_attempts"]
 
@@ -131,6 +132,8 @@ def counted_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> i
     counts; ties as in :func:`_tie_order`.
     """
     n = len(spec.steps)
+    if not spec.exclusions and spec.order is Order.STRICT:
+        return strict_counted(ev, spec, keep)
     if not spec.exclusions and spec.order is not Order.UNORDERED:
         return _counted_ordered(ev, spec, keep)
     att = attempts(ev, spec, keep)
