@@ -282,7 +282,12 @@ def store_activities(
     for act in fresh:
         batch.add(act, act.key in made)
     batch.finish()
-    return batch.result
+    book.barrier = _no_barrier  # the batch and its book refer to each other: unlinked, reference counting frees
+    return batch.result  # them now instead of Python's cyclic collector later
+
+
+def _no_barrier(contact_ids: set[int]) -> None:
+    """A finished batch's book has nothing left to write before a merge."""
 
 
 def _wanted(cache: IdentityCache, fresh: Sequence[Activity], made: set[str]) -> list[tuple[Activity, list[int]]]:
