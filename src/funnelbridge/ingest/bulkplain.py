@@ -60,39 +60,51 @@ class PlainPlan:
 
 def plan_plain(columns: Columns) -> PlainPlan:
     """Group the rows (in occurrence order, each with exactly one identifier) by identifier and fold each
-    group's attribution; no database."""
-    where: dict[tuple[str, str], int] = {}
-    first: list[int] = []
-    index: list[int] = []
-    folds: list[list[Any]] = []
-    cells = zip(columns[EMAIL], columns[USER], columns[ANON], columns[STAMP], columns[SOURCE], columns[MEDIUM],
-                columns[CAMPAIGN], strict=True)  # fmt: skip
-    for row, (email, user, anon, stamp, source, medium, campaign) in enumerate(cells):
-        ident = ("email", email) if email is not None else ("external", user) if user is not None else ("anon", anon)
-        group = where.get(ident)
-        if group is None:
-            group = where[ident] = len(first)
-            first.append(row)
-            folds.append([stamp, None if ident[0] == "anon" else stamp, None, -1, None, -1])
-        index.append(group)
-        if source or medium or campaign:
-            _see(folds[group], (stamp, source or "", medium or "", campaign or ""), (source, medium, campaign), row)
-    return PlainPlan(list(where), first, index, [_mark(fold) for fold in folds])
+    group's attribution; no database. Column-wise: only the rows with a touch are visited one by one."""
+    emails, users, anons = columns[EMAIL], columns[USER], columns[ANON]
+    if None not in emails:
+        idents = list(zip(repeat("email"), emails))
+    else:
+        idents = [("email", e) if e is not None else ("external", u) if u is not None else ("anon", a)
+                  for e, u, a in zip(emails, users, anons, strict=True)]  # fmt: skip
+    where = {ident: group for group, ident in enumerate(dict.fromkeys(idents))}
+    index = list(map(where.__getitem__, idents))
+    earliest = dict(zip(reversed(index), range(len(index) - 1, -1, -1), strict=True))  # a group's least row wins
+    first = list(map(earliest.__getitem__, range(len(where))))
+    heads, tails = _touches(columns, index)
+    stamps, parts = columns[STAMP], (columns[SOURCE], columns[MEDIUM], columns[CAMPAIGN])
+    marks: list[tuple[Mark, int, int]] = []
+    for group, ((kind, _), row) in enumerate(zip(where, first, strict=True)):
+        at = stamps[row]
+        head, tail = heads.get(group, -1), tails.get(group, -1)
+        mark = (at, None if kind == "anon" else at, *_touch(stamps, parts, head), *_touch(stamps, parts, tail))
+        marks.append((mark, head, tail))  # type: ignore[arg-type]
+    return PlainPlan(list(where), first, index, marks)
 
 
-def _see(fold: list[Any], key: tuple[str, str, str, str], touch: tuple[Any, ...], row: int) -> None:
-    """A touch seen by a group (rows in occurrence order): the first touch is the least key, the last the
-    greatest, ties keeping the earlier row — as :meth:`~funnelbridge.ingest.attribution.ContactActivity.see`."""
-    if fold[2] is None or key < fold[2][0]:
-        fold[2], fold[3] = (key, touch), row
-    if fold[4] is None or key > fold[4][0]:
-        fold[4], fold[5] = (key, touch), row
+def _touches(columns: Columns, index: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """The row of each group's first touch (the least key) and last touch (the greatest), ties keeping the
+    earlier row — as :meth:`~funnelbridge.ingest.attribution.ContactActivity.see` over rows in occurrence order."""
+    stamps, sources, media, campaigns = columns[STAMP], columns[SOURCE], columns[MEDIUM], columns[CAMPAIGN]
+    heads: dict[int, tuple[tuple[str, str, str, str], int]] = {}
+    tails: dict[int, tuple[tuple[str, str, str, str], int]] = {}
+    for row, (source, medium, campaign) in enumerate(zip(sources, media, campaigns, strict=True)):
+        if not (source or medium or campaign):
+            continue
+        group, key = index[row], (stamps[row], source or "", medium or "", campaign or "")
+        head, tail = heads.get(group), tails.get(group)
+        if head is None or key < head[0]:
+            heads[group] = (key, row)
+        if tail is None or key > tail[0]:
+            tails[group] = (key, row)
+    return {g: r for g, (_, r) in heads.items()}, {g: r for g, (_, r) in tails.items()}
 
 
-def _mark(fold: list[Any]) -> tuple[Mark, int, int]:
-    head = (None, None, None, None) if fold[2] is None else (fold[2][0][0], *fold[2][1])
-    tail = (None, None, None, None) if fold[4] is None else (fold[4][0][0], *fold[4][1])
-    return (fold[0], fold[1], *head, *tail), fold[3], fold[5]  # type: ignore[return-value]
+_NO_TOUCH = (None, None, None, None)
+
+
+def _touch(stamps: Sequence[Any], parts: tuple[Sequence[Any], ...], row: int) -> tuple[Any, ...]:
+    return _NO_TOUCH if row < 0 else (stamps[row], parts[0][row], parts[1][row], parts[2][row])
 
 
 def store_plain(
