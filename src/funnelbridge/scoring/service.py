@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
@@ -21,11 +22,13 @@ from funnelbridge.errors import NotFoundError
 from funnelbridge.rules.facts import load_lead_facts
 from funnelbridge.runtime import Runtime
 from funnelbridge.scoring.incremental_store import ScoredLead, score_leads
-from funnelbridge.scoring.rescore import Progress, RescoreSummary, rescore_all
 from funnelbridge.scoring.results import GroupScore
 from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.scoring.thresholds import ScoreSnapshot, crossings
 from funnelbridge.store.scores import json_text, score_row, upsert_scores
+
+if TYPE_CHECKING:
+    from funnelbridge.scoring.rescore import Progress, RescoreSummary, rescore_all
 
 __all__ = [
     "Progress",
@@ -37,6 +40,20 @@ __all__ = [
     "score_contacts",
     "store_scored",
 ]
+
+_RESCORE_NAMES = frozenset({"Progress", "RescoreSummary", "rescore_all"})
+
+
+def __getattr__(name: str) -> object:
+    """The batch rescore's names (:mod:`funnelbridge.scoring.rescore`), imported on first use: that module imports
+    Ibis and pyarrow (about 0.4 s), which the incremental path (the activity flow's drain) never needs."""
+    if name not in _RESCORE_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from funnelbridge.scoring import rescore
+
+    value = getattr(rescore, name)
+    globals()[name] = value
+    return value
 
 
 @dataclass(frozen=True)
