@@ -47,6 +47,11 @@ def _src_of(rev: str | None, into: Path) -> Path:
     return target / "src"
 
 
+def _sha(rev: str) -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
 def _child_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -90,8 +95,8 @@ def main() -> None:
     base, cur = _summary(runs["baseline"]), _summary(runs["current"])
     result = {
         "module": MODULE,
-        "baseline": args.baseline,
-        "current": args.current or "working tree",
+        "baseline": _sha(args.baseline),
+        "current": _sha(args.current) if args.current else "working tree",
         "load_start": load_start,
         "load_end": load_end,
         "import_ratio": base["import_us_median"] / cur["import_us_median"],
@@ -101,7 +106,8 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     short = {k: v for k, v in result.items() if k != "versions"}
-    print(json.dumps(short | {n: {k: v for k, v in s.items() if k != "runs"} for n, s in result["versions"].items()}))
+    medians = {n: {k: v for k, v in s.items() if k != "runs"} for n, s in result["versions"].items()}
+    print(json.dumps(short | {"medians": medians}))
 
 
 if __name__ == "__main__":
