@@ -119,3 +119,37 @@ def test_rescore_reports_progress_to_the_end(db: Database, where: dict[str, obje
     assert summary.engine == ("python" if where else "duckdb")
     assert calls and calls[-1] == (summary.rows, summary.rows) and summary.rows == 3
     assert all(done <= total for done, total in calls)
+
+
+@pytest.mark.parametrize("where", [None, {"field": "properties.seconds", "op": "gte", "value": 1}])
+def test_an_earlier_as_of_is_a_stored_rescore(db: Database, where: dict[str, object] | None) -> None:
+    """As docs/scoring.md defines `score --as-of` with an earlier date: that day's scores are stored and the crossings
+    from the stored scores to them are published (now, when the stored scores change); the next rescore brings the
+    stored scores back to now and publishes the crossings back. A read-only look at the past is `--explain`."""
+    rule: dict[str, object] = {"event": "webinar", "points": 80} | ({"where": where} if where else {})
+    rt = Runtime(
+        db, playbook({"engagement": [rule], "mql": {"engagement": 50}}), FrozenClock(NOW), EventBus(published=[])
+    )
+    with db.transaction() as conn:
+        cid = add_contact(conn, email="a@b.co")
+        add_events(
+            conn, cid, [{"type": "webinar", "occurred_at": NOW - timedelta(days=3), "properties": {"seconds": 9}}]
+        )
+    rescore_all(rt)
+    assert rt.bus.published is not None
+    rt.bus.published.clear()
+    past = NOW - timedelta(days=7)  # before the webinar: 80 -> 0
+    summary = rescore_all(rt, as_of=past)
+    assert (summary.engine, summary.as_of) == ("python" if where else "duckdb", past)
+    with db.read() as conn:
+        row = conn.execute(select(scores)).one()
+    assert (row.engagement, row.as_of.replace(tzinfo=past.tzinfo)) == (0, past)
+    down = [e for e in rt.bus.published if isinstance(e, ScoreCrossed)]
+    assert {(e.threshold, e.upward) for e in down} == {(35.0, False), (50.0, False), (70.0, False)}  # warm, MQL, hot
+    assert all(e.at == NOW for e in down) and summary.crossings == len(rt.bus.published)
+    rt.bus.published.clear()
+    assert explain_contact(rt, cid, as_of=past).main.engagement == 0  # the read-only way: stores and publishes nothing
+    assert rt.bus.published == []
+    rescore_all(rt)
+    up = {(e.threshold, e.upward) for e in rt.bus.published if isinstance(e, ScoreCrossed)}
+    assert up == {(35.0, True), (50.0, True), (70.0, True)}  # the same crossings again, upward
