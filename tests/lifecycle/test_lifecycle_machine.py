@@ -1,5 +1,6 @@
 """A hypothesis state machine drives random commands and events through the lifecycle and checks, after every
-step: no stored transition breaks the transition table, the projection equals the replayed trail, every journey
+step: no stored transition breaks the transition table, the projection equals the replayed trail (last activity
+included: what the live moves store is what a rebuild recomputes), every journey
 reached a prefix of the stages (so per-stage funnel counts never exceed the previous stage's, skips included)."""
 
 from __future__ import annotations
@@ -184,8 +185,11 @@ def machine_for(rt: Runtime) -> type[RuleBasedStateMachine]:
                 assert (before[0] if before else None) == t.from_stage, t
                 assert t.journey == (before[1] if before else 1) + (1 if found.new_journey else 0), t
                 previous[t.contact_id] = (t.to_stage, t.journey)
-            projected = {(s.contact_id, s.pipeline): (s.stage, s.entered_at, s.journey) for s in states}
-            assert projected == {k: (p.stage, p.entered_at, p.journey) for k, p in replay(moves).items()}
+            projected = {
+                (s.contact_id, s.pipeline): (s.stage, s.entered_at, s.journey, s.last_activity_at) for s in states
+            }
+            replayed = replay(moves).items()
+            assert projected == {k: (p.stage, p.entered_at, p.journey, p.last_activity_at) for k, p in replayed}
             for hit in reached(moves, stages).values():
                 assert hit == set(stages[: len(hit)]), f"not a prefix: {hit}"
             counts = stage_counts(moves, stages, rt.playbook.main_name)

@@ -2,6 +2,12 @@
 from them, and count the stages each journey reached (skipped stages count as passed).
 
 :func:`replay` and :func:`reached` are pure; :func:`rebuild_projection` repairs the store.
+
+A state's ``last_activity_at`` is written once, when the contact first enters the pipeline: a live move stores
+that move's time; an imported history (:mod:`funnelbridge.ingest.history`) stores the import's time, so stall rules
+count from the import and not from the historical stage dates. The trail holds the first but not the second: a
+state rebuilt from an imported trail gets the rebuild's time (never earlier than the import, so a rebuild does not
+make imported leads look stalled since their historical dates).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from funnelbridge.store.transitions import trail
 __all__ = ["Projected", "RebuildSummary", "reached", "rebuild_projection", "replay", "stage_counts"]
 
 Key = tuple[int, str]
+IMPORTED = "import"
+"""The actor of imported transitions (``funnelbridge.ingest.history.IMPORT_ACTOR``)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,9 @@ class Projected:
     stage: str
     entered_at: datetime
     journey: int
+    last_activity_at: datetime | None = None
+    """The time of the contact's first move in the pipeline, as the live path stores it when it creates the state;
+    None when that move was imported (the state then holds the import's time, which the trail does not record)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,10 @@ def replay(transitions: Iterable[Transition]) -> dict[Key, Projected]:
     """Fold the trail (in time order) into the current stage of each (contact, pipeline)."""
     states: dict[Key, Projected] = {}
     for t in _ordered(transitions):
-        states[(t.contact_id, t.pipeline)] = Projected(t.to_stage, t.at, t.journey)
+        key = (t.contact_id, t.pipeline)
+        first = states.get(key)
+        active = first.last_activity_at if first is not None else (None if t.actor == IMPORTED else t.at)
+        states[key] = Projected(t.to_stage, t.at, t.journey, active)
     return states
 
 
@@ -78,20 +92,32 @@ def _current(conn: Connection, contact_ids: Sequence[int] | None) -> dict[Key, P
     return {(s.contact_id, s.pipeline): s for s in states}
 
 
+def _repairs(state: PipelineState, proj: Projected, now: datetime) -> dict[str, object]:
+    """The columns of a stored state to set so that it agrees with the trail (none: it does)."""
+    want: dict[str, object] = {"stage": proj.stage, "entered_at": proj.entered_at, "journey": proj.journey}
+    values = want if any(getattr(state, k) != v for k, v in want.items()) else {}
+    if state.last_activity_at is None:  # lost by an earlier rebuild: recomputed as a new state's
+        values = {**values, "last_activity_at": proj.last_activity_at or now}
+    return values
+
+
 def rebuild_projection(rt: Runtime, contact_ids: Sequence[int] | None = None) -> RebuildSummary:
-    """Make ``pipeline_states`` equal to the replayed trail (stage, entered_at, journey); owner and last
-    activity are kept. Returns what had to change — all zeros when the projection was already right."""
+    """Make ``pipeline_states`` equal to the replayed trail (stage, entered_at, journey); owner and last activity
+    are kept, and a missing state gets the last activity a new state gets (see the module docstring). Returns what
+    had to change — all zeros when the projection was already right."""
     created = changed = removed = 0
+    now = rt.clock.now()
     with rt.db.transaction() as conn:
         want = replay(trail(conn, contact_ids))
         have = _current(conn, contact_ids)
         for key, proj in want.items():
             state = have.get(key)
             if state is None:
-                insert_state(conn, PipelineState(key[0], key[1], proj.stage, proj.entered_at, proj.journey))
+                active = proj.last_activity_at or now
+                insert_state(conn, PipelineState(*key, proj.stage, proj.entered_at, proj.journey, None, active))
                 created += 1
-            elif (state.stage, state.entered_at, state.journey) != (proj.stage, proj.entered_at, proj.journey):
-                update_state(conn, state, stage=proj.stage, entered_at=proj.entered_at, journey=proj.journey)
+            elif values := _repairs(state, proj, now):
+                update_state(conn, state, **values)
                 changed += 1
         for key in have.keys() - want.keys():
             delete_state(conn, *key)
