@@ -279,6 +279,14 @@ def test_strict_retake_after_a_clearing(
     assert got == reference(rows, spec)
 
 
+def test_strict_retake_with_an_exclusion(backend: Any) -> None:
+    # p: the retake reaches step 4 before x@6 (nothing to exclude after the last step); one step short, x@6 would
+    # have hit the attempt at step 3 and dropped p. q reaches step 3 and x@3 hits it there: q is dropped.
+    rows: list[Row] = [*RETAKE_DISTINCT, ("p", "x", 6), ("q", "b", 0), ("q", "c", 1), ("q", "a", 2), ("q", "x", 3)]
+    spec = FunnelSpec((B, C, A, D), order=Order.STRICT, exclusions=(Exclusion(X, 1, 4),))
+    assert counts(run(backend, rows, spec)) == [1, 1, 1, 1]
+
+
 def test_duplicate_rows_count_once(backend: Any) -> None:
     rows: list[Row] = [("p", "a", 0), ("p", "a", 0), ("p", "b", 5), ("p", "b", 5)]
     for order in Order:

@@ -168,7 +168,7 @@ strict_events_st = st.lists(
     st.builds(
         RefEvent,
         person=st.sampled_from(["p1", "p2", "p3"]),
-        event=st.sampled_from(["a", "b", "c", "d", "y"]),
+        event=st.sampled_from(["a", "b", "c", "d", "x", "y"]),
         us=st.integers(0, 7).map(lambda s: BASE_US + s * 1_000_000),
         props=st.fixed_dictionaries({"k": st.sampled_from(["", "u", "v"])}),
     ),
@@ -185,11 +185,19 @@ strict_step_st = st.builds(
     steps=st.lists(strict_step_st, min_size=2, max_size=6),
     seconds=st.integers(1, 7),
     breakdown=st.sampled_from([None, "k"]),
+    data=st.data(),
 )
 def test_strict_funnels_of_up_to_six_steps_equal_reference(
-    duck: Any, events: list[RefEvent], steps: list[Step], seconds: int, breakdown: str | None
+    duck: Any, events: list[RefEvent], steps: list[Step], seconds: int, breakdown: str | None, data: st.DataObject
 ) -> None:
-    """Strict order: PostHog's slots (an attempt holding and retaking several steps), dense instants, repeats."""
-    spec = FunnelSpec(tuple(steps), window=timedelta(seconds=seconds), order=Order.STRICT, breakdown=breakdown)
+    """Strict order: PostHog's slots (an attempt holding and retaking several steps), dense instants, repeats,
+    and half the time an exclusion over a random range."""
+    n, exclusions = len(steps), ()
+    if data.draw(st.booleans()):
+        low = data.draw(st.integers(1, n - 1))
+        exclusions = (Exclusion(Step("x"), low, data.draw(st.integers(low + 1, n))),)
+    spec = FunnelSpec(
+        tuple(steps), window=timedelta(seconds=seconds), order=Order.STRICT, exclusions=exclusions, breakdown=breakdown
+    )
     got = run_funnel(_table(duck, events), spec).to_json_dict()
     assert got == reference_funnel(spec, events).to_json_dict()

@@ -26,7 +26,7 @@ from funnelbridge.analytics.event_funnel_attempts import (
 from funnelbridge.analytics.event_funnel_holders import active_exclusions
 from funnelbridge.analytics.event_funnel_prepare import excl_flag, needs_seq, step_flag
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order
-from funnelbridge.analytics.event_funnel_strict import strict_counted
+from funnelbridge.analytics.event_funnel_strict import handles, strict_counted
 
 __all__ = ["counted_attempts"]
 
@@ -132,7 +132,7 @@ def counted_attempts(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> i
     counts; ties as in :func:`_tie_order`.
     """
     n = len(spec.steps)
-    if not spec.exclusions and spec.order is Order.STRICT:
+    if spec.order is Order.STRICT and handles(spec):
         return strict_counted(ev, spec, keep)
     if not spec.exclusions and spec.order is not Order.UNORDERED:
         return _counted_ordered(ev, spec, keep)

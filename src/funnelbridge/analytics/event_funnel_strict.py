@@ -1,4 +1,4 @@
-"""Strict event funnels without exclusions: PostHog's step slots, computed stage by stage over each person's events.
+"""Strict event funnels: PostHog's step slots, computed stage by stage over each person's events.
 
 PostHog's UDF keeps one slot per step (the newest attempt that reached it). In strict order every event processed
 on its own clears each slot it does not match, so the slots after an event depend only on the slots before it and
@@ -15,7 +15,9 @@ per step k, over the person's *units* (an event processed on its own, or a whole
   run, the first candidate of the run with the largest opening seen so far: a running maximum, and the *writes*
   are the units where it grows.
 
-The attempt that counts is PostHog's ``max_step``: the first write (in stream order) at the furthest step written.
+The attempt that counts is PostHog's ``max_step``: the first write (in stream order) at the furthest step written;
+with exclusions, the first such write that PostHog does not mark excluded (:func:`_flagged`; only for exclusions
+that never name a step's event, :func:`handles` — the others keep the per-attempt rules).
 Each stage is a few windows over the units that keep slot k and one equi-join to the previous stage, so the cost
 grows linearly with the steps, and an attempt can hold and retake several steps at once, as in PostHog.
 """
@@ -26,10 +28,11 @@ import ibis
 import ibis.expr.types as ir
 
 from funnelbridge.analytics.event_funnel_attempts import Keep, identity
-from funnelbridge.analytics.event_funnel_prepare import step_flag
+from funnelbridge.analytics.event_funnel_holders import active_exclusions
+from funnelbridge.analytics.event_funnel_prepare import excl_flag, step_flag
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec
 
-__all__ = ["strict_counted"]
+__all__ = ["handles", "strict_counted"]
 
 _I64 = "int64"
 
@@ -64,17 +67,22 @@ def _ordered(ev: ir.Table) -> ir.Table:
     return ev.mutate(o=ibis.row_number().over(by_person).cast(_I64))
 
 
-def _units(ev: ir.Table, n: int) -> ir.Table:
-    """``pid, us, r, re, mixed, bk, m1..mN``: one row per unit that matches a step or is a mixed group; ``r..re``
-    are the stream positions it covers (units are consecutive when one starts where the other ended + 1)."""
-    flags = [step_flag(k) for k in range(1, n + 1)]
+def _units(ev: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """``pid, us, r, re, mixed, bk, m1..mN, x1..xJ``: one row per unit that matches a step or an exclusion or is a
+    mixed group; ``r..re`` are the stream positions it covers (units are consecutive when one starts where the other
+    ended + 1). A mixed group's exclusion flags are false: PostHog ignores exclusions there."""
+    flags = [step_flag(k) for k in range(1, len(spec.steps) + 1)]
+    xs = [excl_flag(j) for j in range(1, len(spec.exclusions) + 1)]
     single = ev.filter(~ev.mixed & (ev.sig != 0))
-    single = single.select("pid", "us", *flags, r=single.o, re=single.o, mixed=ibis.literal(False), bk=single.bk)
+    one = {"pid": single.pid, "us": single.us, **{f: single[f] for f in (*flags, *xs)}, "r": single.o,
+           "re": single.o, "mixed": ibis.literal(False), "bk": single.bk}  # fmt: skip
     grouped = ev.filter(ev.mixed)
     groups = grouped.group_by(["pid", "us"]).aggregate(
         r=grouped.o.min(), re=grouped.o.max(), **{f: grouped[f].max() for f in flags}
     )
-    groups = groups.select("pid", "us", *flags, "r", "re", mixed=ibis.literal(True), bk=ibis.literal(""))
+    many = {"pid": groups.pid, "us": groups.us, **{f: groups[f] for f in flags}, **{x: ibis.literal(False) for x in xs},
+            "r": groups.r, "re": groups.re, "mixed": ibis.literal(True), "bk": ibis.literal("")}  # fmt: skip
+    single, groups = single.select(**one), groups.select(**many)
     return ibis.union(single, groups, distinct=False)
 
 
@@ -148,19 +156,55 @@ def _stage(cand: ir.Table, k: int, keep: Keep) -> tuple[ir.Table, ir.Table]:
     return writes, keep(slot)
 
 
+def handles(spec: FunnelSpec) -> bool:
+    """Strict funnels whose exclusions (if any) never name a step's event. Then an exclusion event empties every
+    slot it hits (it matches no step), so PostHog's exclusion marks never stay on a slot: they only reach
+    ``max_step`` (:func:`_flagged`)."""
+    names = {s.event for s in spec.steps}
+    return all(e.step.event not in names for e in spec.exclusions)
+
+
+def _flagged(writes: ir.Table, slot: ir.Table, units: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
+    """``writes`` of step k with ``flagged``: PostHog would mark the attempt excluded while it is ``max_step``.
+
+    An exclusion event active at step k, processed on its own, hits the attempt in slot k just before it (inside
+    that attempt's window) and marks ``max_step`` when that is at step k and the event is inside its window. Openings
+    of the writes and times of the hits never decrease, so a write at the furthest step is marked iff the first
+    hit after it is inside its window; a marked ``max_step`` is replaced by the next write at that step, so the
+    attempt that counts is the first write not marked (none: the person is dropped)."""
+    active = active_exclusions(spec, k)
+    if not active:
+        return writes.mutate(flagged=ibis.literal(0, type=_I64))
+    hit = units.filter(ibis.or_(*[units[excl_flag(j)] for j in active]) & ~units.mixed)
+    hit = hit.select(x_pid=hit.pid, x_us=hit.us, x_key=hit.r - 1, x_r=hit.r)
+    held = slot.select(h_pid=slot.pid, h_re=slot.re, h_s=slot.s)
+    marks = hit.join(held, [hit.x_pid == held.h_pid, hit.x_key == held.h_re])
+    marks = marks.filter(marks.x_us - marks.h_s <= spec.window_us).select("x_pid", "x_us", "x_r")
+    keys = writes.select(w_pid=writes.pid, w_r=writes.r)
+    after = keys.join(marks, [keys.w_pid == marks.x_pid, marks.x_r > keys.w_r])
+    first = after.group_by(["w_pid", "w_r"]).aggregate(x_first=after.x_us.min())
+    merged = writes.left_join(first, [writes.pid == first.w_pid, writes.r == first.w_r])
+    flagged = (merged.x_first.notnull() & (merged.x_first - merged.s <= spec.window_us)).ifelse(1, 0)
+    return merged.mutate(flagged=flagged.cast(_I64)).drop("w_pid", "w_r", "x_first")
+
+
 def strict_counted(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> ir.Table:
-    """One row per counted person, ``pid, bk, reach, t1..tN``, for a strict funnel without exclusions."""
+    """One row per counted person, ``pid, bk, reach, t1..tN``, for a strict funnel that :func:`handles` takes."""
     n = len(spec.steps)
     ev = keep(_ordered(ev))
-    units = keep(_units(ev, n))
+    units = keep(_units(ev, spec))
     slot: ir.Table | None = None
     records = []
     for k in range(1, n + 1):
         writes, slot = _stage(keep(_candidates(units, ev, slot, spec, k, keep)), k, keep)
+        if spec.exclusions:
+            writes = keep(_flagged(writes, slot, units, spec, k))
         times = {_t(j): (writes[_t(j)] if j <= k else _null()) for j in range(1, n + 1)}
-        records.append(writes.select("pid", "r", "bk", reach=ibis.literal(k, type=_I64), **times))
+        flagged = {"flagged": writes.flagged.cast(_I64)} if spec.exclusions else {}  # Spark reads literals as int32
+        records.append(writes.select("pid", "r", "bk", reach=ibis.literal(k, type=_I64), **times, **flagged))
     long = ibis.union(*records, distinct=False) if n > 1 else records[0]
-    order = ibis.window(group_by=long.pid, order_by=[ibis.desc(long.reach), long.r])
+    first = [long.flagged] if spec.exclusions else []
+    order = ibis.window(group_by=long.pid, order_by=[ibis.desc(long.reach), *first, long.r])
     ranked = long.mutate(_rn=ibis.row_number().over(order))
-    chosen = ranked.filter(ranked._rn == 0)
+    chosen = ranked.filter((ranked._rn == 0) & ((ranked.flagged == 0) if spec.exclusions else ibis.literal(True)))
     return chosen.select("pid", "bk", "reach", *[_t(j) for j in range(1, n + 1)])
