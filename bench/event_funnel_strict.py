@@ -3,6 +3,8 @@ bench/event_funnel.py's events (same generator, default 1,000,000 events / 100,0
 
     git archive 3704a26 src | tar -x -C /tmp/fb-baseline      # the code before (any revision)
     python -m bench.event_funnel_strict --baseline-src /tmp/fb-baseline/src
+    python -m bench.event_funnel_strict --baseline-src DIR --funnels 3-excl,4 --events 200000 --people 20000 \
+        --results bench/results/event_funnel_strict_exclusions.json      # with an exclusion ("!noise")
 
 Each funnel runs in a fresh child process per version (imports funnelbridge from the given ``src``), the versions
 alternating, ``--rounds`` times. Recorded per run: wall seconds and CPU seconds of ``run_funnel`` (process time,
@@ -32,6 +34,7 @@ FUNNELS = {
     "4": ["e0", "e1", "e2", "e3"],
     "4-repeated": ["e0", "e1", "e1", "e2"],
     "8": [f"e{i}" for i in range(8)],
+    "3-excl": ["e0", "e1", "e2", "!noise"],  # "!": an exclusion over the whole funnel
 }
 
 
@@ -41,11 +44,13 @@ def child(src: str, parquet: str, steps: list[str]) -> dict[str, Any]:
     import ibis
 
     from funnelbridge.analytics.event_funnel import run_funnel
-    from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order, Step
+    from funnelbridge.analytics.event_funnel_spec import Exclusion, FunnelSpec, Order, Step
 
     backend = ibis.duckdb.connect()
     backend.con.execute("CREATE TABLE events AS SELECT * FROM read_parquet($p)", {"p": parquet})
-    spec = FunnelSpec(tuple(Step(s) for s in steps), window=timedelta(days=7), order=Order.STRICT)
+    names = [s for s in steps if not s.startswith("!")]
+    excl = tuple(Exclusion(Step(s[1:]), 1, len(names)) for s in steps if s.startswith("!"))
+    spec = FunnelSpec(tuple(Step(s) for s in names), window=timedelta(days=7), order=Order.STRICT, exclusions=excl)
     start, cpu = time.perf_counter(), time.process_time()
     result = run_funnel(backend.table("events"), spec)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -89,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--funnels", default=",".join(FUNNELS))
+    parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     load_start, started = os.getloadavg(), time.time()
     folder = Path(tempfile.mkdtemp(prefix="fb-strict-bench-"))
@@ -105,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs[version].append(_run_child(versions[version], parquet, FUNNELS[name]))
                 print(name, version, {k: runs[version][-1][k] for k in ("wall", "cpu", "child_cpu")}, flush=True)
         entry = {v: _summary(r) for v, r in runs.items()}
-        entry["steps"] = " -> ".join(FUNNELS[name]) + " strict, 7-day window"
+        entry["steps"] = " -> ".join(FUNNELS[name]).replace("-> !", "excluding ") + " strict, 7-day window"
         entry["same_result"] = all(r["result"] == runs["baseline"][0]["result"] for rs in runs.values() for r in rs)
         entry["ratio_median_cpu"] = round(entry["current"]["median_cpu"] / entry["baseline"]["median_cpu"], 3)
         entry["ratio_best_cpu"] = round(entry["current"]["best_cpu"] / entry["baseline"]["best_cpu"], 3)
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                children_cpu_seconds=round(sum(r for e in out["funnels"].values() for v in versions
                                               for r in e[v]["child_cpu"]), 1),
                elapsed_seconds=round(time.time() - started, 1))  # fmt: skip
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    args.results.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps({k: {m: v.get(m) for m in ("ratio_median_cpu", "same_result")}
                       for k, v in out["funnels"].items()}))  # fmt: skip
     return 0
