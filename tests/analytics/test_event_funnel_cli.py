@@ -10,7 +10,15 @@ import pytest
 
 from funnelbridge.analytics.event_funnel_engines import connect
 from funnelbridge.analytics.event_funnel_load import read_events
-from funnelbridge.analytics.event_funnel_spec import Order, build_spec, parse_exclusion, parse_step
+from funnelbridge.analytics.event_funnel_spec import (
+    Exclusion,
+    FunnelSpec,
+    Order,
+    Step,
+    build_spec,
+    parse_exclusion,
+    parse_step,
+)
 from funnelbridge.cli import main
 from funnelbridge.errors import EngineError, InputError
 
@@ -146,5 +154,39 @@ def test_parsing_of_steps_and_exclusions() -> None:
     assert spec.order is Order.STRICT and spec.window_us == 15_000_000
     with pytest.raises(InputError, match="unordered funnels only allow exclusions over the whole funnel"):
         build_spec(["a", "b", "c"], window="1d", order="unordered", exclude=["x@1-2"], breakdown=None)
-    with pytest.raises(InputError, match="cannot be one of the funnel's steps"):
+    with pytest.raises(InputError, match="cannot contain an event that is part of the funnel's steps"):
         build_spec(["a", "b"], window="1d", order="ordered", exclude=["a"], breakdown=None)
+
+
+@pytest.mark.parametrize(
+    ("steps", "exclusion", "rejected_step"),
+    [
+        (["a", "b", "c"], "b@1-2", 2),  # equal to a step in its range
+        (["a", "c", "d"], "c:k=v@1-3", 2),  # the step matches every event the exclusion matches (PostHog's superset)
+    ],
+)
+def test_exclusions_covered_by_a_step_in_their_range_are_rejected(
+    steps: list[str], exclusion: str, rejected_step: int
+) -> None:
+    """PostHog's validation: an exclusion may not be equal to, or a narrower version of, a step in its range."""
+    with pytest.raises(InputError, match=rf"step {rejected_step} \("):
+        build_spec(steps, window="1d", order="ordered", exclude=[exclusion], breakdown=None)
+
+
+def test_exclusion_filters_compare_as_a_set() -> None:
+    step = Step("a", (("j", "w"), ("k", "v")))
+    with pytest.raises(InputError, match=r"step 1 \("):
+        FunnelSpec((step, Step("b")), exclusions=(Exclusion(Step("a", (("k", "v"), ("j", "w"))), 1, 2),))
+
+
+@pytest.mark.parametrize(
+    ("steps", "exclusion"),
+    [
+        (["a", "b", "c"], "c@1-2"),  # equal to a step outside its range
+        (["a", "c:k=v", "d"], "c@1-3"),  # wider than the step: it also matches events the step does not
+        (["a", "c:k=v", "d"], "c:k=w@1-3"),  # another value of the step's property
+        (["a", "c:k=v", "d"], "c:j=w@1-3"),  # another property
+    ],
+)
+def test_exclusions_a_step_does_not_cover_are_allowed(steps: list[str], exclusion: str) -> None:
+    assert build_spec(steps, window="1d", order="ordered", exclude=[exclusion], breakdown=None).exclusions

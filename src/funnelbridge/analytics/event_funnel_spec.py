@@ -8,6 +8,7 @@ the command line accept exactly the same thing.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -51,6 +52,12 @@ class Step:
         return self.event + "".join(f":{prop}={value}" for prop, value in self.filters)
 
 
+def _covers(step: Step, exclusion: Step) -> bool:
+    """PostHog's ``is_equal(step, exclusion) or is_superset(step, exclusion)``: the same event, and the step's filters
+    are among the exclusion's — so every event the exclusion matches is also the step's."""
+    return step.event == exclusion.event and not Counter(step.filters) - Counter(exclusion.filters)
+
+
 @dataclass(frozen=True)
 class Exclusion:
     """People whose attempt shows ``step`` after reaching step ``from_step`` and before ``to_step`` (1-based)."""
@@ -91,8 +98,13 @@ class FunnelSpec:
             raise InputError("exclusions need a funnel of at least two steps", field=where)
         if not 1 <= low < high <= n:
             raise InputError(f"range {low}-{high} must satisfy 1 <= FROM < TO <= {n}", field=where)
-        if exclusion.step in self.steps:
-            raise InputError("an exclusion cannot be one of the funnel's steps (as in PostHog)", field=where)
+        for number in range(low, high + 1):
+            if _covers(self.steps[number - 1], exclusion.step):
+                raise InputError(
+                    f"step {number} ({self.steps[number - 1].name}) matches every event the exclusion matches: an "
+                    "exclusion cannot contain an event that is part of the funnel's steps in its range (as in PostHog)",
+                    field=where,
+                )
         if self.order is Order.UNORDERED and (low, high) != (1, n):
             raise InputError(f"unordered funnels only allow exclusions over the whole funnel (1-{n})", field=where)
 
