@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from funnelbridge.domain.clock import FrozenClock
 from funnelbridge.domain.events import EventBus, ScoreCrossed
+from funnelbridge.ingest.identity import merge_contacts
 from funnelbridge.playbook.examples import example_path
 from funnelbridge.playbook.loader import load_playbook
 from funnelbridge.runtime import Runtime
@@ -153,3 +154,19 @@ def test_an_earlier_as_of_is_a_stored_rescore(db: Database, where: dict[str, obj
     rescore_all(rt)
     up = {(e.threshold, e.upward) for e in rt.bus.published if isinstance(e, ScoreCrossed)}
     assert up == {(35.0, True), (50.0, True), (70.0, True)}  # the same crossings again, upward
+
+
+@pytest.mark.parametrize("where", [None, {"field": "properties.seconds", "op": "gte", "value": 1}])
+def test_contacts_merged_away_lose_their_rows(db: Database, where: dict[str, object] | None) -> None:
+    """docs/scoring.md: a rescore replaces every row; a contact merged away keeps none — on both engines."""
+    rule: dict[str, object] = {"event": "page_view", "points": 5} | ({"where": where} if where else {})
+    rt = Runtime(db, playbook({"engagement": [rule]}), FrozenClock(NOW), EventBus())
+    with db.transaction() as conn:
+        keep, gone = (add_contact(conn, email=f"p{i}@acme.com") for i in range(2))
+    rescore_all(rt)
+    with db.transaction() as conn:
+        merge_contacts(conn, keep, gone, "test", NOW)
+    summary = rescore_all(rt)
+    assert summary.engine == ("python" if where else "duckdb") and summary.leads == 1
+    with db.read() as conn:
+        assert set(conn.execute(select(scores.c.contact_id, scores.c.score_group))) == {(keep, "main")}

@@ -30,6 +30,7 @@ from funnelbridge.scoring.rules_engine import score_facts
 from funnelbridge.scoring.ruleset import rule_sets
 from funnelbridge.scoring.thresholds import ScoreSnapshot, crossings
 from funnelbridge.store.scores import (
+    drop_merged_scores,
     insert_rows_json_text,
     main_scores,
     predictions,
@@ -120,6 +121,7 @@ def _rescore_python(rt: Runtime, as_of: datetime, progress: Progress | None) -> 
     with rt.db.transaction() as conn:
         old = main_scores(conn)
         rows = _python_rows(rt, conn, as_of, progress)
+        drop_merged_scores(conn)  # as the batch path's replace: contacts merged away lose their rows
         upsert_scores(conn, rows)
         main = pa.Table.from_pylist([r for r in rows if r["score_group"] == "main"])
         published = _publish(rt, conn, old, main) if rows else 0

@@ -14,11 +14,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from funnelbridge.scoring.results import GroupScore, RulePoints
 from funnelbridge.store.bulk import execute_many
-from funnelbridge.store.tables import scores
+from funnelbridge.store.tables import contacts, scores
 
 __all__ = [
     "SCORE_COLUMNS",
     "distribution",
+    "drop_merged_scores",
     "explanation_json",
     "insert_rows_json_text",
     "json_text",
@@ -160,6 +161,12 @@ def predictions(conn: Connection) -> dict[int, tuple[float, str | None]]:
 def replace_group_scores(conn: Connection, groups: Iterable[str]) -> None:
     """Delete every stored score of ``groups`` (a batch rescore then inserts them afresh)."""
     conn.execute(delete(scores).where(scores.c.score_group.in_(list(groups))))
+
+
+def drop_merged_scores(conn: Connection) -> None:
+    """Delete the stored scores of contacts merged away (a rescore keeps rows of live leads only)."""
+    merged = select(contacts.c.id).where(contacts.c.merged_into.is_not(None))
+    conn.execute(delete(scores).where(scores.c.contact_id.in_(merged)))
 
 
 def insert_rows_json_text(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
