@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,8 +16,10 @@ from sqlalchemy import select
 from funnelbridge.domain.clock import as_utc
 from funnelbridge.errors import DomainError
 from funnelbridge.ingest import ingest_events, intake, merge, unmerge
+from funnelbridge.ingest.events import Activity, parse_payload
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.tables import contacts
+from funnelbridge.store.tables import events as events_table
 
 
 def test_visitor_becomes_lead_with_earlier_events_and_first_touch(rt: Runtime) -> None:
@@ -175,3 +178,20 @@ def test_event_properties_json_fails_as_json_dumps() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         intake._json({"x": object()})
     assert intake._json([1, "a"]) == json.dumps([1, "a"])
+
+
+def test_a_replaced_occurrence_time_is_the_stored_one(rt: Runtime) -> None:
+    """``Activity.stamp`` (the fast path's SQLite text of ``occurred_at``) cannot outlive the time it was read
+    from: ``dataclasses.replace`` drops it, no constructor takes it, and intake stores the new time."""
+    now = rt.clock.now()
+    read = parse_payload(page("v1", "2026-03-01T09:00:00+00:00"), index=0, now=now)
+    assert read.stamp == "2026-03-01 09:00:00.000000"  # the fast path read it off the text
+    later = read.occurred_at + timedelta(hours=5, microseconds=7)
+    moved = dataclasses.replace(read, key="moved", occurred_at=later)
+    assert moved.stamp is None
+    with pytest.raises(TypeError):
+        Activity(*dataclasses.astuple(read))  # type: ignore[misc]  # stamp is no constructor argument
+    with rt.db.transaction() as conn:
+        intake.store_activities(conn, [read, moved], now)
+    stored = {r["idempotency_key"]: as_utc(r["occurred_at"]) for r in rows(rt, events_table)}
+    assert stored == {read.key: read.occurred_at, "moved": later}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from funnelbridge.errors import InputError
 from funnelbridge.ingest import FREE_EMAIL_DOMAINS, detect_mapping, is_free_email, parse_payload
 from funnelbridge.ingest import coerce as c
+from funnelbridge.ingest import events as events_module
 from funnelbridge.ingest.accounts import clean_domain
 from funnelbridge.ingest.attribution import ContactActivity, Touch
 
@@ -47,6 +50,37 @@ def test_coercion_reasons_name_the_value() -> None:
         and c.to_list("a; b") == ["a", "b"]
         and c.to_date("05/17/2024") == date(2024, 5, 17)
     )
+
+
+_EMAILISH = st.text(st.sampled_from('ab1.-_+@ \t\n,;:<>()[]\\"\x00é'), max_size=12) | st.emails().map(str.lower)
+
+
+@given(_EMAILISH)
+def test_email_pattern_is_what_to_email_accepts(text: str) -> None:
+    """``coerce.EMAIL_PATTERN`` is public and is the check of :func:`~funnelbridge.ingest.coerce.to_email`: trimmed,
+    lower-case text (without NUL, at most 320 characters) is an address exactly when the pattern matches it."""
+    assert "EMAIL_PATTERN" in c.__all__
+    clean = text.strip().lower()
+    if not clean or "\x00" in clean or len(clean) > 320:
+        return
+    try:
+        accepted = c.to_email(clean) == clean
+    except c.CoerceError:
+        accepted = False
+    assert accepted is (c.EMAIL_PATTERN.match(clean) is not None)
+
+
+def test_event_payloads_use_no_private_name_of_coerce() -> None:
+    """``ingest.events`` (the fast path's email check included) uses the coerce module's public names only."""
+    tree = ast.parse(Path(events_module.__file__).read_text(encoding="utf-8"))
+    private = [
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "c"
+        if node.attr.startswith("_")
+    ]
+    assert private == []
+    assert {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)} >= {"EMAIL_PATTERN"}
 
 
 def test_naive_times_are_read_in_the_given_zone() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from funnelbridge.ingest.free_email import normalize_email
 
 __all__ = [
+    "EMAIL_PATTERN",
     "CoerceError",
     "Coercer",
     "to_bool",
@@ -37,7 +38,12 @@ __all__ = [
 Coercer = Callable[[Any], Any]
 
 _PREVIEW = 40
-_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
+EMAIL_PATTERN = re.compile(
+    r"^[^@\s<>(),;:\"\[\]\\]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$"
+)
+"""What :func:`to_email` accepts once it has trimmed and lower-cased an address (at most 320 characters): a local
+part without spaces, ``@``, brackets or ``,;:"\\``, and a lower-case domain of two or more dot-separated labels.
+Match trimmed text only: ``$`` also matches before a final newline."""
 _TRUE = {"true", "t", "yes", "y", "1", "on", "x"}
 _FALSE = {"false", "f", "no", "n", "0", "off", ""}
 _DATE_FORMATS = ("%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d")
@@ -202,7 +208,7 @@ def to_email(raw: Any) -> str | None:
     text = normalize_email(_clean_text(raw))
     if text is None:
         return None
-    if len(text) > 320 or not _EMAIL.match(text):
+    if len(text) > 320 or not EMAIL_PATTERN.match(text):
         raise CoerceError(f"expected an email address, got {_show(raw)}")
     return text
 

@@ -75,9 +75,11 @@ class Activity:
     campaign: str | None = None
     properties: dict[str, Any] | None = None
     traits: dict[str, Any] | None = None
-    stamp: str | None = field(default=None, compare=False, repr=False)
+    stamp: str | None = field(default=None, init=False, compare=False, repr=False)
     """``occurred_at`` as SQLite stores it (:func:`~funnelbridge.store.bulk.sqlite_time`) when the fast path could
-    read it off the payload's text (UTC, whole seconds or microseconds); None otherwise. Not part of equality."""
+    read it off the payload's text (UTC, whole seconds or microseconds); None otherwise. Not part of equality.
+    Only the fast path sets it, after construction: no constructor takes it and ``dataclasses.replace`` leaves it
+    None (it does not copy ``init=False`` fields), so a stamp never outlives the ``occurred_at`` it was read from."""
 
     @property
     def identifying(self) -> bool:
@@ -315,7 +317,7 @@ def _fast_email(raw: Any, traits: dict[str, Any] | None) -> str | None:
     return email  # type: ignore[no-any-return]
 
 
-_EMAIL_MATCH = c._EMAIL.match  # the pattern to_email checks (its `$` admits a final newline: trimmed above)
+_EMAIL_MATCH = c.EMAIL_PATTERN.match  # the pattern to_email checks (its `$` admits a final newline: trimmed above)
 
 
 def _fast_time(raw: Any, now: datetime) -> tuple[datetime, str | None]:
@@ -414,8 +416,14 @@ def _fast(payload: dict[str, Any], kind: str, now: datetime) -> Activity:
         medium = _plain(props["utm_medium"] if "utm_medium" in props else props.get("medium"), 100)
         campaign = _plain(props["utm_campaign"] if "utm_campaign" in props else props.get("campaign"), 200)
     key = given_key or derive_key(kind, anon, email, user, type_, at, props)
-    return Activity(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props,
-                    _fast_traits(traits) or None if traits else None, stamp)  # fmt: skip
+    act = Activity(key, kind, type_, at, anon, email, user, path, source, medium, campaign, props,
+                   _fast_traits(traits) or None if traits else None)  # fmt: skip
+    if stamp is not None:
+        _SET(act, "stamp", stamp)  # frozen: the one place a stamp is set, from the text ``at`` was read off
+    return act
+
+
+_SET = object.__setattr__
 
 
 _PLAIN_NAME_MATCH = _PLAIN_NAME.fullmatch
