@@ -14,7 +14,8 @@ from funnelbridge.ingest.identity import merge_contacts
 from funnelbridge.playbook.examples import example_path
 from funnelbridge.playbook.loader import load_playbook
 from funnelbridge.runtime import Runtime
-from funnelbridge.scoring.service import explain_contact, rescore_all
+from funnelbridge.scoring.incremental_store import score_leads
+from funnelbridge.scoring.service import explain_contact, rescore_all, score_contacts
 from funnelbridge.store import Database
 from funnelbridge.store.tables import scores
 
@@ -170,3 +171,52 @@ def test_contacts_merged_away_lose_their_rows(db: Database, where: dict[str, obj
     assert summary.engine == ("python" if where else "duckdb") and summary.leads == 1
     with db.read() as conn:
         assert set(conn.execute(select(scores.c.contact_id, scores.c.score_group))) == {(keep, "main")}
+
+
+_STATEFUL: list[dict[str, object]] = [
+    {"name": "pricing", "event": "page_view", "points": 20, "half_life": "10d", "cap": {"per_day": 30}},
+    {"name": "clicks", "event": "email_click", "points": 3, "expires_after": "5d"},
+    {"name": "demo", "event": "demo_request", "points": 50, "repeatable": False},
+]
+
+
+@pytest.mark.parametrize("where", [None, {"field": "properties.seconds", "op": "gte", "value": 1}])
+def test_an_earlier_as_of_rescore_leaves_incremental_scoring_right(
+    db: Database, where: dict[str, object] | None
+) -> None:
+    """After `score --as-of <past>` (either engine) the next incremental update of a lead scores what the full
+    recompute does: the lead-by-lead fallback keeps the stored incremental state (built from the lead's events,
+    whatever the rows' as_of) and the update goes on from it; the batch path's replace drops it (rebuilt)."""
+    webinar: dict[str, object] = {"name": "webinar", "event": "webinar", "points": 40}
+    rules = [*_STATEFUL, webinar | ({"where": where} if where else {})]
+    pb = playbook({"engagement": rules, "mql": {"engagement": 50}, "temperature": {"hot": 60, "warm": 20}})
+    rt = Runtime(db, pb, FrozenClock(NOW), EventBus(published=[]))
+    history = [("page_view", 9), ("email_click", 4), ("page_view", 3), ("page_view", 3), ("webinar", 2)]
+    with db.transaction() as conn:
+        cid = add_contact(conn, email="a@b.co")
+        add_events(conn, cid, [{"type": t, "occurred_at": NOW - timedelta(days=d), "properties": {"seconds": 9}}
+                               for t, d in history])  # fmt: skip
+        score_contacts(rt, conn, [cid])  # the incremental path: stores the lead's state
+    summary = rescore_all(rt, as_of=NOW - timedelta(days=5))
+    assert summary.engine == ("python" if where else "duckdb")
+    with db.read() as conn:
+        row = conn.execute(select(scores).where(scores.c.score_group == "main")).one()
+    assert row.engagement == pytest.approx(20.0 * 2 ** (-4 / 10)) and (row.state is not None) is bool(where)
+    later = NOW + timedelta(days=1)
+    with db.transaction() as conn:
+        add_events(conn, cid, [{"type": t, "occurred_at": later - timedelta(hours=h), "properties": {"seconds": 9}}
+                               for t, h in (("page_view", 5), ("email_click", 4), ("demo_request", 3))])  # fmt: skip
+        went_on = score_leads(pb, conn, [cid], later)[0].incremental
+        score_contacts(rt, conn, [cid], later)
+    assert went_on is bool(where)  # the fallback's kept state is used
+    reference = explain_contact(rt, cid, later).main
+    with db.read() as conn:
+        row = conn.execute(select(scores).where(scores.c.score_group == "main")).one()
+    for key in ("fit", "engagement", "negative", "total"):
+        assert getattr(row, key) == pytest.approx(getattr(reference, key), abs=1e-9)
+    assert (row.grade, row.temperature, row.mql_eligible) == (
+        reference.grade,
+        reference.temperature,
+        reference.mql_eligible,
+    )
+    assert row.state is not None
