@@ -30,6 +30,8 @@ _EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]\\\x00]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?
 _TZINFO = attrgetter("tzinfo")
 _RAW = itemgetter(1)
 FastLane = Callable[[list[str]], list[Any] | None]
+Column = Callable[[int], list[Any]]
+"""The raw values of a chunk's input column, by index."""
 
 
 def _plain_text(values: list[Any]) -> bool:
@@ -107,7 +109,7 @@ class Columns:
     the rejected rows with their problems."""
 
     rows: list[int]
-    raws: list[Sequence[Any]]
+    raws: Sequence[Sequence[Any]]
     values: dict[str, list[Any]]
     rejected: list[tuple[int, Sequence[Any], tuple[Problem, ...]]] = field(default_factory=list)
 
@@ -136,13 +138,31 @@ class ColumnConverter:
         if bad:
             bad.difference_update(n for n, _ in good)
         flat = list(chain.from_iterable(map(_RAW, good)))  # every row has ``width`` values: slice columns
+        values, failed = self._values(lambda i: flat[i::width], lambda: list(map(_RAW, good)))
+        return self._assemble(chunk, good, values, bad, failed)
+
+    def convert_columns(self, numbers: list[int], raws: Sequence[Sequence[Any]], column: Column) -> Columns:
+        """What :meth:`convert` gives for rows that all have the header's width and were read without error,
+        handed over column by column: ``numbers`` their row numbers, ``raws`` their raw values (indexed only for
+        rejected rows and extras) and ``column(i)`` the raw values of input column ``i``."""
+        values, failed = self._values(column, lambda: raws)
+        if not failed:
+            return Columns(numbers, raws, values)
+        keep = [i for i in range(len(numbers)) if i not in failed]
+        kept = {name: [col[i] for i in keep] for name, col in values.items()}
+        rejected = [(numbers[i], raws[i], self.rows.convert(raws[i]).problems) for i in sorted(failed)]
+        return Columns([numbers[i] for i in keep], [raws[i] for i in keep], kept, rejected)
+
+    def _values(
+        self, column: Column, raws: Callable[[], Sequence[Sequence[Any]]]
+    ) -> tuple[dict[str, list[Any]], set[int]]:
         values: dict[str, list[Any]] = {}
         failed: set[int] = set()
         for i, name, coerce, lane in self.lanes:
-            values[name] = self._column(flat[i::width], coerce, lane, failed)
+            values[name] = self._column(column(i), coerce, lane, failed)
         if self.rows.extras:
-            values["properties"] = self._properties(good, values.get("properties"), failed)
-        return self._assemble(chunk, good, values, bad, failed)
+            values["properties"] = self._properties(raws(), values.get("properties"), failed)
+        return values, failed
 
     @staticmethod
     def _column(raw: list[Any], coerce: c.Coercer, lane: FastLane | None, failed: set[int]) -> list[Any]:
@@ -159,9 +179,9 @@ class ColumnConverter:
                 result.append(None)
         return result
 
-    def _properties(self, good: list[tuple[int, list[Any]]], given: list[Any] | None, failed: set[int]) -> list[Any]:
+    def _properties(self, raws: Sequence[Sequence[Any]], given: list[Any] | None, failed: set[int]) -> list[Any]:
         out: list[Any] = []
-        for index, (_, raw) in enumerate(good):
+        for index, raw in enumerate(raws):
             record: dict[str, Any] = {"properties": given[index] if given else None}
             problems: list[Problem] = []
             self.rows.convert_extras(raw, record, problems)

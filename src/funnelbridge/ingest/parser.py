@@ -1,16 +1,22 @@
 """The parsing process of an events import (:func:`funnelbridge.ingest.pipeline.parsed_chunks` starts it):
 ``python -m funnelbridge.ingest.parser`` reads a pickled :class:`~funnelbridge.ingest.pipeline.Source` on its
-standard input and writes the parsed chunks on its standard output. Nothing else imports this module."""
+standard input and writes the parsed chunks on its standard output. Nothing else imports this module.
+
+A UTF-8 CSV is read by :func:`~funnelbridge.ingest.arrowcsv.arrow_chunks` (pyarrow's parser where it reads the file
+as Python's ``csv`` does, the same chunks); any other file by :func:`~funnelbridge.ingest.pipeline.produce`."""
 
 from __future__ import annotations
 
 import os
 import pickle
 import sys
+from typing import IO
 
-from funnelbridge.ingest.pipeline import Source, produce
+from funnelbridge.gcpause import gc_paused
+from funnelbridge.ingest.arrowcsv import arrow_chunks, fast_source
+from funnelbridge.ingest.pipeline import Source, _Failed, produce
 
-__all__ = ["main"]
+__all__ = ["main", "produce_fast"]
 
 
 def main() -> None:
@@ -18,10 +24,25 @@ def main() -> None:
     if not isinstance(source, Source):
         raise SystemExit("expected a pickled funnelbridge.ingest.pipeline.Source on standard input")
     try:
-        produce(source, sys.stdout.buffer)
+        (produce_fast if fast_source(source) else produce)(source, sys.stdout.buffer)
         sys.stdout.buffer.flush()
     except BrokenPipeError:  # the importing process stopped reading: nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def produce_fast(source: Source, out: IO[bytes]) -> None:
+    """:func:`~funnelbridge.ingest.pipeline.produce` over :func:`~funnelbridge.ingest.arrowcsv.arrow_chunks`: every
+    chunk, then None (or the failure), pickled to ``out``."""
+    try:
+        with gc_paused():
+            for item in arrow_chunks(source):
+                pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
+                out.flush()
+        pickle.dump(None, out)
+    except BrokenPipeError:
+        return
+    except Exception as exc:  # sent to the parent, which raises it
+        pickle.dump(_Failed(f"{type(exc).__name__}: {exc}"), out)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from funnelbridge.errors import InputError
 
-__all__ = ["Table", "file_digest", "open_table"]
+__all__ = ["Table", "csv_rows", "file_digest", "open_table", "text_of"]
 
 _FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # huge cells are read whole and rejected by the field's own limit
 _DELIMITERS = ",;\t|"
@@ -33,6 +34,8 @@ class Table:
     rows: Iterator[tuple[int, list[Any]]]
     close: Any
     size_hint: int | None = None
+    delimiter: str | None = None
+    """The CSV's delimiter (None for Parquet)."""
 
 
 def file_digest(path: Path) -> str:
@@ -91,20 +94,37 @@ def _open_csv(path: Path, encoding: str) -> Table:
         handle.close()
         raise InputError(f"cannot read the header: {exc}", record=str(path)) from None
 
-    def rows() -> Iterator[tuple[int, list[Any]]]:
-        last = 1  # every record counts, empty ones too; a record the reader cannot parse is yielded as an error
-        while True:
-            try:
-                for number, row in enumerate(reader, last + 1):
-                    last = number
-                    if row:
-                        yield number, row
-                return
-            except csv.Error as exc:
-                last += 1
-                yield last, [csv.Error(str(exc))]
+    delimiter = reader.dialect.delimiter
+    return Table(_check_headers(headers, path), _numbered(reader, 1), handle.close, _estimate_rows(path, sample),
+                 delimiter)  # fmt: skip
 
-    return Table(_check_headers(headers, path), rows(), handle.close, _estimate_rows(path, sample))
+
+def _numbered(reader: Iterator[list[str]], last: int) -> Iterator[tuple[int, list[Any]]]:
+    """The records of ``reader`` numbered from ``last + 1``: every record counts, empty ones too (they are not
+    yielded); a record the reader cannot parse is yielded as ``[csv.Error]``."""
+    while True:
+        try:
+            for number, row in enumerate(reader, last + 1):
+                last = number
+                if row:
+                    yield number, row
+            return
+        except csv.Error as exc:
+            last += 1
+            yield last, [csv.Error(str(exc))]
+
+
+def csv_rows(lines: Iterable[str], delimiter: str, last: int) -> Iterator[tuple[int, list[Any]]]:
+    """The records of a CSV's data part (``lines``, read with ``newline=""``), numbered from ``last + 1`` as
+    :func:`open_table` numbers them: what :mod:`funnelbridge.ingest.arrowcsv` reads the old way."""
+    if csv.field_size_limit() < _FIELD_LIMIT:
+        csv.field_size_limit(_FIELD_LIMIT)
+    return _numbered(csv.reader(lines, delimiter=delimiter), last)
+
+
+def text_of(data: bytes) -> io.StringIO:
+    """Bytes of a CSV decoded as :func:`open_table` decodes a UTF-8 file (bad bytes kept as surrogate escapes)."""
+    return io.StringIO(data.decode("utf-8", "surrogateescape"), newline="")
 
 
 def _open_parquet(path: Path) -> Table:

@@ -1,0 +1,214 @@
+"""The parsing process's CSV reader: a UTF-8 events file cut into chunks of records by byte scans, each chunk read
+by pyarrow's CSV parser, its columns handed to the column-wise converter as lists — the chunks (rows, row numbers,
+rejections and their problems) exactly those :func:`funnelbridge.ingest.pipeline.local_chunks` gives.
+
+Exactness comes from reading with pyarrow only what both readers see the same way. A chunk is ``chunk_size``
+non-empty lines; it goes to pyarrow when its bytes hold no quote character, no carriage return other than in
+``\\r\\n`` and no NUL, so that every line is one record and splitting on the delimiter is the whole of CSV — blank
+lines are counted for the row numbers and skipped, as :func:`~funnelbridge.ingest.readers.open_table` does. Any
+other chunk is read by Python's ``csv`` module, exactly as before: a chunk pyarrow refuses (invalid UTF-8, a row
+of the wrong width) is decoded and read the old way over the same lines, and from the first chunk holding a quote
+or a lone carriage return on — a quoted field may span lines, and past chunk ends — the rest of the file is read the
+old way from that chunk's first byte, numbered on from there. Files in other encodings, Parquet files and files
+whose header line holds a quote take :func:`~funnelbridge.ingest.pipeline.local_chunks` as they are.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, overload
+
+from funnelbridge.ingest.columnar import ColumnConverter
+from funnelbridge.ingest.fastprep import prepare_columns
+from funnelbridge.ingest.pipeline import ParsedChunk, Source, local_chunks
+from funnelbridge.ingest.readers import Table, csv_rows, open_table, text_of
+from funnelbridge.store.bulk import batched
+
+__all__ = ["arrow_chunks", "fast_source"]
+
+_BLOCK = 1 << 23  # bytes read at a time
+_BOM = b"\xef\xbb\xbf"
+
+
+def fast_source(source: Source) -> bool:
+    """Whether :func:`arrow_chunks` may read ``source`` with pyarrow at all (a UTF-8 CSV)."""
+    return source.encoding.lower().replace("_", "-") in ("utf-8", "utf8") and source.path.suffix.lower() not in (
+        ".parquet",
+        ".pq",
+    )
+
+
+def arrow_chunks(source: Source) -> Iterator[ParsedChunk]:
+    """The chunks of ``source``, as :func:`~funnelbridge.ingest.pipeline.local_chunks` gives them."""
+    table = open_table(source.path, encoding=source.encoding)
+    try:
+        start = _data_start(source.path) if fast_source(source) and table.delimiter else None
+        if start is None:
+            yield from local_chunks(source, table)
+            return
+        yield from _Reader(source, table, start).chunks()
+    finally:
+        table.close()
+
+
+def _data_start(path: Path) -> int | None:
+    """The byte offset of the data after a header line without quotes, or None."""
+    with path.open("rb") as handle:
+        head = handle.read(_BLOCK)
+    offset = len(_BOM) if head.startswith(_BOM) else 0
+    end = head.find(b"\n", offset)
+    if end < 0 or b'"' in head[offset:end] or b"\r" in head[offset : end - 1]:
+        return None
+    return end + 1
+
+
+@dataclass
+class _Cut:
+    """One chunk's bytes and its lines: each non-empty line's row number, how many rows the file had read
+    before, and whether the rest of the file must be read the old way from its start (``stop``)."""
+
+    data: bytes
+    numbers: list[int]
+    last: int
+    stop: bool
+    offset: int
+
+
+class _Reader:
+    def __init__(self, source: Source, table: Table, start: int) -> None:
+        self.source, self.headers, self.offset = source, table.headers, start
+        self.delimiter = table.delimiter or ","
+        self.converter = ColumnConverter(source.mapping, table.headers, source.zone)
+        self.width = len(table.headers)
+
+    def chunks(self) -> Iterator[ParsedChunk]:
+        for cut in _cuts(self.source.path, self.offset, self.source.chunk_size):
+            if cut.stop:
+                yield from self._old_way(cut.offset, cut.last)
+                return
+            yield self._chunk(cut)
+
+    def _chunk(self, cut: _Cut) -> ParsedChunk:
+        table = None if _odd(cut.data) else _parse(cut.data, self.delimiter, self.width)
+        if table is None or table.num_rows != len(cut.numbers):
+            rows = list(csv_rows(text_of(cut.data), self.delimiter, cut.last))
+            columns = self.converter.convert(rows)
+            return ParsedChunk(len(rows), columns.rejected, prepare_columns(columns))
+        raws = _Raws(table)
+        columns = self.converter.convert_columns(cut.numbers, raws, raws.column)
+        return ParsedChunk(len(cut.numbers), columns.rejected, prepare_columns(columns))
+
+    def _old_way(self, offset: int, last: int) -> Iterator[ParsedChunk]:
+        with self.source.path.open("rb") as handle:
+            handle.seek(offset)
+            text = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
+            for chunk in batched(csv_rows(text, self.delimiter, last), self.source.chunk_size):
+                columns = self.converter.convert(chunk)
+                yield ParsedChunk(len(chunk), columns.rejected, prepare_columns(columns))
+
+
+def _odd(data: bytes) -> bool:
+    """A NUL byte: read the old way (what ``csv`` makes of it is its own)."""
+    return b"\x00" in data
+
+
+def _cuts(path: Path, offset: int, size: int) -> Iterator[_Cut]:
+    """The file from ``offset`` cut after every ``size`` non-empty lines (see :class:`_Cut`)."""
+    last = 1
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        buffer, eof = b"", False
+        while True:
+            lines = _Lines(buffer, eof)
+            while not eof and len(lines.full) < size:
+                block = handle.read(_BLOCK)
+                eof = not block
+                buffer += block
+                lines = _Lines(buffer, eof)
+            if not len(lines.full):  # the end of the file (blank lines at most)
+                return
+            stop, end = lines.cut(size)
+            data = buffer[:end]
+            if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
+                yield _Cut(b"", [], last, True, offset)
+                return
+            numbers = (lines.full[lines.full < stop] + last + 1).tolist()
+            yield _Cut(data, numbers, last, False, offset)
+            offset, last, buffer = offset + end, last + stop, buffer[end:]
+
+
+class _Lines:
+    """The complete lines of ``buffer`` (the last one too at the end of the file): where each ends (its ``\\n``
+    or the end of the file) and which hold something (``full``: indexes of lines not empty, ``\\r\\n`` counting as
+    empty)."""
+
+    def __init__(self, buffer: bytes, eof: bool) -> None:
+        import numpy as np
+
+        raw = np.frombuffer(buffer, np.uint8)
+        ends = np.flatnonzero(raw == 10)
+        if eof and len(raw) and (not len(ends) or ends[-1] != len(raw) - 1):
+            ends = np.append(ends, len(raw))
+        starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else ends
+        lengths = ends - starts
+        if len(ends) and b"\r" in buffer:
+            inner = lengths > 0
+            inner[inner] = raw[ends[inner] - 1] == 13
+            lengths = lengths - inner
+        self.ends, self.full, self.size = ends, np.flatnonzero(lengths > 0), len(raw)
+
+    def cut(self, size: int) -> tuple[int, int]:
+        """(lines, bytes) of the next chunk: up to and including its ``size``-th non-empty line, or all."""
+        stop = len(self.ends) if len(self.full) <= size else int(self.full[size - 1]) + 1
+        return stop, min(int(self.ends[stop - 1]) + 1, self.size)
+
+
+def _parse(data: bytes, delimiter: str, width: int) -> Any:
+    """The chunk as a pyarrow table of text columns, or None when pyarrow refuses it (read the old way)."""
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    names = [f"c{i}" for i in range(width)]
+    read = pv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 24)
+    parse = pv.ParseOptions(delimiter=delimiter, quote_char=False, double_quote=False, escape_char=False,
+                            newlines_in_values=False, ignore_empty_lines=True)  # fmt: skip
+    convert = pv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False)
+    try:
+        return pv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse, convert_options=convert)
+    except (pa.ArrowInvalid, pa.ArrowException):
+        return None
+
+
+class _Raws(Sequence[list[Any]]):
+    """A parsed chunk's rows as lists of raw values, built when asked for (rejected rows, extras)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.cache: dict[int, list[Any]] = {}
+
+    def column(self, index: int) -> list[Any]:
+        """The raw values of column ``index`` (a list of its own)."""
+        return list(self._values(index))
+
+    def _values(self, index: int) -> list[Any]:
+        values = self.cache.get(index)
+        if values is None:
+            values = self.cache[index] = self.table.column(index).to_pylist()
+        return values
+
+    def __len__(self) -> int:
+        return int(self.table.num_rows)
+
+    @overload
+    def __getitem__(self, index: int) -> list[Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[list[Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> list[Any] | list[list[Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return [self._values(i)[index] for i in range(self.table.num_columns)]

@@ -1,0 +1,100 @@
+""":func:`~funnelbridge.ingest.bulkevents.prepare_event_columns` column by column: the same
+:class:`~funnelbridge.ingest.bulkevents.EventChunk` — refused rows and their problems, derived keys, repeats dropped
+(the first wins), occurrence order, SQLite times, the plain plan — built with C-level maps over the columns
+instead of a loop that makes a row object per row. A property test checks both give equal chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import compress, repeat
+from operator import and_, is_not, itemgetter, or_, truth
+from typing import Any
+
+from funnelbridge.ingest.bulkevents import _SPECIAL, EventChunk, _kind_and_type, _stamps
+from funnelbridge.ingest.bulkplain import plan_plain
+from funnelbridge.ingest.columnar import Columns
+from funnelbridge.ingest.deadletter import Problem
+from funnelbridge.ingest.events import derive_key
+
+__all__ = ["prepare_columns"]
+
+_KIND, _TYPE = itemgetter(0), itemgetter(1)
+
+
+def prepare_columns(cols: Columns) -> EventChunk:
+    """What :func:`~funnelbridge.ingest.bulkevents.prepare_event_columns` returns for ``cols``."""
+    named = list(map(_kind_and_type, cols.get("type"), cols.get("event")))
+    refused: list[tuple[int, Sequence[Any], Problem]] = []
+    if not _all_fine(cols, named):
+        ok = list(map(_fine, named, *map(cols.get, ("occurred_at", "email", "user_id", "anonymous_id"))))
+        refused = _refused(cols, named, ok)
+        cols, named = _kept(cols, ok), list(compress(named, ok))
+    get = cols.get
+    ats, emails, users, anons = get("occurred_at"), get("email"), get("user_id"), get("anonymous_id")
+    kinds, types = list(map(_KIND, named)), list(map(_TYPE, named))
+    props = get("properties")
+    keys = _keys(get("idempotency_key"), kinds, anons, emails, users, types, ats, props)
+    first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+    pairs = list(zip(ats, keys, strict=True))
+    order = sorted(first.values(), key=pairs.__getitem__)
+    fields = [keys, kinds, types, ats, anons, emails, users, get("path"), get("source"), get("medium"),
+              get("campaign"), props]  # fmt: skip
+    columns = [_take(column, order) for column in fields]
+    columns.append(list(_stamps(columns[3])))
+    special = bool(_SPECIAL.intersection(columns[2])) or _several(columns[4], columns[5], columns[6])
+    chunk = EventChunk(None, len(keys) - len(first), refused, special, columns=columns)
+    if not special:
+        chunk.plan = plan_plain(columns)
+    return chunk
+
+
+def _all_fine(cols: Columns, named: list[tuple[Any, ...]]) -> bool:
+    """Whether no row is refused (C-level scans: every row named, timed and naming someone)."""
+    if None in map(_KIND, named) or None in cols.get("occurred_at"):
+        return False
+    ids = [cols.get(n) for n in ("email", "user_id", "anonymous_id")]
+    return all(map(or_, map(or_, map(truth, ids[0]), map(truth, ids[1])), map(truth, ids[2])))
+
+
+def _fine(named: tuple[Any, ...], at: datetime | None, email: str | None, user: str | None, anon: str | None) -> bool:
+    return named[0] is not None and at is not None and bool(email or user or anon)
+
+
+def _refused(cols: Columns, named: list[tuple[Any, ...]], ok: list[bool]) -> list[tuple[int, Sequence[Any], Problem]]:
+    """The refused rows, in file order, with the first problem of each (the order ``prepare_event_columns``
+    checks them in)."""
+    ats = cols.get("occurred_at")
+    out: list[tuple[int, Sequence[Any], Problem]] = []
+    for index in (i for i, good in enumerate(ok) if not good):
+        if named[index][0] is None:
+            problem = Problem(*named[index][1:])
+        elif ats[index] is None:
+            problem = Problem("occurred_at", "missing: when the event happened")
+        else:
+            problem = Problem("email", "an event needs an email, a user id or an anonymous id")
+        out.append((cols.rows[index], cols.raws[index], problem))
+    return out
+
+
+def _kept(cols: Columns, ok: list[bool]) -> Columns:
+    values = {name: list(compress(column, ok)) for name, column in cols.values.items()}
+    return Columns(list(compress(cols.rows, ok)), [], values)
+
+
+def _keys(given: list[Any], *parts: list[Any]) -> list[str]:
+    if None not in given:
+        return given
+    return [key or derive_key(*row) for key, row in zip(given, zip(*parts, strict=True), strict=True)]
+
+
+def _take(column: list[Any], order: list[int]) -> list[Any]:
+    if len(order) > 1:
+        return list(itemgetter(*order)(column))
+    return [column[i] for i in order]
+
+
+def _several(anons: list[Any], emails: list[Any], users: list[Any]) -> bool:
+    """Whether some row names a person by more than one identifier (C-level scans)."""
+    given = [list(map(is_not, column, repeat(None))) for column in (anons, emails, users)]
+    return any(any(map(and_, a, b)) for a, b in ((given[0], given[1]), (given[0], given[2]), (given[1], given[2])))

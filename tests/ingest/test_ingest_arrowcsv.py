@@ -1,0 +1,173 @@
+"""The parsing process's pyarrow reader (funnelbridge.ingest.arrowcsv) gives exactly the chunks of the csv-module
+path (pipeline.local_chunks): rows, row numbers, rejections with their problems, keys, order, plans — on messy
+files (hypothesis) and on clean ones, where pyarrow does read the chunks."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from funnelbridge.ingest.arrowcsv import _parse, arrow_chunks
+from funnelbridge.ingest.columns import detect_mapping
+from funnelbridge.ingest.parser import produce_fast
+from funnelbridge.ingest.pipeline import ParsedChunk, Source, local_chunks, produce
+from funnelbridge.ingest.readers import open_table
+
+HEADERS = ["event_id", "type", "event", "email", "user_id", "anonymous_id", "timestamp", "path", "utm_source", "plan"]
+_CELLS: dict[str, list[str]] = {
+    "event_id": ["", "k1", "k2", "k3", " k1 ", "x" * 201],
+    "type": ["", "page_view", "track", "Asset Download", "email_unsubscribed", "bad!", "y" * 101],
+    "event": ["", "", "signup", "asset-download"],
+    "email": ["", "", "a@x.example", "B@X.example", " c@x.example", "no-at-sign", "é@x.example"],
+    "user_id": ["", "", "", "u1", "u2"],
+    "anonymous_id": ["", "", "", "anon1", "anon2 "],
+    "timestamp": [
+        "",
+        "2025-01-31T00:00:03+00:00",
+        "2025-01-31T00:00:03Z",
+        "2025-01-31 10:00:00",
+        "2025-03-30T02:30:00",
+        "2025-01-31T00:00:03+05:30",
+        "01/31/2025 10:00",
+        "2025-13-45",
+        "2025-01-31T00:00:03.123456+00:00",
+        "0999-01-01T00:00:00+00:00",
+    ],
+    "path": ["", "/", "/pricing", "/a b"],
+    "utm_source": ["", "", "google", "news letter"],
+    "plan": ["", "pro", "free"],
+}
+_ODD_CELLS = [
+    '"quoted, with comma"',
+    '"multi\nline"',
+    '"say ""hi"""',
+    "bad\udcff",
+    "nul\x00",
+    "a\rb",
+    "tab\t",
+    "\u2003",
+]
+
+
+@st.composite
+def _line(draw: st.DrawFn, odd: bool) -> str:
+    """A line of an events file: mostly a row of valid and invalid values; with ``odd`` also quoted, multi-line,
+    badly encoded, NUL or carriage-return cells, blank-looking lines and rows of the wrong width."""
+    kind = draw(st.integers(0, 19))
+    if kind == 0:
+        return ""  # a blank line: counted, not a row
+    cells = [draw(st.sampled_from(_CELLS[h])) for h in HEADERS]
+    if odd and kind == 1:
+        return "   "
+    if odd and kind == 2:
+        cells[draw(st.integers(0, len(cells) - 1))] = draw(st.sampled_from(_ODD_CELLS))
+    if odd and kind == 3:
+        cells = cells[: draw(st.integers(1, len(cells) - 1))]
+    if odd and kind == 4:
+        cells.append("surplus")
+    return ",".join(cells)
+
+
+@st.composite
+def _file(draw: st.DrawFn) -> bytes:
+    odd = draw(st.booleans())
+    lines = [",".join(HEADERS), *draw(st.lists(_line(odd), max_size=30))]
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    text = newline.join(lines) + draw(st.sampled_from(["", newline, newline * 2]))
+    bom = b"\xef\xbb\xbf" if draw(st.booleans()) else b""
+    return bom + text.encode("utf-8", "surrogateescape")  # "\udcff" becomes the byte 0xff
+
+
+def _source(path: Path, size: int) -> Source:
+    table = open_table(path)
+    table.close()
+    return Source(path, "utf-8", detect_mapping("events", table.headers), ZoneInfo("Europe/Berlin"), size)
+
+
+def _old(source: Source) -> list[ParsedChunk]:
+    table = open_table(source.path)
+    try:
+        return list(local_chunks(source, table))
+    finally:
+        table.close()
+
+
+def _same(old: list[ParsedChunk], new: list[ParsedChunk]) -> None:
+    assert new == old
+    for a, b in zip(old, new, strict=True):  # equal datetimes could still differ in their tzinfo
+        assert [repr(c) for c in a.prepared.columns] == [repr(c) for c in b.prepared.columns]
+        assert repr(a.rejected) == repr(b.rejected)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_file(), size=st.integers(1, 8))
+def test_arrow_chunks_are_the_csv_chunks(tmp_path: Path, data: bytes, size: int) -> None:
+    path = tmp_path / "events.csv"
+    path.write_bytes(data)
+    source = _source(path, size)
+    _same(_old(source), list(arrow_chunks(source)))
+
+
+def test_a_clean_file_is_read_by_pyarrow_and_numbered_across_blank_lines(tmp_path: Path) -> None:
+    rows = [f"k{i},page_view,,p{i % 3}@x.example,,,2025-01-31T00:00:{i:02d}+00:00,/,,pro" for i in range(9)]
+    rows[4] = f"{rows[4]}\r"  # one CRLF line
+    text = "\n".join([",".join(HEADERS), rows[0], "", *rows[1:], "", ""]) + "\n"
+    path = tmp_path / "events.csv"
+    path.write_text(text, encoding="utf-8")
+    assert _parse(text.split("\n", 1)[1].encode(), ",", len(HEADERS)).num_rows == 9
+    source = _source(path, 4)
+    new = list(arrow_chunks(source))
+    _same(_old(source), new)
+    assert [c.read for c in new] == [4, 4, 1]
+    assert new[1].prepared.columns[0] == ["k4", "k5", "k6", "k7"]
+
+
+def test_a_quote_switches_to_the_csv_module_from_its_chunk_on(tmp_path: Path) -> None:
+    good = [f"k{i},page_view,,p@x.example,,,2025-01-31T00:00:{i:02d}Z,/,,free" for i in range(7)]
+    good[5] = 'k5,page_view,,p@x.example,,,2025-01-31T00:00:05Z,"/a\nb",,free'
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join([",".join(HEADERS), *good, "k9,page_view,,bad"]) + "\n", encoding="utf-8")
+    source = _source(path, 2)
+    new = list(arrow_chunks(source))
+    _same(_old(source), new)
+    assert [c.read for c in new] == [2, 2, 2, 2]  # the switch at the third chunk, the rest read the old way
+    assert [n for n, *_ in new[-1].rejected] == [9]  # the multi-line record counts once
+
+
+def test_the_parsing_process_writes_the_same_stream(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    lines = [",".join(HEADERS), *(f"k{i % 5},track,signup,,u{i % 2},,2025-02-0{1 + i % 3}T08:00:00,/,,pro"
+                                  for i in range(12)), "x,y"]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    source = _source(path, 5)
+    old, new = io.BytesIO(), io.BytesIO()
+    produce(source, old)
+    produce_fast(source, new)
+    assert _stream(old) == _stream(new)
+
+
+def test_a_missing_file_fails_as_the_old_producer_does(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(",".join(HEADERS) + "\n", encoding="utf-8")
+    source = _source(path, 5)
+    path.unlink()
+    old, new = io.BytesIO(), io.BytesIO()
+    produce(source, old)
+    produce_fast(source, new)
+    assert _stream(old) == _stream(new)
+
+
+def _stream(buffer: io.BytesIO) -> list[Any]:
+    buffer.seek(0)
+    items = []
+    while True:
+        try:
+            items.append(pickle.load(buffer))
+        except EOFError:
+            return items
