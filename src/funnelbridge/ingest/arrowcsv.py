@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
+from funnelbridge.ingest.arrowlanes import arrow_columns
 from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.fastprep import prepare_columns
 from funnelbridge.ingest.pipeline import ParsedChunk, Source, local_chunks
@@ -98,7 +99,8 @@ class _Reader:
             columns = self.converter.convert(rows)
             return ParsedChunk(len(rows), columns.rejected, prepare_columns(columns))
         raws = _Raws(table)
-        columns = self.converter.convert_columns(cut.numbers, raws, raws.column)
+        given = arrow_columns(table, self.converter, self.source.mapping)
+        columns = self.converter.convert_columns(cut.numbers, raws, raws.column, given)
         return ParsedChunk(len(cut.numbers), columns.rejected, prepare_columns(columns))
 
     def _old_way(self, offset: int, last: int) -> Iterator[ParsedChunk]:
@@ -121,23 +123,49 @@ def _cuts(path: Path, offset: int, size: int) -> Iterator[_Cut]:
     with path.open("rb") as handle:
         handle.seek(offset)
         buffer, eof = b"", False
+
+        def more() -> None:
+            nonlocal buffer, eof
+            block = handle.read(_BLOCK)
+            eof, buffer = not block, buffer + block
+
         while True:
-            lines = _Lines(buffer, eof)
-            while not eof and len(lines.full) < size:
-                block = handle.read(_BLOCK)
-                eof = not block
-                buffer += block
+            while not eof and buffer.count(b"\n") < size:
+                more()
+            cut = _plain_cut(buffer, size, eof)
+            if cut is None:  # blank lines: counted, not rows
                 lines = _Lines(buffer, eof)
-            if not len(lines.full):  # the end of the file (blank lines at most)
+                while not eof and len(lines.full) < size:
+                    more()
+                    lines = _Lines(buffer, eof)
+                stop, end = lines.cut(size)
+                numbers = (lines.full[lines.full < stop] + last + 1).tolist()
+            else:
+                stop, end = cut
+                numbers = list(range(last + 1, last + 1 + stop))
+            if not numbers:  # the end of the file (blank lines at most)
                 return
-            stop, end = lines.cut(size)
             data = buffer[:end]
             if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
                 yield _Cut(b"", [], last, True, offset)
                 return
-            numbers = (lines.full[lines.full < stop] + last + 1).tolist()
             yield _Cut(data, numbers, last, False, offset)
             offset, last, buffer = offset + end, last + stop, buffer[end:]
+
+
+def _plain_cut(buffer: bytes, size: int, eof: bool) -> tuple[int, int] | None:
+    """(lines, bytes) of the next chunk when its lines are all non-empty (``size`` of them, fewer at the end of
+    the file), else None."""
+    parts = buffer.split(b"\n", size)
+    if len(parts) > size:
+        lines, end = parts[:size], len(buffer) - len(parts[size])
+    elif eof:
+        lines, end = (parts if parts[-1] else parts[:-1]), len(buffer)
+    else:
+        return None
+    if b"" in lines or b"\r" in lines:
+        return None
+    return len(lines), end
 
 
 class _Lines:
@@ -163,7 +191,7 @@ class _Lines:
     def cut(self, size: int) -> tuple[int, int]:
         """(lines, bytes) of the next chunk: up to and including its ``size``-th non-empty line, or all."""
         stop = len(self.ends) if len(self.full) <= size else int(self.full[size - 1]) + 1
-        return stop, min(int(self.ends[stop - 1]) + 1, self.size)
+        return stop, min(int(self.ends[stop - 1]) + 1, self.size) if stop else 0
 
 
 def _parse(data: bytes, delimiter: str, width: int) -> Any:

@@ -138,14 +138,18 @@ class ColumnConverter:
         if bad:
             bad.difference_update(n for n, _ in good)
         flat = list(chain.from_iterable(map(_RAW, good)))  # every row has ``width`` values: slice columns
-        values, failed = self._values(lambda i: flat[i::width], lambda: list(map(_RAW, good)))
+        values, failed = self._values(lambda i: flat[i::width], lambda: list(map(_RAW, good)), {})
         return self._assemble(chunk, good, values, bad, failed)
 
-    def convert_columns(self, numbers: list[int], raws: Sequence[Sequence[Any]], column: Column) -> Columns:
+    def convert_columns(
+        self, numbers: list[int], raws: Sequence[Sequence[Any]], column: Column, given: dict[str, list[Any]]
+    ) -> Columns:
         """What :meth:`convert` gives for rows that all have the header's width and were read without error,
         handed over column by column: ``numbers`` their row numbers, ``raws`` their raw values (indexed only for
-        rejected rows and extras) and ``column(i)`` the raw values of input column ``i``."""
-        values, failed = self._values(column, lambda: raws)
+        rejected rows and extras) and ``column(i)`` the raw values of input column ``i``. ``given`` holds columns
+        already converted (a field's values exactly as its coercer would give them, taken as they are) or derived
+        (another name, carried along: kept for the rows kept)."""
+        values, failed = self._values(column, lambda: raws, given)
         if not failed:
             return Columns(numbers, raws, values)
         keep = [i for i in range(len(numbers)) if i not in failed]
@@ -154,12 +158,13 @@ class ColumnConverter:
         return Columns([numbers[i] for i in keep], [raws[i] for i in keep], kept, rejected)
 
     def _values(
-        self, column: Column, raws: Callable[[], Sequence[Sequence[Any]]]
+        self, column: Column, raws: Callable[[], Sequence[Sequence[Any]]], given: dict[str, list[Any]]
     ) -> tuple[dict[str, list[Any]], set[int]]:
-        values: dict[str, list[Any]] = {}
+        values: dict[str, list[Any]] = dict(given)
         failed: set[int] = set()
         for i, name, coerce, lane in self.lanes:
-            values[name] = self._column(column(i), coerce, lane, failed)
+            if name not in given:
+                values[name] = self._column(column(i), coerce, lane, failed)
         if self.rows.extras:
             values["properties"] = self._properties(raws(), values.get("properties"), failed)
         return values, failed

@@ -11,6 +11,7 @@ from itertools import compress, repeat
 from operator import and_, is_not, itemgetter, or_, truth
 from typing import Any
 
+from funnelbridge.ingest.arrowlanes import STAMPS
 from funnelbridge.ingest.bulkevents import _SPECIAL, EventChunk, _kind_and_type, _stamps
 from funnelbridge.ingest.bulkplain import plan_plain
 from funnelbridge.ingest.columnar import Columns
@@ -41,7 +42,8 @@ def prepare_columns(cols: Columns) -> EventChunk:
     fields = [keys, kinds, types, ats, anons, emails, users, get("path"), get("source"), get("medium"),
               get("campaign"), props]  # fmt: skip
     columns = [_take(column, order) for column in fields]
-    columns.append(list(_stamps(columns[3])))
+    stamps = get(STAMPS) if STAMPS in cols.values else None
+    columns.append(list(_stamps(columns[3])) if stamps is None else _take(stamps, order))
     special = bool(_SPECIAL.intersection(columns[2])) or _several(columns[4], columns[5], columns[6])
     chunk = EventChunk(None, len(keys) - len(first), refused, special, columns=columns)
     if not special:
