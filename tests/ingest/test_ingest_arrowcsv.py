@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from funnelbridge.ingest.arrowcsv import _parse, arrow_chunks
+from funnelbridge.ingest.arrowlanes import STAMPS, arrow_columns
+from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.columns import detect_mapping
 from funnelbridge.ingest.parser import produce_fast
 from funnelbridge.ingest.pipeline import ParsedChunk, Source, local_chunks, produce
@@ -38,6 +40,9 @@ _CELLS: dict[str, list[str]] = {
         "2025-13-45",
         "2025-01-31T00:00:03.123456+00:00",
         "0999-01-01T00:00:00+00:00",
+        "2025-01-31T00:00:03.120Z",
+        "2025-02-30T00:00:00Z",
+        "2025-01-31T24:00:00+00:00",
     ],
     "path": ["", "/", "/pricing", "/a b"],
     "utm_source": ["", "", "google", "news letter"],
@@ -171,3 +176,29 @@ def _stream(buffer: io.BytesIO) -> list[Any]:
             items.append(pickle.load(buffer))
         except EOFError:
             return items
+
+
+def test_the_pyarrow_lanes_give_the_converters_values(tmp_path: Path) -> None:
+    times = ["2025-01-31T00:00:03Z", "2025-01-31T00:00:04.120+00:00", "2025-01-31T00:00:05.123456Z"]
+    rows = [f"k{i},page_view,,P{i}@X.example,,,{times[i % 3]},/,,pro" for i in range(6)]
+    rows[4] = "k4,page_view,,P4@X.example,,,2025-02-30T00:00:00Z,/,,pro"  # a time the converter rejects
+    text = "\n".join([",".join(HEADERS), *rows]) + "\n"
+    path = tmp_path / "events.csv"
+    path.write_text(text, encoding="utf-8")
+    source = _source(path, 10)
+    converter = ColumnConverter(source.mapping, HEADERS, source.zone)
+    table = _parse(text.split("\n", 1)[1].encode(), ",", len(HEADERS))
+    given = arrow_columns(table, converter, source.mapping)
+    assert given["email"] == [f"p{i}@x.example" for i in range(6)]
+    assert given[STAMPS][:3] == [
+        "2025-01-31 00:00:03.000000",
+        "2025-01-31 00:00:04.120000",
+        "2025-01-31 00:00:05.123456",
+    ]
+    new = list(arrow_chunks(source))
+    _same(_old(source), new)
+    stamps = ["00:00:03.000000"] * 2 + ["00:00:04.120000"] + ["00:00:05.123456"] * 2  # rows 2 and 5, 3, 4 and 7
+    assert new[0].prepared.columns[-1] == [f"2025-01-31 {s}" for s in stamps]
+    assert [n for n, *_ in new[0].rejected] == [6]
+    other = _parse(b"k,page_view,,\xc3\xa9@x.example,,,2025-01-31 00:00:03,/,,pro\n", ",", len(HEADERS))
+    assert arrow_columns(other, converter, source.mapping) == {}  # non-ASCII email, local time: left to the converter
