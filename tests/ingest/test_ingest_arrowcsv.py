@@ -44,7 +44,7 @@ _CELLS: dict[str, list[str]] = {
         "2025-02-30T00:00:00Z",
         "2025-01-31T24:00:00+00:00",
     ],
-    "path": ["", "/", "/pricing", "/a b"],
+    "path": ["", "/", "/pricing", "/a b", "/a;b|c", "/" + "p" * 1000],
     "utm_source": ["", "", "google", "news letter"],
     "plan": ["", "pro", "free"],
 }
@@ -61,7 +61,7 @@ _ODD_CELLS = [
 
 
 @st.composite
-def _line(draw: st.DrawFn, odd: bool) -> str:
+def _line(draw: st.DrawFn, odd: bool, delimiter: str) -> str:
     """A line of an events file: mostly a row of valid and invalid values; with ``odd`` also quoted, multi-line,
     badly encoded, NUL or carriage-return cells, blank-looking lines and rows of the wrong width."""
     kind = draw(st.integers(0, 19))
@@ -76,13 +76,14 @@ def _line(draw: st.DrawFn, odd: bool) -> str:
         cells = cells[: draw(st.integers(1, len(cells) - 1))]
     if odd and kind == 4:
         cells.append("surplus")
-    return ",".join(cells)
+    return delimiter.join(cells)
 
 
 @st.composite
 def _file(draw: st.DrawFn) -> bytes:
     odd = draw(st.booleans())
-    lines = [",".join(HEADERS), *draw(st.lists(_line(odd), max_size=30))]
+    delimiter = draw(st.sampled_from([",", ",", ";", "\t", "|"]))
+    lines = [delimiter.join(HEADERS), *draw(st.lists(_line(odd, delimiter), max_size=30))]
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     text = newline.join(lines) + draw(st.sampled_from(["", newline, newline * 2]))
     bom = b"\xef\xbb\xbf" if draw(st.booleans()) else b""
