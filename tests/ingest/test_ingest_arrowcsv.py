@@ -202,4 +202,8 @@ def test_the_pyarrow_lanes_give_the_converters_values(tmp_path: Path) -> None:
     assert new[0].prepared.columns[-1] == [f"2025-01-31 {s}" for s in stamps]
     assert [n for n, *_ in new[0].rejected] == [6]
     other = _parse(b"k,page_view,,\xc3\xa9@x.example,,,2025-01-31 00:00:03,/,,pro\n", ",", len(HEADERS))
-    assert arrow_columns(other, converter, source.mapping) == {}  # non-ASCII email, local time: left to the converter
+    given = arrow_columns(other, converter, source.mapping)
+    assert "email" not in given and STAMPS not in given  # non-ASCII email, local time: left to the converter
+    assert given["path"] == ["/"] and given["source"] == [None]
+    odd = _parse(b"k ,page_view,,,,,,/\xc2\xa0,,\n", ",", len(HEADERS))  # a blank after a text: the converter's
+    assert {"idempotency_key", "path"}.isdisjoint(arrow_columns(odd, converter, source.mapping))

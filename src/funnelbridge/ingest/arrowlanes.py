@@ -1,6 +1,8 @@
 """Columns converted in pyarrow for :mod:`funnelbridge.ingest.arrowcsv`, only where the result is provably what
 the column-wise converter gives (:mod:`funnelbridge.ingest.columnar`); anything else is left to it.
 
+- A text column whose values all begin and end with a visible ASCII character (or are empty), hold no NUL and
+  are no longer than the field's limit: the values (blank → None), as ``columnar``'s text lane.
 - An email column whose values are all ASCII, without NUL or blanks at either end, at most 320 characters, and
   lower-cased all match the address pattern: the lower-cased values (blank → None), as ``columnar``'s email lane.
 - The occurred-at column when every value is ``YYYY-MM-DDTHH:MM:SS`` with no fraction or 3 or 6 digits of one and
@@ -23,6 +25,7 @@ STAMPS = "occurred_at:stamp"
 
 _SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f "  # the ASCII characters str.strip() and re's \s take for blanks
 _EDGES = rf"^[{_SPACE}]|[{_SPACE}]$|\x00"
+_ODD_EDGES = r"^[^\x21-\x7e]|[^\x21-\x7e]$|\x00"  # a first or last character other than visible ASCII, or a NUL
 _ADDRESS = (rf"^[^@{_SPACE}<>(),;:\"\[\]\\\x00]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
             r"(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")  # fmt: skip
 _DAY_TIME = r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})"
@@ -38,7 +41,12 @@ def arrow_columns(table: Any, converter: ColumnConverter, mapping: ColumnMapping
     if not table.num_rows:
         return out
     for index, name, *_ in converter.lanes:
-        if mapping.specs[name].type == "email":
+        type_ = mapping.specs[name].type
+        if type_.startswith("text:"):
+            texts = _texts(table.column(index), int(type_.split(":", 1)[1]))
+            if texts is not None:
+                out[name] = texts
+        elif type_ == "email":
             emails = _emails(table.column(index))
             if emails is not None:
                 out[name] = emails
@@ -47,6 +55,15 @@ def arrow_columns(table: Any, converter: ColumnConverter, mapping: ColumnMapping
             if stamps is not None:
                 out[STAMPS] = stamps
     return out
+
+
+def _texts(column: Any, limit: int) -> list[Any] | None:
+    import pyarrow.compute as pc
+
+    if pc.max(pc.utf8_length(column)).as_py() > limit or pc.any(pc.match_substring_regex(column, _ODD_EDGES)).as_py():
+        return None
+    values = column.to_pylist()
+    return [v or None for v in values] if "" in values else values
 
 
 def _emails(column: Any) -> list[Any] | None:
