@@ -246,6 +246,33 @@ def test_two_exclusions_over_one_range_are_one_kind_of_event(backend: Any) -> No
     assert counts(run(backend, rows, spec)) == [0, 0]
 
 
+# Exclusions that name a step's event (valid when no step in the range matches every event they match): PostHog
+# applies an event's exclusions before its steps, so an exclusion event that takes a step marks the attempt it
+# moves (that attempt reaches the step excluded), and a second event of a same-instant group marks the attempt the
+# first one opened or moved (issue 7).
+BU, CV = Step("b", (("src", "u"),)), Step("c", (("src", "v"),))
+OVERLAPS = {
+    "second-of-a-group": ((CV, A), Exclusion(C, 1, 2), [
+        ("p", "c", 0, {"src": "v"}), ("p", "c", 0, {"src": "v"}), ("p", "a", 1),  # the second c marks the attempt
+        ("q", "c", 0, {"src": "v"}), ("q", "a", 1),  # one c: clean
+        ("r", "c", 0, {"src": "v"}), ("r", "c", 1, {"src": "u"}), ("r", "a", 2),  # an exclusion event only
+    ]),
+    "step-event-is-an-exclusion": ((C, BU), Exclusion(B, 1, 2), [
+        ("p", "c", 0), ("p", "b", 1, {"src": "u"}),  # b:src=u takes step 2 marked: dropped
+        ("q", "c", 0), ("q", "b", 1, {"src": "u"}), ("q", "c", 1),  # a mixed group: exclusions ignored
+        ("r", "c", 0), ("r", "b", 1, {"src": "u"}), ("r", "b", 1, {"src": "u"}),  # two alike: both marked
+    ]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("order", [Order.ORDERED, Order.STRICT])
+@pytest.mark.parametrize("case", list(OVERLAPS))
+def test_exclusion_naming_a_step_event_marks_before_the_step(backend: Any, order: Order, case: str) -> None:
+    steps, exclusion, rows = OVERLAPS[case]
+    spec = FunnelSpec(steps, window=timedelta(seconds=5), order=order, exclusions=(exclusion,))
+    assert counts(run(backend, rows, spec)) == [1, 1]  # only q (the per-attempt rules counted p too)
+
+
 # Strict retakes (docs/event-funnels.md, "Strict funnels"): an attempt keeps step k while it takes step k+1 (in a
 # mixed group, or with an event matching k too); an event that clears k+1 but matches k sends it back to step k,
 # and PostHog lets it take step k+1 again with a later event. Neither needs steps sharing an event name
@@ -413,6 +440,13 @@ def test_spark_exclusions_hit_the_newer_attempt(spark_backend: Any) -> None:
     spec = FunnelSpec((A, B, C), window=timedelta(seconds=3), order=Order.STRICT, exclusions=(Exclusion(X, 1, 3),))
     rows: list[Row] = [*OLDER_REPLACED, *[("q", event, when) for _p, event, when, *_ in OLDER_FIRST]]
     assert counts(run(spark_backend, rows, spec)) == [1, 1, 0]
+
+
+@pytest.mark.spark
+def test_spark_exclusion_naming_a_step_event(spark_backend: Any) -> None:
+    # one funnel (seconds per stage on Spark): the second event of a same-instant group marks the attempt
+    spec = FunnelSpec((CV, A), window=timedelta(seconds=5), exclusions=(Exclusion(C, 1, 2),))
+    assert counts(run(spark_backend, OVERLAPS["second-of-a-group"][2], spec)) == [1, 1]
 
 
 @pytest.mark.spark

@@ -23,8 +23,8 @@ from funnelbridge.analytics.event_funnel_attempts import (
     identity,
     ordered_steps,
 )
-from funnelbridge.analytics.event_funnel_holders import active_exclusions
-from funnelbridge.analytics.event_funnel_prepare import excl_flag, needs_seq, step_flag
+from funnelbridge.analytics.event_funnel_holders import active_exclusions, after_step, exclusion_events
+from funnelbridge.analytics.event_funnel_prepare import needs_seq, step_flag
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order
 from funnelbridge.analytics.event_funnel_strict import handles, strict_counted
 
@@ -39,31 +39,46 @@ def _reach(att: ir.Table, n: int) -> ir.IntegerValue:
 
 
 def _taint_time(att: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Adds ``tau``: the first exclusion event inside the attempt's excluded range (null: clean).
+    """Adds ``tau``: the first exclusion event inside the attempt's excluded range (null: clean), and ``hit``: the
+    step the attempt had reached when it was hit.
 
     The range of exclusion FROM-TO is: after the attempt reached step FROM, before it reached step TO (or the end
-    of its window if it never did). Exclusion events in a mixed same-time group are ignored, as in PostHog.
+    of its window if it never did); the step-TO event itself when it is an exclusion event (PostHog applies an
+    event's exclusions before its steps). Exclusion events in a mixed same-time group are ignored, as in PostHog.
     """
     n = len(spec.steps)
     taints = []
     holders = _holders(att, spec) if "cb1" in att.columns else None
     for j, exclusion in enumerate(spec.exclusions, 1):
         low, high = exclusion.bounds(n)
-        xs = ev.filter(ev[excl_flag(j)] & ~ev.mixed).select(x_pid=ev.pid, x_us=ev.us)
-        left = att.select("pid", "aseq", "s", "reach", _t(low), _t(high), _cb=_cleared(att, n))
+        xs = exclusion_events(ev, spec, [j])
+        seq = {_q(low): att[_q(low)]} if _q(low) in att.columns else {}
+        inner = [_t(k) for k in range(low + 1, high)]
+        left = att.select("pid", "aseq", "s", "reach", _t(low), *inner, _t(high), **seq, _cb=_cleared(att, n))
         upper = left[_t(high)].fill_null(_NO_TIME)
-        preds = [left.pid == xs.x_pid, xs.x_us > left[_t(low)], xs.x_us < upper, xs.x_us - left.s <= spec.window_us]
+        after = after_step(xs, left[_t(low)], left[_q(low)] if seq else None, low == 1)
+        preds = [left.pid == xs.x_pid, after, xs.x_us <= upper, xs.x_us - left.s <= spec.window_us]
         joined = left.join(xs, [*preds, xs.x_us <= left._cb])
-        taints.append(joined.group_by([joined.pid, joined.aseq]).aggregate(tau=joined.x_us.min()))
+        taints.append(_first_hit(joined, low, high))
         if holders is not None:  # strict: also while a newer attempt holds the attempt's last step again
             held = _held(xs, holders)
             joined = left.join(held, [*preds, left.reach == held.h_k])
-            taints.append(joined.group_by([joined.pid, joined.aseq]).aggregate(tau=joined.x_us.min()))
+            taints.append(_first_hit(joined, low, high))
     union = taints[0] if len(taints) == 1 else ibis.union(*taints)
-    first = union.group_by([union.pid, union.aseq]).aggregate(tau=union.tau.min())
-    first = first.select(g_pid=first.pid, g_aseq=first.aseq, tau=first.tau)
+    first = union.group_by([union.pid, union.aseq]).aggregate(tau=union.tau.min(), hit=union.hit.min())
+    first = first.select(g_pid=first.pid, g_aseq=first.aseq, tau=first.tau, hit=first.hit)
     merged = att.left_join(first, [att.pid == first.g_pid, att.aseq == first.g_aseq])
     return merged.drop("g_pid", "g_aseq")
+
+
+def _first_hit(joined: ir.Table, low: int, high: int) -> ir.Table:
+    """``pid, aseq, tau, hit`` from the (attempt, exclusion event) pairs of one exclusion FROM-TO: the attempt was at
+    step FROM or later, before TO, when hit; at a step in between iff it took that step before the event."""
+    hit: ir.IntegerValue = ibis.literal(low, type="int64")
+    for k in range(low + 1, high):
+        hit = hit + (joined[_t(k)] < joined.x_us).fill_null(False).ifelse(1, 0).cast("int64")
+    joined = joined.mutate(_hit=hit)
+    return joined.group_by([joined.pid, joined.aseq]).aggregate(tau=joined.x_us.min(), hit=joined._hit.min())
 
 
 def _holders(att: ir.Table, spec: FunnelSpec) -> ir.Table:
@@ -84,7 +99,7 @@ def _held(xs: ir.Table, holders: ir.Table) -> ir.Table:
     """``x_pid, x_us, h_k``: exclusion events at which step h_k was held (PostHog marks the attempt counted at
     that step through whichever attempt holds it then)."""
     joined = xs.join(holders, [xs.x_pid == holders.h_pid, holders.h_t < xs.x_us, xs.x_us <= holders.h_cb])
-    return joined.select("x_pid", "x_us", "h_k").distinct()
+    return joined.select(*xs.columns, "h_k").distinct()
 
 
 def _cleared(att: ir.Table, n: int) -> ir.IntegerValue:
@@ -97,10 +112,7 @@ def _cleared(att: ir.Table, n: int) -> ir.IntegerValue:
 
 def _effective_reach(att: ir.Table, n: int) -> ir.Table:
     """A tainted attempt still reaches at most one step past where the exclusion hit it (PostHog's max_step)."""
-    at_taint: ir.IntegerValue = ibis.literal(0, type="int64")
-    for k in range(1, n + 1):
-        at_taint = at_taint + (att[_t(k)] < att.tau).fill_null(False).ifelse(1, 0).cast("int64")
-    capped = ibis.least(att.reach, at_taint + 1)
+    capped = ibis.least(att.reach, att.hit + 1)
     return att.mutate(eff=att.tau.isnull().ifelse(att.reach, capped))
 
 

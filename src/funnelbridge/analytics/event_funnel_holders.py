@@ -22,13 +22,59 @@ import ibis.expr.types as ir
 from funnelbridge.analytics.event_funnel_prepare import excl_flag
 from funnelbridge.analytics.event_funnel_spec import FunnelSpec
 
-__all__ = ["active_exclusions", "cut_by_holders", "opening_holders", "step_holders", "with_dirty"]
+__all__ = [
+    "active_exclusions",
+    "after_step",
+    "cut_by_holders",
+    "exclusion_events",
+    "opening_holders",
+    "overlaps_steps",
+    "step_holders",
+    "with_dirty",
+]
 
 
 def active_exclusions(spec: FunnelSpec, k: int) -> list[int]:
     """The exclusions (1-based) that hit an attempt whose latest step is k (FROM <= k < TO)."""
     n = len(spec.steps)
     return [j for j, e in enumerate(spec.exclusions, 1) if e.bounds(n)[0] <= k < e.bounds(n)[1]]
+
+
+def overlaps_steps(spec: FunnelSpec) -> bool:
+    """Does an exclusion name a step's event (so one event can be an exclusion event and take a step)?"""
+    names = {s.event for s in spec.steps}
+    return any(e.step.event in names for e in spec.exclusions)
+
+
+def exclusion_events(ev: ir.Table, spec: FunnelSpec, js: list[int]) -> ir.Table:
+    """``x_pid, x_us``: the events of exclusions ``js`` outside mixed groups (PostHog ignores exclusions there).
+
+    When an exclusion names a step's event, also ``x_many`` (its same-instant group has more than one event) and,
+    with stream positions, ``x_seq``: such an event can take a step too, and PostHog applies its exclusion before
+    its step, so it hits the attempt it moves and any attempt that took a step earlier in its group
+    (:func:`after_step`)."""
+    base = ev.filter(~ev.mixed)
+    if overlaps_steps(spec):
+        base = base.mutate(_n=base.us.count().over(ibis.window(group_by=[base.pid, base.us])))
+    xs = base.filter(ibis.or_(*[base[excl_flag(j)] for j in js]))
+    if not overlaps_steps(spec):
+        return xs.select(x_pid=xs.pid, x_us=xs.us)
+    seq = {"x_seq": xs.seq.cast("int64")} if "seq" in xs.columns else {}
+    return xs.select(x_pid=xs.pid, x_us=xs.us, x_many=xs._n > 1, **seq)
+
+
+def after_step(xs: ir.Table, t: ir.Value, q: ir.Value | None, first: bool) -> ir.BooleanValue:
+    """Does exclusion event ``xs`` come after an attempt took a step at time ``t`` (stream position ``q``)?
+
+    Later instants always do. At the same instant (only when an exclusion names a step's event: the group is not
+    mixed, so every event of it matches that step and the exclusion), the events after the attempt's own do: for
+    step 1, any second event of the group (PostHog opens one attempt per instant, with the group's first event);
+    for a later step, the events after its own in stream order (without stream positions, its own is the first)."""
+    later = xs.x_us > t
+    if "x_many" not in xs.columns:
+        return later
+    same = xs.x_seq > q if (q is not None and not first and "x_seq" in xs.columns) else xs.x_many
+    return later | ((xs.x_us == t) & same)
 
 
 def _holder_columns(
@@ -87,10 +133,12 @@ def with_dirty(moved: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Ta
     active = active_exclusions(spec, k - 1)
     if not active:
         return moved
-    flag = ibis.or_(*[ev[excl_flag(j)] for j in active])
-    xs = ev.filter(flag & ~ev.mixed).select(x_pid=ev.pid, x_us=ev.us)
-    keys = moved.select(k_pid=moved.pid, k_aseq=moved.aseq, k_t=moved.t_prev, k_c=moved.c_us)
-    hit = keys.join(xs, [keys.k_pid == xs.x_pid, xs.x_us > keys.k_t, xs.x_us < keys.k_c])
+    xs = exclusion_events(ev, spec, active)
+    seq = {"k_q": moved.q_prev} if "q_prev" in moved.columns else {}
+    keys = moved.select(k_pid=moved.pid, k_aseq=moved.aseq, k_t=moved.t_prev, k_c=moved.c_us, **seq)
+    after = after_step(xs, keys.k_t, keys.k_q if seq else None, k == 2)
+    # an exclusion event that is the step-k event itself hits first (PostHog takes an event's exclusions first)
+    hit = keys.join(xs, [keys.k_pid == xs.x_pid, after, xs.x_us <= keys.k_c])
     hit = hit.select(g_pid=hit.k_pid, g_aseq=hit.k_aseq).distinct()
     merged = moved.left_join(hit, [moved.pid == hit.g_pid, moved.aseq == hit.g_aseq])
     dirty = merged.g_pid.notnull().ifelse(ibis.literal(1, type="int64"), merged.dirty)
