@@ -19,7 +19,7 @@ from funnelbridge.ingest.readers import open_table
 from funnelbridge.playbook import load_example
 from funnelbridge.runtime import Runtime
 from funnelbridge.store import Database, connect
-from funnelbridge.store.bulkload import drop_indexes, missing_indexes
+from funnelbridge.store.bulkload import drop_indexes, missing_indexes, unchecked_foreign_keys
 from funnelbridge.store.migrate import upgrade
 from funnelbridge.store.tables import contacts, events
 
@@ -66,6 +66,27 @@ def test_bulk_import_equals_normal_import(tmp_path: Path, identify: bool) -> Non
     finally:
         normal.db.dispose()
         bulk.db.dispose()
+
+
+@pytest.mark.parametrize("identify", [False, True], ids=["plain", "with-identifications"])
+def test_bulk_import_without_foreign_key_checks_stores_the_same_valid_rows(tmp_path: Path, identify: bool) -> None:
+    """A bulk import run inside :func:`unchecked_foreign_keys` stores what a checked one does, and every stored
+    reference is valid (SQLite's own check finds nothing) — the writer references only what it looked up or
+    created in the same transaction."""
+    path = _events_file(tmp_path / "events.csv", 900, identify=identify)
+    checked, unchecked = _runtime(tmp_path / "checked.db"), _runtime(tmp_path / "unchecked.db")
+    try:
+        with unchecked_foreign_keys(unchecked.db.engine):
+            with unchecked.db.transaction() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+            assert _import(unchecked, path, True) == _import(checked, path, True)
+        assert _state(unchecked) == _state(checked)
+        with unchecked.db.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        checked.db.dispose()
+        unchecked.db.dispose()
 
 
 def test_next_import_restores_indexes_a_killed_bulk_import_dropped(sqlite_db: Database, tmp_path: Path) -> None:

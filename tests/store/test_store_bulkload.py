@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, inspect
+from sqlalchemy.exc import IntegrityError
 
 from funnelbridge.store import Database
 from funnelbridge.store.bulkload import (
+    BULK_CACHE_KIB,
     bulk_settings,
     drop_indexes,
     missing_indexes,
     restore_indexes,
     secondary_indexes,
+    unchecked_foreign_keys,
 )
 from funnelbridge.store.tables import events
 
@@ -54,10 +61,68 @@ def test_a_rolled_back_drop_leaves_the_indexes(sqlite_db: Database) -> None:
     assert _indexes(sqlite_db) == before
 
 
-def test_bulk_settings_change_only_the_sqlite_page_cache(sqlite_db: Database) -> None:
+def test_bulk_settings_are_applied_then_restored(sqlite_db: Database) -> None:
     with sqlite_db.transaction() as conn:
+        before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
         bulk_settings(conn, on=True)
-        big = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        during = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    with sqlite_db.transaction() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == during  # the connection's, across transactions
         bulk_settings(conn, on=False)
-        normal = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    assert big is not None and normal is not None and big < normal < 0  # negative: KiB
+        after = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    assert before == after == -65_536  # store.connect's, in KiB
+    assert during == -BULK_CACHE_KIB
+
+
+def test_bulk_settings_leave_postgresql_alone(db: Database) -> None:
+    with db.transaction() as conn:
+        bulk_settings(conn, on=True)
+        bulk_settings(conn, on=False)  # no statement on PostgreSQL: nothing to fail or to leak
+
+
+def _insert_orphan(db: Database, key: str) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.transaction() as conn:  # contact 999999 does not exist
+        conn.execute(insert(events).values(idempotency_key=key, contact_id=999_999, type="page_view",
+                                           occurred_at=at, received_at=at))  # fmt: skip
+
+
+def _foreign_keys(db: Database) -> set[int]:
+    """PRAGMA foreign_keys of every connection the pool holds (checked out one after the other, all at once)."""
+    conns = [db.engine.raw_connection() for _ in range(db.engine.pool.checkedin() + 1)]
+    try:
+        return {c.driver_connection.execute("PRAGMA foreign_keys").fetchone()[0] for c in conns}  # type: ignore[union-attr]
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_unchecked_foreign_keys_only_meanwhile_and_only_on_this_thread(sqlite_db: Database) -> None:
+    with pytest.raises(IntegrityError):
+        _insert_orphan(sqlite_db, "before")
+    refused: list[Exception] = []
+
+    def other_thread() -> None:
+        try:
+            _insert_orphan(sqlite_db, "other")
+        except IntegrityError as exc:
+            refused.append(exc)
+
+    with unchecked_foreign_keys(sqlite_db.engine):
+        _insert_orphan(sqlite_db, "during")  # no parent look-up: stored
+        _insert_orphan(sqlite_db, "during-2")  # the next checkout too
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+    assert len(refused) == 1  # another thread's connection kept its checks
+    with pytest.raises(IntegrityError):
+        _insert_orphan(sqlite_db, "after")
+    assert _foreign_keys(sqlite_db) == {1}  # every pooled connection enforces them again
+    with sqlite_db.read() as conn:
+        keys = {r[0] for r in conn.exec_driver_sql("SELECT idempotency_key FROM events")}
+    assert keys == {"during", "during-2"}
+
+
+def test_unchecked_foreign_keys_off_or_elsewhere_changes_nothing(db: Database) -> None:
+    with unchecked_foreign_keys(db.engine, on=db.dialect != "sqlite"), pytest.raises(IntegrityError):
+        _insert_orphan(db, "k")  # SQLite with on=False; PostgreSQL whatever on says
