@@ -1,8 +1,10 @@
-"""The plain lane of the events import (``bulkplain``: rows grouped and attribution folded where the chunk is
-parsed, the attribution UPDATE run without bounds) stores exactly what the row-wise lane (``bulkevents
-._store_simple``: per-contact observations, bounds seeded from the store) stores — every column of contacts
-(``version`` and ``updated_at`` included), events, identities and accounts, and the same counts — on random chunks
-with touch ties, repeated keys across chunks, and a cookie and an email of one person in the same chunk."""
+"""The plain lane of the events import (``bulkplain``: rows grouped where the chunk is parsed, the attribution
+computed set-based from the stored events) stores exactly what the row-wise lane (``bulkevents._store_simple``:
+per-contact observations, bounds seeded from the store) stores — every column of contacts, events, identities and
+accounts, and the same counts — on random chunks with touch ties, repeated keys across chunks, and a cookie and an
+email of one person in the same chunk. Settled chunk by chunk, ``version`` is the row-wise lane's too; deferred to
+the end of the stretch (an import's way), each contact's ``version`` grows once per attribution group changed over
+the stretch, and the queued contacts are the ones the chunks touched."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ingest_helpers import identify, page, rows
@@ -25,12 +28,13 @@ from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.columns import detect_mapping
 from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.deadletter import DeadLetterWriter
+from funnelbridge.ingest.owed import Deferral, owed, settle
 from funnelbridge.ingest.summary import ImportSummary
 from funnelbridge.playbook import load_example
 from funnelbridge.runtime import Runtime
 from funnelbridge.store import connect
 from funnelbridge.store.migrate import upgrade
-from funnelbridge.store.tables import accounts, contacts, events, identities
+from funnelbridge.store.tables import accounts, activity_queue, contacts, events, identities
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 HEADERS = ["event_id", "type", "email", "user_id", "anonymous_id", "timestamp", "utm_source", "utm_medium",
@@ -66,50 +70,74 @@ def _runtime(path: Path) -> Runtime:
     return rt
 
 
-def _store(rt: Runtime, tmp: Path, chunks: list[list[list[str]]], plain: bool) -> tuple[Any, ...]:
+_GROUPS = (("created_at",), ("identified_at",), ("first_touch_at", "first_source", "first_medium", "first_campaign"),
+           ("last_touch_at", "last_source", "last_medium", "last_campaign"))  # fmt: skip
+
+
+def _store(rt: Runtime, tmp: Path, chunks: list[list[list[str]]], lane: str) -> tuple[Any, ...]:
+    """Store the chunks through the plain lane (settled per chunk, or ``deferred`` to the end) or the row-wise
+    one; the counts, the contacts each chunk touched and the tables (deferred: the contacts before settling and
+    the queued contacts too)."""
     mapping = detect_mapping("events", HEADERS, None)
     converter = ColumnConverter(mapping, HEADERS, ZoneInfo("UTC"))
     summary = ImportSummary(kind="events", path=tmp / "x.csv", source_format="generic")
-    with DeadLetterWriter(tmp / f"dead{plain}.csv", HEADERS) as dead:
+    deferral = Deferral(NOW) if lane == "deferred" else None
+    with DeadLetterWriter(tmp / f"dead{lane}.csv", HEADERS) as dead:
         ctx = ImportContext(rt, NOW, ZoneInfo("UTC"), summary, dead, False)
         guess, touches = Guess(), []
         for table in chunks:
             chunk = prepare_event_columns(converter.convert(list(enumerate(table, start=2))))
             with rt.db.transaction() as conn:
-                if plain:
-                    touched = write_event_columns(ctx, conn, chunk, guess=guess)
+                if lane != "row-wise":
+                    touched = write_event_columns(ctx, conn, chunk, guess=guess, deferral=deferral)
                 else:  # the row-wise lane: what write_event_columns did before the plain lane
                     fresh = _fresh(conn, chunk.rows)
                     summary.duplicates += chunk.repeats + len(chunk.rows) - len(fresh)
                     touched = _store_simple(ctx, conn, fresh) or set()
             touches.append(sorted(touched))
+    before = rows(rt, contacts)
+    with rt.db.transaction() as conn:
+        assert bool(owed(conn)) == (lane == "deferred" and summary.inserted > 0)
+        settle(conn, NOW)
+        assert owed(conn) == []
     counts = (summary.inserted, summary.duplicates, summary.contacts_created, touches)
-    return counts, *(rows(rt, t) for t in (contacts, events, identities, accounts))
+    return counts, before, *(rows(rt, t) for t in (contacts, events, identities, accounts, activity_queue))
 
 
+def _changed(was: dict[str, Any], now: dict[str, Any]) -> int:
+    return sum(any(was[name] != now[name] for name in group) for group in _GROUPS)
+
+
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(_row, min_size=1, max_size=12), min_size=1, max_size=4))
 def test_the_plain_lane_stores_what_the_row_wise_lane_stores(chunks: list[list[Any]]) -> None:
     tables = [[_line(*r) for r in chunk] for chunk in chunks]
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        plain, reference = _runtime(tmp / "plain.db"), _runtime(tmp / "reference.db")
+        runtimes = {lane: _runtime(tmp / f"{lane}.db") for lane in ("chunked", "deferred", "row-wise")}
         try:
-            assert _store(plain, tmp, tables, True) == _store(reference, tmp, tables, False)
+            out = {lane: _store(rt, tmp, tables, lane) for lane, rt in runtimes.items()}
         finally:
-            plain.db.dispose()
-            reference.db.dispose()
+            for rt in runtimes.values():
+                rt.db.dispose()
+    reference, chunked, deferred = out["row-wise"], out["chunked"], out["deferred"]
+    assert chunked[0] == reference[0] == deferred[0]  # counts and touched contacts
+    assert chunked[2:6] == reference[2:6]  # contacts (version and updated_at included), events, identities, accounts
+    assert deferred[3:6] == reference[3:6]
+    assert [q["contact_id"] for q in deferred[6]] == sorted({cid for chunk in reference[0][3] for cid in chunk})
+    assert {q["queued_at"] for q in deferred[6]} <= {NOW}
+    before, after, expected = deferred[1], deferred[2], reference[2]
+    assert len(before) == len(after) == len(expected)
+    for was, now, want in zip(before, after, expected, strict=True):
+        assert {**now, "version": 0} == {**want, "version": 0}  # updated_at included: now iff any group changed
+        assert now["version"] == was["version"] + _changed(was, now)  # once per group changed over the stretch
+        assert now["version"] <= want["version"]
 
 
 def test_a_plan_groups_rows_by_identifier_in_order_of_first_appearance() -> None:
-    at = ["2026-02-01 10:00:00.000000"] * 4
     columns: list[list[Any]] = [[] for _ in range(13)]
     columns[5], columns[6], columns[4] = ["a@x", None, "a@x", None], [None, None, None, "u1"], [None, "c1", None, None]
-    columns[12], columns[8], columns[9], columns[10] = at, ["s", None, "r", None], [None] * 4, [None] * 4
     plan = plan_plain(columns)
     assert plan.groups == [("email", "a@x"), ("anon", "c1"), ("external", "u1")]
     assert (plan.first, plan.index) == ([0, 1, 3], [0, 1, 0, 2])
-    mark, first_row, last_row = plan.marks[0]
-    assert mark == (at[0], at[0], at[0], "r", None, None, at[0], "s", None, None)  # least / greatest key
-    assert (first_row, last_row) == (2, 0)
-    assert plan.marks[1][0][1] is None  # a cookie does not identify

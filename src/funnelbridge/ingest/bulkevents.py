@@ -31,13 +31,14 @@ from funnelbridge.ingest.accounts import AccountCache
 from funnelbridge.ingest.activities import normalized_name
 from funnelbridge.ingest.attribution import ContactActivity, Touch, apply_activity
 from funnelbridge.ingest.bounds import seed_bounds, skip_settled
-from funnelbridge.ingest.bulkplain import PlainPlan, plan_plain, store_plain
+from funnelbridge.ingest.bulkplain import KEY, PlainPlan, plan_plain, store_plain, subset
 from funnelbridge.ingest.bulkstore import ids_of, insert_contacts, sqlite_times
 from funnelbridge.ingest.columnar import Columns
 from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.deadletter import Problem
 from funnelbridge.ingest.events import EVENT_TYPES, Activity, derive_key, stored_type
 from funnelbridge.ingest.intake import store_activities
+from funnelbridge.ingest.owed import Deferral, settle
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import identities as identity_repo
 from funnelbridge.store.bulk import lookup, sqlite_time
@@ -324,25 +325,33 @@ def write_event_columns(
     *,
     before_intake: Callable[[Connection], None] | None = None,
     guess: Guess | None = None,
+    deferral: Deferral | None = None,
 ) -> set[int]:
     """Store one converted chunk of event rows (or its :func:`prepare_event_columns`) in the caller's transaction;
     returns the contacts that got events. Refused rows go to the dead letters first. ``before_intake`` is called
-    before rows go through event intake (which reads events by contact). ``guess``: see :class:`Guess`."""
+    before rows go through event intake (which reads events by contact). ``guess``: see :class:`Guess`.
+
+    A plain chunk on SQLite (:mod:`~funnelbridge.ingest.bulkplain`) gets its contacts' attribution at once, or,
+    with a ``deferral``, owes it (:mod:`~funnelbridge.ingest.owed`); any other chunk that stores rows first
+    settles what is owed (its lanes read stored attribution)."""
     chunk = cols if isinstance(cols, EventChunk) else prepare_event_columns(cols)
     for number, raw, problem in chunk.refused:
         ctx.reject(number, raw, [problem])
-    if guess is not None and guess.all_new and not chunk.special and conn.dialect.name == "sqlite":
-        done = _store_all_new(ctx, conn, chunk)
+    plain = chunk.plan is not None and conn.dialect.name == "sqlite"
+    if plain and guess is not None and guess.all_new:
+        done = _store_all_new(ctx, conn, chunk, deferral)
         if done is not None:
             return done
         guess.all_new = False
+    if plain:
+        return _store_plain_fresh(ctx, conn, chunk, guess, deferral)
     fresh = _fresh(conn, chunk.rows)
     ctx.summary.duplicates += chunk.repeats + len(chunk.rows) - len(fresh)
     if guess is not None:
         guess.all_new = len(fresh) == len(chunk.rows)  # e.g. a resumed import past its stored chunks
-    if len(fresh) == len(chunk.rows) and chunk.plan is not None and conn.dialect.name == "sqlite":
-        return store_plain(ctx, conn, chunk.columns, chunk.plan, all_new=False) or set()
     simple, other = _split(fresh) if chunk.special else (fresh, [])
+    if simple or other:
+        settle(conn, ctx.now)
     touched = _store_simple(ctx, conn, simple) or set()
     if other:
         if before_intake is not None:
@@ -354,6 +363,27 @@ def write_event_columns(
         ctx.summary.merged += result.merged
         touched |= result.contact_ids
     return touched
+
+
+def _store_plain_fresh(
+    ctx: ImportContext, conn: Connection, chunk: EventChunk, guess: Guess | None, deferral: Deferral | None
+) -> set[int]:
+    """A plain chunk's rows whose keys are not stored yet, through the plain lane (grouped again when some are)."""
+    assert chunk.plan is not None
+    keys = chunk.columns[KEY]
+    stored = lookup(conn, events.c.idempotency_key, events.c.idempotency_key, keys)
+    keep = [i for i, key in enumerate(keys) if key not in stored]
+    ctx.summary.duplicates += chunk.repeats + len(keys) - len(keep)
+    if guess is not None:
+        guess.all_new = not stored  # e.g. a resumed import past its stored chunks
+    if not keep:
+        return set()
+    columns: Sequence[Sequence[Any]] = chunk.columns
+    plan = chunk.plan
+    if stored:
+        columns = subset(columns, keep)
+        plan = plan_plain(columns)
+    return store_plain(ctx, conn, columns, plan, all_new=False, deferral=deferral) or set()
 
 
 @dataclass
@@ -369,12 +399,12 @@ class Guess:
     all_new: bool = True
 
 
-def _store_all_new(ctx: ImportContext, conn: Connection, chunk: EventChunk) -> set[int] | None:
+def _store_all_new(
+    ctx: ImportContext, conn: Connection, chunk: EventChunk, deferral: Deferral | None = None
+) -> set[int] | None:
+    assert chunk.plan is not None
     savepoint = conn.begin_nested()
-    if chunk.plan is not None:
-        touched = store_plain(ctx, conn, chunk.columns, chunk.plan, all_new=True)
-    else:
-        touched = _store_simple(ctx, conn, chunk.rows, all_new=True)
+    touched = store_plain(ctx, conn, chunk.columns, chunk.plan, all_new=True, deferral=deferral)
     if touched is None:
         savepoint.rollback()
         return None

@@ -2,14 +2,12 @@
 rows each name a person by exactly one identifier, with no unsubscribe or bounce, stored from its columns.
 
 What needs no database is done where the chunk is parsed (the parsing process of
-:mod:`funnelbridge.ingest.pipeline`): :func:`plan_plain` groups the rows by identifier — each group is one contact —
-and folds each group's attribution (earliest event, earliest identifying event, first and last touch, as
-:func:`~funnelbridge.ingest.bulkevents._observations` would from the same rows) into the parameters of the one-row
-attribution ``UPDATE`` (:mod:`funnelbridge.ingest.attribution_sql`), times already SQLite text. The writer then
-looks the identifiers up, creates the missing contacts, inserts the events straight from the columns and runs the
-``UPDATE`` over every touched contact: its conditions keep whatever stored value is already better, so no stored
-attribution is read first and no per-contact bounds are kept for the run (memory stays flat however many contacts
-the file touches).
+:mod:`funnelbridge.ingest.pipeline`): :func:`plan_plain` groups the rows by identifier — each group is one contact.
+The writer then looks the identifiers up, creates the missing contacts and inserts the events straight from the
+columns. The contacts' attribution (earliest event, earliest identifying event, first and last touch) is computed
+from the stored events, set-based (:mod:`funnelbridge.ingest.owed`): for the chunk alone, or — an import's
+``deferral`` — once for the whole stretch of plain chunks, at its end. No stored attribution is read first and
+no per-contact state is kept for the run (memory stays flat however many contacts the file touches).
 """
 
 from __future__ import annotations
@@ -19,22 +17,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
 
 from funnelbridge.ingest.accounts import AccountCache
-from funnelbridge.ingest.attribution_sql import Mark, write_marks_sqlite
 from funnelbridge.ingest.bulkstore import ids_of, insert_contacts
 from funnelbridge.ingest.context import ImportContext
+from funnelbridge.ingest.owed import Deferral, next_event_id, owe, settle_from
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import identities as identity_repo
 from funnelbridge.store.bulk import sqlite_time
 from funnelbridge.store.events import insert_sqlite_event_params
 from funnelbridge.store.tables import contacts, identities
 
-__all__ = ["Columns", "PlainPlan", "plan_plain", "store_plain"]
+__all__ = ["Columns", "PlainPlan", "plan_plain", "store_plain", "subset"]
 
 Columns = Sequence[Sequence[Any]]
 """A chunk's rows column by column, in the field order of :class:`~funnelbridge.ingest.bulkevents._Row`: key,
@@ -48,19 +45,16 @@ _TABLES = {"email": (contacts.c.email, contacts.c.id), "external": (contacts.c.e
 @dataclass(frozen=True, slots=True)
 class PlainPlan:
     """A plain chunk's rows grouped by identifier: ``groups`` the ``(kind, value)`` identifiers (kind ``email``,
-    ``external`` or ``anon``) in order of first appearance, ``first`` the row of each group's first event,
-    ``index`` each row's group and ``marks`` each group's attribution, with the rows of its first and last touch
-    (for ties when two groups turn out to be one contact)."""
+    ``external`` or ``anon``) in order of first appearance, ``first`` the row of each group's first event and
+    ``index`` each row's group."""
 
     groups: list[tuple[str, str]]
     first: list[int]
     index: list[int]
-    marks: list[tuple[Mark, int, int]]
 
 
 def plan_plain(columns: Columns) -> PlainPlan:
-    """Group the rows (in occurrence order, each with exactly one identifier) by identifier and fold each
-    group's attribution; no database. Column-wise: only the rows with a touch are visited one by one."""
+    """Group the rows (in occurrence order, each with exactly one identifier) by identifier; no database."""
     emails, users, anons = columns[EMAIL], columns[USER], columns[ANON]
     if None not in emails:
         idents = list(zip(repeat("email"), emails))
@@ -70,51 +64,31 @@ def plan_plain(columns: Columns) -> PlainPlan:
     where = {ident: group for group, ident in enumerate(dict.fromkeys(idents))}
     index = list(map(where.__getitem__, idents))
     earliest = dict(zip(reversed(index), range(len(index) - 1, -1, -1), strict=True))  # a group's least row wins
-    first = list(map(earliest.__getitem__, range(len(where))))
-    heads, tails = _touches(columns, index)
-    stamps, parts = columns[STAMP], (columns[SOURCE], columns[MEDIUM], columns[CAMPAIGN])
-    marks: list[tuple[Mark, int, int]] = []
-    for group, ((kind, _), row) in enumerate(zip(where, first, strict=True)):
-        at = stamps[row]
-        head, tail = heads.get(group, -1), tails.get(group, -1)
-        mark = (at, None if kind == "anon" else at, *_touch(stamps, parts, head), *_touch(stamps, parts, tail))
-        marks.append((mark, head, tail))  # type: ignore[arg-type]
-    return PlainPlan(list(where), first, index, marks)
+    return PlainPlan(list(where), list(map(earliest.__getitem__, range(len(where)))), index)
 
 
-def _touches(columns: Columns, index: list[int]) -> tuple[dict[int, int], dict[int, int]]:
-    """The row of each group's first touch (the least key) and last touch (the greatest), ties keeping the
-    earlier row — as :meth:`~funnelbridge.ingest.attribution.ContactActivity.see` over rows in occurrence order."""
-    stamps, sources, media, campaigns = columns[STAMP], columns[SOURCE], columns[MEDIUM], columns[CAMPAIGN]
-    heads: dict[int, tuple[tuple[str, str, str, str], int]] = {}
-    tails: dict[int, tuple[tuple[str, str, str, str], int]] = {}
-    for row, (source, medium, campaign) in enumerate(zip(sources, media, campaigns, strict=True)):
-        if not (source or medium or campaign):
-            continue
-        group, key = index[row], (stamps[row], source or "", medium or "", campaign or "")
-        head, tail = heads.get(group), tails.get(group)
-        if head is None or key < head[0]:
-            heads[group] = (key, row)
-        if tail is None or key > tail[0]:
-            tails[group] = (key, row)
-    return {g: r for g, (_, r) in heads.items()}, {g: r for g, (_, r) in tails.items()}
-
-
-_NO_TOUCH = (None, None, None, None)
-
-
-def _touch(stamps: Sequence[Any], parts: tuple[Sequence[Any], ...], row: int) -> tuple[Any, ...]:
-    return _NO_TOUCH if row < 0 else (stamps[row], parts[0][row], parts[1][row], parts[2][row])
+def subset(columns: Columns, keep: Sequence[int]) -> list[list[Any]]:
+    """The rows ``keep`` (in that order) of a chunk's columns."""
+    return [list(map(column.__getitem__, keep)) for column in columns]
 
 
 def store_plain(
-    ctx: ImportContext, conn: Connection, columns: Columns, plan: PlainPlan, *, all_new: bool
+    ctx: ImportContext,
+    conn: Connection,
+    columns: Columns,
+    plan: PlainPlan,
+    *,
+    all_new: bool,
+    deferral: Deferral | None = None,
 ) -> set[int] | None:
     """Store a plain chunk (SQLite); with ``all_new``, None as soon as some key turns out to be stored (the
-    caller rolls back what was written). Returns the contacts that got events."""
+    caller rolls back what was written). Returns the contacts that got events. The contacts' attribution is
+    applied from the stored events (:func:`~funnelbridge.ingest.owed.settle_from`) before returning, or, with a
+    ``deferral``, owed (:func:`~funnelbridge.ingest.owed.owe`) until the stretch is settled."""
     if not plan.index:
         return set()
     ids, people, created = _resolve(conn, columns, plan)
+    start = next_event_id(conn)
     inserted = _insert(conn, columns, list(map(ids.__getitem__, plan.index)), ctx.now)
     if all_new and inserted < len(plan.index):
         return None
@@ -124,7 +98,10 @@ def store_plain(
     accounts = AccountCache()
     for contact_id in sorted(people):
         apply_traits(conn, accounts, contact_id, {}, ctx.now)
-    write_marks_sqlite(conn, _per_contact(ids, plan.marks), ctx.now)
+    if deferral is not None:
+        owe(conn, start, deferral)
+    else:
+        settle_from(conn, start, ctx.now)
     return set(ids)
 
 
@@ -160,40 +137,3 @@ def _insert(conn: Connection, columns: Columns, contact_ids: list[int], now: dat
     params = zip(columns[KEY], contact_ids, columns[ANON], columns[TYPE], columns[STAMP], repeat(sqlite_time(now)),
                  columns[PATH], columns[CAMPAIGN], columns[SOURCE], columns[MEDIUM], docs)  # fmt: skip
     return insert_sqlite_event_params(conn, list(params))
-
-
-_ID = itemgetter(0)
-
-
-def _per_contact(ids: list[int], marks: list[tuple[Mark, int, int]]) -> list[tuple[int, Mark]]:
-    """Each touched contact's attribution: its group's, or the fold of its groups' when two identifiers of the
-    chunk are one contact (a cookie and the email of the person it belongs to)."""
-    if len(set(ids)) == len(ids):
-        return [(cid, mark[0]) for cid, mark in zip(ids, marks, strict=True)]
-    folded: dict[int, tuple[Mark, int, int]] = {}
-    for cid, mark in zip(ids, marks, strict=True):
-        was = folded.get(cid)
-        folded[cid] = mark if was is None else _fold(was, mark)
-    return [(cid, mark[0]) for cid, mark in folded.items()]
-
-
-def _fold(a: tuple[Mark, int, int], b: tuple[Mark, int, int]) -> tuple[Mark, int, int]:
-    """Two groups' attribution as one contact's: earliest times, the least first touch and the greatest last touch
-    (ties: the earlier row)."""
-    (ma, fa, la), (mb, fb, lb) = a, b
-    created = min(ma[0], mb[0])
-    identified = min((t for t in (ma[1], mb[1]) if t is not None), default=None)
-    head, head_row = (ma[2:6], fa) if _better(ma[2:6], fa, mb[2:6], fb, least=True) else (mb[2:6], fb)
-    tail, tail_row = (ma[6:10], la) if _better(ma[6:10], la, mb[6:10], lb, least=False) else (mb[6:10], lb)
-    return (created, identified, *head, *tail), head_row, tail_row  # type: ignore[return-value]
-
-
-def _better(a: Sequence[Any], row_a: int, b: Sequence[Any], row_b: int, *, least: bool) -> bool:
-    """Whether touch ``a`` (at row ``row_a``) wins over ``b``: present, and the lesser (``least``) or greater key,
-    the earlier row on a tie."""
-    if a[0] is None or b[0] is None:
-        return b[0] is None
-    key_a, key_b = (a[0], *(v or "" for v in a[1:])), (b[0], *(v or "" for v in b[1:]))
-    if key_a == key_b:
-        return row_a < row_b
-    return (key_a < key_b) == least

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +28,8 @@ from funnelbridge.ingest.bulkstore import queue_contacts
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
 from funnelbridge.ingest.context import ImportContext, Item, Writer
 from funnelbridge.ingest.deadletter import DeadLetterWriter, default_rejects_path
+from funnelbridge.ingest.owed import Deferral
+from funnelbridge.ingest.owed import settle as settle_owed
 from funnelbridge.ingest.pipeline import ParsedChunk, Source, local_chunks, parsed_chunks, use_pipeline
 from funnelbridge.ingest.readers import Table, open_table
 from funnelbridge.ingest.rows import RowConverter
@@ -207,27 +210,40 @@ def _run_rows(ctx: ImportContext, writer: Writer, converter: RowConverter, table
 
 def _run_columns(ctx: ImportContext, source: Source, table: Table, plan: _Plan) -> None:
     """Events: each chunk converted column-wise (here, or in a second process: :mod:`~funnelbridge.ingest.pipeline`)
-    and stored set-wise (a bulk load when :func:`_bulk` says so)."""
-    load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan))
+    and stored set-wise (a bulk load when :func:`_bulk` says so); what the plain chunks owe is settled at the end
+    (not when the import fails: the next one settles it, with its own)."""
+    load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan), ctx.now)
     guess = Guess()
     parsed = parsed_chunks(source) if use_pipeline(plan.workers, table.size_hint) else local_chunks(source, table)
+    done = False
     try:
         with gc_paused(_pauses_gc(plan)):
             for chunk in parsed:
                 _columns_chunk(ctx, chunk, plan, load, guess)
+        done = True
     finally:
         parsed.close()
-        load.finish()
+        load.finish(settle=done)
+
+
+def _deferral(ctx: ImportContext, plan: _Plan) -> Deferral | None:
+    """What plain chunks defer to the end of the import: their attribution, and queueing their contacts with
+    ``defer``; nothing when contacts are scored in each chunk's transaction (that reads their attribution)."""
+    if plan.after and not plan.defer:
+        return None
+    return Deferral(ctx.now if plan.after else None)
 
 
 def _columns_chunk(ctx: ImportContext, chunk: ParsedChunk, plan: _Plan, load: _BulkLoad, guess: Guess) -> None:
     ctx.summary.read += chunk.read
     for number, raw, problems in chunk.rejected:
         ctx.reject(number, raw, problems)
+    deferral = _deferral(ctx, plan)
     with ctx.rt.db.transaction() as conn:
         load.begin(conn)
-        written = write_event_columns(ctx, conn, chunk.prepared, before_intake=load.end, guess=guess)
-        _follow_up(ctx, conn, plan, written)
+        written = write_event_columns(ctx, conn, chunk.prepared, before_intake=load.end, guess=guess, deferral=deferral)
+        if deferral is None or not (chunk.prepared.plan is not None and conn.dialect.name == "sqlite"):
+            _follow_up(ctx, conn, plan, written)  # a deferred plain chunk's contacts are queued when settled
     if plan.progress:
         plan.progress(chunk.read)
 
@@ -252,10 +268,13 @@ def _bulk(rt: Runtime, table: Table, plan: _Plan) -> bool:
 @dataclass
 class _BulkLoad:
     """The events table's secondary indexes during an import: dropped for a bulk load (in the first chunk's
-    transaction), rebuilt when a chunk needs them or at the end; created if missing (a killed earlier run)."""
+    transaction), rebuilt when a chunk needs them or at the end; created if missing (a killed earlier run). At the
+    end, in the same transaction, what the plain chunks owe is settled (:func:`~funnelbridge.ingest.owed.settle`,
+    at ``now``: the import's time)."""
 
     rt: Runtime
     on: bool
+    now: datetime | None = None
     started: bool = False
 
     def begin(self, conn: Connection) -> None:
@@ -275,9 +294,13 @@ class _BulkLoad:
             restore_indexes(conn, events)
             bulk_settings(conn, on=False)
 
-    def finish(self) -> None:
-        if self.on or not self.started:
-            with self.rt.db.transaction() as conn:
+    def finish(self, *, settle: bool = True) -> None:
+        with self.rt.db.transaction() as conn:
+            if settle:
+                if self.on:
+                    bulk_settings(conn, on=True)
+                settle_owed(conn, self.now or self.rt.clock.now())
+            if self.on or not self.started:
                 self.started = True
                 restore_indexes(conn, events)
                 bulk_settings(conn, on=False)

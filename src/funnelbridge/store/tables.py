@@ -40,6 +40,7 @@ __all__ = [
     "deals",
     "events",
     "identities",
+    "ingest_owed",
     "merges",
     "metadata",
     "model_versions",
@@ -236,6 +237,7 @@ transitions = Table(
     Column("skipped", JSON, comment="stages passed through without stopping"),
     Column("playbook_version", String(16), nullable=False),
     Column("idempotency_key", String(200), unique=True),
+    Column("imported_at", TS, comment="imported moves: when the import wrote them (at is the source's date)"),
     Index("ix_transitions_contact", "contact_id", "pipeline", "at"),
     Index("ix_transitions_to_at", "pipeline", "to_stage", "at"),
 )
@@ -406,6 +408,14 @@ activity_queue = Table(
     Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
     Column("queued_at", TS, nullable=False, comment="first activity not yet scored and advanced"),
     Index("ix_activity_queue_queued", "queued_at", "contact_id"),  # the drain claims the oldest first
+)
+
+ingest_owed = Table(
+    "ingest_owed",
+    metadata,
+    Column("from_event_id", Id, primary_key=True, autoincrement=False, comment="first event of the owed stretch"),
+    Column("queued_at", TS, comment="queue the stretch's contacts for scoring at this time; NULL: do not"),
+    comment="events imports' attribution (and follow-up queue) not applied yet: funnelbridge.ingest.owed",
 )
 
 model_versions = Table(
