@@ -100,11 +100,33 @@ def test_rebuilt_states_equal_the_deleted_ones(rt: Runtime, tmp_path: Path) -> N
     assert rebuild_projection(rt) == replace(summary, created=0)
 
 
-def test_imported_states_rebuilt_later_do_not_stall(rt: Runtime, tmp_path: Path) -> None:
-    """The trail does not hold the import's time: a later rebuild stamps imported states' last activity at the
-    rebuild (not the historical stage dates), so the next stall sweep recycles what it would have anyway."""
+def test_imported_states_rebuilt_later_equal_the_deleted_ones(rt: Runtime, tmp_path: Path) -> None:
+    """The trail records when an import wrote its moves (``imported_at``): rebuilt days later, imported states get
+    that import time back as last activity (not the historical stage dates, nor the rebuild's time), so every
+    rebuilt row equals the deleted one and the next stall sweep recycles what it would have anyway."""
+    live = _live(rt)
+    imported_at = rt.clock.now()
+    imported = _imported(rt, tmp_path)
+    with rt.db.read() as conn:
+        stamps = conn.execute(select(transitions.c.contact_id, transitions.c.imported_at)).all()
+    assert {(cid, at is None if cid in live else at) for cid, at in stamps} == {
+        *((cid, True) for cid in live),
+        *((cid, imported_at) for cid in imported),
+    }
+    before = _states(rt)
+    tick(rt, timedelta(days=2))
+    _delete_states(rt)
+    assert rebuild_projection(rt).created == len(before)
+    assert _states(rt) == _trail_kept(before)
+    assert recycle_stalled(rt) == 0
+
+
+def test_moves_imported_without_their_import_time_are_rebuilt_at_the_rebuild(rt: Runtime, tmp_path: Path) -> None:
+    """A trail imported before ``imported_at`` was recorded (NULL): the rebuild's time, never the stage dates."""
     live = _live(rt)
     imported = _imported(rt, tmp_path)
+    with rt.db.transaction() as conn:
+        conn.execute(update(transitions).values(imported_at=None))
     before = {(s.contact_id, s.pipeline): s for s in _states(rt)}
     rebuilt_at = tick(rt, timedelta(days=2))
     _delete_states(rt)

@@ -22,7 +22,9 @@ import's time when the row has none. :func:`write_history` writes it only for co
 published, so automation does not fire for the past. The pipeline state's ``last_activity_at`` is the import's
 time: stall rules and inactivity automation count from the import, not from the historical stage date (which
 stays the state's ``entered_at`` and the transition's ``at``, for cohorts and velocity), so the first sweep after
-a migration does not recycle every lead that was quiet in the old CRM.
+a migration does not recycle every lead that was quiet in the old CRM. Each imported transition records the
+import's time too (``imported_at``), so rebuilding the pipeline states from the trail
+(:func:`~funnelbridge.lifecycle.projection.rebuild_projection`) gives them back that same last activity.
 """
 
 from __future__ import annotations
@@ -272,7 +274,7 @@ _INSERT_TRANSITION = transitions.insert()  # built once: execute_many compiles e
 _INSERT_STATE = pipeline_states.insert()
 _STATE_COLUMNS = tuple(PipelineState.__dataclass_fields__)
 _TRANSITION_COLUMNS = ("contact_id", "pipeline", "journey", "from_stage", "to_stage", "at", "actor", "actor_role",
-                       "reason", "note", "playbook_version", "idempotency_key")  # fmt: skip
+                       "reason", "note", "playbook_version", "idempotency_key", "imported_at")  # fmt: skip
 
 
 def _transition_row(t: Transition) -> dict[str, Any]:
@@ -303,6 +305,7 @@ def _transitions(cid: int, history: History, smap: StageMap, version: str, now: 
                 skipped=smap.stages[before + 1 : index],
                 playbook_version=version,
                 idempotency_key=f"import:{cid}:{smap.pipeline}:{step.stage}",
+                imported_at=now,
             )
         )
         before = index

@@ -51,6 +51,9 @@ class Transition:
     idempotency_key: str | None = None
     id: int | None = None
     kind: str | None = field(default=None, compare=False)
+    imported_at: datetime | None = None
+    """When an imported move (actor ``import``: :mod:`funnelbridge.ingest.history`) was written — its ``at`` is the
+    source system's date; None for live moves (and for moves imported before the trail recorded it)."""
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from them, and count the stages each journey reached (skipped stages count as pa
 
 A state's ``last_activity_at`` is written once, when the contact first enters the pipeline: a live move stores
 that move's time; an imported history (:mod:`funnelbridge.ingest.history`) stores the import's time, so stall rules
-count from the import and not from the historical stage dates. The trail holds the first but not the second: a
-state rebuilt from an imported trail gets the rebuild's time (never earlier than the import, so a rebuild does not
+count from the import and not from the historical stage dates. The trail holds both (an imported transition's
+``imported_at``), so a rebuilt state gets back what was stored. A move imported before the trail recorded the
+import's time (``imported_at`` NULL) gets the rebuild's time (never earlier than the import, so a rebuild does not
 make imported leads look stalled since their historical dates).
 """
 
@@ -39,8 +40,8 @@ class Projected:
     entered_at: datetime
     journey: int
     last_activity_at: datetime | None = None
-    """The time of the contact's first move in the pipeline, as the live path stores it when it creates the state;
-    None when that move was imported (the state then holds the import's time, which the trail does not record)."""
+    """What the state got when the contact first entered the pipeline: the first move's time (live), or the
+    import's time (imported: the transition's ``imported_at``); None when an imported move does not record it."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def replay(transitions: Iterable[Transition]) -> dict[Key, Projected]:
     for t in _ordered(transitions):
         key = (t.contact_id, t.pipeline)
         first = states.get(key)
-        active = first.last_activity_at if first is not None else (None if t.actor == IMPORTED else t.at)
+        active = first.last_activity_at if first is not None else (t.imported_at if t.actor == IMPORTED else t.at)
         states[key] = Projected(t.to_stage, t.at, t.journey, active)
     return states
 

@@ -29,6 +29,7 @@ _COLUMNS = (
     "note",
     "playbook_version",
     "idempotency_key",
+    "imported_at",
 )
 
 
@@ -36,6 +37,8 @@ def _transition(row: object) -> Transition:
     m = row._mapping  # type: ignore[attr-defined]
     values = {k: m[k] for k in _COLUMNS}
     values["at"] = as_utc(m["at"])
+    if values["imported_at"] is not None:
+        values["imported_at"] = as_utc(values["imported_at"])
     return Transition(**values, skipped=tuple(m["skipped"] or ()), id=m["id"])
 
 
