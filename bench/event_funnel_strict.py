@@ -10,7 +10,9 @@ Each funnel runs in a fresh child process per version (imports funnelbridge from
 alternating, ``--rounds`` times. Recorded per run: wall seconds and CPU seconds of ``run_funnel`` (process time,
 every DuckDB thread), the child's whole CPU (``RUSAGE_CHILDREN``), and the counts (both versions must agree on
 these events: ties are rare there, so the retake rule seldom applies). Load average at start and end. Results go
-to ``bench/results/event_funnel_strict.json``.
+to ``bench/results/event_funnel_strict.json``. ``--order ordered`` runs the same funnels ordered (the code before
+and after a change to ordered funnels, e.g. ``--order ordered --funnels 4,3-excl --results
+bench/results/event_funnel_overlap.json``).
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ FUNNELS = {
 }
 
 
-def child(src: str, parquet: str, steps: list[str]) -> dict[str, Any]:
-    """Run one strict funnel with the funnelbridge found in ``src`` (called in a fresh process)."""
+def child(src: str, parquet: str, steps: list[str], order: str = "strict") -> dict[str, Any]:
+    """Run one funnel (strict unless ``order`` says) with the funnelbridge found in ``src`` (in a fresh process)."""
     sys.path.insert(0, src)
     import ibis
 
@@ -50,7 +52,7 @@ def child(src: str, parquet: str, steps: list[str]) -> dict[str, Any]:
     backend.con.execute("CREATE TABLE events AS SELECT * FROM read_parquet($p)", {"p": parquet})
     names = [s for s in steps if not s.startswith("!")]
     excl = tuple(Exclusion(Step(s[1:]), 1, len(names)) for s in steps if s.startswith("!"))
-    spec = FunnelSpec(tuple(Step(s) for s in names), window=timedelta(days=7), order=Order.STRICT, exclusions=excl)
+    spec = FunnelSpec(tuple(Step(s) for s in names), window=timedelta(days=7), order=Order(order), exclusions=excl)
     start, cpu = time.perf_counter(), time.process_time()
     result = run_funnel(backend.table("events"), spec)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -60,9 +62,9 @@ def child(src: str, parquet: str, steps: list[str]) -> dict[str, Any]:
             "result": result.to_json_dict(), "module": funnelbridge.__file__}  # fmt: skip
 
 
-def _run_child(src: Path, parquet: Path, steps: list[str]) -> dict[str, Any]:
+def _run_child(src: Path, parquet: Path, steps: list[str], order: str) -> dict[str, Any]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cmd = [sys.executable, "-m", "bench.event_funnel_strict", "--child", str(src), str(parquet), ",".join(steps)]
+    cmd = [sys.executable, "-m", "bench.event_funnel_strict", "--child", str(src), str(parquet), ",".join(steps), order]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     record: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--funnels", default=",".join(FUNNELS))
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--order", choices=["strict", "ordered"], default="strict", help="ordered: the same, ordered")
     args = parser.parse_args(argv)
     load_start, started = os.getloadavg(), time.time()
     folder = Path(tempfile.mkdtemp(prefix="fb-strict-bench-"))
@@ -108,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.rounds):
             order = list(versions) if i % 2 == 0 else list(reversed(versions))  # alternate who goes first
             for version in order:
-                runs[version].append(_run_child(versions[version], parquet, FUNNELS[name]))
+                runs[version].append(_run_child(versions[version], parquet, FUNNELS[name], args.order))
                 print(name, version, {k: runs[version][-1][k] for k in ("wall", "cpu", "child_cpu")}, flush=True)
         entry = {v: _summary(r) for v, r in runs.items()}
-        entry["steps"] = " -> ".join(FUNNELS[name]).replace("-> !", "excluding ") + " strict, 7-day window"
+        entry["steps"] = " -> ".join(FUNNELS[name]).replace("-> !", "excluding ") + f" {args.order}, 7-day window"
         entry["same_result"] = all(r["result"] == runs["baseline"][0]["result"] for rs in runs.values() for r in rs)
         entry["ratio_median_cpu"] = round(entry["current"]["median_cpu"] / entry["baseline"]["median_cpu"], 3)
         entry["ratio_best_cpu"] = round(entry["current"]["best_cpu"] / entry["baseline"]["best_cpu"], 3)
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        print(json.dumps(child(sys.argv[2], sys.argv[3], sys.argv[4].split(","))))
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], sys.argv[3], sys.argv[4].split(","), sys.argv[5])))
         sys.exit(0)
     sys.exit(main())

@@ -129,7 +129,8 @@ def cut_by_holders(found: ir.Table, holders: ir.Table) -> ir.Table:
 
 def with_dirty(moved: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
     """``moved`` (attempts that took step k at ``c_us``, from step k−1 at ``t_prev``) with ``dirty`` updated: 1 when
-    an exclusion active at step k−1 happened between the two (outside a mixed group, as PostHog ignores those)."""
+    an exclusion active at step k−1 happened between the two (outside a mixed group, as PostHog ignores those), the
+    step-k event itself included (:func:`after_step`: an exclusion that names a step's event)."""
     active = active_exclusions(spec, k - 1)
     if not active:
         return moved
