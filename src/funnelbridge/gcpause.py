@@ -10,7 +10,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["gc_paused"]
+__all__ = ["collect_young", "gc_paused"]
 
 
 @contextmanager
@@ -26,3 +26,11 @@ def gc_paused(pause: bool = True) -> Iterator[None]:
     finally:
         if pause:
             gc.enable()
+
+
+def collect_young() -> int:
+    """Collect the youngest generation while collection is paused (a no-op otherwise; returns what it found).
+    Under a pause nothing is promoted, so this reaches every object made since the last collection. For the few
+    steps of a paused run that make cyclic garbage (an import chunk that merged contacts leaves about 20 objects a
+    merge: SQLAlchemy statements built per call), so that it does not pile up for the whole run."""
+    return 0 if gc.isenabled() else gc.collect(0)

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
 
-from funnelbridge.gcpause import gc_paused
+from funnelbridge.gcpause import collect_young, gc_paused
 from funnelbridge.ingest.bulkevents import Guess, write_event_columns
 from funnelbridge.ingest.bulkstore import queue_contacts
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
@@ -239,11 +239,14 @@ def _columns_chunk(ctx: ImportContext, chunk: ParsedChunk, plan: _Plan, load: _B
     for number, raw, problems in chunk.rejected:
         ctx.reject(number, raw, problems)
     deferral = _deferral(ctx, plan)
+    merged = ctx.summary.merged
     with ctx.rt.db.transaction() as conn:
         load.begin(conn)
         written = write_event_columns(ctx, conn, chunk.prepared, before_intake=load.end, guess=guess, deferral=deferral)
         if deferral is None or not (chunk.prepared.plan is not None and conn.dialect.name == "sqlite"):
             _follow_up(ctx, conn, plan, written)  # a deferred plain chunk's contacts are queued when settled
+    if ctx.summary.merged != merged:
+        collect_young()  # merges leave cyclic garbage, which the import's paused collector would keep to the end
     if plan.progress:
         plan.progress(chunk.read)
 
