@@ -36,7 +36,7 @@ from funnelbridge.ingest.rows import RowConverter
 from funnelbridge.ingest.summary import ImportSummary, Progress
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.bulk import batched
-from funnelbridge.store.bulkload import bulk_settings, drop_indexes, restore_indexes
+from funnelbridge.store.bulkload import bulk_settings, drop_indexes, restore_indexes, unchecked_foreign_keys
 from funnelbridge.store.tables import events
 
 __all__ = ["BULK_MIN_ROWS", "DEFAULT_CHUNK", "EVENT_CHUNK", "import_file", "preview_mapping"]
@@ -217,8 +217,8 @@ def _run_columns(ctx: ImportContext, source: Source, table: Table, plan: _Plan) 
     parsed = parsed_chunks(source) if use_pipeline(plan.workers, table.size_hint) else local_chunks(source, table)
     done = False
     try:
-        with gc_paused(_pauses_gc(plan)):
-            for chunk in parsed:
+        with gc_paused(_pauses_gc(plan)), unchecked_foreign_keys(ctx.rt.db.engine, on=load.on):
+            for chunk in parsed:  # a bulk load's rows reference only contacts its transaction looked up or made
                 _columns_chunk(ctx, chunk, plan, load, guess)
         done = True
     finally:
