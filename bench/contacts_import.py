@@ -56,6 +56,46 @@ def write_contacts(path: Path, n: int, seed: int, title: str | None = None) -> N
                           lead, mql])  # fmt: skip
 
 
+def write_merge_files(base: Path, merge: Path, n: int) -> None:
+    """The merge files: ``base`` stores ``2n`` contacts — ``n`` with an external id (Record ID) and an email, ``n``
+    with another email only; each row of ``merge`` names one of the first by its external id and one of the second
+    by its email, so importing it merges ``n`` pairs (the email's contact into the external id's)."""
+    with base.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["Record ID", "Email", "First Name", "Job Title", "Company Name", "Create Date"])
+        for i in range(n):
+            created = (T0 + timedelta(minutes=i)).isoformat()
+            out.writerow([f"crm-{i}", f"p{i}@corp{i // 10}.example", f"First{i}", "", f"Corp{i // 10}", created])
+            out.writerow(["", f"q{i}@corp{i // 10}.example", "", "Engineer", "", created])
+    with merge.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["Record ID", "Email"])
+        out.writerows([f"crm-{i}", f"q{i}@corp{i // 10}.example"] for i in range(n))
+
+
+def merge_part(workdir: Path, n: int) -> dict[str, Any]:
+    """Import the base file, then the merge file (``n`` merges): CPU seconds and ms per merge."""
+    from funnelbridge.domain.clock import FrozenClock
+    from funnelbridge.ingest import import_file
+    from funnelbridge.playbook import load_example
+    from funnelbridge.runtime import Runtime
+    from funnelbridge.store import connect
+    from funnelbridge.store.migrate import upgrade
+
+    store = workdir / "merges.db"
+    store.unlink(missing_ok=True)
+    db = connect(f"sqlite:///{store}")
+    upgrade(db)
+    rt = Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(T0 + timedelta(days=400)))
+    import_file(rt, "contacts", workdir / "merge_base.csv", defer=True)
+    summary, figures = _measure(partial(import_file, rt, "contacts", workdir / "merge.csv", defer=True))
+    rerun, again = _measure(partial(import_file, rt, "contacts", workdir / "merge.csv", defer=True))
+    db.dispose()
+    return {"merges": summary.merged, "rows": n, **figures, "ms_per_merge_cpu": 1000 * figures["cpu_seconds"] / n,
+            "rerun": {**again, "merges": rerun.merged, "unchanged": rerun.unchanged},
+            "peak_rss_mib": _peak_rss_mib()}  # fmt: skip
+
+
 def _measure(fn: Any, *args: Any) -> tuple[Any, dict[str, float]]:
     wall, cpu = time.perf_counter(), time.process_time()
     result = fn(*args)
@@ -109,9 +149,10 @@ def import_part(path: Path, workdir: Path, name: str) -> dict[str, Any]:
     return out
 
 
-def _isolated(part: str, workdir: Path, src: str | None = None) -> Any:
+def _isolated(part: str, workdir: Path, src: str | None = None, merges: int = 0) -> Any:
     out = workdir / f"{part}.json"
-    command = [sys.executable, __file__, "--part", part, "--workdir", str(workdir), "--part-out", str(out)]
+    command = [sys.executable, __file__, "--part", part, "--workdir", str(workdir), "--part-out", str(out),
+               "--merges", str(merges)]  # fmt: skip
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = src
@@ -127,23 +168,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="alternate new and baseline this many times")
     parser.add_argument("--out", type=Path, default=_OUT)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--merges", type=int, default=0, help="also measure a file of this many merges")
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--part-out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     path = args.workdir / "contacts.csv"
     if args.part:
-        found = pandas_part(path, args.workdir) if args.part == "pandas" else import_part(path, args.workdir, args.part)
+        if args.part == "pandas":
+            found = pandas_part(path, args.workdir)
+        elif args.part.startswith("merges"):
+            found = merge_part(args.workdir, args.merges)
+        else:
+            found = import_part(path, args.workdir, args.part)
         args.part_out.write_text(json.dumps(found), encoding="utf-8")
         return 0
     args.workdir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"contacts": args.contacts, "merges": args.merges, "cpus": os.cpu_count(),
+                              "command": " ".join(sys.argv), "load_average_before": os.getloadavg()}  # fmt: skip
+    if args.contacts:
+        result.update(_contacts_runs(args, path))
+    if args.merges:
+        write_merge_files(args.workdir / "merge_base.csv", args.workdir / "merge.csv", args.merges)
+        merges: dict[str, list[Any]] = {"funnelbridge_merges": [], "baseline_code_merges": []}
+        for _ in range(args.rounds):
+            merges["funnelbridge_merges"].append(_isolated("merges", args.workdir, merges=args.merges))
+            if args.baseline_src:
+                found = _isolated("merges-baseline", args.workdir, args.baseline_src, args.merges)
+                merges["baseline_code_merges"].append(found)
+        result.update({k: v for k, v in merges.items() if v})
+    result["load_average_after"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _contacts_runs(args: argparse.Namespace, path: Path) -> dict[str, Any]:
+    """pandas, then this code and the baseline alternating, each in a fresh process."""
     changed = path.with_name("changed.csv")
     if not changed.exists() or sum(1 for _ in path.open(encoding="utf-8")) != args.contacts + 1:
         write_contacts(path, args.contacts, args.seed)
         write_contacts(changed, args.contacts, args.seed, title="Head of Revenue")
-    result: dict[str, Any] = {"contacts": args.contacts, "cpus": os.cpu_count(), "command": " ".join(sys.argv),
-                              "load_average_before": os.getloadavg()}  # fmt: skip
     pandas = _isolated("pandas", args.workdir)
-    result["baseline_pandas_to_sql"] = _rates(pandas, args.contacts) | {"peak_rss_mib": pandas["peak_rss_mib"]}
+    result: dict[str, Any] = {
+        "baseline_pandas_to_sql": _rates(pandas, args.contacts) | {"peak_rss_mib": pandas["peak_rss_mib"]}
+    }
     runs: dict[str, list[Any]] = {"funnelbridge": [], "baseline_code": []}
     for _ in range(args.rounds):
         runs["funnelbridge"].append(_isolated("funnelbridge", args.workdir))
@@ -152,11 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, found in runs.items():
         if found:
             result[name] = [_summarize(f, args.contacts, pandas) for f in found]
-    result["load_average_after"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
-    return 0
+    return result
 
 
 def _summarize(found: dict[str, Any], n: int, pandas: dict[str, Any]) -> dict[str, Any]:

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, func, select, update
+from sqlalchemy import Connection, String, bindparam, func, select
 
 from funnelbridge.ingest.accounts import AccountCache, account_changes, account_domain, create_accounts, match_account
 from funnelbridge.ingest.attribution import ContactActivity, Touch, touch_changes
+from funnelbridge.ingest.batchmerge import Pair, merge_pairs
 from funnelbridge.ingest.context import ImportContext, Item
 from funnelbridge.ingest.history import History, plan_history, stage_map, write_history
-from funnelbridge.ingest.identity import IdentityCache, merge_contacts
+from funnelbridge.ingest.identity import IdentityCache
 from funnelbridge.store import accounts as account_repo
 from funnelbridge.store import contacts as contact_repo
-from funnelbridge.store.bulk import batched, execute_many, sqlite_time
+from funnelbridge.store.bulk import batched, sqlite_time
 from funnelbridge.store.tables import contacts
 
 __all__ = ["write_contacts"]
@@ -147,7 +147,9 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
                _company(i.record)) for i in items]  # fmt: skip
     accounts.prefetch(conn, (w[0] for w in wanted), (w[1] for w in wanted))
     create_accounts(conn, accounts, wanted, ctx.now)
-    matched = {_match(conn, ctx, people, i.record) for i in items} - {None}
+    pairs: list[Pair] = []
+    matched = {_match(ctx, people, i.record, pairs) for i in items} - {None}
+    merge_pairs(conn, pairs, _MERGE_REASON, ctx.now)
     stored = _stored_rows(conn, matched)  # type: ignore[arg-type]
     inserts: list[tuple[Any, ...]] = []
     updates: dict[int, dict[str, Any]] = {}
@@ -167,7 +169,7 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
             updates.setdefault(target, {}).update(changes)
             changed += 1
     _insert_contacts(conn, inserts)
-    _update_contacts(conn, updates, ctx.now)
+    contact_repo.update_contacts(conn, updates, ctx.now)
     ctx.summary.inserted += len(inserts)
     ctx.summary.updated += changed
     ctx.summary.unchanged += len(items) - len(inserts) - changed
@@ -309,38 +311,22 @@ def _sqlite_params(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return out
 
 
-def _update_contacts(conn: Connection, updates: dict[int, dict[str, Any]], at: datetime) -> None:
-    """Apply the changes, one ``executemany`` per set of changed columns (``updated_at`` and ``version`` bumped
-    as :func:`funnelbridge.store.contacts.update_contact` does)."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for contact_id, values in sorted(updates.items()):
-        columns = tuple(sorted(values))
-        groups.setdefault(columns, []).append({"k_id": contact_id, "v_updated_at": at,
-                                                **{f"v_{k}": values[k] for k in columns}})  # fmt: skip
-    for columns, params in groups.items():
-        execute_many(conn, _update_statement(columns), params)
-
-
-@cache  # one statement per column set: execute_many compiles each once
-def _update_statement(columns: tuple[str, ...]) -> Any:
-    values: dict[str, Any] = {k: bindparam(f"v_{k}") for k in (*columns, "updated_at")}
-    return (
-        update(contacts).where(contacts.c.id == bindparam("k_id")).values({**values, "version": contacts.c.version + 1})
-    )
-
-
 def _target(people: IdentityCache, record: dict[str, Any]) -> int | None:
     ext, email = record.get("external_id"), record.get("email")
     return (people.by_external.get(ext) if ext else None) or (people.by_email.get(email) if email else None)
 
 
-def _match(conn: Connection, ctx: ImportContext, people: IdentityCache, record: dict[str, Any]) -> int | None:
-    """The stored contact of a row, merging the email's contact into the external id's when they differ."""
+_MERGE_REASON = "import: external id and email of one person"
+
+
+def _match(ctx: ImportContext, people: IdentityCache, record: dict[str, Any], pairs: list[Pair]) -> int | None:
+    """The stored contact of a row; when its external id and email name two, the email's is to be merged into
+    the external id's (added to ``pairs``, merged in order before the chunk reads the stored rows)."""
     ext, email = record.get("external_id"), record.get("email")
     by_ext = people.by_external.get(ext) if ext else None
     by_email = people.by_email.get(email) if email else None
     if by_ext is not None and by_email is not None and by_ext != by_email:
-        merge_contacts(conn, by_ext, by_email, "import: external id and email of one person", ctx.now)
+        pairs.append((by_ext, by_email))
         ctx.summary.merged += 1
         people.by_email[email] = by_ext  # type: ignore[index]
     return by_ext or by_email

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Update, bindparam, select, update
 
 from funnelbridge.errors import NotFoundError
 from funnelbridge.store.bulk import batched, execute_many, lookup
@@ -26,12 +27,13 @@ __all__ = [
     "insert_contacts_returning",
     "resolve_merged",
     "update_contact",
+    "update_contacts",
 ]
 
 
 def get_contact(conn: Connection, contact_id: int) -> dict[str, Any]:
     """The contact's row as a dict; NotFoundError when there is none."""
-    row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).mappings().first()
+    row = conn.execute(_GET, {"k_id": contact_id}).mappings().first()
     if row is None:
         raise NotFoundError(f"contact {contact_id} does not exist")
     return dict(row)
@@ -41,7 +43,7 @@ def contact_rows(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, An
     """Rows of the given contacts, by id."""
     found: dict[int, dict[str, Any]] = {}
     for chunk in batched(sorted(set(ids)), 5000):
-        for row in conn.execute(select(contacts).where(contacts.c.id.in_(chunk))).mappings():
+        for row in conn.execute(_ROWS, {"k_ids": chunk}).mappings():
             found[row["id"]] = dict(row)
     return found
 
@@ -69,6 +71,8 @@ def insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 _INSERT = contacts.insert()  # built once, so execute_many compiles it once
+_GET = select(contacts).where(contacts.c.id == bindparam("k_id"))
+_ROWS = select(contacts).where(contacts.c.id.in_(bindparam("k_ids", expanding=True)))
 
 
 def insert_contacts_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -82,11 +86,31 @@ def insert_contacts_returning(conn: Connection, rows: list[dict[str, Any]]) -> l
 def update_contact(conn: Connection, contact_id: int, values: Mapping[str, Any], at: datetime) -> None:
     """Change some columns of a contact, bumping ``updated_at`` and ``version``."""
     if values:
-        conn.execute(
-            update(contacts)
-            .where(contacts.c.id == contact_id)
-            .values(**values, updated_at=at, version=contacts.c.version + 1)
-        )
+        params = {f"v_{k}": v for k, v in values.items()}
+        conn.execute(_update_statement(tuple(sorted(values))), {**params, "k_id": contact_id, "v_updated_at": at})
+
+
+def update_contacts(conn: Connection, changes: Mapping[int, Mapping[str, Any]], at: datetime) -> None:
+    """:func:`update_contact` for many contacts: one ``executemany`` per set of changed columns (in id order;
+    contacts without changes are left alone)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for contact_id, values in sorted(changes.items()):
+        if values:
+            columns = tuple(sorted(values))
+            params = {f"v_{k}": values[k] for k in columns}
+            groups.setdefault(columns, []).append({"k_id": contact_id, "v_updated_at": at, **params})
+    for columns, rows in groups.items():
+        execute_many(conn, _update_statement(columns), rows)
+
+
+@cache  # one statement per column set, built once: SQLAlchemy (and execute_many) compile it once
+def _update_statement(columns: tuple[str, ...]) -> Update:
+    """``UPDATE contacts`` of these columns (parameters ``v_<column>``), ``updated_at`` (``v_updated_at``) and
+    ``version + 1``, of the contact ``k_id``."""
+    values: dict[str, Any] = {k: bindparam(f"v_{k}") for k in (*columns, "updated_at")}
+    return (
+        update(contacts).where(contacts.c.id == bindparam("k_id")).values({**values, "version": contacts.c.version + 1})
+    )
 
 
 def resolve_merged(conn: Connection, contact_id: int) -> int:
