@@ -4,8 +4,11 @@ Each run starts the real parsing process (``python -m funnelbridge.ingest.parser
 :func:`funnelbridge.ingest.pipeline.parsed_chunks` starts) with ``PYTHONPATH`` pointing at one revision's ``src``,
 feeds it the pickled source (the bench's events CSV, chunks of 50,000) and reads every chunk it writes; the
 process's CPU seconds (user + system, interpreter start and imports included) come from ``wait4``, the pickled
-stream's size is counted, and the stream of the current code is compared with the baseline's by digest (equal
-digests: identical chunks). Revisions alternate run by run::
+stream's size is counted, the CPU this process spends loading the chunks (the writer's share of the pipe) and
+taking the times of the contacts' first events (what the writer takes for the contacts it creates: here every
+contact, at its first chunk, as into a store without them) is measured, and the chunks of the current code are
+compared with the baseline's by a digest of their contents (equal digests: equal chunks). Revisions alternate run
+by run::
 
     git archive <rev> src | tar -x -C /tmp/parser_old
     python bench/ingest_parser.py --baseline-src /tmp/parser_old/src --rounds 3 --events 200000 --events 2000000
@@ -19,6 +22,7 @@ event, the ratio, payload bytes, and the load average before and after.
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import os
@@ -27,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,40 +56,69 @@ def _source(path: Path) -> bytes:
 
 
 def parse_run(src: Path, source: bytes) -> dict[str, Any]:
-    """One parsing process over the file: its CPU seconds, the stream's bytes and digest, chunks and rows."""
+    """One parsing process over the file: its CPU seconds, the stream's bytes, chunks and rows; the CPU this
+    (reading) process spent loading the chunks and taking what the writer takes from them (``load_cpu_seconds``);
+    a digest of the chunks' contents (equal digests: equal chunks, whatever form crossed the pipe)."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     process = subprocess.Popen([sys.executable, "-m", "funnelbridge.ingest.parser"], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, env=env)  # fmt: skip
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(source)
     process.stdin.close()
-    digest, size, chunks, rows = hashlib.md5(), 0, 0, 0
-    reader = _Counting(process.stdout, digest)
-    while (item := pickle.load(reader)) is not None:
+    digest, chunks, rows, load_cpu, times_cpu, seen = hashlib.md5(), 0, 0, 0.0, 0.0, set()
+    reader = _Counting(process.stdout)
+    while True:
+        start = time.process_time()
+        item = pickle.load(reader)
+        load_cpu += time.process_time() - start
+        if item is None:
+            break
+        start = time.process_time()
+        _first_times(item, seen)
+        times_cpu += time.process_time() - start
         chunks += 1
         rows += item.read
-    size = reader.size
+        _digest(digest, item)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
-    return {"cpu_seconds": usage.ru_utime + usage.ru_stime, "payload_bytes": size, "digest": digest.hexdigest(),
+    return {"cpu_seconds": usage.ru_utime + usage.ru_stime, "payload_bytes": reader.size,
+            "load_cpu_seconds": load_cpu, "first_times_cpu_seconds": times_cpu, "digest": digest.hexdigest(),
             "chunks": chunks, "rows": rows, "peak_rss_mib": usage.ru_maxrss / 1024}  # fmt: skip
 
 
-class _Counting:
-    """A pipe read through pickle, its bytes hashed and counted."""
+def _first_times(item: Any, seen: set[tuple[str, str]]) -> None:
+    """What the writer's plain lane takes from a chunk besides its columns as they are: the time of the first event
+    of each contact it creates, three times (``bulkplain._resolve``) — here every group not ``seen`` in an earlier
+    chunk, as in an import into a store without those contacts (the most it takes)."""
+    chunk = item.prepared
+    if chunk.plan is not None:
+        at = chunk.columns[3]
+        for group, index in zip(chunk.plan.groups, chunk.plan.first, strict=True):
+            if group not in seen:
+                seen.add(group)
+                at[index], at[index], at[index]
 
-    def __init__(self, stream: Any, digest: Any) -> None:
-        self.stream, self.digest, self.size = stream, digest, 0
+
+def _digest(digest: Any, item: Any) -> None:
+    chunk = item.prepared
+    columns = [list(column) for column in chunk.columns]
+    content = (item.read, item.rejected, columns, chunk.repeats, chunk.refused, chunk.special, chunk.plan)
+    digest.update(repr(content).encode())
+
+
+class _Counting:
+    """A pipe read through pickle, its bytes counted."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.size = stream, 0
 
     def read(self, n: int) -> bytes:
         data: bytes = self.stream.read(n)
-        self.digest.update(data)
         self.size += len(data)
         return data
 
     def readline(self) -> bytes:
         data: bytes = self.stream.readline()
-        self.digest.update(data)
         self.size += len(data)
         return data
 
@@ -104,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--current", default="", help="the current code's revision, recorded in the results")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quoted", action="store_true", help="every field of the file quoted (CRM exports)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ingest_parser.json")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fb-bench-parser-"))
@@ -115,12 +150,23 @@ def main(argv: list[str] | None = None) -> int:
         path = workdir / f"events_{events}.csv"
         if not path.exists():
             write_events(path, events, max(1, events // 10), args.seed)
-        result["sizes"][str(events)] = _size(path, events, args)
+        if args.quoted:
+            path = _quoted(path)
+        result["sizes"][f"{events}{'_quoted' * args.quoted}"] = _size(path, events, args)
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0
+
+
+def _quoted(path: Path) -> Path:
+    """The file with every field quoted (``csv.QUOTE_ALL``), written once beside it."""
+    out = path.with_name(f"{path.stem}_quoted.csv")
+    if not out.exists():
+        with path.open(newline="", encoding="utf-8") as source, out.open("w", newline="", encoding="utf-8") as sink:
+            csv.writer(sink, quoting=csv.QUOTE_ALL).writerows(csv.reader(source))
+    return out
 
 
 def _size(path: Path, events: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -139,8 +185,16 @@ def _size(path: Path, events: int, args: argparse.Namespace) -> dict[str, Any]:
             out[f"{label}_median_cpu_seconds"] = cpu
             out[f"{label}_us_per_event"] = cpu / events * 1e6
             out[f"{label}_payload_bytes"] = done[0]["payload_bytes"]
+            load = statistics.median(r["load_cpu_seconds"] for r in done)
+            out[f"{label}_median_load_cpu_seconds"] = load
+            out[f"{label}_load_us_per_event"] = load / events * 1e6
+            first = statistics.median(r["first_times_cpu_seconds"] for r in done)
+            out[f"{label}_first_times_us_per_event"] = first / events * 1e6
     if runs["baseline"]:
         out["cpu_ratio_baseline_to_current"] = out["baseline_median_cpu_seconds"] / out["current_median_cpu_seconds"]
+        out["load_cpu_ratio_baseline_to_current"] = (
+            out["baseline_median_load_cpu_seconds"] / out["current_median_load_cpu_seconds"]
+        )
         out["same_chunks"] = len({r["digest"] for r in runs["current"] + runs["baseline"]}) == 1
     return out
 

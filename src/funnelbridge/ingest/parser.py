@@ -15,6 +15,7 @@ from typing import IO
 from funnelbridge.gcpause import gc_paused
 from funnelbridge.ingest.arrowcsv import arrow_chunks, fast_source
 from funnelbridge.ingest.pipeline import Source, _Failed, produce
+from funnelbridge.ingest.wire import dump_item
 
 __all__ = ["main", "produce_fast"]
 
@@ -32,11 +33,12 @@ def main() -> None:
 
 def produce_fast(source: Source, out: IO[bytes]) -> None:
     """:func:`~funnelbridge.ingest.pipeline.produce` over :func:`~funnelbridge.ingest.arrowcsv.arrow_chunks`: every
-    chunk, then None (or the failure), pickled to ``out``."""
+    chunk (in :mod:`~funnelbridge.ingest.wire`'s form: times as int64, no pickle memo), then None (or the failure),
+    pickled to ``out``."""
     try:
         with gc_paused():
             for item in arrow_chunks(source):
-                pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
+                dump_item(item, out)
                 out.flush()
         pickle.dump(None, out)
     except BrokenPipeError:
