@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from funnelbridge.ingest.context import ImportContext, Item
 from funnelbridge.ingest.free_email import email_domain, is_free_email
+from funnelbridge.ingest.newrows import insert_accounts
 from funnelbridge.store import accounts as account_repo
 
 __all__ = [
@@ -76,8 +77,8 @@ def account_domain(email: str | None, domain: str | None) -> str | None:
 def create_accounts(
     conn: Connection, cache: AccountCache, wanted: Iterable[tuple[str | None, str | None, dict[str, Any]]], at: datetime
 ) -> None:
-    """Create, in one multi-row insert, the accounts among ``(domain, external id, attributes)`` that do not
-    exist yet (attributes of repeated keys are merged, later ones winning)."""
+    """Create, in one insert per set of non-empty columns, the accounts among ``(domain, external id,
+    attributes)`` that do not exist yet (attributes of repeated keys are merged, later ones winning)."""
     missing: dict[str, dict[str, Any]] = {}
     found: dict[tuple[str | None, str | None], bool] = {}  # a chunk names each company many times: look once
     for dom, ext, attrs in wanted:
@@ -103,15 +104,16 @@ def create_accounts(
 
 
 def _insert_grouped(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` with one multi-row insert per set of non-empty columns (an unset column stays SQL NULL: a
-    JSON column given None would store JSON ``null``); the new ids in the order of ``rows``."""
+    """Insert ``rows`` with one insert (:func:`~funnelbridge.ingest.newrows.insert_accounts`) per set of non-empty
+    columns (an unset column stays SQL NULL: a JSON column given None would store JSON ``null``); the new ids in
+    the order of ``rows``."""
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault(tuple(k for k, v in row.items() if v is not None), []).append(i)
     ids: dict[int, int] = {}
     for columns, members in groups.items():
         chunk = [{k: rows[i][k] for k in columns} for i in members]
-        ids.update(zip(members, account_repo.insert_accounts_returning(conn, chunk), strict=True))
+        ids.update(zip(members, insert_accounts(conn, chunk), strict=True))
     return [ids[i] for i in range(len(rows))]
 
 

@@ -16,6 +16,7 @@ from funnelbridge.ingest.batchmerge import Pair, merge_pairs
 from funnelbridge.ingest.context import ImportContext, Item
 from funnelbridge.ingest.history import History, plan_history, stage_map, write_history
 from funnelbridge.ingest.identity import IdentityCache
+from funnelbridge.ingest.newrows import max_id, new_ids
 from funnelbridge.store import accounts as account_repo
 from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store.bulk import batched, sqlite_time
@@ -64,29 +65,40 @@ _NEW = (*_PLAIN, "account_id", "first_source", "first_medium", "first_campaign",
         "last_medium", "last_campaign", "last_touch_at", *_FLAGS, "properties", "created_at", "identified_at",
         "updated_at", "version")  # fmt: skip
 """The columns of a new contact, in the order of :func:`_new_row`'s tuples."""
-_NEW_TIMES = tuple(i for i, name in enumerate(_NEW) if name.endswith("_at"))
-_NEW_PROPS = _NEW.index("properties")
 _EMAIL, _EXTERNAL = _NEW.index("email"), _NEW.index("external_id")
 
 
+class _Stamps(dict[datetime, str]):
+    """SQLite's text of each time (:func:`~funnelbridge.store.bulk.sqlite_time`), worked out once per value."""
+
+    def __missing__(self, at: datetime) -> str:
+        text = self[at] = sqlite_time(at)
+        return text
+
+
 def _new_row(
-    ctx: ImportContext, record: dict[str, Any], account_id: int | None, history: History | None
+    ctx: ImportContext, record: dict[str, Any], account_id: int | None, history: History | None, sqlite: _Stamps | None
 ) -> tuple[Any, ...]:
-    """A new contact's values in :data:`_NEW` order (a tuple: a chunk's new contacts are one ``executemany``)."""
+    """A new contact's values in :data:`_NEW` order (a tuple: a chunk's new contacts are one ``executemany``) — on
+    SQLite (``sqlite`` given) as stored: times as text, properties as JSON text (None binds SQL NULL)."""
     at = record.get("created_at") or ctx.now
     if history is not None and history.earliest is not None and history.earliest < at:
         at = history.earliest  # a person who entered the funnel then existed then
-    touch = Touch.of(at, record.get("source"), record.get("medium"), record.get("campaign"))
     get = record.get
+    source, medium, campaign = get("source"), get("medium"), get("campaign")
+    props, now, when = get("properties"), ctx.now, at  # type: Any, Any, Any
+    if sqlite is not None:
+        now, when = sqlite[now], sqlite[at]
+        props = None if props is None else json.dumps(props)
     plain = (get("external_id"), get("email"), get("first_name"), get("last_name"), get("title"), get("seniority"),
              get("phone"), get("country"), account_id)  # fmt: skip
-    if touch is None:
-        ends: tuple[Any, ...] = (None,) * 8
+    if source or medium or campaign:  # a touch (attribution.Touch.of): first and last at the creation time
+        one = (source, medium, campaign, when)
+        ends: tuple[Any, ...] = one + one
     else:
-        one = (touch.source, touch.medium, touch.campaign, touch.at)
-        ends = one + one
+        ends = (None,) * 8
     flags = (bool(get("unsubscribed")), bool(get("bounced")))
-    return (*plain, *ends, *flags, get("properties"), at, at, ctx.now, 1)
+    return (*plain, *ends, *flags, props, when, when, now, 1)
 
 
 def _changes(row: dict[str, Any], record: dict[str, Any], account_id: int | None, ctx: ImportContext) -> dict[str, Any]:
@@ -126,6 +138,20 @@ def _account(
     )
 
 
+def _wanted(items: list[Item]) -> list[tuple[str | None, str | None, dict[str, Any]]]:
+    """Each row's account domain (:func:`~funnelbridge.ingest.accounts.account_domain`, worked out once per email
+    domain and explicit domain: it depends on nothing else), account external id and company attributes."""
+    domains: dict[tuple[str | None, str | None], str | None] = {}
+    out = []
+    for item in items:
+        record = item.record
+        email, given = record.get("email"), record.get("domain")
+        key = (email.rpartition("@")[2] if email and "@" in email else None, given)
+        dom = domains[key] if key in domains else domains.setdefault(key, account_domain(email, given))
+        out.append((dom, record.get("account_external_id"), _company(record)))
+    return out
+
+
 def _company(record: dict[str, Any]) -> dict[str, Any]:
     return {col: record[key] for key, col in _COMPANY.items() if record.get(key) is not None}
 
@@ -143,8 +169,7 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
     items, histories = _plan(ctx, _fold(ctx, items))
     people, accounts = IdentityCache(), AccountCache()
     people.prefetch(conn, (i.record.get("email") for i in items), (i.record.get("external_id") for i in items), ())
-    wanted = [(account_domain(i.record.get("email"), i.record.get("domain")), i.record.get("account_external_id"),
-               _company(i.record)) for i in items]  # fmt: skip
+    wanted = _wanted(items)
     accounts.prefetch(conn, (w[0] for w in wanted), (w[1] for w in wanted))
     create_accounts(conn, accounts, wanted, ctx.now)
     pairs: list[Pair] = []
@@ -152,6 +177,7 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
     merge_pairs(conn, pairs, _MERGE_REASON, ctx.now)
     stored = _stored_rows(conn, matched)  # type: ignore[arg-type]
     inserts: list[tuple[Any, ...]] = []
+    stamps = _Stamps() if conn.dialect.name == "sqlite" else None
     updates: dict[int, dict[str, Any]] = {}
     company: dict[int, dict[str, Any]] = {}
     changed = 0
@@ -162,13 +188,13 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
             company.setdefault(account_id, {}).update(attrs)
         target = _target(people, record)
         if target is None:
-            inserts.append(_new_row(ctx, record, account_id, histories.get(item.row)))
+            inserts.append(_new_row(ctx, record, account_id, histories.get(item.row), stamps))
             continue
         changes = _changes(stored[target], record, account_id, ctx)
         if changes:
             updates.setdefault(target, {}).update(changes)
             changed += 1
-    _insert_contacts(conn, inserts)
+    new_ids = _insert_contacts(conn, inserts)
     contact_repo.update_contacts(conn, updates, ctx.now)
     ctx.summary.inserted += len(inserts)
     ctx.summary.updated += changed
@@ -177,8 +203,7 @@ def write_contacts(ctx: ImportContext, conn: Connection, items: list[Item]) -> s
     _update_accounts(conn, ctx, company, accounts.fresh)
     fresh: tuple[dict[str, int], dict[str, int]] = ({}, {})
     if inserts and (ctx.after or histories):
-        fresh = (contact_repo.ids_by_emails(conn, (r[_EMAIL] for r in inserts)),
-                 contact_repo.ids_by_external_ids(conn, (r[_EXTERNAL] for r in inserts)))  # fmt: skip
+        fresh = _fresh_ids(conn, inserts, new_ids)
     written = _write_histories(ctx, conn, items, histories, people, fresh)
     if not ctx.after:
         return set()
@@ -245,18 +270,27 @@ def _stored_rows(conn: Connection, ids: set[int]) -> dict[int, dict[str, Any]]:
     times = [i for i, name in enumerate(_READ) if name in _TIMES]
     props, flags = _READ.index("properties"), [_READ.index(f) for f in _FLAGS]
     out: dict[int, dict[str, Any]] = {}
+    parsed = _Times()  # an imported contact's four times are mostly one text
     for chunk in batched(sorted(ids), 5000):
         for raw in conn.exec_driver_sql(sql, (json.dumps(chunk),)):
             values = list(raw)
             for i in times:
                 if values[i] is not None:
-                    values[i] = datetime.fromisoformat(values[i]).replace(tzinfo=UTC)
+                    values[i] = parsed[values[i]]
             for i in flags:
                 values[i] = bool(values[i])
             if values[props] is not None:
                 values[props] = json.loads(values[props])
             out[values[0]] = dict(zip(_READ, values, strict=True))
     return out
+
+
+class _Times(dict[str, datetime]):
+    """Stored time texts parsed (as :class:`~funnelbridge.store.types.UTCDateTime` reads them) once per text."""
+
+    def __missing__(self, text: str) -> datetime:
+        at = self[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return at
 
 
 _SQL: dict[str, str] = {}
@@ -270,20 +304,34 @@ def _read_sql(conn: Connection) -> str:
     return _SQL["read"]
 
 
-def _insert_contacts(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert new contacts in one ``executemany`` (ids in the file's order). On SQLite over plain tuples of a
-    once-compiled INSERT, times as :func:`~funnelbridge.store.bulk.sqlite_time` text and properties as JSON text
-    (as the column types would store them; None binds SQL NULL). On PostgreSQL those without properties go in a
-    second one without the column, so it stays SQL NULL (a JSON column given None stores JSON ``null``)."""
+def _fresh_ids(
+    conn: Connection, inserts: list[tuple[Any, ...]], ids: list[int] | None
+) -> tuple[dict[str, int], dict[str, int]]:
+    """``({email: id}, {external id: id})`` of the contacts just inserted: from their ids when known (SQLite: the
+    range the insert filled, :func:`~funnelbridge.ingest.newrows.new_ids`), else looked up."""
+    if ids is None:
+        return (contact_repo.ids_by_emails(conn, (r[_EMAIL] for r in inserts)),
+                contact_repo.ids_by_external_ids(conn, (r[_EXTERNAL] for r in inserts)))  # fmt: skip
+    pairs = list(zip(inserts, ids, strict=True))
+    return ({r[_EMAIL]: i for r, i in pairs if r[_EMAIL]}, {r[_EXTERNAL]: i for r, i in pairs if r[_EXTERNAL]})
+
+
+def _insert_contacts(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int] | None:
+    """Insert new contacts in one ``executemany`` (ids in the file's order); their ids when known. On SQLite the
+    rows are :func:`_new_row`'s stored values, bound to a once-compiled INSERT. On PostgreSQL those
+    without properties go in a second one without the column, so it stays SQL NULL (a JSON column given None
+    stores JSON ``null``)."""
     if not rows:
-        return
+        return []
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_insert_sql(conn), _sqlite_params(rows))
-        return
+        before = max_id(conn, contacts)
+        conn.exec_driver_sql(_insert_sql(conn), rows)
+        return new_ids(conn, contacts, before, len(rows))
     dicts = [dict(zip(_NEW, r, strict=True)) for r in rows]
     contact_repo.insert_contacts(conn, [r for r in dicts if r["properties"] is not None])
     bare = [{k: v for k, v in r.items() if k != "properties"} for r in dicts if r["properties"] is None]
     contact_repo.insert_contacts(conn, bare)
+    return None
 
 
 def _insert_sql(conn: Connection) -> str:
@@ -293,22 +341,6 @@ def _insert_sql(conn: Connection) -> str:
             raise AssertionError(f"unexpected parameter order {compiled.positiontup}")
         _SQL["insert"] = compiled.string
     return _SQL["insert"]
-
-
-def _sqlite_params(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    stamps: dict[datetime, str] = {}
-    out = []
-    for row in rows:
-        values = list(row)
-        for i in _NEW_TIMES:
-            at = values[i]
-            if at is not None:
-                text = stamps.get(at)
-                values[i] = text if text is not None else stamps.setdefault(at, sqlite_time(at))
-        if values[_NEW_PROPS] is not None:
-            values[_NEW_PROPS] = json.dumps(values[_NEW_PROPS])
-        out.append(tuple(values))
-    return out
 
 
 def _target(people: IdentityCache, record: dict[str, Any]) -> int | None:

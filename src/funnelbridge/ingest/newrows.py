@@ -19,7 +19,7 @@ from funnelbridge.store import contacts as contact_repo
 from funnelbridge.store.bulk import execute_many
 from funnelbridge.store.tables import accounts, contacts
 
-__all__ = ["insert_accounts", "insert_contacts"]
+__all__ = ["insert_accounts", "insert_contacts", "max_id", "new_ids"]
 
 _ACCOUNT_INSERT = accounts.insert()  # built once, so execute_many compiles it once per column set
 _CONVERTED = {"annual_revenue"}  # Money: its column type converts the value, which execute_many does not
@@ -42,15 +42,23 @@ def insert_accounts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
 
 
 def _consecutive(conn: Connection, table: Table, rows: list[dict[str, Any]], insert: Callable[[], None]) -> list[int]:
-    before = _max_id(conn, table)
+    before = max_id(conn, table)
     insert()
-    after = _max_id(conn, table)
+    after = max_id(conn, table)
     if after - before != len(rows):
         raise StoreError(f"{table.name} ids of a bulk insert are not consecutive ({before}..{after} for {len(rows)})")
     return list(range(before + 1, after + 1))
 
 
-def _max_id(conn: Connection, table: Table) -> int:
+def new_ids(conn: Connection, table: Table, before: int, count: int) -> list[int] | None:
+    """The ids of the ``count`` rows just inserted into ``table`` (SQLite, in one write transaction) when the
+    largest id was ``before``: the range above it when they fill it exactly, else None (look them up)."""
+    after = max_id(conn, table)
+    return list(range(before + 1, after + 1)) if after - before == count else None
+
+
+def max_id(conn: Connection, table: Table) -> int:
+    """The largest id of ``table`` (0 when it is empty)."""
     stmt = _MAX_ID.get(table.name)
     if stmt is None:
         stmt = _MAX_ID.setdefault(table.name, select(func.coalesce(func.max(table.c.id), 0)))
