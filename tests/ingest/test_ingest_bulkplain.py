@@ -4,7 +4,8 @@ per-contact observations, bounds seeded from the store) stores — every column 
 accounts, and the same counts — on random chunks with touch ties, repeated keys across chunks, and a cookie and an
 email of one person in the same chunk. Settled chunk by chunk, ``version`` is the row-wise lane's too; deferred to
 the end of the stretch (an import's way), each contact's ``version`` grows once per attribution group changed over
-the stretch, and the queued contacts are the ones the chunks touched."""
+the stretch, and the queued contacts are the ones the chunks touched. Settled from the import's in-memory fold
+(``ownfold``) instead of the scan, every table is exactly the scan's, ``version`` included."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def _store(rt: Runtime, tmp: Path, chunks: list[list[list[str]]], lane: str) -> 
     mapping = detect_mapping("events", HEADERS, None)
     converter = ColumnConverter(mapping, HEADERS, ZoneInfo("UTC"))
     summary = ImportSummary(kind="events", path=tmp / "x.csv", source_format="generic")
-    deferral = Deferral(NOW) if lane == "deferred" else None
+    deferral = Deferral(NOW) if lane in ("deferred", "folded") else None
     with DeadLetterWriter(tmp / f"dead{lane}.csv", HEADERS) as dead:
         ctx = ImportContext(rt, NOW, ZoneInfo("UTC"), summary, dead, False)
         guess, touches = Guess(), []
@@ -97,9 +98,10 @@ def _store(rt: Runtime, tmp: Path, chunks: list[list[list[str]]], lane: str) -> 
             touches.append(sorted(touched))
     before = rows(rt, contacts)
     with rt.db.transaction() as conn:
-        assert bool(owed(conn)) == (lane == "deferred" and summary.inserted > 0)
-        settle(conn, NOW)
+        assert bool(owed(conn)) == (deferral is not None and summary.inserted > 0)
+        settle(conn, NOW, ctx.fold if lane == "folded" else None)
         assert owed(conn) == []
+    assert ctx.fold.applied == (lane == "folded" and summary.inserted > 0)  # the fold, not the scan
     counts = (summary.inserted, summary.duplicates, summary.contacts_created, touches)
     return counts, before, *(rows(rt, t) for t in (contacts, events, identities, accounts, activity_queue))
 
@@ -115,13 +117,14 @@ def test_the_plain_lane_stores_what_the_row_wise_lane_stores(chunks: list[list[A
     tables = [[_line(*r) for r in chunk] for chunk in chunks]
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        runtimes = {lane: _runtime(tmp / f"{lane}.db") for lane in ("chunked", "deferred", "row-wise")}
+        runtimes = {lane: _runtime(tmp / f"{lane}.db") for lane in ("chunked", "deferred", "folded", "row-wise")}
         try:
             out = {lane: _store(rt, tmp, tables, lane) for lane, rt in runtimes.items()}
         finally:
             for rt in runtimes.values():
                 rt.db.dispose()
     reference, chunked, deferred = out["row-wise"], out["chunked"], out["deferred"]
+    assert out["folded"] == deferred  # settled from the fold: every table as the scan's settle, version included
     assert chunked[0] == reference[0] == deferred[0]  # counts and touched contacts
     assert chunked[2:6] == reference[2:6]  # contacts (version and updated_at included), events, identities, accounts
     assert deferred[3:6] == reference[3:6]

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from funnelbridge.store.tables import contacts
 if TYPE_CHECKING:
     from funnelbridge.ingest.attribution import Bounds, ContactActivity, Touch
 
-__all__ = ["Change", "Mark", "activity_changes", "write_activity_sqlite", "write_marks_sqlite"]
+__all__ = ["Change", "Mark", "activity_changes", "write_activity_sqlite", "write_mark_columns", "write_marks_sqlite"]
 
 Change = tuple[int, "datetime | None", "datetime | None", "Touch | None", "Touch | None"]
 """``(contact id, earlier created_at, identified_at, better first touch, later last touch)``; None: no change."""
@@ -153,3 +154,10 @@ def write_marks_sqlite(conn: Connection, marks: Sequence[tuple[int, Mark]], now:
         return
     stamp_now = sqlite_time(now)
     conn.exec_driver_sql(_statement(), [(cid, *mark, stamp_now) for cid, mark in sorted(marks, key=_FIRST)])
+
+
+def write_mark_columns(conn: Connection, ids: Sequence[int], columns: Sequence[Sequence[Any]], now: datetime) -> None:
+    """:func:`write_marks_sqlite` over marks given column by column (``columns``: the ten :data:`Mark` parameters)
+    for contacts ``ids``, already in contact id order."""
+    if ids:
+        conn.exec_driver_sql(_statement(), list(zip(ids, *columns, repeat(sqlite_time(now)), strict=False)))

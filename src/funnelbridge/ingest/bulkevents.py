@@ -351,7 +351,7 @@ def write_event_columns(
         guess.all_new = len(fresh) == len(chunk.rows)  # e.g. a resumed import past its stored chunks
     simple, other = _split(fresh) if chunk.special else (fresh, [])
     if simple or other:
-        settle(conn, ctx.now)
+        settle(conn, ctx.now, ctx.fold)
     touched = _store_simple(ctx, conn, simple) or set()
     if other:
         if before_intake is not None:

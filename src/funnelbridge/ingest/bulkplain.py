@@ -6,8 +6,9 @@ What needs no database is done where the chunk is parsed (the parsing process of
 The writer then looks the identifiers up, creates the missing contacts and inserts the events straight from the
 columns. The contacts' attribution (earliest event, earliest identifying event, first and last touch) is computed
 from the stored events, set-based (:mod:`funnelbridge.ingest.owed`): for the chunk alone, or — an import's
-``deferral`` — once for the whole stretch of plain chunks, at its end. No stored attribution is read first and
-no per-contact state is kept for the run (memory stays flat however many contacts the file touches).
+``deferral`` — once for the whole stretch of plain chunks, at its end, from the import's in-memory fold of what
+its chunks stored (:mod:`funnelbridge.ingest.ownfold`: a few int64 per contact) or, when the fold cannot prove it
+covers what is owed, from a scan of the stored events. No stored attribution is read first.
 """
 
 from __future__ import annotations
@@ -84,12 +85,14 @@ def store_plain(
     """Store a plain chunk (SQLite); with ``all_new``, None as soon as some key turns out to be stored (the
     caller rolls back what was written). Returns the contacts that got events. The contacts' attribution is
     applied from the stored events (:func:`~funnelbridge.ingest.owed.settle_from`) before returning, or, with a
-    ``deferral``, owed (:func:`~funnelbridge.ingest.owed.owe`) until the stretch is settled."""
+    ``deferral``, owed (:func:`~funnelbridge.ingest.owed.owe`) until the stretch is settled, and folded into
+    ``ctx.fold``."""
     if not plan.index:
         return set()
     ids, people, created = _resolve(conn, columns, plan)
     start = next_event_id(conn)
-    inserted = _insert(conn, columns, list(map(ids.__getitem__, plan.index)), ctx.now)
+    contact_ids = list(map(ids.__getitem__, plan.index))
+    inserted = _insert(conn, columns, contact_ids, ctx.now)
     if all_new and inserted < len(plan.index):
         return None
     ctx.summary.inserted += inserted
@@ -100,6 +103,7 @@ def store_plain(
         apply_traits(conn, accounts, contact_id, {}, ctx.now)
     if deferral is not None:
         owe(conn, start, deferral)
+        ctx.fold.add(conn, start, inserted, columns, contact_ids)
     else:
         settle_from(conn, start, ctx.now)
     return set(ids)

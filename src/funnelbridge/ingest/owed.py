@@ -42,7 +42,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 
-from funnelbridge.ingest.attribution_sql import Mark, write_marks_sqlite
+from funnelbridge.ingest.attribution_sql import Mark, write_mark_columns, write_marks_sqlite
+from funnelbridge.ingest.bulkstore import queue_contacts
+from funnelbridge.ingest.ownfold import OwnFold
 from funnelbridge.store.bulk import sqlite_time
 from funnelbridge.store.tables import activity_queue, events, ingest_owed
 
@@ -163,18 +165,39 @@ def owe(conn: Connection, start: int, deferral: Deferral) -> None:
     conn.execute(insert(ingest_owed).values(from_event_id=start, queued_at=deferral.queue_at))
 
 
-def settle(conn: Connection, now: datetime) -> int:
+def settle(conn: Connection, now: datetime, fold: OwnFold | None = None) -> int:
     """Settle every owed stretch (SQLite; nothing elsewhere, where nothing is owed) in the caller's transaction:
     one scan from the oldest owed event, the contacts queued from the oldest stretch that asked for it (at its
-    time); returns how many contacts were visited."""
+    time); returns how many contacts were visited. With the ``fold`` of the import's plain chunks, when it
+    :meth:`~funnelbridge.ingest.ownfold.OwnFold.covers` what is owed, the same ``UPDATE`` and queueing from it
+    instead of the scan; the fold is emptied either way."""
     if conn.dialect.name != "sqlite":
         return 0
     stretches = owed(conn)
-    if not stretches:
-        return 0
-    queued = [(begin, at) for begin, at in stretches if at is not None]
-    visited = settle_from(conn, stretches[0][0], now)
-    if queued:
-        _queue(conn, queued[0][0], queued[0][1])  # type: ignore[arg-type]
-    conn.execute(delete(ingest_owed))
+    try:
+        if not stretches:
+            return 0
+        if fold is not None and fold.covers(conn, stretches):
+            visited = _settle_folded(conn, fold, now, stretches[0][1])
+            fold.applied += 1
+        else:
+            queued = [(begin, at) for begin, at in stretches if at is not None]
+            visited = settle_from(conn, stretches[0][0], now)
+            if queued:
+                _queue(conn, queued[0][0], queued[0][1])  # type: ignore[arg-type]
+        conn.execute(delete(ingest_owed))
+        return visited
+    finally:
+        if fold is not None:
+            fold.reset()
+
+
+def _settle_folded(conn: Connection, fold: OwnFold, now: datetime, queue_at: datetime | None) -> int:
+    """The scan's work from the fold: the attribution ``UPDATE`` in contact-id order, the queue."""
+    visited = 0
+    for ids, columns in fold.marks(SETTLE_BATCH):
+        write_mark_columns(conn, ids, columns, now)
+        visited += len(ids)
+    if queue_at is not None:
+        queue_contacts(conn, fold.contacts(), queue_at)
     return visited
