@@ -112,6 +112,8 @@ def writer_run(workdir: Path, label: str, profile: bool, rerun: bool) -> dict[st
             with gc_paused(True):
                 for chunk in chunks:
                     csvimport._columns_chunk(ctx, chunk, plan, load, guess)
+                if hasattr(csvimport, "_held_back"):  # a first load's held-back rows (ingest.firstkeys)
+                    csvimport._held_back(ctx, plan, load, guess)
                 load.finish()
             if profiler is not None:
                 profiler.disable()

@@ -1,4 +1,6 @@
-"""Secondary indexes of a bulk load: dropped, found missing and restored — unique keys never touched."""
+"""Secondary indexes of a bulk load: dropped, found missing and restored — unique keys untouched, but for
+:func:`defer_unique` on an empty table (a first load), whose index :func:`restore_unique` and
+:func:`restore_indexes` build again first."""
 
 from __future__ import annotations
 
@@ -13,13 +15,20 @@ from funnelbridge.store import Database
 from funnelbridge.store.bulkload import (
     BULK_CACHE_KIB,
     bulk_settings,
+    declared_indexes,
+    defer_unique,
     drop_indexes,
     missing_indexes,
     restore_indexes,
+    restore_unique,
     secondary_indexes,
     unchecked_foreign_keys,
+    unique_deferred,
+    unique_indexes,
 )
 from funnelbridge.store.tables import events
+
+AT = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
 
 def _indexes(db: Database) -> dict[str, bool]:
@@ -31,6 +40,29 @@ def test_secondary_indexes_are_the_non_unique_ones() -> None:
     names = [ix.name for ix in secondary_indexes(events)]
     assert names == sorted(ix.name for ix in events.indexes if not ix.unique)
     assert names, "the events table declares secondary indexes"
+
+
+def test_the_events_key_is_a_unique_index_built_before_the_secondary_ones() -> None:
+    assert [ix.name for ix in unique_indexes(events)] == ["uq_events_idempotency_key"]
+    assert declared_indexes(events) == unique_indexes(events) + secondary_indexes(events)
+
+
+def test_defer_unique_only_on_an_empty_table_and_restore_first(sqlite_db: Database) -> None:
+    before = _indexes(sqlite_db)
+    with sqlite_db.transaction() as conn:
+        assert defer_unique(conn, events) and unique_deferred(conn)
+        drop_indexes(conn, events)
+        assert missing_indexes(conn, events) == [str(ix.name) for ix in declared_indexes(events)]
+    assert _indexes(sqlite_db) == {}
+    with sqlite_db.transaction() as conn:
+        assert not unique_deferred(conn)  # a new transaction's connection is not marked
+        assert restore_unique(conn, events) == ["uq_events_idempotency_key"]
+        assert restore_indexes(conn, events) == [str(ix.name) for ix in secondary_indexes(events)]
+    assert _indexes(sqlite_db) == before
+    with sqlite_db.transaction() as conn:
+        conn.execute(insert(events).values(idempotency_key="k", type="t", occurred_at=AT, received_at=AT))
+        assert not defer_unique(conn, events) and not unique_deferred(conn)
+    assert _indexes(sqlite_db) == before
 
 
 def test_drop_then_restore_round_trip_keeps_unique_keys(db: Database) -> None:

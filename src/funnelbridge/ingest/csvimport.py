@@ -14,7 +14,7 @@ file has none), so rows already stored are found and left as they are; committed
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,14 +23,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, func, select
 
 from funnelbridge.gcpause import collect_young, gc_paused
-from funnelbridge.ingest.bulkevents import Guess, write_event_columns
+from funnelbridge.ingest.bulkevents import EventChunk, Guess, write_event_columns
 from funnelbridge.ingest.bulkstore import queue_contacts
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
 from funnelbridge.ingest.context import ImportContext, Item, Writer
 from funnelbridge.ingest.deadletter import DeadLetterWriter, default_rejects_path
+from funnelbridge.ingest.firstkeys import FirstKeys
 from funnelbridge.ingest.owed import Deferral
 from funnelbridge.ingest.owed import settle as settle_owed
-from funnelbridge.ingest.ownfold import OwnFold
 from funnelbridge.ingest.pipeline import ParsedChunk, Source, local_chunks, parsed_chunks, use_pipeline
 from funnelbridge.ingest.readers import Table, open_table
 from funnelbridge.ingest.rows import RowConverter
@@ -213,7 +213,7 @@ def _run_columns(ctx: ImportContext, source: Source, table: Table, plan: _Plan) 
     """Events: each chunk converted column-wise (here, or in a second process: :mod:`~funnelbridge.ingest.pipeline`)
     and stored set-wise (a bulk load when :func:`_bulk` says so); what the plain chunks owe is settled at the end
     (not when the import fails: the next one settles it, with its own)."""
-    load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan), ctx.now, fold=ctx.fold)
+    load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan), ctx.now)
     guess = Guess()
     parsed = parsed_chunks(source) if use_pipeline(plan.workers, table.size_hint) else local_chunks(source, table)
     done = False
@@ -221,10 +221,19 @@ def _run_columns(ctx: ImportContext, source: Source, table: Table, plan: _Plan) 
         with gc_paused(_pauses_gc(plan)), unchecked_foreign_keys(ctx.rt.db.engine, on=load.on):
             for chunk in parsed:  # a bulk load's rows reference only contacts its transaction looked up or made
                 _columns_chunk(ctx, chunk, plan, load, guess)
+            _held_back(ctx, plan, load, guess)
         done = True
     finally:
         parsed.close()
         load.finish(settle=done)
+
+
+def _held_back(ctx: ImportContext, plan: _Plan, load: _BulkLoad, guess: Guess) -> None:
+    """The rows a first load held back (:mod:`~funnelbridge.ingest.firstkeys`: repeated keys, mostly), stored once
+    the unique key index is built, the looked-up way."""
+    guess.all_new = False
+    for held in load.keys.held_back(plan.chunk_size):
+        _columns_chunk(ctx, ParsedChunk(0, [], held), plan, load, guess)
 
 
 def _deferral(ctx: ImportContext, plan: _Plan) -> Deferral | None:
@@ -242,9 +251,9 @@ def _columns_chunk(ctx: ImportContext, chunk: ParsedChunk, plan: _Plan, load: _B
     deferral = _deferral(ctx, plan)
     merged = ctx.summary.merged
     with ctx.rt.db.transaction() as conn:
-        load.begin(conn)
-        written = write_event_columns(ctx, conn, chunk.prepared, before_intake=load.end, guess=guess, deferral=deferral)
-        if deferral is None or not (chunk.prepared.plan is not None and conn.dialect.name == "sqlite"):
+        prepared = load.begin(conn, chunk.prepared)
+        written = write_event_columns(ctx, conn, prepared, before_intake=load.end, guess=guess, deferral=deferral)
+        if deferral is None or not (prepared.plan is not None and conn.dialect.name == "sqlite"):
             _follow_up(ctx, conn, plan, written)  # a deferred plain chunk's contacts are queued when settled
     if ctx.summary.merged != merged:
         collect_young()  # merges leave cyclic garbage, which the import's paused collector would keep to the end
@@ -272,7 +281,8 @@ def _bulk(rt: Runtime, table: Table, plan: _Plan) -> bool:
 @dataclass
 class _BulkLoad:
     """The events table's secondary indexes during an import: dropped for a bulk load (in the first chunk's
-    transaction), rebuilt when a chunk needs them or at the end; created if missing (a killed earlier run). At the
+    transaction; into an empty table the unique key index too: :mod:`~funnelbridge.ingest.firstkeys`), rebuilt
+    when a chunk needs them or at the end; created if missing (a killed earlier run). At the
     end, in the same transaction, what the plain chunks owe is settled (:func:`~funnelbridge.ingest.owed.settle`,
     at ``now``: the import's time)."""
 
@@ -280,17 +290,20 @@ class _BulkLoad:
     on: bool
     now: datetime | None = None
     started: bool = False
-    fold: OwnFold | None = None  # the import's fold of what its plain chunks owe (settled from it when it covers)
+    keys: FirstKeys = field(default_factory=FirstKeys)
 
-    def begin(self, conn: Connection) -> None:
+    def begin(self, conn: Connection, chunk: EventChunk) -> EventChunk:
+        """Start a chunk's transaction; returns the rows to store (:meth:`FirstKeys.admit`)."""
         if not self.started:
             self.started = True
             if self.on:
                 drop_indexes(conn, events)
+                self.keys.start(conn)  # an empty table: its unique key index too
             else:
                 restore_indexes(conn, events)
         if self.on:
             bulk_settings(conn, on=True)
+        return self.keys.admit(conn, chunk)
 
     def end(self, conn: Connection) -> None:
         """Rebuild the indexes now (a chunk about to read events by contact), for the rest of the import."""
@@ -304,7 +317,7 @@ class _BulkLoad:
             if settle:
                 if self.on:
                     bulk_settings(conn, on=True)
-                settle_owed(conn, self.now or self.rt.clock.now(), self.fold)
+                settle_owed(conn, self.now or self.rt.clock.now())
             if self.on or not self.started:
                 self.started = True
                 restore_indexes(conn, events)

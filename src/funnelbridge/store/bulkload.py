@@ -2,11 +2,16 @@
 for the load's transactions.
 
 A b-tree index whose keys arrive in random order (``events (contact_id, occurred_at)``) costs a page write per
-row once it outgrows the page cache; building it once after the load is a sort. Only *secondary* indexes are
-dropped — never a unique index or constraint, which idempotent re-runs rely on. Dropping and rebuilding are DDL
-inside the caller's transaction (transactional on SQLite and PostgreSQL), and :func:`restore_indexes` only creates
-what is missing, so an import killed while its indexes were dropped is repaired by the next run (or by calling
-:func:`restore_indexes`), ending in the same schema as a clean run.
+row once it outgrows the page cache; building it once after the load is a sort. :func:`drop_indexes` drops the
+*secondary* indexes only. A table's unique *indexes* (declared as :class:`~sqlalchemy.Index`, never a constraint:
+SQLite cannot drop those) are dropped by :func:`defer_unique` alone, and only while the table is empty — a first
+load, whose caller must then keep its own rows unique (:mod:`funnelbridge.ingest.firstkeys`); meanwhile the
+connection carries :data:`UNIQUE_DEFERRED`, which makes the events insert skip conflicts without naming the index
+(an ``ON CONFLICT (idempotency_key)`` of anyone else fails: no duplicate can slip in). Dropping and rebuilding are
+DDL inside the caller's transaction (transactional on SQLite and PostgreSQL), and :func:`restore_indexes` only
+creates what is missing — the unique indexes first — so an import killed while its indexes were dropped is repaired
+by the next run or the next open (:func:`funnelbridge.store.migrate.restore_missing_indexes`), before any insert,
+ending in the same schema as a clean run.
 
 A bulk load's own transactions may also skip SQLite's foreign key checks (:func:`unchecked_foreign_keys`): with
 them, every inserted event opens a cursor on ``contacts`` and seeks its row (random pages of a table that a million
@@ -21,17 +26,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Index, Table, event, inspect
+from sqlalchemy import Connection, Engine, Index, Table, event, exists, inspect, select
 
 __all__ = [
     "BULK_CACHE_KIB",
+    "UNIQUE_DEFERRED",
     "bulk_settings",
+    "declared_indexes",
+    "defer_unique",
     "drop_indexes",
     "missing_indexes",
     "restore_indexes",
+    "restore_unique",
     "secondary_indexes",
     "unchecked_foreign_keys",
+    "unique_deferred",
+    "unique_indexes",
 ]
+
+UNIQUE_DEFERRED = "funnelbridge_unique_deferred"
+"""Execution option of a connection whose transaction loads a table with its unique indexes dropped
+(:func:`defer_unique`): its events insert skips conflicts on any unique index, naming none."""
 
 BULK_CACHE_KIB = 262_144
 """SQLite page cache of a bulk load's connection (256 MiB; the default connections use 64 MiB)."""
@@ -45,14 +60,24 @@ def secondary_indexes(table: Table) -> list[Index]:
     return sorted((ix for ix in table.indexes if not ix.unique), key=lambda ix: str(ix.name))
 
 
+def unique_indexes(table: Table) -> list[Index]:
+    """The table's unique indexes (declared as :class:`~sqlalchemy.Index`), by name."""
+    return sorted((ix for ix in table.indexes if ix.unique), key=lambda ix: str(ix.name))
+
+
+def declared_indexes(table: Table) -> list[Index]:
+    """Every index declared on the table: the unique ones first (built before anything can insert again)."""
+    return unique_indexes(table) + secondary_indexes(table)
+
+
 def _present(conn: Connection, table: Table) -> set[str]:
     return {str(ix["name"]) for ix in inspect(conn).get_indexes(table.name)}
 
 
 def missing_indexes(conn: Connection, table: Table) -> list[str]:
-    """Names of the table's secondary indexes that the store lacks (e.g. after a killed bulk load)."""
+    """Names of the table's declared indexes that the store lacks (e.g. after a killed bulk load)."""
     present = _present(conn, table)
-    return [str(ix.name) for ix in secondary_indexes(table) if ix.name not in present]
+    return [str(ix.name) for ix in declared_indexes(table) if ix.name not in present]
 
 
 def drop_indexes(conn: Connection, table: Table) -> list[str]:
@@ -67,14 +92,51 @@ def drop_indexes(conn: Connection, table: Table) -> list[str]:
 
 
 def restore_indexes(conn: Connection, table: Table) -> list[str]:
-    """Create the table's secondary indexes that are missing; returns their names."""
+    """Create the table's declared indexes that are missing, the unique ones first; returns their names. The
+    connection's :data:`UNIQUE_DEFERRED` is cleared."""
+    return _create_missing(conn, table, declared_indexes(table))
+
+
+def _create_missing(conn: Connection, table: Table, indexes: list[Index]) -> list[str]:
     present = _present(conn, table)
     made = []
-    for ix in secondary_indexes(table):
+    for ix in indexes:
         if ix.name not in present:
             ix.create(conn)
             made.append(str(ix.name))
+    if unique_deferred(conn):
+        unique_deferred(conn, on=False)
     return made
+
+
+def defer_unique(conn: Connection, table: Table) -> bool:
+    """If the table is empty, drop its unique indexes (those that exist) and mark the connection
+    :data:`UNIQUE_DEFERRED` for the rest of its transaction; whether it did (not when the table holds rows).
+    The caller guarantees that what it inserts meanwhile is unique (the index is built again by
+    :func:`restore_unique` or :func:`restore_indexes`, which must not fail) and marks each later transaction's
+    connection itself (:func:`unique_deferred` with ``on``)."""
+    if conn.execute(select(exists().select_from(table))).scalar():
+        return False
+    present = _present(conn, table)
+    for ix in unique_indexes(table):
+        if ix.name in present:
+            ix.drop(conn)
+    unique_deferred(conn, on=True)
+    return True
+
+
+def restore_unique(conn: Connection, table: Table) -> list[str]:
+    """Create the table's unique indexes that are missing (before anything inserts again); returns their names.
+    The connection's :data:`UNIQUE_DEFERRED` is cleared."""
+    return _create_missing(conn, table, unique_indexes(table))
+
+
+def unique_deferred(conn: Connection, *, on: bool | None = None) -> bool:
+    """Whether the connection's transaction loads with unique indexes dropped (:data:`UNIQUE_DEFERRED`); with
+    ``on``, mark it so (True) or not (False) first."""
+    if on is not None:
+        conn.execution_options(**{UNIQUE_DEFERRED: on})
+    return bool(conn.get_execution_options().get(UNIQUE_DEFERRED, False))
 
 
 def bulk_settings(conn: Connection, *, on: bool) -> None:

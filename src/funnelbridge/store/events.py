@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Insert, bindparam, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from funnelbridge.store.bulk import batched, insert_ignore, sqlite_time
+from funnelbridge.store.bulkload import unique_deferred
 from funnelbridge.store.tables import events
 
 __all__ = [
@@ -50,12 +52,19 @@ def _sqlite_time(value: datetime | None) -> str | None:
 
 
 def _sqlite_sql(conn: Connection) -> str:
-    sql = _SQLITE_SQL.get("insert")
+    """The insert; under a first bulk load with the key's unique index dropped (``store.bulkload.defer_unique``)
+    one that names no conflict target (there is none to name; the load keeps its rows unique itself)."""
+    deferred = unique_deferred(conn)
+    sql = _SQLITE_SQL.get("any" if deferred else "insert")
     if sql is None:
-        stmt = insert_ignore(conn, events, ["idempotency_key"]).values({c: None for c in EVENT_COLUMNS})
-        compiled = stmt.compile(dialect=conn.dialect)
+        stmt: Insert
+        if deferred:
+            stmt = sqlite_insert(events).on_conflict_do_nothing()
+        else:
+            stmt = insert_ignore(conn, events, ["idempotency_key"])
+        compiled = stmt.values({c: None for c in EVENT_COLUMNS}).compile(dialect=conn.dialect)
         assert list(compiled.positiontup or ()) == list(EVENT_COLUMNS), compiled.positiontup
-        sql = _SQLITE_SQL.setdefault("insert", compiled.string)
+        sql = _SQLITE_SQL.setdefault("any" if deferred else "insert", compiled.string)
     return sql
 
 

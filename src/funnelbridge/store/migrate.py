@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Index, Select, column, func, inspect, select,
 from sqlalchemy.schema import CreateIndex
 
 from funnelbridge.errors import StoreError
-from funnelbridge.store.bulkload import secondary_indexes
+from funnelbridge.store.bulkload import declared_indexes
 from funnelbridge.store.db import Database
 from funnelbridge.store.tables import metadata
 
@@ -90,11 +90,12 @@ def _present(conn: Connection) -> set[str]:
 
 
 def _declared() -> list[Index]:
-    return [ix for t in metadata.sorted_tables for ix in secondary_indexes(t)]
+    """Every declared index, each table's unique ones first (a first bulk load may have left one missing)."""
+    return [ix for t in metadata.sorted_tables for ix in declared_indexes(t)]
 
 
 def restore_missing_indexes(db: Database) -> list[str]:
-    """Create the secondary (non-unique) indexes declared in :mod:`funnelbridge.store.tables` that the store lacks
+    """Create the indexes declared in :mod:`funnelbridge.store.tables` that the store lacks, unique ones first
     — a bulk load (:mod:`funnelbridge.store.bulkload`) killed while its indexes were dropped leaves them missing
     until this runs; returns their names. The check is one catalog query; a complete store gets no DDL. An index
     is built in one transaction (``CREATE INDEX IF NOT EXISTS``: another process opening the store at the same

@@ -191,7 +191,7 @@ events = Table(
     "events",
     metadata,
     _id(),
-    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("idempotency_key", String(200), nullable=False),
     Column("contact_id", Id, ForeignKey("contacts.id")),
     Column("anonymous_id", String(200)),
     Column("type", String(100), nullable=False, comment="page_view, form_submit, asset_download, email_open, ..."),
@@ -202,6 +202,8 @@ events = Table(
     Column("source", String(100)),
     Column("medium", String(100)),
     Column("properties", JSON),
+    # a unique index, not a constraint: a first bulk load drops it and builds it after (store.bulkload)
+    Index("uq_events_idempotency_key", "idempotency_key", unique=True),
     Index("ix_events_contact_time", "contact_id", "occurred_at"),
     Index("ix_events_type_time", "type", "occurred_at"),
 )
