@@ -31,6 +31,7 @@ from funnelbridge.ingest.deadletter import DeadLetterWriter, default_rejects_pat
 from funnelbridge.ingest.firstkeys import FirstKeys
 from funnelbridge.ingest.owed import Deferral
 from funnelbridge.ingest.owed import settle as settle_owed
+from funnelbridge.ingest.ownfold import OwnFold
 from funnelbridge.ingest.pipeline import ParsedChunk, Source, local_chunks, parsed_chunks, use_pipeline
 from funnelbridge.ingest.readers import Table, open_table
 from funnelbridge.ingest.rows import RowConverter
@@ -213,7 +214,7 @@ def _run_columns(ctx: ImportContext, source: Source, table: Table, plan: _Plan) 
     """Events: each chunk converted column-wise (here, or in a second process: :mod:`~funnelbridge.ingest.pipeline`)
     and stored set-wise (a bulk load when :func:`_bulk` says so); what the plain chunks owe is settled at the end
     (not when the import fails: the next one settles it, with its own)."""
-    load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan), ctx.now)
+    load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan), ctx.now, fold=ctx.fold)
     guess = Guess()
     parsed = parsed_chunks(source) if use_pipeline(plan.workers, table.size_hint) else local_chunks(source, table)
     done = False
@@ -291,6 +292,7 @@ class _BulkLoad:
     now: datetime | None = None
     started: bool = False
     keys: FirstKeys = field(default_factory=FirstKeys)
+    fold: OwnFold | None = None  # the import's fold of what its plain chunks owe (settled from it when it covers)
 
     def begin(self, conn: Connection, chunk: EventChunk) -> EventChunk:
         """Start a chunk's transaction; returns the rows to store (:meth:`FirstKeys.admit`)."""
@@ -317,7 +319,7 @@ class _BulkLoad:
             if settle:
                 if self.on:
                     bulk_settings(conn, on=True)
-                settle_owed(conn, self.now or self.rt.clock.now())
+                settle_owed(conn, self.now or self.rt.clock.now(), self.fold)
             if self.on or not self.started:
                 self.started = True
                 restore_indexes(conn, events)
