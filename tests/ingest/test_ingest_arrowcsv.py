@@ -4,6 +4,7 @@ files (hypothesis) and on clean ones, where pyarrow does read the chunks."""
 
 from __future__ import annotations
 
+import csv
 import io
 import pickle
 from pathlib import Path
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funnelbridge.ingest.arrowcsv import _parse, arrow_chunks
+from funnelbridge.ingest.arrowcsv import _cuts, _data_start, _parse, arrow_chunks
 from funnelbridge.ingest.arrowlanes import STAMPS, arrow_columns
 from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.columns import detect_mapping
@@ -60,14 +61,28 @@ _ODD_CELLS = [
 ]
 
 
+_QUOTED_CELLS = ["a, b", 'say "hi"', "x;y|z\tw", '""', "é, ü", ""]  # only inside quotes
+
+
+def _quote(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"'
+
+
 @st.composite
-def _line(draw: st.DrawFn, odd: bool, delimiter: str) -> str:
+def _line(draw: st.DrawFn, odd: bool, delimiter: str, quoting: str) -> str:
     """A line of an events file: mostly a row of valid and invalid values; with ``odd`` also quoted, multi-line,
-    badly encoded, NUL or carriage-return cells, blank-looking lines and rows of the wrong width."""
+    badly encoded, NUL or carriage-return cells, blank-looking lines and rows of the wrong width. ``quoting``
+    "all" quotes every cell (as many CRM exports do), "some" a random few, "none" none."""
     kind = draw(st.integers(0, 19))
     if kind == 0:
         return ""  # a blank line: counted, not a row
     cells = [draw(st.sampled_from(_CELLS[h])) for h in HEADERS]
+    if quoting != "none" and draw(st.booleans()):
+        cells[draw(st.integers(0, len(cells) - 1))] = draw(st.sampled_from(_QUOTED_CELLS))
+    if quoting == "all":
+        cells = [_quote(c) for c in cells]
+    elif quoting == "some":
+        cells = [_quote(c) if draw(st.booleans()) or any(q in c for q in '",;|\t') else c for c in cells]
     if odd and kind == 1:
         return "   "
     if odd and kind == 2:
@@ -83,7 +98,9 @@ def _line(draw: st.DrawFn, odd: bool, delimiter: str) -> str:
 def _file(draw: st.DrawFn) -> bytes:
     odd = draw(st.booleans())
     delimiter = draw(st.sampled_from([",", ",", ";", "\t", "|"]))
-    lines = [delimiter.join(HEADERS), *draw(st.lists(_line(odd, delimiter), max_size=30))]
+    quoting = draw(st.sampled_from(["none", "none", "all", "all", "some"]))
+    header = [_quote(h) for h in HEADERS] if quoting != "none" and draw(st.booleans()) else HEADERS
+    lines = [delimiter.join(header), *draw(st.lists(_line(odd, delimiter, quoting), max_size=30))]
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     text = newline.join(lines) + draw(st.sampled_from(["", newline, newline * 2]))
     bom = b"\xef\xbb\xbf" if draw(st.booleans()) else b""
@@ -144,6 +161,33 @@ def test_a_quote_switches_to_the_csv_module_from_its_chunk_on(tmp_path: Path) ->
     _same(_old(source), new)
     assert [c.read for c in new] == [2, 2, 2, 2]  # the switch at the third chunk, the rest read the old way
     assert [n for n, *_ in new[-1].rejected] == [9]  # the multi-line record counts once
+
+
+def test_a_fully_quoted_file_is_read_by_pyarrow(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    with path.open("w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        out = csv.writer(handle, quoting=csv.QUOTE_ALL)
+        out.writerow(HEADERS)
+        for i in range(9):
+            out.writerow([f"k{i}", "page_view", "", f"p{i}@x.example", "", "", f"2025-01-31T00:00:0{i}Z",
+                          f'/a, "b" {i}', "", "pro" if i != 7 else "bad\udcff"])  # fmt: skip
+    source = _source(path, 4)
+    start = _data_start(path, ",")
+    assert start is not None  # the quoted header is one record
+    cuts = list(_cuts(path, start, 4, ","))
+    assert [(len(c.numbers), c.stop, c.quoted) for c in cuts] == [(4, False, True), (4, False, True), (1, False, True)]
+    new = list(arrow_chunks(source))
+    _same(_old(source), new)
+    assert new[0].prepared.columns[7][1] == '/a, "b" 1'
+
+
+def test_a_quoted_header_over_two_lines_takes_the_old_reader(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    head = ",".join(HEADERS[:-1]) + ',"pl\nan"'
+    path.write_text(head + "\nk1,page_view,,a@x.example,,,2025-01-31T00:00:00Z,/,,pro\n", encoding="utf-8")
+    assert _data_start(path, ",") is None
+    source = _source(path, 4)
+    _same(_old(source), list(arrow_chunks(source)))
 
 
 def test_the_parsing_process_writes_the_same_stream(tmp_path: Path) -> None:

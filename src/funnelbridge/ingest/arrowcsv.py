@@ -3,20 +3,24 @@ by pyarrow's CSV parser, its columns handed to the column-wise converter as list
 rejections and their problems) exactly those :func:`funnelbridge.ingest.pipeline.local_chunks` gives.
 
 Exactness comes from reading with pyarrow only what both readers see the same way. A chunk is ``chunk_size``
-non-empty lines; it goes to pyarrow when its bytes hold no quote character, no carriage return other than in
-``\\r\\n`` and no NUL, so that every line is one record and splitting on the delimiter is the whole of CSV — blank
-lines are counted for the row numbers and skipped, as :func:`~funnelbridge.ingest.readers.open_table` does. Any
-other chunk is read by Python's ``csv`` module, exactly as before: a chunk pyarrow refuses (invalid UTF-8, a row
-of the wrong width) is decoded and read the old way over the same lines, and from the first chunk holding a quote
-or a lone carriage return on — a quoted field may span lines, and past chunk ends — the rest of the file is read the
-old way from that chunk's first byte, numbered on from there. Files in other encodings, Parquet files and files
-whose header line holds a quote take :func:`~funnelbridge.ingest.pipeline.local_chunks` as they are.
+non-empty lines; it goes to pyarrow when its bytes hold no carriage return other than in ``\\r\\n`` and no NUL,
+and every quote character sits in a clean quoted field (wholly quoted, inner quotes doubled, no line break: see
+:func:`_line_pattern`, checked by one RE2 scan of the chunk), so that every line is one record and pyarrow splits
+and unquotes it as ``csv`` does — blank lines are counted for the row numbers and skipped, as
+:func:`~funnelbridge.ingest.readers.open_table` does. Any other chunk is read by Python's ``csv`` module, exactly as
+before: a chunk pyarrow refuses (invalid UTF-8, a row of the wrong width) is decoded and read the old way over the
+same lines, and from the first chunk holding any other quote (a quoted line break, a quote inside an unquoted
+field or after a closing one) or a lone carriage return on — a quoted field may span lines, and past chunk ends —
+the rest of the file is read the old way from that chunk's first byte, numbered on from there. Files in other
+encodings, Parquet files and files whose header line is not one clean record take
+:func:`~funnelbridge.ingest.pipeline.local_chunks` as they are.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -42,11 +46,11 @@ def fast_source(source: Source) -> bool:
     )
 
 
-def arrow_chunks(source: Source) -> Iterator[ParsedChunk]:
+def arrow_chunks(source: Source) -> Generator[ParsedChunk, None, None]:
     """The chunks of ``source``, as :func:`~funnelbridge.ingest.pipeline.local_chunks` gives them."""
     table = open_table(source.path, encoding=source.encoding)
     try:
-        start = _data_start(source.path) if fast_source(source) and table.delimiter else None
+        start = _data_start(source.path, table.delimiter) if fast_source(source) and table.delimiter else None
         if start is None:
             yield from local_chunks(source, table)
             return
@@ -55,13 +59,15 @@ def arrow_chunks(source: Source) -> Iterator[ParsedChunk]:
         table.close()
 
 
-def _data_start(path: Path) -> int | None:
-    """The byte offset of the data after a header line without quotes, or None."""
+def _data_start(path: Path, delimiter: str) -> int | None:
+    """The byte offset of the data after a header line that is one record (no quotes, or clean ones), or None."""
     with path.open("rb") as handle:
         head = handle.read(_BLOCK)
     offset = len(_BOM) if head.startswith(_BOM) else 0
     end = head.find(b"\n", offset)
-    if end < 0 or b'"' in head[offset:end] or b"\r" in head[offset : end - 1]:
+    if end < 0 or b"\r" in head[offset : end - 1]:
+        return None
+    if b'"' in head[offset:end] and not re.fullmatch(_line_pattern(delimiter) + rb"\r?", head[offset:end]):
         return None
     return end + 1
 
@@ -76,6 +82,8 @@ class _Cut:
     last: int
     stop: bool
     offset: int
+    quoted: bool = False
+    """Whether the chunk holds quotes (all in clean quoted fields: :func:`_clean_quotes`)."""
 
 
 class _Reader:
@@ -86,14 +94,14 @@ class _Reader:
         self.width = len(table.headers)
 
     def chunks(self) -> Iterator[ParsedChunk]:
-        for cut in _cuts(self.source.path, self.offset, self.source.chunk_size):
+        for cut in _cuts(self.source.path, self.offset, self.source.chunk_size, self.delimiter):
             if cut.stop:
                 yield from self._old_way(cut.offset, cut.last)
                 return
             yield self._chunk(cut)
 
     def _chunk(self, cut: _Cut) -> ParsedChunk:
-        table = None if _odd(cut.data) else _parse(cut.data, self.delimiter, self.width)
+        table = None if _odd(cut.data) else _parse(cut.data, self.delimiter, self.width, quoted=cut.quoted)
         if table is None or table.num_rows != len(cut.numbers):
             rows = list(csv_rows(text_of(cut.data), self.delimiter, cut.last))
             columns = self.converter.convert(rows)
@@ -117,7 +125,7 @@ def _odd(data: bytes) -> bool:
     return b"\x00" in data
 
 
-def _cuts(path: Path, offset: int, size: int) -> Iterator[_Cut]:
+def _cuts(path: Path, offset: int, size: int, delimiter: str) -> Iterator[_Cut]:
     """The file from ``offset`` cut after every ``size`` non-empty lines (see :class:`_Cut`)."""
     last = 1
     with path.open("rb") as handle:
@@ -146,11 +154,34 @@ def _cuts(path: Path, offset: int, size: int) -> Iterator[_Cut]:
             if not numbers:  # the end of the file (blank lines at most)
                 return
             data = buffer[:end]
-            if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
+            quoted = b'"' in data
+            if data.count(b"\r") != data.count(b"\r\n") or (quoted and not _clean_quotes(data, delimiter)):
                 yield _Cut(b"", [], last, True, offset)
                 return
-            yield _Cut(data, numbers, last, False, offset)
+            yield _Cut(data, numbers, last, False, offset, quoted)
             offset, last, buffer = offset + end, last + stop, buffer[end:]
+
+
+def _line_pattern(delimiter: str) -> bytes:
+    """A line that is one record however it is read: fields unquoted (no quote, CR, LF or NUL) or wholly quoted
+    (inner quotes doubled, no CR, LF or NUL), a quoted one ending at a delimiter or the line's end. Python's
+    ``csv`` and pyarrow's parser read such a line the same: the same fields, the quotes undone."""
+    d = _ESCAPED[delimiter]
+    field = rb'(?:"(?:[^"\r\n\x00]|"")*"|[^"\r\n\x00' + d + rb"]*)"
+    return field + rb"(?:" + d + field + rb")*"
+
+
+_ESCAPED = {",": b",", ";": b";", "\t": rb"\t", "|": rb"\|"}
+
+
+def _clean_quotes(data: bytes, delimiter: str) -> bool:
+    """Whether every line of ``data`` is a :func:`_line_pattern` line (one scan of RE2 over the bytes)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    line = _line_pattern(delimiter)
+    pattern = b"^(?:" + line + rb"\r?\n)*(?:" + line + b")?$"
+    return bool(pc.match_substring_regex(pa.array([data], pa.binary()), pattern.decode()).to_pylist()[0])
 
 
 def _plain_cut(buffer: bytes, size: int, eof: bool) -> tuple[int, int] | None:
@@ -194,15 +225,16 @@ class _Lines:
         return stop, min(int(self.ends[stop - 1]) + 1, self.size) if stop else 0
 
 
-def _parse(data: bytes, delimiter: str, width: int) -> Any:
-    """The chunk as a pyarrow table of text columns, or None when pyarrow refuses it (read the old way)."""
+def _parse(data: bytes, delimiter: str, width: int, *, quoted: bool = False) -> Any:
+    """The chunk as a pyarrow table of text columns, or None when pyarrow refuses it (read the old way); with
+    ``quoted``, quotes are read as ``csv`` reads them (the caller checked they are clean: :func:`_clean_quotes`)."""
     import pyarrow as pa
     import pyarrow.csv as pv
 
     names = [f"c{i}" for i in range(width)]
     read = pv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 24)
-    parse = pv.ParseOptions(delimiter=delimiter, quote_char=False, double_quote=False, escape_char=False,
-                            newlines_in_values=False, ignore_empty_lines=True)  # fmt: skip
+    parse = pv.ParseOptions(delimiter=delimiter, quote_char='"' if quoted else False, double_quote=quoted,
+                            escape_char=False, newlines_in_values=False, ignore_empty_lines=True)  # fmt: skip
     convert = pv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False)
     try:
         return pv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse, convert_options=convert)
