@@ -2,6 +2,7 @@
 
     python bench/contacts_import.py                          # 200,000 contacts
     python bench/contacts_import.py --contacts N --workdir DIR --baseline-src OLD/src --out FILE
+    python bench/contacts_import.py --contacts 0 --merges N --event-merges N --baseline-src OLD/src --rounds 2
 
 The file is HubSpot-shaped (email, names, title, company, employees, country, original source, create date, and
 for a fifth of the rows a lifecycle stage with its dates). Each part runs in a fresh process: pandas
@@ -9,8 +10,11 @@ for a fifth of the rows a lifecycle stage with its dates). Each part runs in a f
 defer=True)`` into a migrated store — a first import, a re-run of the same file (every row unchanged) and a file
 whose rows all carry a new job title (every contact updated). With
 ``--baseline-src`` the same import also runs from that source tree (e.g. ``git archive`` of an older commit), so
-old and new code are compared in the same minutes. Wall and CPU seconds and the load average before and after are
-written to ``bench/results/contacts_import.json``; compare CPU rates and same-run ratios on a shared box.
+old and new code are compared in the same minutes. ``--merges N``: a contacts file whose ``N`` rows
+each merge two stored contacts (external id of one, email of the other); ``--event-merges N``: an events file whose
+``N`` identifications each merge a visitor into a known contact — CPU ms per merge (the whole import's CPU over the
+merges), each in a fresh process, alternating with the baseline. Wall and CPU seconds and the load average before
+and after are written to ``bench/results/contacts_import.json``; compare CPU rates and same-run ratios on a shared box.
 """
 
 from __future__ import annotations
@@ -96,6 +100,44 @@ def merge_part(workdir: Path, n: int) -> dict[str, Any]:
             "peak_rss_mib": _peak_rss_mib()}  # fmt: skip
 
 
+def write_event_merge_files(one: Path, two: Path, n: int) -> None:
+    """Two events files of ``n`` people: in ``one`` each visits (a cookie) and identifies with an email; in ``two``
+    each visits again under a new cookie and identifies with the same email — which merges that visitor into the
+    known contact (``n`` merges, through ``Book.merge``)."""
+    for path, tag, start in ((one, "e", T0), (two, "f", T0 + timedelta(days=2))):
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            out = csv.writer(handle)
+            out.writerow(["event_id", "type", "anonymous_id", "email", "timestamp", "utm_source"])
+            for p in range(n):
+                at = start + timedelta(seconds=p * 7)
+                out.writerow([f"{tag}{p}a", "page_view", f"{tag}anon{p}", "", at.isoformat(), "ads"])
+                out.writerow([f"{tag}{p}b", "form_submit", f"{tag}anon{p}", f"p{p}@x{p % 13}.example",
+                              (at + timedelta(seconds=2)).isoformat(), ""])  # fmt: skip
+
+
+def event_merge_part(workdir: Path, n: int) -> dict[str, Any]:
+    """Import the first events file, then the second (``n`` merges, one process, no bulk load): CPU and ms per
+    merge."""
+    from funnelbridge.domain.clock import FrozenClock
+    from funnelbridge.ingest import import_file
+    from funnelbridge.playbook import load_example
+    from funnelbridge.runtime import Runtime
+    from funnelbridge.store import connect
+    from funnelbridge.store.migrate import upgrade
+
+    store = workdir / "event_merges.db"
+    store.unlink(missing_ok=True)
+    db = connect(f"sqlite:///{store}")
+    upgrade(db)
+    rt = Runtime(db=db, playbook=load_example("b2b"), clock=FrozenClock(T0 + timedelta(days=10)))
+    import_file(rt, "events", workdir / "events_one.csv", after=False, workers=1)
+    run = partial(import_file, rt, "events", workdir / "events_two.csv", after=False, bulk=False, workers=1)
+    summary, figures = _measure(run)
+    db.dispose()
+    return {"merges": summary.merged, "events": 2 * n, **figures,
+            "ms_per_merge_cpu": 1000 * figures["cpu_seconds"] / max(summary.merged, 1)}  # fmt: skip
+
+
 def _measure(fn: Any, *args: Any) -> tuple[Any, dict[str, float]]:
     wall, cpu = time.perf_counter(), time.process_time()
     result = fn(*args)
@@ -169,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=_OUT)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--merges", type=int, default=0, help="also measure a file of this many merges")
+    parser.add_argument("--event-merges", type=int, default=0, help="and an events file of this many merges")
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--part-out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -178,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             found = pandas_part(path, args.workdir)
         elif args.part.startswith("merges"):
             found = merge_part(args.workdir, args.merges)
+        elif args.part.startswith("event-merges"):
+            found = event_merge_part(args.workdir, args.merges)
         else:
             found = import_part(path, args.workdir, args.part)
         args.part_out.write_text(json.dumps(found), encoding="utf-8")
@@ -196,11 +241,24 @@ def main(argv: list[str] | None = None) -> int:
                 found = _isolated("merges-baseline", args.workdir, args.baseline_src, args.merges)
                 merges["baseline_code_merges"].append(found)
         result.update({k: v for k, v in merges.items() if v})
+    if args.event_merges:
+        result.update(_event_merge_runs(args))
     result["load_average_after"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _event_merge_runs(args: argparse.Namespace) -> dict[str, Any]:
+    n = args.event_merges
+    write_event_merge_files(args.workdir / "events_one.csv", args.workdir / "events_two.csv", n)
+    runs: dict[str, list[Any]] = {"funnelbridge_event_merges": [], "baseline_code_event_merges": []}
+    for _ in range(args.rounds):
+        runs["funnelbridge_event_merges"].append(_isolated("event-merges", args.workdir, merges=n))
+        if args.baseline_src:
+            runs["baseline_code_event_merges"].append(_isolated("event-merges-b", args.workdir, args.baseline_src, n))
+    return {k: v for k, v in runs.items() if v}
 
 
 def _contacts_runs(args: argparse.Namespace, path: Path) -> dict[str, Any]:
