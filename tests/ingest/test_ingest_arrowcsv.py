@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funnelbridge.ingest.arrowcsv import _cuts, _data_start, _parse, arrow_chunks
+from funnelbridge.ingest.arrowcsv import ARROW_MIN_ROWS, _cuts, _data_start, _parse, arrow_chunks, here_chunks
 from funnelbridge.ingest.arrowlanes import STAMPS, arrow_columns
 from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.columns import detect_mapping
@@ -188,6 +188,31 @@ def test_a_quoted_header_over_two_lines_takes_the_old_reader(tmp_path: Path) -> 
     assert _data_start(path, ",") is None
     source = _source(path, 4)
     _same(_old(source), list(arrow_chunks(source)))
+
+
+def test_the_importing_process_reads_a_large_utf8_csv_with_pyarrow(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    rows = [f'k{i},page_view,,p{i % 3}@x.example,,,2025-01-31T00:00:{i:02d}Z,"/a, b",,pro' for i in range(9)]
+    path.write_text("\n".join([",".join(HEADERS), *rows]) + "\n", encoding="utf-8")
+    source = _source(path, 4)
+    table = open_table(path)
+    try:
+        small = here_chunks(source, table)
+        assert small.__name__ == "local_chunks"  # a small file: importing pyarrow would cost more than it saves
+        small.close()
+        table.size_hint = ARROW_MIN_ROWS
+        large = here_chunks(source, table)
+        assert large.__name__ == "arrow_chunks"
+        _same(_old(source), list(large))
+    finally:
+        table.close()
+    latin = Source(path, "latin-1", source.mapping, source.zone, 4)
+    table = open_table(path, encoding="latin-1")
+    try:
+        table.size_hint = ARROW_MIN_ROWS
+        assert here_chunks(latin, table).__name__ == "local_chunks"
+    finally:
+        table.close()
 
 
 def test_the_parsing_process_writes_the_same_stream(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, func, select
 
 from funnelbridge.gcpause import collect_young, gc_paused
+from funnelbridge.ingest.arrowcsv import here_chunks
 from funnelbridge.ingest.bulkevents import EventChunk, Guess, write_event_columns
 from funnelbridge.ingest.bulkstore import queue_contacts
 from funnelbridge.ingest.columns import ColumnMapping, Kind, detect_mapping, load_mapping_file
@@ -32,7 +33,7 @@ from funnelbridge.ingest.firstkeys import FirstKeys
 from funnelbridge.ingest.owed import Deferral
 from funnelbridge.ingest.owed import settle as settle_owed
 from funnelbridge.ingest.ownfold import OwnFold
-from funnelbridge.ingest.pipeline import ParsedChunk, Source, local_chunks, parsed_chunks, use_pipeline
+from funnelbridge.ingest.pipeline import ParsedChunk, Source, parsed_chunks, use_pipeline
 from funnelbridge.ingest.readers import Table, open_table
 from funnelbridge.ingest.rows import RowConverter
 from funnelbridge.ingest.summary import ImportSummary, Progress
@@ -216,7 +217,7 @@ def _run_columns(ctx: ImportContext, source: Source, table: Table, plan: _Plan) 
     (not when the import fails: the next one settles it, with its own)."""
     load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan), ctx.now, fold=ctx.fold)
     guess = Guess()
-    parsed = parsed_chunks(source) if use_pipeline(plan.workers, table.size_hint) else local_chunks(source, table)
+    parsed = parsed_chunks(source) if use_pipeline(plan.workers, table.size_hint) else here_chunks(source, table)
     done = False
     try:
         with gc_paused(_pauses_gc(plan)), unchecked_foreign_keys(ctx.rt.db.engine, on=load.on):
