@@ -5,6 +5,8 @@ bench/event_funnel.py's events (same generator, default 1,000,000 events / 100,0
     python -m bench.event_funnel_strict --baseline-src /tmp/fb-baseline/src
     python -m bench.event_funnel_strict --baseline-src DIR --funnels 3-excl,4 --events 200000 --people 20000 \
         --results bench/results/event_funnel_strict_exclusions.json      # with an exclusion ("!noise")
+    python -m bench.event_funnel_strict --baseline-src DIR --funnels 4-excl-step,4-repeated-excl-step,4 --rounds 3 \
+        --results bench/results/event_funnel_strict_step_exclusions.json  # exclusions naming a step's event
 
 Each funnel runs in a fresh child process per version (imports funnelbridge from the given ``src``), the versions
 alternating, ``--rounds`` times. Recorded per run: wall seconds and CPU seconds of ``run_funnel`` (process time,
@@ -37,6 +39,8 @@ FUNNELS = {
     "4-repeated": ["e0", "e1", "e1", "e2"],
     "8": [f"e{i}" for i in range(8)],
     "3-excl": ["e0", "e1", "e2", "!noise"],  # "!": an exclusion over the whole funnel
+    "4-excl-step": ["e0", "e1", "e2", "e3", "!e3@1-2"],  # "!E@FROM-TO": over steps FROM-TO; here a step's event
+    "4-repeated-excl-step": ["e0", "e1", "e1", "e2", "!e2@1-3"],
 }
 
 
@@ -51,7 +55,7 @@ def child(src: str, parquet: str, steps: list[str], order: str = "strict") -> di
     backend = ibis.duckdb.connect()
     backend.con.execute("CREATE TABLE events AS SELECT * FROM read_parquet($p)", {"p": parquet})
     names = [s for s in steps if not s.startswith("!")]
-    excl = tuple(Exclusion(Step(s[1:]), 1, len(names)) for s in steps if s.startswith("!"))
+    excl = tuple(_exclusion(Exclusion, Step, s[1:], len(names)) for s in steps if s.startswith("!"))
     spec = FunnelSpec(tuple(Step(s) for s in names), window=timedelta(days=7), order=Order(order), exclusions=excl)
     start, cpu = time.perf_counter(), time.process_time()
     result = run_funnel(backend.table("events"), spec)
@@ -60,6 +64,13 @@ def child(src: str, parquet: str, steps: list[str], order: str = "strict") -> di
 
     return {"wall": round(wall, 3), "cpu": round(cpu, 3), "counts": [s.count for s in result.steps],
             "result": result.to_json_dict(), "module": funnelbridge.__file__}  # fmt: skip
+
+
+def _exclusion(exclusion: Any, step: Any, text: str, n: int) -> Any:
+    """``E`` (over the whole funnel) or ``E@FROM-TO``, with the classes of the funnelbridge under test."""
+    name, _, span = text.partition("@")
+    low, high = (int(x) for x in span.split("-")) if span else (1, n)
+    return exclusion(step(name), low, high)
 
 
 def _run_child(src: Path, parquet: Path, steps: list[str], order: str) -> dict[str, Any]:
@@ -115,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(name, version, {k: runs[version][-1][k] for k in ("wall", "cpu", "child_cpu")}, flush=True)
         entry = {v: _summary(r) for v, r in runs.items()}
         entry["steps"] = " -> ".join(FUNNELS[name]).replace("-> !", "excluding ") + f" {args.order}, 7-day window"
+        entry["load_average_after"] = os.getloadavg()
         entry["same_result"] = all(r["result"] == runs["baseline"][0]["result"] for rs in runs.values() for r in rs)
         entry["ratio_median_cpu"] = round(entry["current"]["median_cpu"] / entry["baseline"]["median_cpu"], 3)
         entry["ratio_best_cpu"] = round(entry["current"]["best_cpu"] / entry["baseline"]["best_cpu"], 3)

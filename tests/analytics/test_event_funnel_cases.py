@@ -314,6 +314,88 @@ def test_strict_retake_with_an_exclusion(backend: Any) -> None:
     assert counts(run(backend, rows, spec)) == [1, 1, 1, 1]
 
 
+# Strict funnels whose exclusion names a step's event (issue 7): PostHog's mark stays on the slot it hit — a marked
+# attempt is not written into the next slot (it becomes max_step, marked), the mark goes with the slot when that is
+# cleared or rewritten, and an exclusion event does not mark an attempt that already holds the next step. The
+# per-attempt rules (before) gave one step less in "known", [0, 0, 0, 0] in "cleared-slot-loses-the-mark", counted
+# "retake-then-hit" at step 3 and "next-slot-holds-it" at step 3.
+BV, DV = Step("b", (("src", "v"),)), Step("d", (("src", "v"),))
+STRICT_STEP_EXCLUSIONS = [
+    pytest.param((B, C, CU, D), Exclusion(DV, 1, 2), 9, RETAKE_FILTER, [1, 1, 1, 1], id="known"),
+    pytest.param(
+        (Step("a", (("src", "v"),)), B, BU, BU),
+        Exclusion(B, 3, 4),
+        4,
+        [
+            ("p", "a", 0, {"src": "v"}),
+            ("p", "b", 1, {"src": "v"}),
+            ("p", "b", 2, {"src": "u"}),  # step 3 at 2
+            ("p", "b", 3, {"src": "v"}),  # marks step 3 (and max_step), clears it; step 2 keeps the attempt clean
+            ("p", "b", 4, {"src": "u"}),
+            ("p", "b", 5),  # retakes step 3 clean: counted there
+        ],
+        [1, 1, 1, 0],
+        id="cleared-slot-loses-the-mark",
+    ),
+    pytest.param(
+        (Step("b", (("src", "u"),)), A, AU, Step("a", (("src", "v"),))),
+        Exclusion(BV, 2, 4),
+        5,
+        [
+            ("p", "b", 0, {"src": "u"}),
+            ("p", "a", 1),
+            ("p", "a", 2, {"src": "u"}),
+            ("p", "a", 3),  # a@3 clears 3
+            ("p", "a", 4, {"src": "u"}),
+            ("p", "b", 5, {"src": "v"}),  # retaken at 4, so b:v@5 hits it: dropped
+        ],
+        [0, 0, 0, 0],
+        id="retake-then-hit",
+    ),
+    pytest.param(
+        (C, AU, B, D),
+        Exclusion(A, 2, 3),
+        9,
+        [
+            ("p", "c", 0),
+            ("p", "a", 1, {"src": "u"}),
+            ("p", "b", 2),
+            ("p", "y", 2),  # a mixed group: steps 2 and 3
+            ("p", "a", 3, {"src": "u"}),  # slot 3 holds the attempt: no mark; clears step 3
+            ("p", "b", 4),
+            ("p", "d", 5),  # retakes step 3, then step 4
+        ],
+        [1, 1, 1, 1],
+        id="next-slot-holds-it",
+    ),
+    pytest.param(
+        (B, AU, D),
+        Exclusion(A, 2, 3),
+        9,
+        [
+            ("p", "b", 0),
+            ("p", "a", 1, {"src": "u"}),
+            ("p", "a", 2, {"src": "u"}),
+            ("p", "d", 3),  # marked at 2
+            ("q", "b", 0),
+            ("q", "a", 1, {"src": "u"}),
+            ("q", "d", 3),
+        ],
+        [1, 1, 1],
+        id="marked-slot-moves-marked",
+    ),
+]
+
+
+@pytest.mark.parametrize(("steps", "exclusion", "window", "rows", "posthog"), STRICT_STEP_EXCLUSIONS)
+def test_strict_exclusion_naming_a_step_event_stays_on_its_slot(
+    backend: Any, steps: tuple[Step, ...], exclusion: Exclusion, window: int, rows: list[Row], posthog: list[int]
+) -> None:
+    spec = FunnelSpec(steps, window=timedelta(seconds=window), order=Order.STRICT, exclusions=(exclusion,))
+    assert counts(reference(rows, spec)) == posthog
+    assert counts(run(backend, rows, spec)) == posthog
+
+
 def test_duplicate_rows_count_once(backend: Any) -> None:
     rows: list[Row] = [("p", "a", 0), ("p", "a", 0), ("p", "b", 5), ("p", "b", 5)]
     for order in Order:
@@ -456,3 +538,12 @@ def test_spark_strict_retake_after_a_clearing(spark_backend: Any) -> None:
     got = run_funnel(load_frame(spark_backend, frame(RETAKE_DISTINCT)), spec).to_json_dict()
     assert counts(got) == [1, 1, 1, 1]
     assert got == reference(RETAKE_DISTINCT, spec)
+
+
+@pytest.mark.spark
+def test_spark_strict_retake_with_an_exclusion_naming_a_step_event(spark_backend: Any) -> None:
+    # one funnel (seconds per stage on Spark): the retake the per-attempt rules missed, and the mark's slot
+    spec = FunnelSpec((B, C, CU, D), window=timedelta(seconds=9), order=Order.STRICT, exclusions=(Exclusion(DV, 1, 2),))
+    # q: d:v@1 marks the attempt at step 1 and clears it; b@2 opens a clean one
+    rows: list[Row] = [*RETAKE_FILTER, ("q", "b", 0), ("q", "d", 1, {"src": "v"}), ("q", "b", 2), ("q", "c", 3)]
+    assert counts(run(spark_backend, rows, spec)) == [2, 2, 1, 1]

@@ -16,8 +16,9 @@ per step k, over the person's *units* (an event processed on its own, or a whole
   are the units where it grows.
 
 The attempt that counts is PostHog's ``max_step``: the first write (in stream order) at the furthest step written;
-with exclusions, the first such write that PostHog does not mark excluded (:func:`_flagged`; only for exclusions
-that never name a step's event, :func:`handles` — the others keep the per-attempt rules).
+with exclusions, the first such write that PostHog does not mark excluded (:func:`_flagged`). When an exclusion
+names a step's event (:func:`marked`), an exclusion event can keep the slot it hit, and PostHog's mark stays on it:
+a marked candidate is not written (its unit is still a ``max_step`` record, marked), see :func:`_mark_candidates`.
 Each stage is a few windows over the units that keep slot k and one equi-join to the previous stage, so the cost
 grows linearly with the steps, and an attempt can hold and retake several steps at once, as in PostHog.
 """
@@ -28,11 +29,11 @@ import ibis
 import ibis.expr.types as ir
 
 from funnelbridge.analytics.event_funnel_attempts import Keep, identity
-from funnelbridge.analytics.event_funnel_holders import active_exclusions
+from funnelbridge.analytics.event_funnel_holders import active_exclusions, overlaps_steps
 from funnelbridge.analytics.event_funnel_prepare import excl_flag, step_flag
-from funnelbridge.analytics.event_funnel_spec import FunnelSpec
+from funnelbridge.analytics.event_funnel_spec import FunnelSpec, Order
 
-__all__ = ["handles", "strict_counted"]
+__all__ = ["handles", "marked", "strict_counted"]
 
 _I64 = "int64"
 
@@ -108,7 +109,8 @@ def _first_in_group(cand: ir.Table, ev: ir.Table, spec: FunnelSpec, k: int) -> i
 
 def _candidates(units: ir.Table, ev: ir.Table, prev: ir.Table | None, spec: FunnelSpec, k: int, keep: Keep) -> ir.Table:
     """The units that keep slot k with their candidate: ``pid, us, r, re, mixed, ok`` (a candidate exists, inside
-    its window, with an unused event), ``s`` (its opening), ``bk``, ``t1..tk``, ``u*`` (carried positions)."""
+    its window, with an unused event), ``s`` (its opening), ``bk``, ``t1..tk``, ``u*`` (carried positions) and, when
+    slot k−1 carries marks (:func:`marked`), ``prun``: the run of slot k−1 it comes from."""
     kept = units.filter(units[step_flag(k)] | units.mixed)
     kept = kept.select("pid", "us", "r", "re", "mixed", "bk", _m=kept[step_flag(k)])
     carried = sorted(j for j in _carried(spec) if j < k)
@@ -117,6 +119,7 @@ def _candidates(units: ir.Table, ev: ir.Table, prev: ir.Table | None, spec: Funn
     else:
         key = kept.mixed.ifelse(kept.re, kept.r - 1)  # slot k-1 before the unit (mixed: after its step-(k-1) pairs)
         state = {**{_t(j): prev[_t(j)] for j in range(1, k)}, **{_u(j): prev[_u(j)] for j in carried}}
+        state.update({"prun": prev.run} if "run" in prev.columns else {})
         look = prev.select(p_pid=prev.pid, p_re=prev.re, s=prev.s, p_bk=prev.bk, **state)
         joined = kept.left_join(look, [kept.pid == look.p_pid, key == look.p_re])
         cand = joined.mutate(bk=joined.p_bk).drop("p_pid", "p_re", "p_bk")
@@ -133,35 +136,87 @@ def _candidates(units: ir.Table, ev: ir.Table, prev: ir.Table | None, spec: Funn
     cand = cand.mutate(**chosen)
     ok = cand._m & cand.s.notnull() & (cand.us - cand.s <= spec.window_us) & cand._x
     keep_cols = [*(_t(j) for j in range(1, k)), *(_u(j) for j in [*carried, *([k] if k in _carried(spec) else [])])]
+    keep_cols += ["prun"] if "prun" in cand.columns else []
     return cand.select("pid", "us", "r", "re", "mixed", "s", "bk", *keep_cols, ok=ok, **{_t(k): cand.us})
 
 
-def _stage(cand: ir.Table, k: int, keep: Keep) -> tuple[ir.Table, ir.Table]:
-    """``(writes, slot)``: the units where an attempt was written into slot k (``pid, r, s, bk, t1..tk, u*``) and
-    slot k after each unit that keeps it (``pid, re`` + the state written last in its run)."""
+def _runs(cand: ir.Table, keep: Keep) -> ir.Table:
+    """``cand`` with ``run``: the units that keep slot k, numbered by run (a run breaks where units are not
+    consecutive in the stream)."""
     by_person = ibis.window(group_by=cand.pid, order_by=cand.r)
     cand = cand.mutate(_brk=(cand.r != cand.re.lag().over(by_person) + 1).fill_null(True))
     runs = ibis.cumulative_window(group_by=cand.pid, order_by=cand.r)
-    cand = keep(cand.mutate(run=cand._brk.ifelse(1, 0).sum().over(runs).cast(_I64)))
+    return keep(cand.mutate(run=cand._brk.ifelse(1, 0).sum().over(runs).cast(_I64)))
+
+
+def _stage(cand: ir.Table, keep: Keep) -> tuple[ir.Table, ir.Table, ir.Table | None]:
+    """``(writes, slot, phantoms)`` of ``cand`` (with runs): the units where an attempt was written into slot k
+    (``pid, r, run, s, bk, t1..tk, u*``), slot k after each unit that keeps it (``pid, re`` + the state written last
+    in its run; ``run`` too when candidates carry marks) and, with marks (``cmk``), the units where a marked
+    candidate was not written but became ``max_step`` (PostHog's ``max_step`` takes it, marked; else None)."""
+    marked = "cmk" in cand.columns
+    fill = (cand.ok & ~cand.cmk) if marked else cand.ok
     in_run = ibis.cumulative_window(group_by=[cand.pid, cand.run], order_by=cand.r)
-    cand = cand.mutate(cs=cand.ok.ifelse(cand.s, _null()).max().over(in_run))
+    cand = cand.mutate(cs=fill.ifelse(cand.s, _null()).max().over(in_run))
     before = ibis.window(group_by=[cand.pid, cand.run], order_by=cand.r)
     cand = keep(cand.mutate(pcs=cand.cs.lag().over(before)))
     state = [c for c in cand.columns if c == "bk" or (c[0] in "tu" and c[1:].isdigit())]
-    writes = cand.filter(cand.ok & (cand.pcs.isnull() | (cand.pcs != cand.s)))
+    fresh = cand.pcs.isnull() | (cand.pcs != cand.s)
+    writes = cand.filter((cand.ok & ~cand.cmk if marked else cand.ok) & fresh)
     writes = keep(writes.select("pid", "r", "run", "s", *state))
     held = cand.filter(cand.cs.notnull()).select(h_pid=cand.pid, h_re=cand.re, h_run=cand.run, h_s=cand.cs)
     joined = held.join(writes, [held.h_pid == writes.pid, held.h_run == writes.run, held.h_s == writes.s])
-    slot = joined.select(pid=joined.h_pid, re=joined.h_re, s=joined.h_s, **{c: joined[c] for c in state})
-    return writes, keep(slot)
+    run = {"run": joined.h_run} if marked else {}
+    slot = joined.select(pid=joined.h_pid, re=joined.h_re, s=joined.h_s, **run, **{c: joined[c] for c in state})
+    if not marked:
+        return writes, keep(slot), None
+    phantoms = cand.filter(cand.ok & cand.cmk & fresh)
+    return writes, keep(slot), phantoms.select("pid", "r", "run", "s", *state)
+
+
+def marked(spec: FunnelSpec) -> bool:
+    """Can a slot carry PostHog's exclusion mark from one unit to the next? Only when an exclusion names a step's
+    event: an exclusion event that matches no step empties every slot it hits."""
+    return overlaps_steps(spec)
+
+
+def _hits(units: ir.Table, prev: ir.Table, spec: FunnelSpec, j: int) -> ir.Table:
+    """``x_pid, x_r, x_key, h_run, h_s``: exclusion events active at step j, processed on their own, that reach the
+    attempt in slot j just before them (inside its window)."""
+    active = active_exclusions(spec, j)
+    hit = units.filter(ibis.or_(*[units[excl_flag(a)] for a in active]) & ~units.mixed)
+    hit = hit.select(x_pid=hit.pid, x_us=hit.us, x_r=hit.r, x_key=hit.r - 1)
+    held = prev.select(h_pid=prev.pid, h_re=prev.re, h_s=prev.s, h_run=prev.run)
+    on = hit.join(held, [hit.x_pid == held.h_pid, hit.x_key == held.h_re])
+    return on.filter(on.x_us - on.h_s <= spec.window_us).select("x_pid", "x_r", "x_key", "h_run", "h_s")
+
+
+def _mark_candidates(cand: ir.Table, prev: ir.Table | None, units: ir.Table, spec: FunnelSpec, k: int,
+                     keep: Keep) -> ir.Table:  # fmt: skip
+    """``cand`` (with runs) with ``cmk``: the candidate's attempt is marked in slot k−1 when the unit takes it.
+
+    PostHog's mark stays on the slot it hit: an exclusion event active at step k−1 marks the attempt in slot k−1
+    (inside its window) unless slot k holds the same attempt; the mark lasts until another attempt is written into
+    slot k−1, and a marked attempt is not written into slot k. Slot k before the hit is taken as if no candidate
+    were marked (a running maximum over all candidates): before its first mark, the attempt in slot k−1 is the
+    newest candidate and unmarked, so slot k holds it exactly when it was written there in the current run."""
+    if prev is None or not active_exclusions(spec, k - 1):
+        return cand.mutate(cmk=ibis.literal(False))
+    in_run = ibis.cumulative_window(group_by=[cand.pid, cand.run], order_by=cand.r)
+    tent = cand.mutate(_ct=cand.ok.ifelse(cand.s, _null()).max().over(in_run))
+    tent = tent.filter(tent._ct.notnull()).select(n_pid=tent.pid, n_re=tent.re, n_s=tent._ct)
+    on = _hits(units, prev, spec, k - 1)
+    on = on.left_join(tent, [on.x_pid == tent.n_pid, on.x_key == tent.n_re])
+    on = on.filter(on.n_s.isnull() | (on.n_s != on.h_s))
+    marks = keep(on.group_by(["x_pid", "h_run", "h_s"]).aggregate(m=on.x_r.min()))
+    merged = cand.left_join(marks, [cand.pid == marks.x_pid, cand.prun == marks.h_run, cand.s == marks.h_s])
+    cmk = (merged.m.notnull() & (merged.m <= merged.r)).fill_null(False)
+    return merged.mutate(cmk=cmk).drop("x_pid", "h_run", "h_s", "m")
 
 
 def handles(spec: FunnelSpec) -> bool:
-    """Strict funnels whose exclusions (if any) never name a step's event. Then an exclusion event empties every
-    slot it hits (it matches no step), so PostHog's exclusion marks never stay on a slot: they only reach
-    ``max_step`` (:func:`_flagged`)."""
-    names = {s.event for s in spec.steps}
-    return all(e.step.event not in names for e in spec.exclusions)
+    """Every strict funnel (exclusions that name a step's event carry PostHog's marks: :func:`marked`)."""
+    return spec.order is Order.STRICT
 
 
 def _flagged(writes: ir.Table, slot: ir.Table, units: ir.Table, spec: FunnelSpec, k: int) -> ir.Table:
@@ -188,17 +243,33 @@ def _flagged(writes: ir.Table, slot: ir.Table, units: ir.Table, spec: FunnelSpec
     return merged.mutate(flagged=flagged.cast(_I64)).drop("w_pid", "w_r", "x_first")
 
 
+def _records(units: ir.Table, ev: ir.Table, slot: ir.Table | None, spec: FunnelSpec, k: int,
+             keep: Keep) -> tuple[ir.Table, ir.Table]:  # fmt: skip
+    """``(records, slot)`` of stage k: the units where PostHog's ``max_step`` could take step k (with ``flagged``
+    when the spec has exclusions) and slot k after each unit that keeps it."""
+    cand = _runs(keep(_candidates(units, ev, slot, spec, k, keep)), keep)
+    if marked(spec):
+        cand = _mark_candidates(cand, slot, units, spec, k, keep)
+    writes, slot, phantoms = _stage(cand, keep)
+    if spec.exclusions:
+        writes = keep(_flagged(writes, slot, units, spec, k))
+    if phantoms is not None:  # Spark reads a kept literal column back as int32
+        flagged = {"flagged": ibis.literal(1, type=_I64)}
+        writes = ibis.union(
+            writes.mutate(flagged=writes.flagged.cast(_I64)), phantoms.mutate(**flagged), distinct=False
+        )
+    return writes, slot
+
+
 def strict_counted(ev: ir.Table, spec: FunnelSpec, keep: Keep = identity) -> ir.Table:
-    """One row per counted person, ``pid, bk, reach, t1..tN``, for a strict funnel that :func:`handles` takes."""
+    """One row per counted person, ``pid, bk, reach, t1..tN``, for a strict funnel."""
     n = len(spec.steps)
     ev = keep(_ordered(ev))
     units = keep(_units(ev, spec))
     slot: ir.Table | None = None
     records = []
     for k in range(1, n + 1):
-        writes, slot = _stage(keep(_candidates(units, ev, slot, spec, k, keep)), k, keep)
-        if spec.exclusions:
-            writes = keep(_flagged(writes, slot, units, spec, k))
+        writes, slot = _records(units, ev, slot, spec, k, keep)
         times = {_t(j): (writes[_t(j)] if j <= k else _null()) for j in range(1, n + 1)}
         flagged = {"flagged": writes.flagged.cast(_I64)} if spec.exclusions else {}  # Spark reads literals as int32
         records.append(writes.select("pid", "r", "bk", reach=ibis.literal(k, type=_I64), **times, **flagged))
