@@ -151,14 +151,18 @@ def test_a_touch_holding_char_0_is_not_folded() -> None:
     assert fold._codes[("a\x00b", None, None)] == 1 and not fold.valid
 
 
-def test_a_source_holding_char_1_is_ranked_by_its_parts(tmp_path: Path) -> None:
-    """The scan's touch key cannot be split back then (its settle fails); the fold ranks the parts as the row-wise
-    lane's touch keys do: ("a\x01b", "", "") before ("a", "z", "")."""
+@pytest.mark.parametrize("fold", [True, False], ids=["fold", "scan"])
+def test_a_source_holding_char_1_is_ranked_by_its_parts(tmp_path: Path, fold: bool) -> None:
+    """The scan's touch key cannot be split back then (the scan reads that contact's touches apart; before, its
+    settle failed and left the stretch owed); both rank the parts as the row-wise lane's touch keys do:
+    ("a", "z", "") before ("a\x01b", "", "")."""
     line = ["page_view", "p0@acme.example", "", "2026-02-01T10:00:00Z"]
     rt = _runtime(tmp_path / "store.db")
     try:
         tables = [[["k1", *line, "a", "z", ""], ["k2", *line, "a\x01b", "", ""]]]
-        assert _import(rt, tmp_path, tables, True, None) == 1
+        assert _import(rt, tmp_path, tables, fold, None) == int(fold)
+        with rt.db.transaction() as conn:
+            assert owed(conn) == []
         person = next(c for c in rows(rt, contacts) if c["email"] == "p0@acme.example")
         assert (person["first_source"], person["first_medium"]) == ("a", "z")  # "a" < "a\x01b"
         assert (person["last_source"], person["last_medium"]) == ("a\x01b", None)

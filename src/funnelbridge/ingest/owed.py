@@ -20,6 +20,7 @@ applied, so the conditions leave it as it is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -117,11 +118,44 @@ def _touch(key: str) -> tuple[str | None, ...]:
     return at, source or None, medium or None, campaign or None  # the lanes store no empty text ("" is None)
 
 
+def _split(key: str | None) -> bool:
+    """Whether a touch key splits back into its four parts (not when a part holds char(1) itself)."""
+    return key is None or key.count("\x01") == 3
+
+
 def _mark(row: Any) -> tuple[int, Mark]:
     cid, created, identified, head, tail = row
     if head is None:
         return cid, (created, identified, *_NO_TOUCHES)  # type: ignore[return-value]
     return cid, (created, identified, *_touch(head), *_touch(tail))  # type: ignore[return-value]
+
+
+@cache
+def _touches_sql(dialect: Dialect, last: bool) -> str:
+    """A contact's first (or last) touch of the events from ``start`` on, ranked by its parts as a tuple."""
+    parts = [_e.occurred_at, _part(_e.source), _part(_e.medium), _part(_e.campaign)]
+    touched = or_(*(part != _EMPTY for part in parts[1:]))
+    stmt = (
+        select(type_coerce(_e.occurred_at, String), _e.source, _e.medium, _e.campaign)
+        .where(_e.contact_id == bindparam("cid"), _e.id >= bindparam("start"), touched)
+        .order_by(*(part.desc() if last else part for part in parts))
+        .limit(1)
+    )
+    compiled = stmt.compile(dialect=dialect)
+    assert compiled.positiontup == ["cid", "start", "param_1", "param_2"]  # cid, start, limit, offset
+    return str(compiled)
+
+
+def _exact_mark(conn: Connection, start: int, row: Any) -> tuple[int, Mark]:
+    """The mark of a contact whose touch key cannot be split back (a part holds char(1)): its touches read apart."""
+    cid, created, identified = row[:3]
+    head, tail = (conn.exec_driver_sql(_touches_sql(conn.dialect, last), (cid, start, 1, 0)).one() for last in (0, 1))
+    touches = [(at, source or None, medium or None, campaign or None) for at, source, medium, campaign in (head, tail)]
+    return cid, (created, identified, *touches[0], *touches[1])  # type: ignore[return-value]
+
+
+def _marks(conn: Connection, start: int, rows: Sequence[Any]) -> list[tuple[int, Mark]]:
+    return [_mark(row) if _split(row[3]) and _split(row[4]) else _exact_mark(conn, start, row) for row in rows]
 
 
 def settle_from(conn: Connection, start: int, now: datetime, queue_at: datetime | None = None) -> int:
@@ -131,7 +165,7 @@ def settle_from(conn: Connection, start: int, now: datetime, queue_at: datetime 
     visited = 0
     try:
         while rows := result.fetchmany(SETTLE_BATCH):
-            write_marks_sqlite(conn, list(map(_mark, rows)), now)
+            write_marks_sqlite(conn, _marks(conn, start, rows), now)
             visited += len(rows)
     finally:
         result.close()
