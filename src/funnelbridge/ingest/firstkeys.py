@@ -43,7 +43,9 @@ _Hashes = np.ndarray[Any, np.dtype[np.int64]]
 class SeenHashes:
     """The 64-bit hashes (Python's ``hash`` of the key: one process, one seed) of the keys admitted so far, as
     sorted runs of halving sizes merged LSM-style: a look-up is a binary search per run, an insert amortised
-    O(log n) (each hash is merged into larger runs O(log n) times), 8 bytes a key."""
+    O(log n) (each hash is merged into larger runs O(log n) times), 8 bytes a key. A chunk's hashes are searched in
+    sorted order, so each run is walked forwards: against a run of 5M hashes 0.27 µs a key, 1.14 in row order
+    (cache misses); 10M keys in chunks of 50,000 took 17.9 CPU s in row order."""
 
     __slots__ = ("_hash", "_runs")
 
@@ -58,18 +60,18 @@ class SeenHashes:
         """The positions of the keys whose hash was not seen before nor earlier in ``keys``; those hashes are
         seen from now on."""
         hashes = np.fromiter(map(self._hash, keys), dtype=np.int64, count=len(keys))
-        new = np.ones(len(hashes), dtype=bool)
-        for run in self._runs:
-            at = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
-            new &= run[at] != hashes
         order = np.argsort(hashes, kind="stable")
         ordered = hashes[order]
-        repeated = np.zeros(len(hashes), dtype=bool)
-        repeated[order[1:][ordered[1:] == ordered[:-1]]] = True  # a hash's later positions
-        new &= ~repeated
-        if new.any():
-            self._add(np.sort(hashes[new]))
-        return [int(i) for i in np.flatnonzero(new)]
+        fresh = np.ones(len(ordered), dtype=bool)  # in sorted order: the searches walk each run forwards
+        for run in self._runs:
+            at = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
+            fresh &= run[at] != ordered
+        fresh[1:] &= ordered[1:] != ordered[:-1]  # a hash's later positions (stable: the first stays)
+        new = np.zeros(len(hashes), dtype=bool)
+        new[order[fresh]] = True
+        if fresh.any():
+            self._add(ordered[fresh])
+        return np.flatnonzero(new).tolist()  # type: ignore[no-any-return]
 
     def _add(self, run: _Hashes) -> None:
         runs = self._runs
