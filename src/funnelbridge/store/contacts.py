@@ -6,7 +6,7 @@ follows that chain to the survivor.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Update, bindparam, select, update
 
 from funnelbridge.errors import NotFoundError
-from funnelbridge.store.bulk import batched, execute_many, lookup
+from funnelbridge.store.bulk import batched, execute_columns, execute_many, lookup
 from funnelbridge.store.tables import contacts
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "ids_by_emails",
     "ids_by_external_ids",
     "insert_contact",
+    "insert_contact_columns",
     "insert_contacts",
     "insert_contacts_returning",
     "resolve_merged",
@@ -68,6 +69,11 @@ def insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert many contacts (executemany); every row must have the same keys, including ``version``,
     ``unsubscribed`` and ``bounced`` (column defaults are not applied on the fast path)."""
     execute_many(conn, _INSERT, rows)
+
+
+def insert_contact_columns(conn: Connection, columns: Mapping[str, Sequence[Any]]) -> None:
+    """:func:`insert_contacts` of contacts given column by column (``{column: values}``, equal lengths)."""
+    execute_columns(conn, _INSERT, columns)
 
 
 _INSERT = contacts.insert()  # built once, so execute_many compiles it once
