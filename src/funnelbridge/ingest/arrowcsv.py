@@ -144,15 +144,15 @@ def _cuts(path: Path, offset: int, size: int, delimiter: str) -> Iterator[_Cut]:
     last = 1
     with path.open("rb") as handle:
         handle.seek(offset)
-        buffer, eof = b"", False
+        buffer, eof, newlines = b"", False, 0  # the line breaks in ``buffer`` (until the end of the file)
 
         def more() -> None:
-            nonlocal buffer, eof
+            nonlocal buffer, eof, newlines
             block = handle.read(_BLOCK)
-            eof, buffer = not block, buffer + block
+            eof, buffer, newlines = not block, buffer + block, newlines + block.count(b"\n")
 
         while True:
-            while not eof and buffer.count(b"\n") < size:
+            while not eof and newlines < size:
                 more()
             cut = _plain_cut(buffer, size, eof)
             if cut is None:  # blank lines: counted, not rows
@@ -169,11 +169,16 @@ def _cuts(path: Path, offset: int, size: int, delimiter: str) -> Iterator[_Cut]:
                 return
             data = buffer[:end]
             quoted = b'"' in data
-            if data.count(b"\r") != data.count(b"\r\n") or (quoted and not _clean_quotes(data, delimiter)):
+            if _lone_cr(data) or (quoted and not _clean_quotes(data, delimiter)):
                 yield _Cut(b"", [], last, True, offset)
                 return
             yield _Cut(data, numbers, last, False, offset, quoted)
-            offset, last, buffer = offset + end, last + stop, buffer[end:]
+            offset, last, buffer, newlines = offset + end, last + stop, buffer[end:], newlines - stop
+
+
+def _lone_cr(data: bytes) -> bool:
+    """Whether ``data`` holds a carriage return not followed by a line feed (counted only when it holds one)."""
+    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
 
 
 def _line_pattern(delimiter: str) -> bytes:

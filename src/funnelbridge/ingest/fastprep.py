@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import compress, repeat
-from operator import and_, is_not, itemgetter, or_, truth
+from itertools import compress, islice
+from operator import itemgetter, lt, or_, truth
 from typing import Any
 
 from funnelbridge.ingest.arrowlanes import STAMPS
@@ -25,7 +25,7 @@ _KIND, _TYPE = itemgetter(0), itemgetter(1)
 
 def prepare_columns(cols: Columns) -> EventChunk:
     """What :func:`~funnelbridge.ingest.bulkevents.prepare_event_columns` returns for ``cols``."""
-    named = list(map(_kind_and_type, cols.get("type"), cols.get("event")))
+    named = _named(cols.get("type"), cols.values.get("event"))
     refused: list[tuple[int, Sequence[Any], Problem]] = []
     if not _all_fine(cols, named):
         ok = list(map(_fine, named, *map(cols.get, ("occurred_at", "email", "user_id", "anonymous_id"))))
@@ -36,19 +36,27 @@ def prepare_columns(cols: Columns) -> EventChunk:
     kinds, types = list(map(_KIND, named)), list(map(_TYPE, named))
     props = get("properties")
     keys = _keys(get("idempotency_key"), kinds, anons, emails, users, types, ats, props)
-    first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-    pairs = list(zip(ats, keys, strict=True))
-    order = sorted(first.values(), key=pairs.__getitem__)
+    order = _order(ats, keys)
+    stamps = [get(STAMPS)] if STAMPS in cols.values else []  # the SQLite times, when pyarrow made them
     fields = [keys, kinds, types, ats, anons, emails, users, get("path"), get("source"), get("medium"),
-              get("campaign"), props]  # fmt: skip
-    columns = [_take(column, order) for column in fields]
-    stamps = get(STAMPS) if STAMPS in cols.values else None
-    columns.append(list(_stamps(columns[3])) if stamps is None else _take(stamps, order))
+              get("campaign"), props, *stamps]  # fmt: skip
+    columns = fields if order is None else [_take(column, order) for column in fields]
+    if not stamps:
+        columns.append(list(_stamps(columns[3])))
     special = bool(_SPECIAL.intersection(columns[2])) or _several(columns[4], columns[5], columns[6])
-    chunk = EventChunk(None, len(keys) - len(first), refused, special, columns=columns)
+    chunk = EventChunk(None, len(keys) - len(columns[0]), refused, special, columns=columns)
     if not special:
         chunk.plan = plan_plain(columns)
     return chunk
+
+
+def _named(types: list[Any], events: list[Any] | None) -> list[tuple[Any, ...]]:
+    """Each row's ``_kind_and_type``; without an event column looked up once per type text in a dictionary
+    (0.1 µs an event less than the cached function's call per row)."""
+    if events is not None:
+        return list(map(_kind_and_type, types, events))
+    table = {text: _kind_and_type(text, None) for text in set(types)}
+    return list(map(table.__getitem__, types))
 
 
 def _all_fine(cols: Columns, named: list[tuple[Any, ...]]) -> bool:
@@ -90,6 +98,18 @@ def _keys(given: list[Any], *parts: list[Any]) -> list[str]:
     return [key or derive_key(*row) for key, row in zip(given, zip(*parts, strict=True), strict=True)]
 
 
+def _order(ats: list[datetime], keys: list[str]) -> list[int] | None:
+    """The rows kept (the first of each key) in occurrence order (time, then key); None when that is every row
+    as it stands — a file in time order without repeated keys, the usual export: then no column is copied (the
+    copies were 0.25 µs an event, the sort 0.07)."""
+    if all(map(lt, ats, islice(ats, 1, None))) and len(set(keys)) == len(keys):
+        return None
+    first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+    pairs = list(zip(ats, keys, strict=True))
+    order = sorted(first.values(), key=pairs.__getitem__)
+    return None if len(order) == len(keys) and order == list(range(len(keys))) else order
+
+
 def _take(column: list[Any], order: list[int]) -> list[Any]:
     if len(order) > 1:
         return list(itemgetter(*order)(column))
@@ -97,6 +117,6 @@ def _take(column: list[Any], order: list[int]) -> list[Any]:
 
 
 def _several(anons: list[Any], emails: list[Any], users: list[Any]) -> bool:
-    """Whether some row names a person by more than one identifier (C-level scans)."""
-    given = [list(map(is_not, column, repeat(None))) for column in (anons, emails, users)]
-    return any(any(map(and_, a, b)) for a, b in ((given[0], given[1]), (given[0], given[2]), (given[1], given[2])))
+    """Whether some row names a person by more than one identifier: every row kept names someone, so exactly when
+    the identifiers given outnumber the rows (three ``list.count`` scans)."""
+    return sum(len(column) - column.count(None) for column in (anons, emails, users)) > len(anons)
