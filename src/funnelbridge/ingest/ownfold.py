@@ -226,16 +226,16 @@ class OwnFold:
                                        for i in range(3))  # fmt: skip
         for begin in range(0, len(seen), batch):
             who = seen[begin : begin + batch]
-            created = _texts(self._created[who])
-            ident_at = self._ident[who]
-            ident = _optional(_texts(ident_at), ident_at != _NONE_AT)
-            head_at, tail_at = self._head_at[who], self._tail_at[who]
+            head_at = self._head_at[who]
             has = head_at != _NONE_AT
+            created, ident, head_text, tail_text = _texts_of(
+                (self._created[who], self._ident[who], head_at, self._tail_at[who])
+            )
             head = np.where(has, self._head[who] + 1, 0)  # 0: the None row of the part arrays
             tail = np.where(has, self._tail[who] + 1, 0)
-            columns = [created, ident, _optional(_texts(head_at), has), sources[head].tolist(),
-                       mediums[head].tolist(), campaigns[head].tolist(), _optional(_texts(tail_at), has),
-                       sources[tail].tolist(), mediums[tail].tolist(), campaigns[tail].tolist()]  # fmt: skip
+            columns = [created, ident, head_text, sources[head].tolist(), mediums[head].tolist(),
+                       campaigns[head].tolist(), tail_text, sources[tail].tolist(), mediums[tail].tolist(),
+                       campaigns[tail].tolist()]  # fmt: skip
             yield who.tolist(), columns
 
     def contacts(self) -> list[int]:
@@ -243,12 +243,15 @@ class OwnFold:
         return np.flatnonzero(self._created != _NONE_AT).tolist()  # type: ignore[no-any-return]
 
 
-def _optional(texts: list[str], present: npt.NDArray[np.bool_]) -> list[str | None]:
-    if bool(present.all()):
-        return texts  # type: ignore[return-value]
-    out = np.array(texts, dtype=object)
-    out[~present] = None
-    return out.tolist()  # type: ignore[no-any-return]
+def _texts_of(arrays: Sequence[Ints]) -> list[list[str | None]]:
+    """:func:`_texts` of each array (the fold's "none" values as None), each distinct time formatted once: a
+    contact's earliest event is often its earliest identifying one and its first or last touch (1M contacts: 2.0
+    CPU s of texts before)."""
+    values, where = np.unique(np.concatenate(arrays), return_inverse=True)
+    none = (values == _NONE_AT) | (values == _NO_TAIL)
+    texts = np.array(_texts(np.where(none, 0, values)), dtype=object)
+    texts[none] = None
+    return [part.tolist() for part in np.split(texts[where], len(arrays))]
 
 
 def _merge_state(conn: Connection) -> tuple[Any, ...]:
