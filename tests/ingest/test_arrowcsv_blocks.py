@@ -1,7 +1,8 @@
 """The pyarrow reader gives the csv-module path's chunks (rows, row numbers, rejections, keys, order, plans) also
 when the file is read a few bytes at a time (funnelbridge.ingest.arrowcsv._cuts counts line breaks block by block
 instead of counting its buffer again) and for files without an event column (fastprep looks the type texts up
-once each) — random files (the reader comparison's strategy), blocks of 1-64 bytes."""
+once each) — random files (the reader comparison's strategy), blocks of 1-64 bytes; a lone carriage return
+(what sends a chunk to the csv module) is found as two counts found it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from test_ingest_arrowcsv import _CELLS, _file, _old, _same, _source
 
 from funnelbridge.ingest import arrowcsv
-from funnelbridge.ingest.arrowcsv import arrow_chunks
+from funnelbridge.ingest.arrowcsv import _lone_cr, arrow_chunks
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -51,3 +52,8 @@ def test_a_file_without_an_event_column_gives_the_csv_chunks(tmp_path: Path, dat
     path = tmp_path / "events.csv"
     path.write_bytes(data)
     _same(_old(_source(path, size)), list(arrow_chunks(_source(path, size))))
+
+
+@given(data=st.binary(max_size=12).map(lambda b: bytes(b"\r\na"[x % 3] for x in b)))
+def test_a_lone_carriage_return_is_one_not_before_a_line_feed(data: bytes) -> None:
+    assert _lone_cr(data) == (data.count(b"\r") != data.count(b"\r\n"))

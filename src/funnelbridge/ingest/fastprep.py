@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import compress, islice
-from operator import itemgetter, lt, or_, truth
+from operator import itemgetter, lt, not_
 from typing import Any
 
 from funnelbridge.ingest.arrowlanes import STAMPS
@@ -60,11 +60,12 @@ def _named(types: list[Any], events: list[Any] | None) -> list[tuple[Any, ...]]:
 
 
 def _all_fine(cols: Columns, named: list[tuple[Any, ...]]) -> bool:
-    """Whether no row is refused (C-level scans: every row named, timed and naming someone)."""
+    """Whether no row is refused (C-level scans: every row named, timed and naming someone — the rows without an
+    email, found by one scan, looked at one by one)."""
     if None in map(_KIND, named) or None in cols.get("occurred_at"):
         return False
-    ids = [cols.get(n) for n in ("email", "user_id", "anonymous_id")]
-    return all(map(or_, map(or_, map(truth, ids[0]), map(truth, ids[1])), map(truth, ids[2])))
+    emails, users, anons = (cols.get(n) for n in ("email", "user_id", "anonymous_id"))
+    return all(users[row] or anons[row] for row in compress(range(len(emails)), map(not_, emails)))
 
 
 def _fine(named: tuple[Any, ...], at: datetime | None, email: str | None, user: str | None, anon: str | None) -> bool:
