@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 from funnelbridge.ingest.accounts import AccountCache
 from funnelbridge.ingest.bulkstore import ids_of, insert_contacts
 from funnelbridge.ingest.context import ImportContext
+from funnelbridge.ingest.idcache import IdCache
 from funnelbridge.ingest.owed import Deferral, next_event_id, owe, settle_from
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import identities as identity_repo
@@ -111,7 +112,7 @@ def store_plain(
     ``ctx.fold``."""
     if not plan.index:
         return set()
-    ids, people, created = _resolve(conn, columns, plan)
+    ids, people, created = _resolve(conn, columns, plan, ctx.ids)
     start = next_event_id(conn)
     contact_ids = list(map(ids.__getitem__, plan.index))
     inserted = _insert(conn, columns, contact_ids, ctx.now)
@@ -128,31 +129,52 @@ def store_plain(
         ctx.fold.add(conn, start, inserted, columns, contact_ids)
     else:
         settle_from(conn, start, ctx.now)
+    ctx.ids.seal(conn)
     return set(ids)
 
 
-def _resolve(conn: Connection, columns: Columns, plan: PlainPlan) -> tuple[list[int], list[int], int]:
+def _resolve(conn: Connection, columns: Columns, plan: PlainPlan, cache: IdCache) -> tuple[list[int], list[int], int]:
     """Each group's contact (created when new, at the time of its first event); the new people (with an email or
-    external id); how many contacts were created."""
-    found: dict[str, dict[str, int]] = {}
+    external id); how many contacts were created. Identifiers the import's :class:`IdCache` holds are not looked
+    up (after :meth:`IdCache.check`); what is looked up or created is added to it."""
+    cache.check(conn)
+    known = cache.known
+    kinds, values = zip(*plan.groups, strict=True)
+    ids: list[Any] = list(map(dict.get, map(known.__getitem__, kinds), values))  # None: not cached
+    missing = list(compress(range(len(ids)), map(is_, ids, repeat(None))))
+    cache.hits += len(ids) - len(missing)
     for kind, (key, column) in _TABLES.items():
-        found[kind] = ids_of(conn, key, column, [v for k, v in plan.groups if k == kind])
-    at = columns[AT]
-    new = [(g, ident) for g, ident in enumerate(plan.groups) if ident[1] not in found[ident[0]]]
+        wanted = [values[g] for g in missing if kinds[g] == kind]
+        if wanted:
+            known[kind].update(ids_of(conn, key, column, wanted))
+    new = [g for g in missing if values[g] not in known[kinds[g]]]
+    people = _create(conn, columns, plan, new, known) if new else []
+    for g in missing:
+        ids[g] = known[kinds[g]][values[g]]
+    return ids, people, len(new)
+
+
+def _create(
+    conn: Connection, columns: Columns, plan: PlainPlan, new: list[int], known: dict[str, dict[str, int]]
+) -> list[int]:
+    """Create the contacts of groups ``new`` (at their first event's time; identities linked for anonymous ids);
+    the new people's ids."""
+    kinds, values = [plan.groups[g][0] for g in new], [plan.groups[g][1] for g in new]
+    times = list(map(columns[AT].__getitem__, map(plan.first.__getitem__, new)))
     rows = [{"email": value if kind == "email" else None, "external_id": value if kind == "external" else None,
-             "created_at": at[plan.first[g]], "identified_at": None if kind == "anon" else at[plan.first[g]],
-             "updated_at": at[plan.first[g]]} for g, (kind, value) in new]  # fmt: skip
-    made = insert_contacts(conn, rows) if rows else []
+             "created_at": at, "identified_at": None if kind == "anon" else at, "updated_at": at}
+            for kind, value, at in zip(kinds, values, times, strict=True)]  # fmt: skip
+    made = insert_contacts(conn, rows)
     links, people = [], []
-    for (g, (kind, value)), contact_id in zip(new, made, strict=True):
-        found[kind][value] = contact_id
+    for kind, value, at, contact_id in zip(kinds, values, times, made, strict=True):
+        known[kind][value] = contact_id
         if kind == "anon":
-            links.append({"anonymous_id": value, "contact_id": contact_id, "first_seen_at": at[plan.first[g]]})
+            links.append({"anonymous_id": value, "contact_id": contact_id, "first_seen_at": at})
         else:
             people.append(contact_id)
     if links:
         identity_repo.link_identities(conn, links)
-    return [found[kind][value] for kind, value in plan.groups], people, len(new)
+    return people
 
 
 def _insert(conn: Connection, columns: Columns, contact_ids: list[int], now: datetime) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from funnelbridge.ingest.attribution import Bounds
 from funnelbridge.ingest.columns import StageValues
 from funnelbridge.ingest.deadletter import DeadLetterWriter, Problem, Rejection
+from funnelbridge.ingest.idcache import IdCache
 from funnelbridge.ingest.ownfold import OwnFold
 from funnelbridge.ingest.summary import ImportSummary
 from funnelbridge.runtime import Runtime
@@ -40,6 +41,7 @@ class ImportContext:
     identified: dict[int, datetime] = field(default_factory=dict)  # identified_at at most this, by earlier chunks
     stages: StageValues | None = None  # the mapping file's stage values (contacts)
     fold: OwnFold = field(default_factory=OwnFold, repr=False, compare=False)  # the plain chunks' owed attribution
+    ids: IdCache = field(default_factory=IdCache, repr=False, compare=False)  # the plain chunks' contact look-ups
 
     def __post_init__(self) -> None:
         if self.stages is not None:  # checked against the playbook before any row is read
