@@ -19,6 +19,7 @@ from funnelbridge.errors import (
     ModelError,
     NotFoundError,
     PlaybookError,
+    StoreBusyError,
     StoreError,
 )
 from funnelbridge.settings import Settings, load_settings
@@ -36,6 +37,7 @@ __all__ = [
     "NotFoundError",
     "PlaybookError",
     "Settings",
+    "StoreBusyError",
     "StoreError",
     "__version__",
     "load_settings",

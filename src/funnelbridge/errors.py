@@ -14,6 +14,7 @@ one line (traceback only with ``--debug``), the REST API maps it to an RFC 9457 
     │   ├── IllegalTransitionError   a stage move the transition table forbids (names the rule)
     │   └── ConflictError            a concurrent change won first (optimistic version / lock)
     ├── StoreError               the database is unreachable or not migrated
+    │   └── StoreBusyError           it cannot take this write just now (retry after ``retry_after`` seconds)
     ├── EngineError              an analytics engine cannot run an operation
     ├── ModelError               predictive scoring cannot train or score (e.g. too little history)
     └── DeliveryError            an outbox action could not be delivered (retried by the worker)
@@ -33,6 +34,7 @@ __all__ = [
     "ModelError",
     "NotFoundError",
     "PlaybookError",
+    "StoreBusyError",
     "StoreError",
 ]
 
@@ -80,6 +82,15 @@ class ConflictError(DomainError):
 
 class StoreError(FunnelbridgeError):
     """The database is unreachable, or not migrated to the current schema."""
+
+
+class StoreBusyError(StoreError):
+    """The store cannot take this write just now — e.g. a bulk load is building the unique index the write needs;
+    retrying after ``retry_after`` seconds may succeed (the REST API answers 503 with ``Retry-After``)."""
+
+    def __init__(self, message: str, *, retry_after: int = 30) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class EngineError(FunnelbridgeError):

@@ -69,7 +69,8 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, errors.InputError):
         extra = {k: v for k, v in (("record", exc.record), ("field", exc.field)) if v is not None}
-    return problem(status, str(exc), type_=_slug(exc), instance=request.url.path, **extra)
+    retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.StoreBusyError) else None
+    return problem(status, str(exc), type_=_slug(exc), instance=request.url.path, headers=retry, **extra)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

@@ -1,17 +1,18 @@
 """Bulk loads: a table's secondary indexes dropped for a large import and rebuilt after it, and SQLite settings
 for the load's transactions.
 
-A b-tree index whose keys arrive in random order (``events (contact_id, occurred_at)``) costs a page write per
-row once it outgrows the page cache; building it once after the load is a sort. :func:`drop_indexes` drops the
+A b-tree index whose keys arrive in random order (``events (contact_id, occurred_at)``) costs a page write per row
+once it outgrows the page cache; building it once after the load is a sort. :func:`drop_indexes` drops the
 *secondary* indexes only. A table's unique *indexes* (declared as :class:`~sqlalchemy.Index`, never a constraint:
 SQLite cannot drop those) are dropped by :func:`defer_unique` alone, and only while the table is empty — a first
 load, whose caller must then keep its own rows unique (:mod:`funnelbridge.ingest.firstkeys`); meanwhile the
 connection carries :data:`UNIQUE_DEFERRED`, which makes the events insert skip conflicts without naming the index
-(an ``ON CONFLICT (idempotency_key)`` of anyone else fails: no duplicate can slip in). Dropping and rebuilding are
-DDL inside the caller's transaction (transactional on SQLite and PostgreSQL), and :func:`restore_indexes` only
-creates what is missing — the unique indexes first — so an import killed while its indexes were dropped is repaired
-by the next run or the next open (:func:`funnelbridge.store.migrate.restore_missing_indexes`), before any insert,
-ending in the same schema as a clean run.
+(an ``ON CONFLICT (idempotency_key)`` of anyone else fails: no duplicate can slip in; a retryable
+:class:`~funnelbridge.errors.StoreBusyError`). Dropping and rebuilding are DDL inside the caller's transaction
+(transactional on SQLite and PostgreSQL), and :func:`restore_indexes` only creates what is missing — the unique
+indexes first — so an import killed while its indexes were dropped is repaired by the next run or the next open
+(:func:`funnelbridge.store.migrate.restore_missing_indexes`), before any insert, ending in the same schema as a
+clean run.
 
 A bulk load's own transactions may also skip SQLite's foreign key checks (:func:`unchecked_foreign_keys`): with
 them, every inserted event opens a cursor on ``contacts`` and seeks its row (random pages of a table that a million

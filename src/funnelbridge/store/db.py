@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from funnelbridge.errors import ConfigError, StoreError
+from funnelbridge.errors import ConfigError, StoreBusyError, StoreError
 
 __all__ = ["Database", "connect", "normalize_url"]
 
@@ -57,6 +57,27 @@ def _on_sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+_NO_UNIQUE_TARGET = "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint"
+
+
+def _store_error(engine: Engine, exc: OperationalError) -> StoreError:
+    """The error for a failed transaction. An insert whose conflict target names a unique index that a first bulk
+    load dropped meanwhile (:func:`funnelbridge.store.bulkload.defer_unique`; it builds it again at its end) is a
+    :class:`~funnelbridge.errors.StoreBusyError`: retrying later succeeds."""
+    where = engine.url.render_as_string()
+    if _NO_UNIQUE_TARGET in str(exc.orig):
+        return StoreBusyError(
+            f"database {where} cannot take this write yet: a bulk load is building the unique key index it needs "
+            "(retry later; if no load runs, one was killed: opening the store again builds the index)",
+            retry_after=_BUILDING_RETRY_S,
+        )
+    return StoreError(f"database error on {where}: {exc.orig}")
+
+
+_BUILDING_RETRY_S = 60
+"""Retry-After of a write refused during a bulk load (a 10M-event load takes minutes; its index build ~30 s)."""
+
+
 @dataclass(frozen=True)
 class Database:
     """A store: one SQLAlchemy engine plus the dialect facts the repositories need.
@@ -88,7 +109,7 @@ class Database:
             with self._writer if self.is_sqlite else nullcontext(), self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
-            raise StoreError(f"database error on {self.engine.url.render_as_string()}: {exc.orig}") from exc
+            raise _store_error(self.engine, exc) from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
