@@ -28,6 +28,7 @@ from funnelbridge.ingest.bulkstore import ids_of, insert_contacts
 from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.idcache import IdCache
 from funnelbridge.ingest.owed import Deferral, next_event_id, owe, settle_from
+from funnelbridge.ingest.staging import insert_staged, staged_subset
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import identities as identity_repo
 from funnelbridge.store.bulk import sqlite_time
@@ -92,8 +93,9 @@ def _firsts(index: list[int]) -> list[int]:
 
 
 def subset(columns: Columns, keep: Sequence[int]) -> list[list[Any]]:
-    """The rows ``keep`` (in that order) of a chunk's columns."""
-    return [list(map(column.__getitem__, keep)) for column in columns]
+    """The rows ``keep`` (in that order) of a chunk's columns (still staged when they were:
+    :func:`~funnelbridge.ingest.staging.staged_subset`)."""
+    return staged_subset(columns, keep, [list(map(column.__getitem__, keep)) for column in columns])
 
 
 def store_plain(
@@ -178,7 +180,11 @@ def _create(
 
 
 def _insert(conn: Connection, columns: Columns, contact_ids: list[int], now: datetime) -> int:
-    """The events, in :data:`~funnelbridge.store.events.EVENT_COLUMNS` order, straight from the columns."""
+    """The events, in :data:`~funnelbridge.store.events.EVENT_COLUMNS` order: copied from the chunk's staging file
+    when the parsing process wrote one (:mod:`~funnelbridge.ingest.staging`), else straight from the columns."""
+    staged = insert_staged(conn, columns, contact_ids, sqlite_time(now))
+    if staged is not None:
+        return staged
     props = columns[PROPS]
     dumps = json.dumps
     docs = repeat(None) if props.count(None) == len(props) else [None if p is None else dumps(p) for p in props]  # type: ignore[attr-defined]

@@ -217,7 +217,8 @@ def _run_columns(ctx: ImportContext, source: Source, table: Table, plan: _Plan) 
     (not when the import fails: the next one settles it, with its own)."""
     load = _BulkLoad(ctx.rt, _bulk(ctx.rt, table, plan), ctx.now, fold=ctx.fold)
     guess = Guess()
-    parsed = parsed_chunks(source) if use_pipeline(plan.workers, table.size_hint) else here_chunks(source, table)
+    pipelined = use_pipeline(plan.workers, table.size_hint)
+    parsed = parsed_chunks(source, ctx.rt.db.engine) if pipelined else here_chunks(source, table)
     done = False
     try:
         with gc_paused(_pauses_gc(plan)), unchecked_foreign_keys(ctx.rt.db.engine, on=load.on):

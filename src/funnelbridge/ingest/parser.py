@@ -7,14 +7,18 @@ as Python's ``csv`` does, the same chunks); any other file by :func:`~funnelbrid
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import sys
-from typing import IO
+from collections.abc import Sequence
+from typing import IO, Any
 
 from funnelbridge.gcpause import gc_paused
 from funnelbridge.ingest.arrowcsv import arrow_chunks, fast_source
-from funnelbridge.ingest.pipeline import Source, _Failed, produce
+from funnelbridge.ingest.bulkplain import ANON, CAMPAIGN, KEY, MEDIUM, PATH, PROPS, SOURCE, STAMP, TYPE
+from funnelbridge.ingest.pipeline import ParsedChunk, Source, _Failed, produce
+from funnelbridge.ingest.staging import Stager
 from funnelbridge.ingest.wire import dump_item
 
 __all__ = ["main", "produce_fast"]
@@ -34,17 +38,36 @@ def main() -> None:
 def produce_fast(source: Source, out: IO[bytes]) -> None:
     """:func:`~funnelbridge.ingest.pipeline.produce` over :func:`~funnelbridge.ingest.arrowcsv.arrow_chunks`: every
     chunk (in :mod:`~funnelbridge.ingest.wire`'s form: times as int64, no pickle memo), then None (or the failure),
-    pickled to ``out``."""
+    pickled to ``out``. With ``source.stage`` each plain chunk's rows are written there first
+    (:mod:`~funnelbridge.ingest.staging`)."""
+    stager = None if source.stage is None else Stager(source.stage)
     try:
         with gc_paused():
             for item in arrow_chunks(source):
-                dump_item(item, out)
+                dump_item(item, out, _stage(stager, item))
                 out.flush()
         pickle.dump(None, out)
     except BrokenPipeError:
         return
     except Exception as exc:  # sent to the parent, which raises it
         pickle.dump(_Failed(f"{type(exc).__name__}: {exc}"), out)
+
+
+def _stage(stager: Stager | None, item: ParsedChunk) -> str | None:
+    """The file ``item``'s rows were staged in: a plain chunk's, when there is a stager and it could."""
+    chunk = item.prepared
+    if stager is None or chunk.plan is None or not chunk.columns[KEY]:
+        return None
+    return stager.stage(staged_columns(chunk.columns))
+
+
+def staged_columns(columns: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """A plain chunk's columns as staged (:data:`~funnelbridge.ingest.staging.STAGED`): the values the plain lane
+    binds, properties as JSON text."""
+    props = columns[PROPS]
+    docs = [None if p is None else json.dumps(p) for p in props]
+    return [columns[KEY], columns[ANON], columns[TYPE], columns[STAMP], columns[PATH], columns[CAMPAIGN],
+            columns[SOURCE], columns[MEDIUM], docs]  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ import pickle
 import subprocess
 import sys
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import IO, Any
+
+from sqlalchemy import Engine
 
 from funnelbridge.errors import InputError
 from funnelbridge.gcpause import gc_paused
@@ -29,6 +31,7 @@ from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.columns import ColumnMapping
 from funnelbridge.ingest.deadletter import Problem
 from funnelbridge.ingest.readers import Table, open_table
+from funnelbridge.ingest.staging import stage_area
 from funnelbridge.store.bulk import batched
 
 __all__ = ["PIPELINE_MIN_ROWS", "ParsedChunk", "Source", "local_chunks", "parsed_chunks", "produce", "use_pipeline"]
@@ -51,13 +54,15 @@ class ParsedChunk:
 @dataclass(frozen=True)
 class Source:
     """What the parsing process needs to read the file again: its path and encoding, the column mapping, the time
-    zone of naive timestamps and the chunk size."""
+    zone of naive timestamps and the chunk size; and the directory to stage plain chunks' rows in
+    (:mod:`~funnelbridge.ingest.staging`), if any."""
 
     path: Path
     encoding: str
     mapping: ColumnMapping
     zone: tzinfo
     chunk_size: int
+    stage: Path | None = None
 
 
 def use_pipeline(workers: int | None, size_hint: int | None, load: float | None = None) -> bool:
@@ -92,27 +97,40 @@ class _Failed:
     error: str
 
 
-def parsed_chunks(source: Source) -> Generator[ParsedChunk, None, None]:
+def parsed_chunks(source: Source, engine: Engine | None = None) -> Generator[ParsedChunk, None, None]:
     """The chunks of ``source``, parsed in a second process (see the module docstring). Closing the generator (or
     leaving it early) stops that process.
 
     The process is ``python -m funnelbridge.ingest.parser`` (not :mod:`multiprocessing`, whose ``spawn`` runs the
     caller's main module again): it reads the pickled :class:`Source` on its standard input and writes pickled
-    :class:`ParsedChunk` values, then None, on its standard output — whose pipe buffer keeps it a chunk ahead."""
+    :class:`ParsedChunk` values, then None, on its standard output — whose pipe buffer keeps it a chunk ahead.
+
+    Given the store's ``engine`` (SQLite), the process also stages each plain chunk's rows in a file of a directory
+    made here and removed when the generator ends (:func:`~funnelbridge.ingest.staging.stage_area`), which this
+    thread's connections attach while the chunk is stored."""
+    with stage_area(engine) as area:
+        if area is not None:
+            source = replace(source, stage=area.directory)
+        process = _start()
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            with process.stdin:
+                pickle.dump(source, process.stdin)
+            while (item := _next(process.stdout, process)) is not None:
+                if isinstance(item, _Failed):
+                    raise InputError(f"reading the file failed: {item.error}", record=str(source.path))
+                if area is not None:
+                    area.arrived(item.prepared.columns)
+                yield item
+        finally:
+            _stop(process)
+
+
+def _start() -> subprocess.Popen[bytes]:
     package = Path(__file__).resolve().parents[2]  # the directory holding funnelbridge, for the child's imports
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(package), os.environ.get("PYTHONPATH"))))}
     command = [sys.executable, "-m", "funnelbridge.ingest.parser"]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    try:
-        assert process.stdin is not None and process.stdout is not None
-        with process.stdin:
-            pickle.dump(source, process.stdin)
-        while (item := _next(process.stdout, process)) is not None:
-            if isinstance(item, _Failed):
-                raise InputError(f"reading the file failed: {item.error}", record=str(source.path))
-            yield item
-    finally:
-        _stop(process)
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
 
 def _next(stream: IO[bytes], process: subprocess.Popen[bytes]) -> ParsedChunk | _Failed | None:

@@ -23,6 +23,7 @@ from funnelbridge.ingest.bulkevents import EventChunk
 from funnelbridge.ingest.bulkplain import AT, STAMP
 from funnelbridge.ingest.deadletter import Problem
 from funnelbridge.ingest.pipeline import ParsedChunk
+from funnelbridge.ingest.staging import StagedColumns
 
 __all__ = ["Times", "dump_item", "epoch_micros"]
 
@@ -92,12 +93,13 @@ def epoch_micros(stamps: Sequence[str]) -> array[int]:
 
 
 class _Wire:
-    """A :class:`ParsedChunk` as sent: loaded as the chunk itself (:func:`_chunk`)."""
+    """A :class:`ParsedChunk` as sent: loaded as the chunk itself (:func:`_chunk`), its columns
+    :class:`~funnelbridge.ingest.staging.StagedColumns` of ``stage`` when its rows were staged there."""
 
-    __slots__ = ("item",)
+    __slots__ = ("item", "stage")
 
-    def __init__(self, item: ParsedChunk) -> None:
-        self.item = item
+    def __init__(self, item: ParsedChunk, stage: str | None = None) -> None:
+        self.item, self.stage = item, stage
 
     def __reduce__(self) -> tuple[Any, ...]:
         item, chunk = self.item, self.item.prepared
@@ -106,7 +108,7 @@ class _Wire:
         micros = times.micros if isinstance(times, Times) else epoch_micros(columns[STAMP])
         columns[AT] = None
         return _chunk, (item.read, item.rejected, columns, micros.tobytes(), chunk.repeats, chunk.refused,
-                        chunk.special, chunk.plan)  # fmt: skip
+                        chunk.special, chunk.plan, self.stage)  # fmt: skip
 
 
 def _chunk(
@@ -118,20 +120,24 @@ def _chunk(
     refused: list[tuple[int, Sequence[Any], Problem]],
     special: bool,
     plan: Any,
+    stage: str | None = None,
 ) -> ParsedChunk:
     times = array("q")
     times.frombytes(micros)
     columns[AT] = Times(times)
+    if stage is not None:
+        columns = StagedColumns(columns, stage, len(times))
     return ParsedChunk(read, rejected, EventChunk(None, repeats, refused, special, columns=columns, plan=plan))
 
 
-def dump_item(item: Any, out: IO[bytes]) -> None:
+def dump_item(item: Any, out: IO[bytes], stage: str | None = None) -> None:
     """Pickle one item of the parsing process's stream to ``out``: a :class:`ParsedChunk` in the compact form
-    (loaded back by plain :func:`pickle.load` as an equal chunk whose times are :class:`Times`), anything else
-    as it is."""
+    (loaded back by plain :func:`pickle.load` as an equal chunk whose times are :class:`Times`; its columns
+    :class:`~funnelbridge.ingest.staging.StagedColumns` when its rows were staged in the file ``stage``), anything
+    else as it is."""
     if not isinstance(item, ParsedChunk):
         pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
         return
     pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.fast = True  # no memo: nothing in a chunk is recursive, and sharing saved less than the memo cost
-    pickler.dump(_Wire(item))
+    pickler.dump(_Wire(item, stage))

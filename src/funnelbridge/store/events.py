@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, select, update
+from sqlalchemy import Connection, Insert, Select, bindparam, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from funnelbridge.store.bulk import batched, insert_ignore, sqlite_time
@@ -26,6 +26,7 @@ __all__ = [
     "insert_event_tuples",
     "insert_events",
     "insert_sqlite_event_params",
+    "insert_sqlite_events_from",
     "move_event_ids",
 ]
 
@@ -45,6 +46,7 @@ EVENT_COLUMNS = (
 """The columns every row given to :func:`insert_events` must have."""
 
 _SQLITE_SQL: dict[str, str] = {}
+_SQLITE_FROM: dict[tuple[Select[Any], bool], str] = {}  # keyed by the statement itself: kept alive, never confused
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
@@ -126,6 +128,19 @@ def insert_sqlite_event_params(conn: Connection, params: Sequence[tuple[Any, ...
     if not params:
         return 0
     return int(conn.exec_driver_sql(_sqlite_sql(conn), params).rowcount)  # type: ignore[arg-type]
+
+
+def insert_sqlite_events_from(conn: Connection, query: Select[Any], params: tuple[Any, ...] = ()) -> int:
+    """SQLite only: insert the events a ``query`` selects (a constant statement: compiled once; its columns in
+    :data:`EVENT_COLUMNS` order; ``params`` its positional parameters), skipping stored keys in the same two forms
+    as the ``executemany`` insert (no conflict target while the unique index is deferred)."""
+    deferred = unique_deferred(conn)
+    sql = _SQLITE_FROM.get((query, deferred))
+    if sql is None:
+        stmt = sqlite_insert(events).from_select(list(EVENT_COLUMNS), query)
+        stmt = stmt.on_conflict_do_nothing() if deferred else stmt.on_conflict_do_nothing(["idempotency_key"])
+        sql = _SQLITE_FROM.setdefault((query, deferred), str(stmt.compile(dialect=conn.dialect)))
+    return int(conn.exec_driver_sql(sql, params).rowcount)
 
 
 def event_ids_of(conn: Connection, contact_id: int) -> list[int]:
