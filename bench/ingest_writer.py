@@ -4,7 +4,8 @@ The events file is parsed and checked beforehand (``local_chunks``, not timed), 
 as :func:`funnelbridge.ingest.import_file` stores them (``defer=True``, a bulk load) into a copy of a store that
 already holds the contacts, and the writer's CPU seconds are recorded (``time.process_time``;
 ``finish_cpu_seconds``: the part after the last chunk — the settle of what the plain chunks owe and the index
-rebuild). Revisions alternate run by run, each run in a fresh process with ``PYTHONPATH`` pointing at that
+rebuild; ``writer_thread_cpu_seconds``: the writing thread's alone, ``time.thread_time``; ``wal``: the WAL file's
+size over the run). Revisions alternate run by run, each run in a fresh process with ``PYTHONPATH`` pointing at that
 revision's ``src``::
 
     git worktree add /tmp/ingest_old <rev>
@@ -26,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -108,7 +110,7 @@ def writer_run(workdir: Path, label: str, profile: bool, rerun: bool) -> dict[st
             ctx = ImportContext(rt, rt.clock.now(), zone, summary, dead, True)
             load = csvimport._BulkLoad(rt, number == 0, **_fold_of(csvimport, ctx))
             guess = Guess()
-            wall, cpu = time.perf_counter(), time.process_time()
+            wall, cpu, thread_cpu, wal = time.perf_counter(), time.process_time(), time.thread_time(), _WalWatch(store)
             if profiler is not None:
                 profiler.enable()
             with gc_paused(True):
@@ -124,7 +126,9 @@ def writer_run(workdir: Path, label: str, profile: bool, rerun: bool) -> dict[st
             figures[name] = {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
                              "finish_cpu_seconds": time.process_time() - cpu - chunks_cpu,
                              "inserted": summary.inserted, "duplicates": summary.duplicates,
-                             "settled_from_fold": getattr(getattr(ctx, "fold", None), "applied", None)}  # fmt: skip
+                             "settled_from_fold": getattr(getattr(ctx, "fold", None), "applied", None),
+                             "writer_thread_cpu_seconds": time.thread_time() - thread_cpu,
+                             "wal": wal.result()}  # fmt: skip
     rt.db.dispose()
     figures["store_digest"] = store_digest(store)
     figures["store_digest_but_versions"] = store_digest(store, versions=False)
@@ -135,6 +139,28 @@ def writer_run(workdir: Path, label: str, profile: bool, rerun: bool) -> dict[st
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
     return figures
+
+
+class _WalWatch(threading.Thread):
+    """The store's WAL file size every 0.25 s (it shrinks only at a TRUNCATE checkpoint): the largest, and every
+    5th second's, in MiB."""
+
+    def __init__(self, store: Path) -> None:
+        super().__init__(daemon=True)
+        self.path, self.done, self.sizes = Path(f"{store}-wal"), threading.Event(), [(0.0, 0)]
+        self.start()
+
+    def run(self) -> None:
+        begun = time.perf_counter()
+        while not self.done.wait(0.25):
+            size = self.path.stat().st_size if self.path.exists() else 0
+            self.sizes.append((round(time.perf_counter() - begun, 1), size))
+
+    def result(self) -> dict[str, Any]:
+        self.done.set()
+        self.join()
+        return {"max_mib": max(s for _, s in self.sizes) / 2**20,
+                "series_mib": [(t, round(s / 2**20, 1)) for t, s in self.sizes[::20]]}  # fmt: skip
 
 
 def _fold_of(csvimport: Any, ctx: Any) -> dict[str, Any]:
