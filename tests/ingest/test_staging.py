@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -239,3 +242,24 @@ def test_the_copy_follows_the_listed_rows_without_a_sort_and_only_from_the_attac
     assert [r["idempotency_key"] for r in stored] == ["k4", "k0", "k2", "k1", "k3", "k5"]
     assert stored[2]["properties"] == {"plan": 2} and stored[1]["properties"] is None and stored[1]["path"] is None
     assert stored[3]["path"] == '/"ä",\n' and stored[3]["anonymous_id"] is None and stored[2]["anonymous_id"] == "v2"
+
+
+def test_directories_of_killed_imports_are_swept_by_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process id that no process has now (a SIGKILLed import's)
+    stale = tmp_path / f"funnelbridge-stage-{gone.pid}-abc"
+    live = tmp_path / f"funnelbridge-stage-{os.getpid()}-def"  # an import running now
+    for path in (stale, live):
+        path.mkdir()
+        (path / "1.db").write_bytes(b"x")
+    other = tmp_path / "funnelbridge-stage-notes"
+    other.mkdir()
+    rt = _runtime(tmp_path / "store.db")
+    try:
+        with stage_area(rt.db.engine) as area:
+            assert area is not None and area.directory.name.startswith(f"funnelbridge-stage-{os.getpid()}-")
+            assert not stale.exists() and live.exists() and other.exists()
+    finally:
+        rt.db.dispose()
+    assert sorted(p.name for p in tmp_path.glob("funnelbridge-stage-*")) == [live.name, other.name]

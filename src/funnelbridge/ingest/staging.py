@@ -24,12 +24,12 @@ chunk is pickled, read afterwards by the writer only, and deleted when the next 
 never touch a file at the same time and no WAL or lock is involved. The directory holds the chunks the parsing
 process is ahead by: at the import's 50,000 events a chunk (a pickle of megabytes, more than the pipe's buffer)
 three files of about 5 MB at most; with small chunks as many as the pipe buffers. The directory is made by the
-writer (:func:`stage_area`) and removed when the import ends, however it ends (an import killed by SIGKILL leaves it
-in the system's temporary directory). ADBC's SQLite library is loaded in the parsing process only: two SQLite
-libraries in one process on the same file break POSIX locking (sqlite.org/howtocorrupt.html §2.2.1); the writer's
-own ``sqlite3`` attaches the file read-only (a URI with ``mode=ro``) at pool checkout — ``ATTACH`` cannot run inside
-a transaction — and detaches it at checkin, as :func:`~funnelbridge.store.bulkload.unchecked_foreign_keys` sets its
-pragma.
+writer (:func:`stage_area`) and removed when the import ends, however it ends; one that an import killed by SIGKILL
+left in the system's temporary directory is removed by the next import (:func:`sweep_stale`: its process is gone).
+ADBC's SQLite library is loaded in the parsing process only: two SQLite libraries in one process on the same file
+break POSIX locking (sqlite.org/howtocorrupt.html §2.2.1); the writer's own ``sqlite3`` attaches the file read-only
+(a URI with ``mode=ro``) at pool checkout — ``ATTACH`` cannot run inside a transaction — and detaches it at checkin,
+as :func:`~funnelbridge.store.bulkload.unchecked_foreign_keys` sets its pragma.
 
 Anything that fails on the staging side (no ADBC, a value pyarrow will not take as text, a file that cannot be
 written, attached or that does not hold the chunk's rows) sends that chunk the ``executemany`` way: the rows are
@@ -53,7 +53,16 @@ from sqlalchemy import Connection, Engine, bindparam, column, event, select, tab
 
 from funnelbridge.store.events import insert_sqlite_events_from
 
-__all__ = ["STAGED", "StageArea", "StagedColumns", "Stager", "insert_staged", "stage_area", "staged_subset"]
+__all__ = [
+    "STAGED",
+    "StageArea",
+    "StagedColumns",
+    "Stager",
+    "insert_staged",
+    "stage_area",
+    "staged_subset",
+    "sweep_stale",
+]
 
 STAGED = ("idempotency_key", "anonymous_id", "type", "occurred_at", "path", "campaign", "source", "medium",
           "properties")  # fmt: skip
@@ -62,6 +71,7 @@ SQLite text, the properties as JSON text)."""
 
 _SCHEMA = "fb_stage"  # the attached file's name in the writer's connection
 _ATTACHED = "funnelbridge_stage"
+_PREFIX = "funnelbridge-stage-"  # + the importing process's id + "-" + mkdtemp's random part
 _PRAGMAS = ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF")  # a scratch file: nothing to recover
 
 _rows = table("rows", *map(column, STAGED), column("rowid"), schema=_SCHEMA).alias("s")
@@ -166,7 +176,8 @@ def stage_area(engine: Engine | None) -> Iterator[StageArea | None]:
     if engine is None or engine.dialect.name != "sqlite":
         yield None
         return
-    area = StageArea(Path(tempfile.mkdtemp(prefix="funnelbridge-stage-")))
+    sweep_stale(Path(tempfile.gettempdir()))
+    area = StageArea(Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")))
     owner = threading.get_ident()
 
     def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
@@ -182,6 +193,28 @@ def stage_area(engine: Engine | None) -> Iterator[StageArea | None]:
         event.remove(engine, "checkout", checkout)
         area.current = None
         shutil.rmtree(area.directory, ignore_errors=True)
+
+
+def sweep_stale(directory: Path) -> list[Path]:
+    """Remove the staging directories in ``directory`` whose importing process is gone (killed: it could not remove
+    its own); the ones removed. A directory is named after its process's id; one whose id is alive stays."""
+    removed = []
+    for path in directory.glob(f"{_PREFIX}*-*"):
+        pid = path.name[len(_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def _detach(dbapi_conn: Any, record: Any) -> None:
