@@ -102,7 +102,8 @@ def test_a_staged_import_stores_what_binding_stores(tmp_path: Path, lines: list[
     source = _write(tmp_path / f"{name}.csv", [_line(r) for r in lines])
     bound = _imported(tmp_path, source, 1, f"bound-{name}", bulk)
     staged = _imported(tmp_path, source, 2, f"staged-{name}", bulk)
-    assert bound["copies"] == 0 and staged["copies"] > 0
+    assert bound["copies"] == 0
+    assert staged["copies"] > 0 or staged["summaries"][0][1] == 0  # no copy only when no row was stored (all refused)
     assert staged["summaries"][1][1] == 0  # the re-run is idempotent
     assert {**staged, "copies": 0} == {**bound, "copies": 0}
 
