@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,7 +32,8 @@ from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.columns import detect_mapping
 from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.deadletter import DeadLetterWriter
-from funnelbridge.ingest.idcache import IdCache
+from funnelbridge.ingest.foresight import Foresight
+from funnelbridge.ingest.idcache import IdCache, IdNumbers
 from funnelbridge.ingest.owed import Deferral, settle
 from funnelbridge.ingest.summary import ImportSummary
 from funnelbridge.playbook import load_example
@@ -84,8 +86,9 @@ def _tables(path: Path) -> dict[str, list[Any]]:
 
 def _import(tmp: Path, label: str, lines: list[list[str]], chunk: int, **options: Any) -> tuple[Any, ...]:
     rt = _runtime(tmp / f"{label}.db")
+    options.setdefault("workers", 1)
     try:
-        summary = import_file(rt, "events", _write(tmp / f"{label}.csv", lines), chunk_size=chunk, workers=1,
+        summary = import_file(rt, "events", _write(tmp / f"{label}.csv", lines), chunk_size=chunk,
                               rejects=tmp / f"{label}.rejected.csv", **options)  # fmt: skip
     finally:
         rt.db.dispose()
@@ -103,27 +106,31 @@ _row = st.tuples(
 
 @pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_row, min_size=1, max_size=40), st.integers(1, 5), st.booleans())
+@given(st.lists(_row, min_size=1, max_size=40), st.integers(1, 5), st.booleans(), st.sampled_from([1, 1, 2]))
 def test_an_import_with_the_cache_stores_what_one_without_it_stores(
-    raw: list[tuple[int, str, int, int]], chunk: int, defer: bool
+    raw: list[tuple[int, str, int, int]], chunk: int, defer: bool, workers: int
 ) -> None:
+    """With ``workers=2`` the parsing process numbers the identifiers (the cache's array); without, by identifier."""
     lines = [_line(*r) for r in raw]
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        cached = _import(tmp, "cached", lines, chunk, defer=defer, after=defer)
+        cached = _import(tmp, "cached", lines, chunk, defer=defer, after=defer, workers=workers)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(idcache, "MAX_IDS", 0)  # cleared at every chunk: each chunk looks everything up
             uncached = _import(tmp, "uncached", lines, chunk, defer=defer, after=defer)
     assert cached == uncached
 
 
-def _chunks(rt: Runtime, chunks: list[list[list[str]]], ctx: ImportContext) -> None:
+def _chunks(rt: Runtime, chunks: list[list[list[str]]], ctx: ImportContext, numbering: bool = False) -> None:
+    """Store the chunks as an import does; with ``numbering``, their plans numbered as the parsing process does."""
     converter = ColumnConverter(detect_mapping("events", HEADERS, None), HEADERS, ZoneInfo("UTC"))
-    guess = Guess()
+    guess, foresight = Guess(), Foresight()
     for table in chunks:
+        chunk = prepare_event_columns(converter.convert(list(enumerate(table, 2))))
+        if numbering:
+            foresight.annotate(chunk)
         with rt.db.transaction() as conn:
-            write_event_columns(ctx, conn, prepare_event_columns(converter.convert(list(enumerate(table, 2)))),
-                                guess=guess, deferral=Deferral(NOW))  # fmt: skip
+            write_event_columns(ctx, conn, chunk, guess=guess, deferral=Deferral(NOW))
     with rt.db.transaction() as conn:
         settle(conn, NOW, ctx.fold)
 
@@ -134,25 +141,29 @@ def _context(tmp: Path, rt: Runtime) -> tuple[ImportContext, DeadLetterWriter]:
     return ImportContext(rt, NOW, ZoneInfo("UTC"), summary, dead, False), dead
 
 
-def test_plain_chunks_find_the_people_earlier_chunks_looked_up_or_created(tmp_path: Path) -> None:
+@pytest.mark.parametrize("numbering", [False, True])
+def test_plain_chunks_find_the_people_earlier_chunks_looked_up_or_created(tmp_path: Path, numbering: bool) -> None:
     rt = _runtime(tmp_path / "s.db")
     ctx, dead = _context(tmp_path, rt)
     chunks = [[_line(3 * n + i, kind, i, n) for i, kind in enumerate(["email", "anon", "user"])] for n in range(4)]
     with dead:
-        _chunks(rt, chunks, ctx)
+        _chunks(rt, chunks, ctx, numbering)
     rt.db.dispose()
     assert ctx.ids.clears == 0
+    assert len(ctx.ids) == 3
+    assert (len(ctx.ids.by_number) > 0) == numbering  # numbered plans go by number, the others by identifier
     assert ctx.ids.hits == 9  # chunks 2-4: p0 (stored), c1 (created by chunk 1), u2 (created)
     assert ctx.summary.contacts_created == 2
 
 
-def test_an_identification_on_the_import_s_own_connection_clears_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("numbering", [False, True])
+def test_an_identification_on_the_import_s_own_connection_clears_it(tmp_path: Path, numbering: bool) -> None:
     rt = _runtime(tmp_path / "s.db")
     ctx, dead = _context(tmp_path, rt)
     chunks = [[_line(0, "anon", 3, 0), _line(1, "email", 2, 1)], [_line(2, "identify", 2, 2)],
               [_line(3, "anon", 3, 3), _line(4, "email", 2, 4)]]  # fmt: skip
     with dead:
-        _chunks(rt, chunks, ctx)  # chunk 2 (event intake) merges c3's stored visitor and p2, both cached
+        _chunks(rt, chunks, ctx, numbering)  # chunk 2 (event intake) merges c3's stored visitor and p2, both cached
     assert ctx.ids.clears == 1 and ctx.summary.merged == 1
     _assert_resolved(tmp_path / "s.db")
     rt.db.dispose()
@@ -172,7 +183,9 @@ def _assert_resolved(path: Path) -> None:
     assert wrong == []
 
 
-def _between_chunks(path: Path, chunk: int, lines: list[list[str]], change: Callable[[int], None]) -> Runtime:
+def _between_chunks(
+    path: Path, chunk: int, lines: list[list[str]], change: Callable[[int], None], workers: int = 1
+) -> Runtime:
     rt = _runtime(path)
     done = [0]
 
@@ -181,11 +194,12 @@ def _between_chunks(path: Path, chunk: int, lines: list[list[str]], change: Call
         change(done[0])
 
     import_file(rt, "events", _write(path.with_suffix(".csv"), lines), progress=progress, chunk_size=chunk,
-                workers=1, defer=True)  # fmt: skip
+                workers=workers, defer=True)  # fmt: skip
     return rt
 
 
-def test_another_process_renaming_an_email_between_chunks_is_seen(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])  # 2: the parsing process numbers the identifiers
+def test_another_process_renaming_an_email_between_chunks_is_seen(tmp_path: Path, workers: int) -> None:
     path = tmp_path / "s.db"
     rename = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"
     sql = "UPDATE contacts SET email = 'old-p1@acme.example' WHERE email = 'p1@acme.example'"
@@ -195,7 +209,7 @@ def test_another_process_renaming_an_email_between_chunks_is_seen(tmp_path: Path
             subprocess.run([sys.executable, "-c", rename, str(path), sql], check=True)
 
     lines = [_line(0, "email", 1, 0), _line(1, "email", 0, 1), _line(2, "email", 1, 2), _line(3, "email", 0, 3)]
-    rt = _between_chunks(path, 2, lines, change)
+    rt = _between_chunks(path, 2, lines, change, workers)
     with rt.db.read() as conn:
         by_key = dict(conn.execute(select(events.c.idempotency_key, events.c.contact_id)).all())
         by_email = dict(conn.execute(select(contacts.c.email, contacts.c.id)).all())
@@ -205,7 +219,8 @@ def test_another_process_renaming_an_email_between_chunks_is_seen(tmp_path: Path
     assert by_key["k1"] == by_key["k3"] == by_email["p0@acme.example"]
 
 
-def test_another_connection_merging_a_cookie_s_contact_between_chunks_is_seen(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_another_connection_merging_a_cookie_s_contact_between_chunks_is_seen(tmp_path: Path, workers: int) -> None:
     path = tmp_path / "s.db"
     other = Runtime(db=connect(f"sqlite:///{path}"), playbook=load_example("b2b"), clock=FrozenClock(NOW),
                     bus=EventBus(published=[]))  # fmt: skip
@@ -215,7 +230,7 @@ def test_another_connection_merging_a_cookie_s_contact_between_chunks_is_seen(tm
             assert ingest_events(other, [identify("c1", "p0@acme.example", "2026-02-01T10:30:00Z")]).merged == 1
 
     lines = [_line(0, "anon", 1, 0), _line(1, "email", 0, 1), _line(2, "anon", 1, 2), _line(3, "email", 0, 3)]
-    rt = _between_chunks(path, 2, lines, change)
+    rt = _between_chunks(path, 2, lines, change, workers)
     other.db.dispose()
     with rt.db.read() as conn:
         by_key = dict(conn.execute(select(events.c.idempotency_key, events.c.contact_id)).all())
@@ -225,14 +240,15 @@ def test_another_connection_merging_a_cookie_s_contact_between_chunks_is_seen(tm
     _assert_resolved(path)
 
 
-def test_a_chunk_rolled_back_leaves_no_ids_of_the_contacts_it_created(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_chunk_rolled_back_leaves_no_ids_of_the_contacts_it_created(tmp_path: Path, workers: int) -> None:
     """The first chunk is stored on the guess that all its keys are new; one is stored already, so it is rolled
     back (after creating p7 and p8) and stored again the looked-up way, p8 getting the id p7 had."""
     path = tmp_path / "s.db"
     rt = _runtime(path)
     import_file(rt, "events", _write(tmp_path / "first.csv", [_line(0, "email", 0, 0)]), workers=1, defer=True)
     lines = [_line(0, "email", 7, 0), _line(1, "email", 8, 1), _line(2, "email", 8, 2)]
-    summary = import_file(rt, "events", _write(tmp_path / "e.csv", lines), chunk_size=2, workers=1, defer=True)
+    summary = import_file(rt, "events", _write(tmp_path / "e.csv", lines), chunk_size=2, workers=workers, defer=True)
     with rt.db.read() as conn:
         by_key = dict(conn.execute(select(events.c.idempotency_key, events.c.contact_id)).all())
         by_email = dict(conn.execute(select(contacts.c.email, contacts.c.id)).all())
@@ -291,3 +307,20 @@ def test_the_cache_is_cleared_past_its_limit(tmp_path: Path) -> None:
         cache.check(conn)
     assert len(cache) == 0 and cache.clears == 1
     rt.db.dispose()
+
+
+def test_identifiers_are_numbered_at_first_sight_across_chunks() -> None:
+    numbers = IdNumbers()
+    assert list(numbers.of([("email", "a@x.example"), ("anon", "c1"), ("external", "c1")])) == [0, 1, 2]
+    assert list(numbers.of([("anon", "c1"), ("email", "b@x.example"), ("email", "a@x.example")])) == [1, 3, 0]
+    assert len(numbers) == 4
+
+
+def test_numbers_learned_are_found_until_a_clear() -> None:
+    cache = IdCache()
+    assert cache.numbered(np.array([5, 0], np.int64)).tolist() == [-1, -1]  # grown, nothing known
+    cache.learn(np.array([5], np.int64), np.array([42], np.int64))
+    assert cache.numbered(np.array([0, 5, 5], np.int64)).tolist() == [-1, 42, 42]
+    assert len(cache) == 1
+    cache.clear()
+    assert cache.numbered(np.array([5], np.int64)).tolist() == [-1] and len(cache) == 0 and cache.clears == 1

@@ -14,19 +14,21 @@ covers what is owed, from a scan of the stored events. No stored attribution is 
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress, repeat
 from operator import is_
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection
 
 from funnelbridge.ingest.accounts import AccountCache
 from funnelbridge.ingest.bulkstore import ids_of, insert_contacts
 from funnelbridge.ingest.context import ImportContext
-from funnelbridge.ingest.idcache import IdCache
+from funnelbridge.ingest.idcache import KINDS, IdCache, Ids
 from funnelbridge.ingest.owed import Deferral, next_event_id, owe, settle_from
 from funnelbridge.ingest.staging import insert_staged, staged_subset
 from funnelbridge.ingest.traits import apply_traits
@@ -50,11 +52,15 @@ _TABLES = {"email": (contacts.c.email, contacts.c.id), "external": (contacts.c.e
 class PlainPlan:
     """A plain chunk's rows grouped by identifier: ``groups`` the ``(kind, value)`` identifiers (kind ``email``,
     ``external`` or ``anon``) in order of first appearance, ``first`` the row of each group's first event and
-    ``index`` each row's group."""
+    ``index`` each row's group; what the parsing process worked out across the import's chunks, when it did."""
 
     groups: list[tuple[str, str]]
     first: list[int]
     index: list[int]
+    gids: array[int] | None = field(default=None, compare=False)
+    """The groups' identifier numbers within the import, or None (:mod:`~funnelbridge.ingest.foresight`)."""
+    repeated: array[int] | None = field(default=None, compare=False)
+    """The rows whose key's hash an earlier row of the import had, or None (:mod:`~funnelbridge.ingest.foresight`)."""
 
 
 def plan_plain(columns: Columns) -> PlainPlan:
@@ -116,7 +122,7 @@ def store_plain(
         return set()
     ids, people, created = _resolve(conn, columns, plan, ctx.ids)
     start = next_event_id(conn)
-    contact_ids = list(map(ids.__getitem__, plan.index))
+    contact_ids = ids[np.asarray(plan.index, dtype=np.intp)]
     inserted = _insert(conn, columns, contact_ids, ctx.now)
     if all_new and inserted < len(plan.index):
         return None
@@ -132,27 +138,39 @@ def store_plain(
     else:
         settle_from(conn, start, ctx.now)
     ctx.ids.seal(conn)
-    return set(ids)
+    return set(ids.tolist())
 
 
-def _resolve(conn: Connection, columns: Columns, plan: PlainPlan, cache: IdCache) -> tuple[list[int], list[int], int]:
+def _resolve(conn: Connection, columns: Columns, plan: PlainPlan, cache: IdCache) -> tuple[Ids, list[int], int]:
     """Each group's contact (created when new, at the time of its first event); the new people (with an email or
     external id); how many contacts were created. Identifiers the import's :class:`IdCache` holds are not looked
-    up (after :meth:`IdCache.check`); what is looked up or created is added to it."""
+    up (after :meth:`IdCache.check`); what is looked up or created is added to it — by the groups' numbers when the
+    plan has them (one numpy gather for the hits), else by identifier."""
     cache.check(conn)
-    known = cache.known
     kinds, values = zip(*plan.groups, strict=True)
-    ids: list[Any] = list(map(dict.get, map(known.__getitem__, kinds), values))  # None: not cached
-    missing = list(compress(range(len(ids)), map(is_, ids, repeat(None))))
+    if plan.gids is not None:
+        numbers = np.frombuffer(plan.gids, dtype=np.int64)
+        ids = cache.numbered(numbers)
+        missing = np.flatnonzero(ids < 0).tolist()  # ascending: in order of first appearance
+        known: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
+    else:
+        known = cache.known
+        ids = np.fromiter(map(dict.get, map(known.__getitem__, kinds), values, repeat(-1)), np.int64, len(kinds))
+        missing = np.flatnonzero(ids < 0).tolist()
     cache.hits += len(ids) - len(missing)
+    if not missing:
+        return ids, [], 0
     for kind, (key, column) in _TABLES.items():
         wanted = [values[g] for g in missing if kinds[g] == kind]
         if wanted:
             known[kind].update(ids_of(conn, key, column, wanted))
     new = [g for g in missing if values[g] not in known[kinds[g]]]
     people = _create(conn, columns, plan, new, known) if new else []
-    for g in missing:
-        ids[g] = known[kinds[g]][values[g]]
+    found = np.fromiter(map(dict.__getitem__, map(known.__getitem__, map(kinds.__getitem__, missing)),
+                            map(values.__getitem__, missing)), np.int64, len(missing))  # fmt: skip
+    ids[missing] = found
+    if plan.gids is not None:
+        cache.learn(numbers[missing], found)
     return ids, people, len(new)
 
 
@@ -179,9 +197,10 @@ def _create(
     return people
 
 
-def _insert(conn: Connection, columns: Columns, contact_ids: list[int], now: datetime) -> int:
+def _insert(conn: Connection, columns: Columns, ids: Ids, now: datetime) -> int:
     """The events, in :data:`~funnelbridge.store.events.EVENT_COLUMNS` order: copied from the chunk's staging file
     when the parsing process wrote one (:mod:`~funnelbridge.ingest.staging`), else straight from the columns."""
+    contact_ids: list[int] = ids.tolist()
     staged = insert_staged(conn, columns, contact_ids, sqlite_time(now))
     if staged is not None:
         return staged

@@ -93,6 +93,7 @@ class FirstKeys:
         self._seen = SeenHashes(hasher or HASHER)
         self._held: list[list[list[Any]]] = []
         self._closing = False
+        self._foreseen: bool | None = None  # whether the chunks' plans bring the check (the parsing process's)
 
     def start(self, conn: Connection) -> None:
         """In the load's first transaction: defer the unique index if the table is empty (SQLite); else make
@@ -105,19 +106,31 @@ class FirstKeys:
     def admit(self, conn: Connection, chunk: EventChunk) -> EventChunk:
         """The chunk to store in ``conn``'s transaction: as it is when nothing is deferred; without the rows
         whose keys' hashes were seen (held back) while the index is; the index built first for a chunk that is not
-        plain, or once :meth:`held_back` was asked."""
+        plain, or once :meth:`held_back` was asked. The check is the plan's own when the parsing process made it
+        (:attr:`~funnelbridge.ingest.bulkplain.PlainPlan.repeated`: it saw every chunk before this one); a load
+        whose chunks do not all bring it, or none, builds the index at the first that differs."""
         if not self.active:
             return chunk
         if chunk.plan is None or self._closing:
             self.stop(conn)
             return chunk
+        foreseen = chunk.plan.repeated
+        if self._foreseen is not None and self._foreseen != (foreseen is not None):
+            self.stop(conn)  # the parsing process's set of hashes is not this one's: build the index now
+            return chunk
+        self._foreseen = foreseen is not None
         unique_deferred(conn, on=True)
         columns = chunk.columns
-        keep = self._seen.admit(columns[KEY])
-        if len(keep) == len(columns[KEY]):
+        count = len(columns[KEY])
+        if foreseen is None:
+            keep = self._seen.admit(columns[KEY])
+            held = [] if len(keep) == count else sorted(set(range(count)).difference(keep))
+        else:
+            held = list(foreseen)
+            keep = sorted(set(range(count)).difference(held)) if held else []
+        if not held:
             return chunk
-        kept = set(keep)
-        self._held.append(subset(columns, [i for i in range(len(columns[KEY])) if i not in kept]))
+        self._held.append(subset(columns, held))
         rows = subset(columns, keep)
         return EventChunk(None, chunk.repeats, chunk.refused, False, columns=rows, plan=plan_plain(rows))
 

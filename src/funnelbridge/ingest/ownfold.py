@@ -117,7 +117,7 @@ class OwnFold:
         self.applied = applied
 
     def add(self, conn: Connection, start: int, stored: int, columns: Sequence[Sequence[Any]],
-            contact_ids: Sequence[int]) -> None:  # fmt: skip
+            contact_ids: Sequence[int] | Ints) -> None:  # fmt: skip
         """Fold a plain chunk whose ``stored`` events got ids from ``start`` on: ``columns`` (the plain lane's:
         anon 4, source 8, medium 9, campaign 10, time text 12) row by row with ``contact_ids``."""
         if not self.valid:

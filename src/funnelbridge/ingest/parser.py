@@ -17,6 +17,7 @@ from typing import IO, Any
 from funnelbridge.gcpause import gc_paused
 from funnelbridge.ingest.arrowcsv import arrow_chunks, fast_source
 from funnelbridge.ingest.bulkplain import ANON, CAMPAIGN, KEY, MEDIUM, PATH, PROPS, SOURCE, STAMP, TYPE
+from funnelbridge.ingest.foresight import Foresight
 from funnelbridge.ingest.pipeline import ParsedChunk, Source, _Failed, produce
 from funnelbridge.ingest.staging import Stager
 from funnelbridge.ingest.wire import dump_item
@@ -39,11 +40,14 @@ def produce_fast(source: Source, out: IO[bytes]) -> None:
     """:func:`~funnelbridge.ingest.pipeline.produce` over :func:`~funnelbridge.ingest.arrowcsv.arrow_chunks`: every
     chunk (in :mod:`~funnelbridge.ingest.wire`'s form: times as int64, no pickle memo), then None (or the failure),
     pickled to ``out``. With ``source.stage`` each plain chunk's rows are written there first
-    (:mod:`~funnelbridge.ingest.staging`)."""
+    (:mod:`~funnelbridge.ingest.staging`); each plain plan carries what
+    :class:`~funnelbridge.ingest.foresight.Foresight` works out for the writer."""
     stager = None if source.stage is None else Stager(source.stage)
+    foresight = Foresight()
     try:
         with gc_paused():
             for item in arrow_chunks(source):
+                foresight.annotate(item.prepared)
                 dump_item(item, out, _stage(stager, item))
                 out.flush()
         pickle.dump(None, out)

@@ -30,6 +30,7 @@ from funnelbridge.ingest.bulkevents import EventChunk, prepare_event_columns
 from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.columns import ColumnMapping
 from funnelbridge.ingest.deadletter import Problem
+from funnelbridge.ingest.foresight import Foresight
 from funnelbridge.ingest.readers import Table, open_table
 from funnelbridge.ingest.staging import stage_area
 from funnelbridge.store.bulk import batched
@@ -149,16 +150,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def produce(source: Source, out: IO[bytes]) -> None:
-    """The parsing process's work: every chunk of ``source``, then None (or a :class:`_Failed`), pickled to
-    ``out``. It ends when its parent stops reading (a broken pipe)."""
+    """The parsing process's work: every chunk of ``source`` (plain plans annotated by
+    :class:`~funnelbridge.ingest.foresight.Foresight`), then None (or a :class:`_Failed`), pickled to ``out``. It
+    ends when its parent stops reading (a broken pipe)."""
     try:
         table = open_table(source.path, encoding=source.encoding)
     except Exception as exc:  # sent to the parent, which raises it
         pickle.dump(_Failed(f"{type(exc).__name__}: {exc}"), out)
         return
+    foresight = Foresight()
     try:
         with gc_paused():
             for item in local_chunks(source, table):
+                foresight.annotate(item.prepared)
                 pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
                 out.flush()
         pickle.dump(None, out)
