@@ -20,7 +20,8 @@ def _chunk(rows: list[tuple[int, str, int]]) -> EventChunk:
     for key, kind, who in rows:
         values = [f"k{key}", "track", "page_view", None, f"c{who}" if kind == "anon" else None,
                   f"p{who}@x.example" if kind == "email" else None, f"u{who}" if kind == "external" else None,
-                  None, None, None, None, None, "2026-01-01 00:00:00.000000"]  # fmt: skip
+                  None, "ads" if key % 3 else None, "cpc" if key % 2 else None, None, None,
+                  "2026-01-01 00:00:00.000000"]  # fmt: skip
         for column, value in zip(columns, values, strict=True):
             column.append(value)
     return EventChunk(None, 0, [], False, columns=columns, plan=plan_plain(columns))
@@ -48,6 +49,10 @@ def test_repeated_rows_are_the_writer_s_check_and_numbers_follow_identifiers(
         keys = chunk.columns[0]
         fresh = set(seen.admit(keys))
         assert list(plan.repeated) == [i for i in range(len(keys)) if i not in fresh]
+        assert plan.touches is not None
+        codes, triples = plan.touches
+        assert [triples[c] for c in codes] == list(zip(*chunk.columns[8:11], strict=True))
+        assert len(set(triples)) == len(triples)
         for group, number in zip(plan.groups, plan.gids, strict=True):
             assert numbers.setdefault(group, number) == number
     assert len(set(numbers.values())) == len(numbers)

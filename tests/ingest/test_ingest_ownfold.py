@@ -26,6 +26,7 @@ from funnelbridge.ingest.columnar import ColumnConverter
 from funnelbridge.ingest.columns import detect_mapping
 from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.deadletter import DeadLetterWriter
+from funnelbridge.ingest.foresight import Foresight
 from funnelbridge.ingest.identity import merge
 from funnelbridge.ingest.owed import Deferral, owed, settle
 from funnelbridge.ingest.ownfold import _NO_TAIL, _NONE_AT, OwnFold, _texts, _texts_of, parse_times
@@ -89,9 +90,13 @@ def _chunks(source: str = "ads") -> list[list[list[str]]]:
             for c in range(3)]  # fmt: skip
 
 
-def _import(rt: Runtime, tmp: Path, tables: list[list[list[str]]], fold: bool, between: Between | None) -> int:
+def _import(
+    rt: Runtime, tmp: Path, tables: list[list[list[str]]], fold: bool, between: Between | None, foresight: bool = False
+) -> int:
     """Store the chunks as a deferred import does, ``between`` run after each chunk but the last; settle with the
-    fold or without it; returns how many stretches the fold settled."""
+    fold or without it; returns how many stretches the fold settled. With ``foresight`` the chunks are annotated
+    as the parsing process does (touch triples coded)."""
+    ahead = Foresight()
     converter = ColumnConverter(detect_mapping("events", HEADERS, None), HEADERS, ZoneInfo("UTC"))
     summary = ImportSummary(kind="events", path=tmp / "x.csv", source_format="generic")
     with DeadLetterWriter(tmp / f"dead{fold}.csv", HEADERS) as dead:
@@ -100,6 +105,8 @@ def _import(rt: Runtime, tmp: Path, tables: list[list[list[str]]], fold: bool, b
         for number, table in enumerate(tables):
             chunk = prepare_event_columns(converter.convert(list(enumerate(table, start=2))))
             assert chunk.plan is not None  # the plain lane
+            if foresight:
+                ahead.annotate(chunk)
             with rt.db.transaction() as conn:
                 write_event_columns(ctx, conn, chunk, guess=guess, deferral=Deferral(NOW))
             if between is not None and number < len(tables) - 1:
@@ -110,7 +117,12 @@ def _import(rt: Runtime, tmp: Path, tables: list[list[list[str]]], fold: bool, b
     return ctx.fold.applied
 
 
-def _both(tables: list[list[list[str]]], between: Between | None = None, before: Between | None = None) -> int:
+def _both(
+    tables: list[list[list[str]]],
+    between: Between | None = None,
+    before: Between | None = None,
+    foresight: bool = False,
+) -> int:
     """The fold's settle and the scan's on two equal stores: every table equal; how often the fold settled."""
     with tempfile.TemporaryDirectory() as name:
         tmp, out = Path(name), {}
@@ -119,7 +131,7 @@ def _both(tables: list[list[list[str]]], between: Between | None = None, before:
             try:
                 if before is not None:
                     before(rt, 0)
-                applied = _import(rt, tmp, tables, fold, between)
+                applied = _import(rt, tmp, tables, fold, between, foresight)
                 out[fold] = applied, [rows(rt, t) for t in (contacts, events, identities, activity_queue, merges)]
             finally:
                 rt.db.dispose()
@@ -128,8 +140,9 @@ def _both(tables: list[list[list[str]]], between: Between | None = None, before:
     return out[True][0]
 
 
-def test_alone_the_import_settles_from_its_fold() -> None:
-    assert _both(_chunks()) == 1
+@pytest.mark.parametrize("foresight", [False, True], ids=["triples-here", "triples-coded-by-the-parsing-process"])
+def test_alone_the_import_settles_from_its_fold(foresight: bool) -> None:
+    assert _both(_chunks(), foresight=foresight) == 1
 
 
 def _intake(rt: Runtime, number: int) -> None:
@@ -187,5 +200,6 @@ def test_sources_are_ranked_as_the_settles_text_compares_them() -> None:
     touches = [("ab", "", ""), ("a", "z", ""), ("a", "", "z"), ("b", "", ""), ("a\u00e9", "", ""), ("a", "", "")]
     tables = [[[f"k{i}{j}", "page_view", "p0@acme.example", "", "2026-02-01T10:00:00Z", *t]
                for i, t in enumerate(touches)] for j in range(2)]  # fmt: skip
-    assert _both(tables) == 1
-    assert _both([list(reversed(t)) for t in tables]) == 1
+    for foresight in (False, True):
+        assert _both(tables, foresight=foresight) == 1
+        assert _both([list(reversed(t)) for t in tables], foresight=foresight) == 1

@@ -30,6 +30,7 @@ from funnelbridge.ingest.bulkstore import ids_of, insert_contacts
 from funnelbridge.ingest.context import ImportContext
 from funnelbridge.ingest.idcache import KINDS, IdCache, Ids
 from funnelbridge.ingest.owed import Deferral, next_event_id, owe, settle_from
+from funnelbridge.ingest.ownfold import Touches
 from funnelbridge.ingest.staging import insert_staged, staged_subset
 from funnelbridge.ingest.traits import apply_traits
 from funnelbridge.store import identities as identity_repo
@@ -61,6 +62,8 @@ class PlainPlan:
     """The groups' identifier numbers within the import, or None (:mod:`~funnelbridge.ingest.foresight`)."""
     repeated: array[int] | None = field(default=None, compare=False)
     """The rows whose key's hash an earlier row of the import had, or None (:mod:`~funnelbridge.ingest.foresight`)."""
+    touches: Touches | None = field(default=None, compare=False)
+    """The rows' (source, medium, campaign) coded, or None (:mod:`~funnelbridge.ingest.foresight`)."""
 
 
 def plan_plain(columns: Columns) -> PlainPlan:
@@ -134,7 +137,7 @@ def store_plain(
         apply_traits(conn, accounts, contact_id, {}, ctx.now)
     if deferral is not None:
         owe(conn, start, deferral)
-        ctx.fold.add(conn, start, inserted, columns, contact_ids)
+        ctx.fold.add(conn, start, inserted, columns, contact_ids, plan.touches)
     else:
         settle_from(conn, start, ctx.now)
     ctx.ids.seal(conn)

@@ -11,7 +11,10 @@ Each plain chunk's plan (:class:`~funnelbridge.ingest.bulkplain.PlainPlan`) gets
   :class:`~funnelbridge.ingest.firstkeys.FirstKeys`, ~0.5 CPU-µs an event: hashing the fresh key texts and
   searching the sorted runs). The parsing process sees every chunk in the order the writer stores them, so its set
   of hashes is the writer's — as long as the writer takes every chunk's answer from here (it stops deferring the
-  unique index otherwise).
+  unique index otherwise);
+- ``touches``: the rows' (source, medium, campaign) coded per chunk (an int32 a row and the chunk's few distinct
+  triples), which the writer's fold (:class:`~funnelbridge.ingest.ownfold.OwnFold`) maps with one dictionary probe
+  a distinct triple and a gather, instead of a tuple hashed a row (~0.3 CPU-µs an event in the writer).
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from funnelbridge.ingest.bulkevents import EventChunk
-from funnelbridge.ingest.bulkplain import KEY
+from funnelbridge.ingest.bulkplain import CAMPAIGN, KEY, MEDIUM, SOURCE
 from funnelbridge.ingest.firstkeys import HASHER, SeenHashes
 from funnelbridge.ingest.idcache import IdNumbers
+from funnelbridge.ingest.ownfold import Touches
 
 __all__ = ["Foresight"]
 
@@ -48,4 +53,14 @@ class Foresight:
         if len(fresh) < len(keys):
             kept = set(fresh)
             repeated.extend(i for i in range(len(keys)) if i not in kept)
-        chunk.plan = replace(plan, gids=self._numbers.of(plan.groups), repeated=repeated)
+        chunk.plan = replace(plan, gids=self._numbers.of(plan.groups), repeated=repeated, touches=_touches(chunk))
+
+
+def _touches(chunk: EventChunk) -> Touches:
+    """The chunk's rows' (source, medium, campaign) as codes (int32), and the distinct triples in code order."""
+    columns = chunk.columns
+    where: dict[tuple[Any, Any, Any], int] = {}
+    number = where.setdefault
+    codes = array("i", [number(triple, len(where)) for triple in zip(columns[SOURCE], columns[MEDIUM],
+                                                                       columns[CAMPAIGN], strict=True)])  # fmt: skip
+    return codes, list(where)

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, func, select
 
 from funnelbridge.store.tables import events, merges
 
-__all__ = ["MAX_TRIPLES", "OwnFold", "parse_times"]
+__all__ = ["MAX_TRIPLES", "OwnFold", "Touches", "parse_times"]
 
 MAX_TRIPLES = 100_000
 """Distinct (source, medium, campaign) triples a fold ranks; beyond that the settle scans (ranking is re-done per
@@ -44,6 +44,9 @@ _NO_TAIL = np.iinfo(np.int64).min
 _SEPARATORS = ((4, ord("-")), (7, ord("-")), (10, ord(" ")), (13, ord(":")), (16, ord(":")), (19, ord(".")))
 
 Ints = npt.NDArray[np.int64]
+Touches = tuple[Any, Sequence[tuple[Any, Any, Any]]]
+"""A chunk's touch triples coded (:attr:`~funnelbridge.ingest.bulkplain.PlainPlan.touches`): an int32 buffer of
+a code a row, and the distinct ``(source, medium, campaign)`` in code order."""
 
 
 def parse_times(stamps: Sequence[str]) -> Ints | None:
@@ -117,9 +120,11 @@ class OwnFold:
         self.applied = applied
 
     def add(self, conn: Connection, start: int, stored: int, columns: Sequence[Sequence[Any]],
-            contact_ids: Sequence[int] | Ints) -> None:  # fmt: skip
+            contact_ids: Sequence[int] | Ints, touches: Touches | None = None) -> None:  # fmt: skip
         """Fold a plain chunk whose ``stored`` events got ids from ``start`` on: ``columns`` (the plain lane's:
-        anon 4, source 8, medium 9, campaign 10, time text 12) row by row with ``contact_ids``."""
+        anon 4, source 8, medium 9, campaign 10, time text 12) row by row with ``contact_ids``; ``touches``, when
+        the parsing process gave them (:attr:`~funnelbridge.ingest.bulkplain.PlainPlan.touches`), the rows'
+        (source, medium, campaign) as a code each and the chunk's distinct triples in code order."""
         if not self.valid:
             return
         if self.start is None:
@@ -141,13 +146,15 @@ class OwnFold:
         else:
             named = np.fromiter(map(is_, anon, repeat(None)), dtype=bool, count=len(anon))
             np.minimum.at(self._ident, ids[named], at[named])
-        self._fold_touches(ids, at, columns[8], columns[9], columns[10])
+        if touches is None:
+            triples = zip(columns[8], columns[9], columns[10], strict=True)
+            codes = np.fromiter(map(self._codes.__getitem__, triples), np.int64, len(ids))
+        else:  # the chunk's few distinct triples coded here, the rows by a gather
+            local = np.fromiter(map(self._codes.__getitem__, touches[1]), np.int64, len(touches[1]))
+            codes = local[np.frombuffer(touches[0], dtype=np.int32)]
+        self._fold_touches(ids, at, codes)
 
-    def _fold_touches(self, ids: Ints, at: Ints, sources: Sequence[Any], mediums: Sequence[Any],
-                      campaigns: Sequence[Any]) -> None:  # fmt: skip
-        codes = np.fromiter(
-            map(self._codes.__getitem__, zip(sources, mediums, campaigns, strict=True)), np.int64, len(ids)
-        )
+    def _fold_touches(self, ids: Ints, at: Ints, codes: Ints) -> None:
         if not self.valid:  # a triple the fold cannot rank
             return
         if self._fresh:
