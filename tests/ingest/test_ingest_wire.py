@@ -19,6 +19,7 @@ from funnelbridge.ingest.arrowcsv import arrow_chunks
 from funnelbridge.ingest.bulkplain import AT
 from funnelbridge.ingest.bulkstore import sqlite_times
 from funnelbridge.ingest.columns import detect_mapping
+from funnelbridge.ingest.foresight import Foresight
 from funnelbridge.ingest.parser import produce_fast
 from funnelbridge.ingest.pipeline import ParsedChunk, Source
 from funnelbridge.ingest.readers import open_table
@@ -98,3 +99,21 @@ def _source(path: Path, size: int) -> Source:
     table = open_table(path)
     table.close()
     return Source(path, "utf-8", detect_mapping("events", table.headers), ZoneInfo("Europe/Berlin"), size)
+
+
+def test_an_annotated_plan_and_coded_columns_come_back(tmp_path: Path) -> None:
+    """The parsing process's foresight (identifier numbers, repeated rows, coded touches) crosses with the plan,
+    and columns sent as codes come back as equal lists (texts and None)."""
+    path = tmp_path / "events.csv"
+    rows = [f"k{i % 7},page_view,,p{i % 3}@x.example,,2025-01-31T00:00:{i:02d}Z,/p{i % 2},{'ads' if i % 2 else ''},"
+            for i in range(30)]  # fmt: skip
+    path.write_text("\n".join([",".join(HEADERS), *rows]) + "\n", encoding="utf-8")
+    foresight = Foresight()
+    for chunk in arrow_chunks(_source(path, 4)):
+        foresight.annotate(chunk.prepared)
+        back = _through_the_wire(chunk)
+        assert back == chunk and back.prepared.columns == chunk.prepared.columns
+        plan, sent = back.prepared.plan, chunk.prepared.plan
+        assert plan is not None and sent is not None
+        assert (plan.gids, plan.repeated, plan.touches) == (sent.gids, sent.repeated, sent.touches)
+        assert plan.groups == sent.groups and plan.first == sent.first and plan.index == sent.index

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress, repeat
-from operator import is_
+from operator import is_, itemgetter
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,30 @@ class PlainPlan:
     """The rows whose key's hash an earlier row of the import had, or None (:mod:`~funnelbridge.ingest.foresight`)."""
     touches: Touches | None = field(default=None, compare=False)
     """The rows' (source, medium, campaign) coded, or None (:mod:`~funnelbridge.ingest.foresight`)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled compactly (the parsing process's pipe, without the pickle memo): the groups' kinds as one byte
+        each and their values as a list, ``first`` and ``index`` as int64 buffers — not a tuple and a kind text
+        a group (the groups alone took the writer 0.24 CPU-µs an event to load; the whole plan now 0.18)."""
+        kinds = bytes(map(_KIND_CODES.__getitem__, map(itemgetter(0), self.groups)))
+        values = list(map(itemgetter(1), self.groups))
+        first, index = array("q", self.first).tobytes(), array("q", self.index).tobytes()
+        return _plain_plan, (kinds, values, first, index, self.gids, self.repeated, self.touches)
+
+
+_KIND_NAMES = KINDS
+_KIND_CODES = {kind: code for code, kind in enumerate(_KIND_NAMES)}
+
+
+def _plain_plan(kinds: bytes, values: list[str], first: bytes, index: bytes, *rest: Any) -> PlainPlan:
+    groups = list(zip(map(_KIND_NAMES.__getitem__, kinds), values, strict=True))
+    return PlainPlan(groups, _ints(first), _ints(index), *rest)
+
+
+def _ints(data: bytes) -> list[int]:
+    held = array("q")
+    held.frombytes(data)
+    return held.tolist()
 
 
 def plan_plain(columns: Columns) -> PlainPlan:

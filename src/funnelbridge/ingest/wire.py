@@ -8,7 +8,9 @@ the parsing process about 1.5 µs and loading it the writer about 0.3 µs, a thi
 instead as one buffer of int64 microseconds (read from the SQLite texts by numpy, about 0.07 µs an event) and come
 back as :class:`Times`, a sequence that makes a time a ``datetime`` only when it is asked for (its ``micros`` are
 there for column-wise work). Without datetimes nothing in a chunk is shared or recursive, so the pickler's memo
-(a dictionary entry per object) is off. :func:`dump_item` writes anything else as plain pickle does.
+(a dictionary entry per object) is off — so the columns whose texts repeat go as codes and their distinct values
+(:data:`_CODED`), and a plain plan in its compact form (:meth:`~funnelbridge.ingest.bulkplain.PlainPlan.__reduce__`).
+:func:`dump_item` writes anything else as plain pickle does.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any, overload
 
 from funnelbridge.ingest.bulkevents import EventChunk
-from funnelbridge.ingest.bulkplain import AT, STAMP
+from funnelbridge.ingest.bulkplain import AT, CAMPAIGN, KIND, MEDIUM, PATH, SOURCE, STAMP, TYPE
 from funnelbridge.ingest.deadletter import Problem
 from funnelbridge.ingest.pipeline import ParsedChunk
 from funnelbridge.ingest.staging import StagedColumns
@@ -107,8 +109,46 @@ class _Wire:
         times = columns[AT]
         micros = times.micros if isinstance(times, Times) else epoch_micros(columns[STAMP])
         columns[AT] = None
+        coded = {}
+        for at in _CODED:
+            codes = _codes(columns[at])
+            if codes is not None:
+                coded[at], columns[at] = codes, None
         return _chunk, (item.read, item.rejected, columns, micros.tobytes(), chunk.repeats, chunk.refused,
-                        chunk.special, chunk.plan, self.stage)  # fmt: skip
+                        chunk.special, chunk.plan, self.stage, coded)  # fmt: skip
+
+
+_CODED = (KIND, TYPE, PATH, SOURCE, MEDIUM, CAMPAIGN)
+"""Columns of texts that repeat (an event's kind and type, and mostly its path and UTM parameters): sent as a code
+each and the distinct values (:func:`_codes`). Without the pickle memo every cell is an object of its own, loaded
+and freed by the writer (~3 ms a column of 50,000); from codes the writer's list refers to the few distinct ones."""
+
+
+def _codes(column: Sequence[Any]) -> tuple[str, bytes, list[Any]] | None:
+    """A column of texts and None as ``(array type code, codes, distinct values)``, or None when it holds anything
+    else or too many distinct values to pay."""
+    where: dict[Any, int] = {}
+    number = where.setdefault
+    try:
+        codes = [number(value, len(where)) for value in column]
+    except TypeError:  # unhashable: not texts
+        return None
+    if len(where) > 4_096 or len(where) * 4 > len(column) or not set(map(type, where)) <= _TEXTS:
+        return None
+    typecode = "B" if len(where) <= 256 else "H"
+    return typecode, array(typecode, codes).tobytes(), list(where)
+
+
+_TEXTS = {str, type(None)}
+
+
+def _decoded(typecode: str, codes: bytes, values: list[Any]) -> list[Any]:
+    """The column again: a numpy gather over an object array (0.4 ms for 50,000, a ``map`` 1.0)."""
+    import numpy as np
+
+    table = np.empty(len(values), dtype=object)
+    table[:] = values
+    return table[np.frombuffer(codes, dtype=np.uint8 if typecode == "B" else np.uint16)].tolist()  # type: ignore[no-any-return]
 
 
 def _chunk(
@@ -121,10 +161,13 @@ def _chunk(
     special: bool,
     plan: Any,
     stage: str | None = None,
+    coded: dict[int, tuple[str, bytes, list[Any]]] | None = None,
 ) -> ParsedChunk:
     times = array("q")
     times.frombytes(micros)
     columns[AT] = Times(times)
+    for at, codes in (coded or {}).items():
+        columns[at] = _decoded(*codes)
     if stage is not None:
         columns = StagedColumns(columns, stage, len(times))
     return ParsedChunk(read, rejected, EventChunk(None, repeats, refused, special, columns=columns, plan=plan))
