@@ -237,6 +237,9 @@ def test_the_copy_follows_the_listed_rows_without_a_sort_and_only_from_the_attac
                 copy = str(staging._COPY.compile(dialect=conn.dialect))
                 plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {copy}", ("x",))]
                 assert plan == ["SCAN i", "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)"]  # no sort
+                every = str(staging._ALL.compile(dialect=conn.dialect))
+                plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {every}", ("x", "[]"))]
+                assert plan[0].startswith("SCAN j") and plan[1:] == ["SEARCH s USING INTEGER PRIMARY KEY (rowid=?)"]
     finally:
         rt.db.dispose()
     stored = rows(rt, events)

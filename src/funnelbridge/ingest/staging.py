@@ -49,7 +49,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, column, event, select, table, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    bindparam,
+    column,
+    event,
+    literal_column,
+    select,
+    table,
+    text,
+    true,
+)
 
 from funnelbridge.store.events import insert_sqlite_events_from
 
@@ -88,9 +100,24 @@ _COPY = (
 )
 """The events of the staged rows listed in ``temp.fb_ids`` (``seq`` their order, ``n`` their rowid in the file),
 in that order: the temporary table is scanned by ``seq`` and each row looked up by rowid (no sort)."""
+_S: dict[str, ColumnElement[Any]] = {name: literal_column(f"s.{name}") for name in STAGED}
+_ALL = (
+    select(
+        *(_S[n] for n in STAGED[:1]),
+        literal_column("j.value"),
+        *(_S[n] for n in STAGED[1:4]),
+        bindparam("received_at"),
+        *(_S[n] for n in STAGED[4:]),
+    )
+    .select_from(text(f"json_each(:ids) AS j CROSS JOIN {_SCHEMA}.rows AS s"))
+    .where(literal_column("s.rowid") == literal_column("j.key") + literal_column("1"))
+)
+"""Every staged row with its contact id from one JSON array (its ``key``: the row's position), in the array's
+order without a temporary table: ``CROSS JOIN`` makes SQLite loop over ``json_each`` outside and look each row up
+by rowid inside (SQLite's documented manual join order), so the rows come — and get their ids — in array order, no
+sort. Filling and clearing ``temp.fb_ids`` for 50,000 rows cost ~15 ms a chunk, this ~6 (load 5)."""
 _IDS_TABLE = "CREATE TEMP TABLE IF NOT EXISTS fb_ids (seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, contact_id INTEGER)"
 _IDS_CLEAR = "DELETE FROM temp.fb_ids"
-_IDS_ALL = "INSERT INTO temp.fb_ids (seq, n, contact_id) SELECT key, key + 1, value FROM json_each(?)"
 _IDS_AT = ("INSERT INTO temp.fb_ids (seq, n, contact_id) "
            "SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)")  # fmt: skip
 _SIZE = "SELECT max(rowid) FROM fb_stage.rows"
@@ -124,12 +151,11 @@ def insert_staged(conn: Connection, columns: Sequence[Any], contact_ids: list[in
     they are not staged or the file is not attached to ``conn`` as it was written (the caller binds them)."""
     if not isinstance(columns, StagedColumns) or not _attached(conn, columns):
         return None
+    if columns.rows is None:
+        return insert_sqlite_events_from(conn, _ALL, (received_at, json.dumps(contact_ids)))
     conn.exec_driver_sql(_IDS_TABLE)
     conn.exec_driver_sql(_IDS_CLEAR)
-    if columns.rows is None:
-        conn.exec_driver_sql(_IDS_ALL, (json.dumps(contact_ids),))
-    else:
-        conn.exec_driver_sql(_IDS_AT, (json.dumps(list(zip(columns.rows, contact_ids, strict=True))),))
+    conn.exec_driver_sql(_IDS_AT, (json.dumps(list(zip(columns.rows, contact_ids, strict=True))),))
     return insert_sqlite_events_from(conn, _COPY, (received_at,))
 
 
