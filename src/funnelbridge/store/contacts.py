@@ -6,12 +6,16 @@ follows that chain to the survivor.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
+from itertools import compress, repeat
+from operator import is_not, or_
 from typing import Any
 
-from sqlalchemy import Connection, Update, bindparam, select, update
+from sqlalchemy import Connection, Integer, String, Update, bindparam, false, literal_column, select, update
+from sqlalchemy import func as sql
 
 from funnelbridge.errors import NotFoundError
 from funnelbridge.store.bulk import batched, execute_columns, execute_many, lookup
@@ -26,6 +30,7 @@ __all__ = [
     "insert_contact_columns",
     "insert_contacts",
     "insert_contacts_returning",
+    "insert_stamped_contacts",
     "resolve_merged",
     "update_contact",
     "update_contacts",
@@ -74,6 +79,52 @@ def insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
 def insert_contact_columns(conn: Connection, columns: Mapping[str, Sequence[Any]]) -> None:
     """:func:`insert_contacts` of contacts given column by column (``{column: values}``, equal lengths)."""
     execute_columns(conn, _INSERT, columns)
+
+
+def insert_stamped_contacts(
+    conn: Connection,
+    first_id: int,
+    stamps: Sequence[str],
+    emails: Sequence[str | None],
+    external_ids: Sequence[str | None],
+) -> None:
+    """SQLite: new contacts ``first_id``, ``first_id + 1``, … created (and updated) at ``stamps`` — times as SQLite
+    stores them (:func:`~funnelbridge.store.bulk.sqlite_time`) — with ``emails`` / ``external_ids`` (None: none),
+    identified at that time when either is set; every other column NULL or its default. Stored exactly as
+    :func:`insert_contact_columns` stores the same values.
+
+    The anonymous ones (neither set) go in one ``INSERT … SELECT`` over a JSON array of their times (``json_each``;
+    None in the people's places), the people by ``executemany``: SQLite's ``executemany`` binds each contact's nine
+    parameters one by one (a ``bool`` through the adapter look-up): 5.6–7.5 against 2.0–2.2 CPU-µs an anonymous
+    contact, 1,000,000 stored (raw ``sqlite3``, 100,000 contacts in chunks of 2,500, two runs each). Through JSON
+    a person's values would be parsed out of its array once per ``->>`` (SQLite 3.40 caches no parse across
+    them), and a chunk with people (50,000 contacts, 43% people) was no cheaper that way than bound (0.445 against
+    0.432 CPU s)."""
+    people = list(map(or_, map(is_not, emails, repeat(None)), map(is_not, external_ids, repeat(None))))
+    if people.count(False):
+        anonymous = json.dumps([None if person else stamp for person, stamp in zip(people, stamps, strict=True)])
+        conn.exec_driver_sql(_anonymous_sql(conn.dialect), (first_id, anonymous))
+    if any(people):
+        ids = list(compress(range(first_id, first_id + len(stamps)), people))
+        at = list(compress(stamps, people))
+        execute_columns(conn, _INSERT, {
+            "id": ids, "email": list(compress(emails, people)), "external_id": list(compress(external_ids, people)),
+            "created_at": at, "identified_at": at, "updated_at": at,
+            "version": [1] * len(ids), "unsubscribed": [0] * len(ids), "bounced": [0] * len(ids),
+        })  # fmt: skip
+
+
+@cache
+def _anonymous_sql(dialect: Any) -> str:
+    """:func:`insert_stamped_contacts`' statement for the anonymous contacts: parameters the first id and the JSON
+    array of times (null: not an anonymous contact's place)."""
+    each = sql.json_each(bindparam("stamps", type_=String)).table_valued("key", "value")
+    picked = select(bindparam("first_id", type_=Integer) + each.c.key, each.c.value, each.c.value, false(), false(),
+                    literal_column("1")).where(each.c.value.is_not(None))  # fmt: skip
+    names = ["id", "created_at", "updated_at", "unsubscribed", "bounced", "version"]
+    compiled = contacts.insert().from_select(names, picked).compile(dialect=dialect)
+    assert compiled.positiontup == ["first_id", "stamps"]  # the order of the parameters given
+    return str(compiled)
 
 
 _INSERT = contacts.insert()  # built once, so execute_many compiles it once

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from funnelbridge.store.bulk import execute_many, lookup
+from funnelbridge.store.bulk import execute_columns, execute_many, lookup
 from funnelbridge.store.tables import identities
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "contacts_by_anonymous_ids",
     "link_identities",
     "link_identity",
+    "link_identity_columns",
     "mark_identified",
     "move_identities",
 ]
@@ -34,6 +35,16 @@ def link_identity(conn: Connection, anonymous_id: str, contact_id: int, first_se
 def link_identities(conn: Connection, links: list[dict[str, Any]]) -> None:
     """Insert many ``{anonymous_id, contact_id, first_seen_at}`` links (executemany)."""
     execute_many(conn, _LINK, links)
+
+
+def link_identity_columns(
+    conn: Connection, anonymous_ids: Sequence[str], contact_ids: Sequence[int], first_seen: Sequence[datetime | str]
+) -> None:
+    """:func:`link_identities` given column by column (equal lengths): no dict per link. On SQLite the times may
+    be the texts SQLite stores (:func:`~funnelbridge.store.bulk.sqlite_time`), bound as they are."""
+    execute_columns(
+        conn, _LINK, {"anonymous_id": anonymous_ids, "contact_id": contact_ids, "first_seen_at": first_seen}
+    )
 
 
 _LINK = identities.insert()  # built once, so execute_many compiles it once (SQLite fast path)
