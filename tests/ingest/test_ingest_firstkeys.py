@@ -200,3 +200,40 @@ def test_seen_hashes_admits_each_value_once_first_come(batches: list[list[int]])
                 expected.append(i)
         assert seen.admit(keys) == expected
     assert len(seen) == len(model)
+
+
+def test_a_load_whose_chunks_switch_between_checks_builds_the_index(tmp_path: Path) -> None:
+    """The parsing process's hashes are not the writer's: a chunk that brings no check after chunks that did (or
+    the other way round) ends the deferral, the unique index built before it is stored."""
+    from array import array
+
+    from funnelbridge.ingest.bulkevents import EventChunk
+    from funnelbridge.ingest.bulkplain import plan_plain
+    from funnelbridge.ingest.firstkeys import FirstKeys
+    from funnelbridge.ingest.foresight import Foresight
+
+    def chunk(key: str) -> EventChunk:
+        columns: list[list[Any]] = [[key], ["track"], ["page_view"], [NOW], [None], ["p@x.example"], [None], [None],
+                                    [None], [None], [None], [None], ["2026-03-02 12:00:00.000000"]]  # fmt: skip
+        return EventChunk(None, 0, [], False, columns=columns, plan=plan_plain(columns))
+
+    rt = _runtime(tmp_path / "store.db")
+    try:
+        for first_foreseen in (True, False):
+            with rt.db.transaction() as conn:
+                keys, ahead = FirstKeys(), Foresight()
+                keys.start(conn)
+                assert keys.active and (UNIQUE, True) not in _indexes_of(conn)
+                one, two = chunk("k1"), chunk("k1")
+                ahead.annotate(one if first_foreseen else two)
+                assert keys.admit(conn, one) is one and keys.active
+                assert keys.admit(conn, two) is two and not keys.active  # stored as it is, the index there first
+                assert (UNIQUE, True) in _indexes_of(conn)
+                assert one.plan is not None and (one.plan.repeated == array("q")) == first_foreseen
+                conn.rollback()
+    finally:
+        rt.db.dispose()
+
+
+def _indexes_of(conn: Any) -> list[tuple[str, bool]]:
+    return sorted((str(ix["name"]), bool(ix["unique"])) for ix in inspect(conn).get_indexes("events"))
