@@ -102,7 +102,9 @@ def _first_times(item: Any, seen: set[tuple[str, str]]) -> None:
 def _digest(digest: Any, item: Any) -> None:
     chunk = item.prepared
     columns = [list(column) for column in chunk.columns]
-    content = (item.read, item.rejected, columns, chunk.repeats, chunk.refused, chunk.special, chunk.plan)
+    plan = chunk.plan  # what it compares (a revision's annotations — foresight — are not compared)
+    grouped = None if plan is None else (plan.groups, plan.first, plan.index)
+    content = (item.read, item.rejected, columns, chunk.repeats, chunk.refused, chunk.special, grouped)
     digest.update(repr(content).encode())
 
 
