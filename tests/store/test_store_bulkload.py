@@ -8,12 +8,13 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, inspect
+from sqlalchemy import Connection, event, insert, inspect
 from sqlalchemy.exc import IntegrityError
 
 from funnelbridge.store import Database
 from funnelbridge.store.bulkload import (
     BULK_CACHE_KIB,
+    SORTER_CACHE_KIB,
     bulk_settings,
     declared_indexes,
     defer_unique,
@@ -104,6 +105,47 @@ def test_bulk_settings_are_applied_then_restored(sqlite_db: Database) -> None:
         after = conn.exec_driver_sql("PRAGMA cache_size").scalar()
     assert before == after == -65_536  # store.connect's, in KiB
     assert during == -BULK_CACHE_KIB
+
+
+def _cache_at_each_build(db: Database) -> list[int]:
+    """Record the connection's page cache (KiB, negative) as each CREATE INDEX starts."""
+    seen: list[int] = []
+
+    def before(conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("CREATE") and "INDEX" in statement.upper():
+            seen.append(conn.connection.dbapi_connection.execute("PRAGMA cache_size").fetchone()[0])  # type: ignore[union-attr]
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    return seen
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_indexes_are_built_with_the_small_sorter_cache_then_given_back(sqlite_db: Database, bulk: bool) -> None:
+    with sqlite_db.transaction() as conn:
+        assert defer_unique(conn, events)
+        drop_indexes(conn, events)
+    seen = _cache_at_each_build(sqlite_db)
+    with sqlite_db.transaction() as conn:
+        bulk_settings(conn, on=bulk)
+        made = restore_indexes(conn, events)
+        after = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    assert made == [str(ix.name) for ix in declared_indexes(events)]
+    assert seen == [-SORTER_CACHE_KIB] * len(made)
+    assert after == (-BULK_CACHE_KIB if bulk else -65_536)  # what the connection had before the builds
+
+
+def test_restore_unique_builds_with_the_small_sorter_cache_and_nothing_missing_changes_nothing(
+    sqlite_db: Database,
+) -> None:
+    with sqlite_db.transaction() as conn:
+        assert defer_unique(conn, events)
+    seen = _cache_at_each_build(sqlite_db)
+    with sqlite_db.transaction() as conn:
+        bulk_settings(conn, on=True)
+        assert restore_unique(conn, events) == ["uq_events_idempotency_key"]
+        assert restore_indexes(conn, events) == []
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -BULK_CACHE_KIB
+    assert seen == [-SORTER_CACHE_KIB]
 
 
 def test_bulk_settings_leave_postgresql_alone(db: Database) -> None:
