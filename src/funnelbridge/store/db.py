@@ -15,9 +15,23 @@ from sqlalchemy.exc import OperationalError
 
 from funnelbridge.errors import ConfigError, StoreBusyError, StoreError
 
-__all__ = ["Database", "connect", "normalize_url"]
+__all__ = ["SQLITE_PAGE_SIZE", "Database", "connect", "normalize_url"]
+
+SQLITE_PAGE_SIZE = 16_384
+"""Page size of a *new* SQLite store (bytes; SQLite's default is 4,096). Set before ``journal_mode=WAL``, which writes
+the new file's header; an existing store keeps its own (WAL mode cannot change it: the pragma is a no-op). Why: every
+page SQLite moves costs system calls of ~4 µs each here (Linux, ext4, a VM) — a WAL frame is two ``pwrite``s, its
+checkpoint a ``pread`` and a ``pwrite`` — so a bulk load's commits were ~85 % system time (``strace -c`` of a writer
+storing 2,000,000 events: 591k ``pwrite``, 476k ``pread``, 124 ``fdatasync`` for 0.19 s). 16 KiB pages move the same
+bytes in a quarter of the calls. Real imports of 2,000,000 events into a store holding 1,000,000 contacts (its 4 KiB
+template against one made by this code, the same CSV files; fresh processes, alternating, load 3.4–5.9 on 2 shared
+CPUs; both with the index builds' small sorter cache of :mod:`~funnelbridge.store.bulkload`, which alone, on the 4 KiB
+store, measured 24.4 / 26.1): writer 21.5 / 22.8 against 26.2 / 24.4 CPU s, its 41 commits 0.86 / 0.92 against 2.50 /
+2.07, the index builds 5.3 / 5.7 against 6.1 / 5.7. Durability is the same (WAL, ``synchronous=NORMAL``, checksummed
+frames); a small write transaction writes whole 16 KiB pages to the WAL."""
 
 _SQLITE_PRAGMAS = (
+    "PRAGMA page_size=16384",  # constant text: SQLITE_PAGE_SIZE; first (a new file's header)
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
