@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -108,14 +109,28 @@ class _Reader:
         self.width = len(table.headers)
 
     def chunks(self) -> Iterator[ParsedChunk]:
-        for cut in _cuts(self.source.path, self.offset, self.source.chunk_size, self.delimiter):
-            if cut.stop:
-                yield from self._old_way(cut.offset, cut.last)
-                return
-            yield self._chunk(cut)
+        """Each cut's text parsed by pyarrow on a thread while the previous cut is converted here: pyarrow's
+        ``read_csv`` releases the GIL, and the parsing process had become the import's slower side."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv") as parsing:
+            held: tuple[_Cut, Future[Any]] | None = None
+            for cut in _cuts(self.source.path, self.offset, self.source.chunk_size, self.delimiter):
+                if cut.stop:
+                    if held is not None:
+                        yield self._chunk(*held)
+                    yield from self._old_way(cut.offset, cut.last)
+                    return
+                parsed = parsing.submit(self._table, cut)
+                if held is not None:
+                    yield self._chunk(*held)
+                held = cut, parsed
+            if held is not None:
+                yield self._chunk(*held)
 
-    def _chunk(self, cut: _Cut) -> ParsedChunk:
-        table = None if _odd(cut.data) else _parse(cut.data, self.delimiter, self.width, quoted=cut.quoted)
+    def _table(self, cut: _Cut) -> Any:
+        return None if _odd(cut.data) else _parse(cut.data, self.delimiter, self.width, quoted=cut.quoted)
+
+    def _chunk(self, cut: _Cut, parsed: Future[Any]) -> ParsedChunk:
+        table = parsed.result()
         if table is None or table.num_rows != len(cut.numbers):
             rows = list(csv_rows(text_of(cut.data), self.delimiter, cut.last))
             columns = self.converter.convert(rows)
