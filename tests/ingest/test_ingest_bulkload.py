@@ -162,3 +162,38 @@ def test_a_bulk_import_inserts_events_without_foreign_key_checks_and_restores_th
     finally:
         sa_event.remove(rt.db.engine, "before_cursor_execute", spy)
         rt.db.dispose()
+
+
+@pytest.mark.parametrize("identify", [False, True], ids=["built-at-the-end", "built-when-a-chunk-needs-them"])
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "normal"])
+def test_a_bulk_import_builds_its_indexes_sorting_in_files_and_gives_memory_back(
+    tmp_path: Path, bulk: bool, identify: bool
+) -> None:
+    """A bulk load runs under :func:`~funnelbridge.store.bulkload.sorting_in_files`: its index builds sort in
+    temporary files, at the end or when a chunk needs the indexes (identifications); any other import keeps the
+    store's in-memory temporary storage; the pooled connections have it back."""
+    from sqlalchemy import event as sa_event
+
+    rt = _runtime(tmp_path / "store.db")
+    builds: list[int] = []
+    inserts: set[int] = set()
+
+    def spy(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        head = statement.lstrip().upper()
+        temp = conn.connection.dbapi_connection.execute("PRAGMA temp_store").fetchone()[0]
+        if head.startswith("CREATE") and " INDEX " in head:
+            builds.append(temp)
+        elif head.startswith("INSERT INTO EVENTS"):
+            inserts.add(temp)
+
+    sa_event.listen(rt.db.engine, "before_cursor_execute", spy)
+    try:
+        _import(rt, _events_file(tmp_path / "events.csv", 900, identify=identify), bulk)
+        assert builds == ([1, 1, 1] if bulk else [])  # the three events indexes, in temporary files
+        assert inserts == ({1} if bulk else {2})
+        with rt.db.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2
+            assert not missing_indexes(conn, events)
+    finally:
+        sa_event.remove(rt.db.engine, "before_cursor_execute", spy)
+        rt.db.dispose()

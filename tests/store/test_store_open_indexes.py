@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from funnelbridge.bootstrap import init_project, open_runtime
 from funnelbridge.settings import Settings
@@ -36,8 +37,17 @@ def test_dropped_indexes_are_back_when_the_store_is_opened(db: Database) -> None
         dropped = drop_indexes(conn, events)
         next(ix for ix in transitions.indexes if ix.name == "ix_transitions_to_at").drop(conn)
     assert dropped and all(f"events.{name}" not in _indexes(db) for name in dropped)
+    temp_store: list[int] = []
+
+    def spy(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if db.dialect == "sqlite" and statement.lstrip().upper().startswith("CREATE INDEX"):
+            temp_store.append(conn.connection.dbapi_connection.execute("PRAGMA temp_store").fetchone()[0])
+
+    event.listen(db.engine, "before_cursor_execute", spy)
     require_current(db)  # what opening the store runs
+    event.remove(db.engine, "before_cursor_execute", spy)
     assert _indexes(db) == before
+    assert temp_store == ([1] * (len(dropped) + 1) if db.dialect == "sqlite" else [])  # sorted in temporary files
     assert restore_missing_indexes(db) == []
 
 

@@ -39,7 +39,13 @@ from funnelbridge.ingest.rows import RowConverter
 from funnelbridge.ingest.summary import ImportSummary, Progress
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.bulk import batched
-from funnelbridge.store.bulkload import bulk_settings, drop_indexes, restore_indexes, unchecked_foreign_keys
+from funnelbridge.store.bulkload import (
+    bulk_settings,
+    drop_indexes,
+    restore_indexes,
+    sorting_in_files,
+    unchecked_foreign_keys,
+)
 from funnelbridge.store.tables import events
 
 __all__ = ["BULK_MIN_ROWS", "DEFAULT_CHUNK", "EVENT_CHUNK", "import_file", "preview_mapping"]
@@ -220,15 +226,16 @@ def _run_columns(ctx: ImportContext, source: Source, table: Table, plan: _Plan) 
     pipelined = use_pipeline(plan.workers, table.size_hint)
     parsed = parsed_chunks(source, ctx.rt.db.engine) if pipelined else here_chunks(source, table)
     done = False
-    try:
-        with gc_paused(_pauses_gc(plan)), unchecked_foreign_keys(ctx.rt.db.engine, on=load.on):
-            for chunk in parsed:  # a bulk load's rows reference only contacts its transaction looked up or made
-                _columns_chunk(ctx, chunk, plan, load, guess)
-            _held_back(ctx, plan, load, guess)
-        done = True
-    finally:
-        parsed.close()
-        load.finish(settle=done)
+    with sorting_in_files(ctx.rt.db.engine, on=load.on):  # the index builds, at the end or when a chunk needs them
+        try:
+            with gc_paused(_pauses_gc(plan)), unchecked_foreign_keys(ctx.rt.db.engine, on=load.on):
+                for chunk in parsed:  # a bulk load's rows reference only contacts its transaction looked up or made
+                    _columns_chunk(ctx, chunk, plan, load, guess)
+                _held_back(ctx, plan, load, guess)
+            done = True
+        finally:
+            parsed.close()
+            load.finish(settle=done)
 
 
 def _held_back(ctx: ImportContext, plan: _Plan, load: _BulkLoad, guess: Guess) -> None:

@@ -19,22 +19,26 @@ them, every inserted event opens a cursor on ``contacts`` and seeks its row (ran
 contacts make larger than the cache) — a third of SQLite's cost of inserting an event. Nothing else changes: the
 unique keys, the WAL and ``synchronous`` stay.
 
-Indexes are built (:func:`restore_indexes`, :func:`restore_unique`) with a small page cache
-(:data:`SORTER_CACHE_KIB`, the connection's own given back afterwards): SQLite's ``CREATE INDEX`` sorts the keys in
-runs as large as the page cache (a linked-list merge sort each; a profile of the build was ~40 % that merge's loop),
-then merges the runs. Runs of 2 MiB instead of the bulk cache's 256 MiB: the three events indexes built on copies
-of a loaded store (SQLite 3.40, one transaction, fresh processes, alternating, load 4.8–6.4 on 2 shared CPUs) took
-43.7 / 44.7 against 46.5 / 47.6 CPU s at 10,000,000 events (−6 %; ``(contact_id, occurred_at)`` is 26 of them
-either way: the comparisons, not the runs' size, are most of the cost), 5.8–7.2 against 7.6–8.9 at 2,000,000,
-and peak RSS 799 against 1,212 MiB (runs held in memory: ``temp_store=MEMORY``). The cache's own use during a build
-is a scan of the table (larger than any cache) and the new index's pages, each written once. (SQLite's smallest
-run is 250 pages: 4 MiB on a 16 KiB-page store.)
+Indexes are built sorting in temporary files (:func:`sorting_in_files`: the whole bulk load's connections, and the
+repair at open) with a small page cache (:data:`SORTER_CACHE_KIB`, the connection's own given back afterwards).
+SQLite's ``CREATE INDEX`` feeds every key to its sorter; with ``temp_store=MEMORY`` (the store's setting) the sorter
+never writes a run (``vdbesort.c`` sizes runs only when temporary files are on disk), so the whole key set is one
+in-memory list merge-sorted at the end — at 10,000,000 events a walk of random memory: the three events indexes on a
+store loaded by a real import took 29.2 / 31.9 s (``(contact_id, occurred_at)`` 17.5 / 20.2 of them). With
+``temp_store=FILE`` it sorts runs of the page cache's size (at least 250 pages: 4 MiB on a 16 KiB-page store) in CPU
+caches and merges them from files (``SQLITE_TMPDIR``, ``TMPDIR`` or ``/var/tmp``; unlinked when opened, at 10M
+events a few hundred MiB, mostly in the OS's page cache):
+15.5 / 15.7 s, and with one helper thread (:data:`SORTER_THREADS`: a run sorted while the next is read, merges in
+parallel; SQLite starts none for in-memory sorts) 11.8 s wall for 19.1 CPU s (two helpers 11.2 / 19.4; an 8 MiB
+cache 17.4 single-threaded). The same 10M-event import then ends 18 s sooner: 98.6 → 77.2 s (SQLite 3.40, one
+process each, quiet, load 1.0–1.5).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,6 +47,7 @@ from sqlalchemy import Connection, Engine, Index, Table, event, exists, inspect,
 __all__ = [
     "BULK_CACHE_KIB",
     "SORTER_CACHE_KIB",
+    "SORTER_THREADS",
     "UNIQUE_DEFERRED",
     "bulk_settings",
     "declared_indexes",
@@ -52,6 +57,7 @@ __all__ = [
     "restore_indexes",
     "restore_unique",
     "secondary_indexes",
+    "sorting_in_files",
     "unchecked_foreign_keys",
     "unique_deferred",
     "unique_indexes",
@@ -67,9 +73,14 @@ BULK_CACHE_KIB = 262_144
 SORTER_CACHE_KIB = 2_048
 """SQLite page cache while indexes are built (2 MiB): the size of the sorter's in-memory runs (module docstring)."""
 
+SORTER_THREADS = 1
+"""Helper threads of SQLite's sorter while a bulk load's indexes are built (:func:`sorting_in_files`)."""
+
 _SQLITE_BULK = ("PRAGMA cache_size=-262144",)  # constant text: BULK_CACHE_KIB
 _SQLITE_NORMAL = ("PRAGMA cache_size=-65536",)  # what store.db sets on every connection
 _SQLITE_SORTER = "PRAGMA cache_size=-2048"  # constant text: SORTER_CACHE_KIB
+_SQLITE_FILE_SORTER = ("PRAGMA temp_store=FILE", "PRAGMA threads=1")  # constant text: SORTER_THREADS
+_SQLITE_MEMORY_SORTER = ("PRAGMA temp_store=MEMORY", "PRAGMA threads=0")  # what store.db sets (threads: SQLite's)
 _CACHE_BACK = {-BULK_CACHE_KIB: _SQLITE_BULK[0], -65_536: _SQLITE_NORMAL[0]}  # given back after a build
 
 
@@ -183,17 +194,14 @@ def bulk_settings(conn: Connection, *, on: bool) -> None:
         conn.exec_driver_sql(pragma)
 
 
-_UNCHECKED = "funnelbridge_fk_off"
+_BACK = "funnelbridge_pragmas_back"  # a pooled connection's info: the pragmas that give its usual settings back
 
 
 @contextmanager
-def unchecked_foreign_keys(engine: Engine, *, on: bool = True) -> Iterator[None]:
-    """On SQLite (and ``on``), the connections that *this thread* checks out of ``engine``'s pool meanwhile do not
-    enforce foreign keys; each gets them back when it returns to the pool. For a bulk load whose rows reference only
-    what the same transaction just looked up or created (contacts are never deleted, and the write lock is held from
-    the look-up to the insert): SQLite otherwise looks every inserted row's parent up (a cursor and a seek a row).
-    ``PRAGMA foreign_keys`` is a no-op inside a transaction, hence the pool's checkout,
-    which comes before the transaction's ``BEGIN``. Other threads' connections keep their checks."""
+def _this_thread(engine: Engine, pragmas: tuple[str, ...], backs: tuple[str, ...], *, on: bool) -> Iterator[None]:
+    """On SQLite (and ``on``), ``pragmas`` on every connection that *this thread* checks out of ``engine``'s pool
+    meanwhile (before its ``BEGIN``: some pragmas are no-ops or errors inside a transaction); ``backs`` when it
+    returns to the pool. Other threads' connections are left alone."""
     if not on or engine.dialect.name != "sqlite":
         yield
         return
@@ -201,11 +209,12 @@ def unchecked_foreign_keys(engine: Engine, *, on: bool = True) -> Iterator[None]
 
     def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         if threading.get_ident() == owner:
-            dbapi_conn.execute("PRAGMA foreign_keys=OFF")
-            record.info[_UNCHECKED] = True
+            for pragma in pragmas:
+                dbapi_conn.execute(pragma)
+            record.info.setdefault(_BACK, {}).update(dict.fromkeys(backs))
 
-    if not event.contains(engine, "checkin", _checked_again):  # stays: a connection may come back after the end
-        event.listen(engine, "checkin", _checked_again)
+    if not event.contains(engine, "checkin", _settings_back):  # stays: a connection may come back after the end
+        event.listen(engine, "checkin", _settings_back)
     event.listen(engine, "checkout", checkout)
     try:
         yield
@@ -213,12 +222,34 @@ def unchecked_foreign_keys(engine: Engine, *, on: bool = True) -> Iterator[None]
         event.remove(engine, "checkout", checkout)
 
 
-def _checked_again(dbapi_conn: Any, record: Any) -> None:
-    """A connection back in the pool enforces foreign keys again (its transaction has ended: the pool rolled back
-    whatever was open); one that cannot is dropped from the pool."""
-    if not record.info.pop(_UNCHECKED, False) or dbapi_conn is None:
+def unchecked_foreign_keys(engine: Engine, *, on: bool = True) -> ContextManager[None]:
+    """On SQLite (and ``on``), the connections that *this thread* checks out of ``engine``'s pool meanwhile do not
+    enforce foreign keys; each gets them back when it returns to the pool. For a bulk load whose rows reference only
+    what the same transaction just looked up or created (contacts are never deleted, and the write lock is held from
+    the look-up to the insert): SQLite otherwise looks every inserted row's parent up (a cursor and a seek a row).
+    ``PRAGMA foreign_keys`` is a no-op inside a transaction, hence the pool's checkout,
+    which comes before the transaction's ``BEGIN``. Other threads' connections keep their checks."""
+    return _this_thread(engine, ("PRAGMA foreign_keys=OFF",), ("PRAGMA foreign_keys=ON",), on=on)
+
+
+def sorting_in_files(engine: Engine, *, on: bool = True) -> ContextManager[None]:
+    """On SQLite (and ``on``), the connections that *this thread* checks out of ``engine``'s pool meanwhile sort
+    in temporary files (``temp_store=FILE``, :data:`SORTER_THREADS` helper threads) for the index builds of a bulk
+    load (module docstring); each gets the store's usual in-memory temporary storage back when it returns to the
+    pool. SQLite refuses to change ``temp_store`` inside a transaction once the connection has a temporary table,
+    hence the pool's checkout; the change drops the connection's temporary tables (none lives across
+    transactions here)."""
+    return _this_thread(engine, _SQLITE_FILE_SORTER, _SQLITE_MEMORY_SORTER, on=on)
+
+
+def _settings_back(dbapi_conn: Any, record: Any) -> None:
+    """A connection back in the pool gets its usual settings again (its transaction has ended: the pool rolled
+    back whatever was open); one that cannot is dropped from the pool."""
+    backs = record.info.pop(_BACK, None)
+    if not backs or dbapi_conn is None:
         return
     try:
-        dbapi_conn.execute("PRAGMA foreign_keys=ON")
-    except Exception as exc:  # never back into the pool unchecked
+        for pragma in backs:
+            dbapi_conn.execute(pragma)
+    except Exception as exc:  # never back into the pool with a bulk load's settings
         record.invalidate(exc)

