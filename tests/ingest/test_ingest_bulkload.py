@@ -19,7 +19,7 @@ from funnelbridge.ingest.readers import open_table
 from funnelbridge.playbook import load_example
 from funnelbridge.runtime import Runtime
 from funnelbridge.store import Database, connect
-from funnelbridge.store.bulkload import drop_indexes, missing_indexes, unchecked_foreign_keys
+from funnelbridge.store.bulkload import drop_indexes, missing_indexes, no_bulk_load, unchecked_foreign_keys
 from funnelbridge.store.migrate import upgrade
 from funnelbridge.store.tables import contacts, events
 
@@ -196,4 +196,25 @@ def test_a_bulk_import_builds_its_indexes_sorting_in_files_and_gives_memory_back
             assert not missing_indexes(conn, events)
     finally:
         sa_event.remove(rt.db.engine, "before_cursor_execute", spy)
+        rt.db.dispose()
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "normal"])
+def test_a_bulk_import_is_seen_running_until_its_end(tmp_path: Path, bulk: bool) -> None:
+    """Between a bulk load's chunks its lock is held (nobody else builds the indexes it dropped); a normal import
+    drops none and holds nothing; afterwards the store is free."""
+    rt = _runtime(tmp_path / "store.db")
+    seen: list[bool] = []
+
+    def during(_rows: int) -> None:
+        with no_bulk_load(rt.db.engine) as free:
+            seen.append(free)
+
+    try:
+        path = _events_file(tmp_path / "events.csv", 900, identify=False)
+        import_file(rt, "events", path, chunk_size=300, defer=True, bulk=bulk, progress=during)
+        assert seen == [not bulk] * 3
+        with no_bulk_load(rt.db.engine) as free:
+            assert free
+    finally:
         rt.db.dispose()

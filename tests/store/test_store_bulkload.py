@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, event, insert, inspect
@@ -16,11 +19,13 @@ from funnelbridge.store.bulkload import (
     BULK_CACHE_KIB,
     SORTER_CACHE_KIB,
     SORTER_THREADS,
+    bulk_lock,
     bulk_settings,
     declared_indexes,
     defer_unique,
     drop_indexes,
     missing_indexes,
+    no_bulk_load,
     restore_indexes,
     restore_unique,
     secondary_indexes,
@@ -258,3 +263,56 @@ def test_sorting_in_files_elsewhere_changes_nothing(db: Database) -> None:
             assert _sorting(conn) == (2, 0)
         else:
             assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+
+
+def _holder(path: Path) -> subprocess.Popen[str]:
+    """Another process running a "bulk load": it holds :func:`bulk_lock` on the store until killed."""
+    code = (
+        "import sys, time\n"
+        "from funnelbridge.store import connect\n"
+        "from funnelbridge.store.bulkload import bulk_lock\n"
+        f"with bulk_lock(connect({f'sqlite:///{path}'!r}).engine):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_no_bulk_load_sees_a_load_in_another_process_and_its_death(sqlite_db: Database) -> None:
+    """A load's lock is seen from another process while it runs, and is gone the moment the process is killed
+    (the kernel drops ``flock`` locks with the process: nothing to clean up)."""
+    holder = _holder(Path(str(sqlite_db.engine.url.database)))
+    try:
+        with no_bulk_load(sqlite_db.engine) as free:
+            assert not free
+    finally:
+        holder.kill()
+        holder.wait()
+    with no_bulk_load(sqlite_db.engine) as free:
+        assert free
+
+
+def test_a_load_starting_waits_for_a_repair_under_way(sqlite_db: Database) -> None:
+    order: list[str] = []
+
+    def load() -> None:
+        with bulk_lock(sqlite_db.engine):
+            order.append("load")
+
+    with no_bulk_load(sqlite_db.engine) as free:
+        assert free
+        loader = threading.Thread(target=load)
+        loader.start()
+        loader.join(0.3)
+        order.append("repair done")
+    loader.join()
+    assert order == ["repair done", "load"]
+    with bulk_lock(sqlite_db.engine), bulk_lock(sqlite_db.engine), no_bulk_load(sqlite_db.engine) as free:
+        assert not free  # loads share the lock; a repair does not get it
+
+
+def test_a_load_locks_sqlite_stores_only(db: Database) -> None:
+    with bulk_lock(db.engine), no_bulk_load(db.engine) as free:
+        assert free is (db.dialect != "sqlite")

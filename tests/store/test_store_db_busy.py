@@ -16,7 +16,9 @@ from funnelbridge.ingest.intake import ingest_events
 from funnelbridge.playbook import load_example
 from funnelbridge.runtime import Runtime
 from funnelbridge.store import connect
+from funnelbridge.store.bulkload import bulk_lock, defer_unique, drop_indexes, missing_indexes
 from funnelbridge.store.migrate import upgrade
+from funnelbridge.store.tables import events
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 EVENT = {"type": "page", "anonymous_id": "v1", "timestamp": "2026-03-01T09:00:00Z", "idempotency_key": "api-1"}
@@ -68,3 +70,42 @@ def test_other_operational_errors_stay_plain_store_errors(tmp_path: Path) -> Non
         assert not isinstance(caught.value, StoreBusyError)
     finally:
         rt.db.dispose()
+
+
+def _killed_first_load(rt: Runtime) -> None:
+    """What a first bulk load killed after its first chunk leaves: every events index dropped, committed."""
+    with rt.db.transaction() as conn:
+        assert defer_unique(conn, events)
+        drop_indexes(conn, events)
+
+
+def test_a_write_after_a_killed_load_builds_the_index_then_the_retry_succeeds(tmp_path: Path) -> None:
+    """No reopening needed: the first write refused for want of the index finds no load running, builds what the
+    killed load dropped and says so (a retryable error of a second); the retry is stored."""
+    api = _runtime(tmp_path / "store.db")
+    try:
+        _killed_first_load(api)
+        with pytest.raises(StoreBusyError) as refused:
+            ingest_events(api, [EVENT], defer=True)
+        assert refused.value.retry_after == 1
+        assert "killed earlier" in str(refused.value) and "built again now" in str(refused.value)
+        with api.db.read() as conn:
+            assert missing_indexes(conn, events) == []
+        summary = ingest_events(api, [EVENT], defer=True)
+        assert (summary.accepted, summary.duplicates) == (1, 0)
+    finally:
+        api.db.dispose()
+
+
+def test_a_write_while_a_load_runs_elsewhere_leaves_its_indexes_alone(tmp_path: Path) -> None:
+    api = _runtime(tmp_path / "store.db")
+    try:
+        _killed_first_load(api)
+        with bulk_lock(api.db.engine):  # the load is alive (another descriptor: as another process)
+            with pytest.raises(StoreBusyError) as refused:
+                ingest_events(api, [EVENT], defer=True)
+            assert "bulk load is building the unique key index" in str(refused.value)
+            with api.db.read() as conn:
+                assert len(missing_indexes(conn, events)) == 3
+    finally:
+        api.db.dispose()

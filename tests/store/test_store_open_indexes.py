@@ -10,7 +10,7 @@ from sqlalchemy import event, inspect
 from funnelbridge.bootstrap import init_project, open_runtime
 from funnelbridge.settings import Settings
 from funnelbridge.store import Database, connect
-from funnelbridge.store.bulkload import drop_indexes, secondary_indexes
+from funnelbridge.store.bulkload import bulk_lock, drop_indexes, missing_indexes, secondary_indexes
 from funnelbridge.store.migrate import require_current, restore_missing_indexes
 from funnelbridge.store.tables import events, metadata, transitions
 
@@ -63,3 +63,15 @@ def test_open_runtime_repairs_a_killed_bulk_load(tmp_path: Path) -> None:
     rt.db.dispose()
     assert _indexes(db) == before
     db.dispose()
+
+
+def test_opening_the_store_while_a_load_runs_leaves_its_indexes_to_it(sqlite_db: Database) -> None:
+    """A load in progress has dropped its indexes on purpose: opening the store meanwhile (another command, the API)
+    must not build them between its chunks; once it is gone (killed or done), opening builds what is missing."""
+    with sqlite_db.transaction() as conn:
+        dropped = drop_indexes(conn, events)
+    with bulk_lock(sqlite_db.engine):
+        assert restore_missing_indexes(sqlite_db) == []
+        with sqlite_db.read() as conn:
+            assert sorted(missing_indexes(conn, events)) == sorted(dropped)
+    assert sorted(restore_missing_indexes(sqlite_db)) == sorted(dropped)

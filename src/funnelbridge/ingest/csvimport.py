@@ -40,6 +40,7 @@ from funnelbridge.ingest.summary import ImportSummary, Progress
 from funnelbridge.runtime import Runtime
 from funnelbridge.store.bulk import batched
 from funnelbridge.store.bulkload import (
+    bulk_lock,
     bulk_settings,
     drop_indexes,
     restore_indexes,
@@ -226,7 +227,8 @@ def _run_columns(ctx: ImportContext, source: Source, table: Table, plan: _Plan) 
     pipelined = use_pipeline(plan.workers, table.size_hint)
     parsed = parsed_chunks(source, ctx.rt.db.engine) if pipelined else here_chunks(source, table)
     done = False
-    with sorting_in_files(ctx.rt.db.engine, on=load.on):  # the index builds, at the end or when a chunk needs them
+    engine = ctx.rt.db.engine
+    with bulk_lock(engine, on=load.on), sorting_in_files(engine, on=load.on):  # sorting: for the index builds
         try:
             with gc_paused(_pauses_gc(plan)), unchecked_foreign_keys(ctx.rt.db.engine, on=load.on):
                 for chunk in parsed:  # a bulk load's rows reference only contacts its transaction looked up or made

@@ -14,6 +14,13 @@ indexes first — so an import killed while its indexes were dropped is repaired
 (:func:`funnelbridge.store.migrate.restore_missing_indexes`), before any insert, ending in the same schema as a
 clean run.
 
+A bulk load holds a shared lock on the store's ``-bulkload`` file for its whole length (:func:`bulk_lock`; ``flock``,
+so the kernel releases it when the process dies). Whoever finds the indexes missing asks :func:`no_bulk_load`
+before building them: the repair at open and a write refused for want of the unique key index
+(:class:`~funnelbridge.store.db.Database`) build them only when no load runs — a killed load's are built at once,
+a running load's are left to it (building a 10M-event table's indexes between its chunks would make each of its
+later inserts maintain them).
+
 A bulk load's own transactions may also skip SQLite's foreign key checks (:func:`unchecked_foreign_keys`): with
 them, every inserted event opens a cursor on ``contacts`` and seeks its row (random pages of a table that a million
 contacts make larger than the cache) — a third of SQLite's cost of inserting an event. Nothing else changes: the
@@ -36,6 +43,7 @@ process each, quiet, load 1.0–1.5).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager as ContextManager
@@ -44,16 +52,24 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Index, Table, event, exists, inspect, select
 
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no load is ever seen running (its indexes are built at the next open)
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = [
     "BULK_CACHE_KIB",
+    "LOCK_SUFFIX",
     "SORTER_CACHE_KIB",
     "SORTER_THREADS",
     "UNIQUE_DEFERRED",
+    "bulk_lock",
     "bulk_settings",
     "declared_indexes",
     "defer_unique",
     "drop_indexes",
     "missing_indexes",
+    "no_bulk_load",
     "restore_indexes",
     "restore_unique",
     "secondary_indexes",
@@ -253,3 +269,52 @@ def _settings_back(dbapi_conn: Any, record: Any) -> None:
             dbapi_conn.execute(pragma)
     except Exception as exc:  # never back into the pool with a bulk load's settings
         record.invalidate(exc)
+
+
+LOCK_SUFFIX = "-bulkload"
+"""The lock file beside a SQLite store (``store.db-bulkload``), as SQLite's own ``-wal`` and ``-shm``."""
+
+
+def _lock_file(engine: Engine) -> int | None:
+    """The store's lock file, open (a descriptor of its own: ``flock`` locks of two descriptors conflict even in
+    one process); None for a store other processes cannot load (PostgreSQL, an in-memory one) or no ``fcntl``."""
+    database = engine.url.database
+    if fcntl is None or engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return os.open(database + LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o644)
+
+
+@contextmanager
+def bulk_lock(engine: Engine, *, on: bool = True) -> Iterator[None]:
+    """On a SQLite store (and ``on``), a shared lock on its lock file meanwhile: the mark of a bulk load running,
+    whose indexes nobody else builds (:func:`no_bulk_load`). Waits while someone builds them."""
+    fd = _lock_file(engine) if on else None
+    if fd is None:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # the lock goes with the descriptor
+
+
+@contextmanager
+def no_bulk_load(engine: Engine) -> Iterator[bool]:
+    """Whether no bulk load runs on the store, in any process: True with the lock file held exclusively meanwhile
+    (a load starting waits for the caller's repair), False while a load holds it. Always True where loads do not
+    lock (PostgreSQL, in-memory stores)."""
+    fd = _lock_file(engine)
+    if fd is None:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            free = False
+        else:
+            free = True
+        yield free
+    finally:
+        os.close(fd)

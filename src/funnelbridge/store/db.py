@@ -88,12 +88,13 @@ _NO_UNIQUE_TARGET = "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE
 def _store_error(engine: Engine, exc: OperationalError) -> StoreError:
     """The error for a failed transaction. An insert whose conflict target names a unique index that a first bulk
     load dropped meanwhile (:func:`funnelbridge.store.bulkload.defer_unique`; it builds it again at its end) is a
-    :class:`~funnelbridge.errors.StoreBusyError`: retrying later succeeds."""
+    :class:`~funnelbridge.errors.StoreBusyError`: retrying later succeeds (a killed load's index is built by
+    :meth:`Database.transaction` at once)."""
     where = engine.url.render_as_string()
     if _NO_UNIQUE_TARGET in str(exc.orig):
         return StoreBusyError(
             f"database {where} cannot take this write yet: a bulk load is building the unique key index it needs "
-            "(retry later; if no load runs, one was killed: opening the store again builds the index)",
+            "(retry later)",
             retry_after=_BUILDING_RETRY_S,
         )
     return StoreError(f"database error on {where}: {exc.orig}")
@@ -134,7 +135,20 @@ class Database:
             with self._writer if self.is_sqlite else nullcontext(), self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
+            if _NO_UNIQUE_TARGET in str(exc.orig) and self._rebuilt_after_a_killed_load():
+                raise StoreBusyError(
+                    f"database {self.engine.url.render_as_string()} could not take this write: a bulk load killed "
+                    "earlier had left its unique key index missing, built again now (retry)",
+                    retry_after=1,
+                ) from exc
             raise _store_error(self.engine, exc) from exc
+
+    def _rebuilt_after_a_killed_load(self) -> bool:
+        """After a write refused for want of the unique key index: when no bulk load runs (one was killed), build
+        the missing indexes now (:func:`~funnelbridge.store.migrate.restore_missing_indexes`); whether it did."""
+        from funnelbridge.store.migrate import restore_missing_indexes  # migrate builds on this module
+
+        return bool(restore_missing_indexes(self))
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

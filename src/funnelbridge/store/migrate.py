@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Index, Select, column, func, inspect, select,
 from sqlalchemy.schema import CreateIndex
 
 from funnelbridge.errors import StoreError
-from funnelbridge.store.bulkload import declared_indexes, sorting_in_files
+from funnelbridge.store.bulkload import declared_indexes, no_bulk_load, sorting_in_files
 from funnelbridge.store.db import Database
 from funnelbridge.store.tables import metadata
 
@@ -100,12 +100,16 @@ def restore_missing_indexes(db: Database) -> list[str]:
     until this runs; returns their names. The check is one catalog query; a complete store gets no DDL. An index
     is built in one transaction (``CREATE INDEX IF NOT EXISTS``: another process opening the store at the same
     time does no harm), sorting in temporary files
-    (:func:`~funnelbridge.store.bulkload.sorting_in_files`)."""
-    with db.read() as conn:
-        present = _present(conn)
-    missing = [ix for ix in _declared() if ix.name not in present]
-    if missing:
-        with sorting_in_files(db.engine), db.transaction() as conn:  # SQLite: 3x faster at 10M events
-            for ix in missing:
-                conn.execute(CreateIndex(ix, if_not_exists=True))
+    (:func:`~funnelbridge.store.bulkload.sorting_in_files`). Nothing while a bulk load runs on the store
+    (:func:`~funnelbridge.store.bulkload.no_bulk_load`): its indexes are missing on purpose and it builds them."""
+    with no_bulk_load(db.engine) as free:
+        if not free:  # a load running: it builds them at its end
+            return []
+        with db.read() as conn:
+            present = _present(conn)
+        missing = [ix for ix in _declared() if ix.name not in present]
+        if missing:
+            with sorting_in_files(db.engine), db.transaction() as conn:  # SQLite: 3x faster at 10M events
+                for ix in missing:
+                    conn.execute(CreateIndex(ix, if_not_exists=True))
     return [str(ix.name) for ix in missing]
