@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Connection, event, insert, inspect
 from sqlalchemy.exc import IntegrityError
 
-from funnelbridge.store import Database
+from funnelbridge.store import Database, connect
 from funnelbridge.store.bulkload import (
     BULK_CACHE_KIB,
     SORTER_CACHE_KIB,
@@ -316,3 +316,14 @@ def test_a_load_starting_waits_for_a_repair_under_way(sqlite_db: Database) -> No
 def test_a_load_locks_sqlite_stores_only(db: Database) -> None:
     with bulk_lock(db.engine), no_bulk_load(db.engine) as free:
         assert free is (db.dialect != "sqlite")
+
+
+def test_a_store_whose_lock_file_cannot_be_made_is_free(tmp_path: Path) -> None:
+    """A store in a directory this process cannot write (its lock file cannot be made): nobody can be loading it
+    through that file either; opening and repairing go on."""
+    database = connect(f"sqlite:///{tmp_path / 'gone' / 'store.db'}")  # no such directory: os.open fails
+    try:
+        with bulk_lock(database.engine), no_bulk_load(database.engine) as free:
+            assert free
+    finally:
+        database.dispose()

@@ -277,11 +277,18 @@ LOCK_SUFFIX = "-bulkload"
 
 def _lock_file(engine: Engine) -> int | None:
     """The store's lock file, open (a descriptor of its own: ``flock`` locks of two descriptors conflict even in
-    one process); None for a store other processes cannot load (PostgreSQL, an in-memory one) or no ``fcntl``."""
+    one process); None for a store other processes cannot load (PostgreSQL, an in-memory one), one named by a
+    ``file:`` URI, where there is no ``fcntl``, or when the file cannot be made (a read-only directory: no load can
+    have locked it either)."""
     database = engine.url.database
     if fcntl is None or engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
-    return os.open(database + LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o644)
+    if database.startswith("file:"):
+        return None
+    try:
+        return os.open(database + LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
 
 
 @contextmanager
